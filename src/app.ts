@@ -1,0 +1,227 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError } from 'graphql';
+import type { Config } from './platform/config';
+import { openDatabase, type Database, type OpenDatabaseOptions } from './platform/db';
+import { AppError, createErrorFormatter } from './platform/errors';
+import { parseAuthorization } from './platform/auth';
+import { createRequestContext, type RequestContext } from './platform/graphql/context';
+import { buildAppSchema } from './platform/graphql/schema';
+import { attachWebSocketServer, type WsHandle } from './platform/graphql/ws';
+import { mountGraphiql } from './platform/graphql/graphiql';
+import { createLogger, type Logger } from './platform/logging';
+import { createMetrics, type Metrics } from './platform/metrics';
+import { openPubSub, type PubSubHandle } from './platform/pubsub';
+import { createServices, type AppServices } from './services';
+import type { BootstrapResult } from './modules/workspaces';
+
+export interface CreateAppOptions extends OpenDatabaseOptions {
+  logger?: Logger;
+}
+
+export interface SiyuApp {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Database;
+  readonly services: AppServices;
+  readonly metrics: Metrics;
+  readonly httpServer: http.Server;
+  readonly bootstrap: BootstrapResult;
+  /** Starts listening (port 0 picks a free one); resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Graceful stop: refuse new work, drain HTTP and sockets, close pubsub and the database. */
+  stop(): Promise<void>;
+}
+
+/** Builds a complete Siyu instance from config. Tests boot this; `main.ts` adds the process around it. */
+export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<SiyuApp> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const db = await openDatabase(config, opts);
+  let pubsub: PubSubHandle | undefined;
+  try {
+    if (config.database.autoMigrate) {
+      const applied = await db.migrate();
+      if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+    }
+    if (!(await db.migrationsCurrent())) {
+      log.warn('database migrations are pending: run `npm run db:migrate` (readyz reports not ready)');
+    }
+    pubsub = openPubSub(config.redisUrl?.reveal(), log);
+    const services = createServices(db.dataSource, pubsub.pubSub, log);
+    const bootstrap = (await db.migrationsCurrent())
+      ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
+      : { created: false };
+    return await assemble(config, log, db, pubsub, services, bootstrap);
+  } catch (err) {
+    await pubsub?.close();
+    await db.close();
+    throw err;
+  }
+}
+
+async function assemble(
+  config: Config,
+  log: Logger,
+  db: Database,
+  pubsub: PubSubHandle,
+  services: AppServices,
+  bootstrap: BootstrapResult,
+): Promise<SiyuApp> {
+  const metrics = createMetrics(() => db.poolStats());
+  const formatError = createErrorFormatter(log);
+  const schema = await buildAppSchema(services, pubsub.pubSub);
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  let ws: WsHandle | undefined;
+  let stopping = false;
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ?? (req.path.startsWith('/graphql') ? '/graphql' : req.path.startsWith('/graphiql') ? '/graphiql' : 'other');
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route }, seconds);
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    try {
+      await db.ping();
+      checks.database = 'ok';
+      checks.migrations = (await db.migrationsCurrent()) ? 'ok' : 'pending';
+    } catch (err) {
+      checks.database = 'unreachable';
+      log.warn({ err: (err as Error).message }, 'readiness: database unreachable');
+    }
+    if (stopping) checks.shutdown = 'in progress';
+    const ready = checks.database === 'ok' && checks.migrations === 'ok' && !stopping;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
+
+  const metricsPlugin: ApolloServerPlugin<RequestContext> = {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operation, operationName, errors }) {
+          const type = operation?.operation ?? 'unknown';
+          metrics.graphqlOperations.inc({ type, name: operationName ?? 'anonymous', outcome: errors?.length ? 'error' : 'ok' });
+          metrics.graphqlDuration.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);
+        },
+      };
+    },
+  };
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      metricsPlugin,
+      {
+        async serverWillStart() {
+          return { async drainServer() { await ws?.close(); } };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.use(
+    '/graphql',
+    express.json({ limit: config.bodyLimitBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+        const header = req.headers.authorization;
+        if (header === undefined) return createRequestContext(null, requestId);
+        const key = parseAuthorization(header);
+        const auth = key ? await services.workspaces.authenticate(key) : null;
+        if (!auth) {
+          throw new GraphQLError('The API key is missing, unknown or revoked.', {
+            originalError: AppError.unauthenticated('The API key is missing, unknown or revoked.'),
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          });
+        }
+        return createRequestContext(auth, requestId);
+      },
+    }),
+  );
+  // Malformed JSON and oversized bodies: a typed GraphQL-shaped error, not an HTML page.
+  app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status ?? 500;
+    if (status >= 500) {
+      const correlationId = randomUUID();
+      log.error({ err, correlationId }, 'unhandled http error');
+      res.status(500).json({ errors: [{ message: `Internal server error. Quote correlation id ${correlationId}.`, extensions: { code: 'INTERNAL_SERVER_ERROR', correlationId } }] });
+      return;
+    }
+    const reason = err.type === 'entity.too.large' ? 'BODY_TOO_LARGE' : err.type === 'entity.parse.failed' ? 'MALFORMED_JSON' : 'BAD_REQUEST';
+    res.status(status).json({ errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT', reason } }] });
+  });
+
+  ws = attachWebSocketServer({
+    httpServer,
+    schema,
+    path: '/graphql',
+    authenticate: (key) => services.workspaces.authenticate(key),
+    formatError,
+    log,
+    metrics,
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    db,
+    services,
+    metrics,
+    httpServer,
+    bootstrap,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const a = httpServer.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h === '0.0.0.0' || h === '[::]' ? '127.0.0.1' : h}:${a.port}`);
+        });
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        try {
+          // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.
+          if (httpServer.listening) await apollo.stop();
+          else await ws?.close();
+        } finally {
+          await pubsub.close();
+          await db.close();
+        }
+      })();
+      return stopped;
+    },
+  };
+}

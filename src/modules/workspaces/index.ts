@@ -1,0 +1,6 @@
+export { WorkspaceService, DEFAULT_TIME_ZONE } from './workspace.service';
+export type { BootstrapResult } from './workspace.service';
+export { WorkspaceResolver } from './workspace.resolver';
+export { Workspace, ApiKey } from './workspace.type';
+export { WorkspaceEntity } from './workspace.entity';
+export { ApiKeyEntity } from './api-key.entity';

@@ -1,0 +1,33 @@
+import type { AuthChecker } from 'type-graphql';
+import { AppError } from '../errors';
+import { Role } from './role';
+
+/** Who is calling: resolved from the API key once per request or WebSocket connection. */
+export interface AuthInfo {
+  readonly workspaceId: string;
+  readonly apiKeyId: string;
+  readonly role: Role;
+  /** May see unmasked personal data: ADMIN, or a READ key created with `pii`. */
+  readonly pii: boolean;
+}
+
+export interface AuthContext {
+  auth: AuthInfo | null;
+}
+
+/**
+ * `@Authorized()` = any valid key; `@Authorized(Role.READ, ...)` = those roles. ADMIN passes every
+ * check. Failing throws a typed AppError so the formatter maps it to UNAUTHENTICATED/FORBIDDEN.
+ */
+export const authChecker: AuthChecker<AuthContext, Role> = ({ context }, roles) => {
+  const auth = context.auth;
+  if (!auth) throw AppError.unauthenticated();
+  if (roles.length === 0 || auth.role === Role.ADMIN || roles.includes(auth.role)) return true;
+  throw AppError.forbidden(`This needs one of the roles ${roles.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
+};
+
+/** For services: the caller's workspace, or UNAUTHENTICATED. */
+export function requireAuth(ctx: AuthContext): AuthInfo {
+  if (!ctx.auth) throw AppError.unauthenticated();
+  return ctx.auth;
+}

@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: `${name} must be true or false` })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce
+  .number({ message: 'PORT must be a number' })
+  .int('PORT must be an integer')
+  .min(0, 'PORT must be between 0 and 65535')
+  .max(65535, 'PORT must be between 0 and 65535');
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be an integer`).positive(`${name} must be positive`);
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'DATABASE_URL must start with postgres:// or postgresql://' });
+
+const redisUrl = z
+  .string()
+  .refine((v) => /^rediss?:\/\//.test(v), { message: 'REDIS_URL must start with redis:// or rediss://' });
+
+/** Every environment variable Siyu reads. The README's configuration table mirrors this list. */
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: positiveInt('DATABASE_POOL_SIZE').default(10),
+  SIYU_DATA_DIR: z.string().min(1).default('./.siyu/data'),
+  SIYU_AUTO_MIGRATE: bool('SIYU_AUTO_MIGRATE').optional(),
+  REDIS_URL: redisUrl.optional(),
+  SIYU_BOOTSTRAP_ADMIN_KEY: z
+    .string()
+    .min(24, 'SIYU_BOOTSTRAP_ADMIN_KEY must be at least 24 characters')
+    .optional(),
+  SIYU_GRAPHIQL: bool('SIYU_GRAPHIQL').default(true),
+  SIYU_BODY_LIMIT_BYTES: positiveInt('SIYU_BODY_LIMIT_BYTES').default(1_048_576),
+  SIYU_SHUTDOWN_TIMEOUT_MS: positiveInt('SIYU_SHUTDOWN_TIMEOUT_MS').default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** A secret value: prints as [redacted] in logs, JSON and inspection. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+    Object.freeze(this);
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: Secret; poolSize: number; autoMigrate: boolean }
+  | { kind: 'embedded'; dataDir: string | ':memory:'; autoMigrate: boolean };
+
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly port: number;
+  readonly host: string;
+  readonly database: DatabaseConfig;
+  readonly redisUrl?: Secret;
+  readonly bootstrapAdminKey?: Secret;
+  readonly graphiql: boolean;
+  readonly bodyLimitBytes: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' + issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Secret)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Parses and validates the environment once. Empty strings count as unset, so that
+ * `FOO= npm start` means "use the default".
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') cleaned[key] = v.trim();
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const database: DatabaseConfig = e.DATABASE_URL
+    ? {
+        kind: 'postgres',
+        url: new Secret(e.DATABASE_URL),
+        poolSize: e.DATABASE_POOL_SIZE,
+        autoMigrate: e.SIYU_AUTO_MIGRATE ?? false,
+      }
+    : {
+        kind: 'embedded',
+        dataDir: e.SIYU_DATA_DIR === ':memory:' ? ':memory:' : path.resolve(e.SIYU_DATA_DIR),
+        autoMigrate: e.SIYU_AUTO_MIGRATE ?? true,
+      };
+  return deepFreeze<Config>({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    redisUrl: e.REDIS_URL ? new Secret(e.REDIS_URL) : undefined,
+    bootstrapAdminKey: e.SIYU_BOOTSTRAP_ADMIN_KEY ? new Secret(e.SIYU_BOOTSTRAP_ADMIN_KEY) : undefined,
+    graphiql: e.SIYU_GRAPHIQL,
+    bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
+    shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** The variables, for the README table check and `siyu --help`. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);

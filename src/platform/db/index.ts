@@ -1,0 +1,2 @@
+export { openDatabase, inTransaction } from './data-source';
+export type { Database, OpenDatabaseOptions } from './data-source';

@@ -1,0 +1,4 @@
+export { AppError, ErrorClass } from './app-error';
+export type { FieldError } from './app-error';
+export { createErrorFormatter } from './format';
+export type { ErrorFormatter } from './format';

@@ -1,0 +1,13 @@
+import type { AuthContext, AuthInfo } from '../auth';
+import { LoaderRegistry } from './loaders';
+
+/** What every resolver receives. Built per HTTP request, and per WebSocket operation. */
+export interface RequestContext extends AuthContext {
+  readonly auth: AuthInfo | null;
+  readonly requestId: string;
+  loaders: LoaderRegistry;
+}
+
+export function createRequestContext(auth: AuthInfo | null, requestId: string): RequestContext {
+  return { auth, requestId, loaders: new LoaderRegistry() };
+}

@@ -1,0 +1,54 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema, type MiddlewareFn, type ContainerType, type ResolverData } from 'type-graphql';
+import { authChecker } from '../auth';
+import type { SiyuPubSub } from '../pubsub';
+import { RESOLVERS } from '../../modules/registry';
+import type { AppServices } from '../../services';
+import type { RequestContext } from './context';
+import { LoaderRegistry } from './loaders';
+
+/**
+ * A subscription's context lives as long as the subscription. Loaders must not: each emitted event
+ * starts at the root subscription field, so give every event a fresh registry there.
+ */
+const freshLoadersPerSubscriptionEvent: MiddlewareFn<RequestContext> = ({ context, info }, next) => {
+  if (info.operation.operation === 'subscription' && info.path.prev === undefined) {
+    context.loaders = new LoaderRegistry();
+  }
+  return next();
+};
+
+/** Resolvers are constructed with the app's services: one instance per resolver class per app. */
+function createContainer(services: AppServices): ContainerType {
+  const instances = new Map<unknown, unknown>();
+  return {
+    get(cls: new (s: AppServices) => unknown, _data: ResolverData<object>) {
+      let i = instances.get(cls);
+      if (!i) {
+        i = new cls(services);
+        instances.set(cls, i);
+      }
+      return i;
+    },
+  } as ContainerType;
+}
+
+export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS as unknown as [Function, ...Function[]],
+    container: createContainer(services),
+    authChecker,
+    authMode: 'error',
+    pubSub,
+    globalMiddlewares: [freshLoadersPerSubscriptionEvent],
+    validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
+  });
+}
+
+export const SCHEMA_HEADER =
+  '# Siyu GraphQL schema — emitted by `npm run schema:emit`. Do not edit: change the code and re-emit.\n\n';
+
+/** The committed form of the schema: sorted, so that the drift check is independent of file order. */
+export function printAppSchema(schema: GraphQLSchema): string {
+  return SCHEMA_HEADER + printSchema(lexicographicSortSchema(schema)) + '\n';
+}

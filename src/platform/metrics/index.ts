@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  graphqlOperations: Counter<'type' | 'name' | 'outcome'>;
+  graphqlDuration: Histogram<'type'>;
+  wsConnections: Gauge;
+}
+
+/**
+ * One registry per app instance (tests boot several per process). Default Node metrics include
+ * event-loop lag (`nodejs_eventloop_lag_seconds`); the DB pool is sampled at scrape time.
+ */
+export function createMetrics(poolStats: () => { total: number; idle: number; waiting: number }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'siyu_' });
+  const httpRequests = new Counter({
+    name: 'siyu_http_requests_total',
+    help: 'HTTP requests by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'siyu_http_request_duration_seconds',
+    help: 'HTTP request latency.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const graphqlOperations = new Counter({
+    name: 'siyu_graphql_operations_total',
+    help: 'GraphQL operations by type, operation name and outcome (ok or error).',
+    labelNames: ['type', 'name', 'outcome'] as const,
+    registers: [registry],
+  });
+  const graphqlDuration = new Histogram({
+    name: 'siyu_graphql_operation_duration_seconds',
+    help: 'GraphQL operation latency (HTTP).',
+    labelNames: ['type'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const wsConnections = new Gauge({
+    name: 'siyu_ws_connections',
+    help: 'Open graphql-ws connections.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'siyu_db_pool_connections',
+    help: 'Database pool connections by state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const s = poolStats();
+      this.set({ state: 'total' }, s.total);
+      this.set({ state: 'idle' }, s.idle);
+      this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
+  return { registry, httpRequests, httpDuration, graphqlOperations, graphqlDuration, wsConnections };
+}

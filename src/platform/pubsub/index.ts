@@ -1,0 +1,41 @@
+import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging';
+
+/**
+ * Topic payloads carry ids and versions, never personal data or Date objects: they cross Redis as
+ * JSON, and subscribers reload what they show through the same services (and masking) as queries.
+ */
+export type SiyuPubSub = PubSub<Record<string, [unknown]>>;
+
+export interface PubSubHandle {
+  pubSub: SiyuPubSub;
+  kind: 'memory' | 'redis';
+  close(): Promise<void>;
+}
+
+/** In-memory pubsub for one instance; Redis pub/sub fans events out across instances. */
+export function openPubSub(redisUrl: string | undefined, log: Logger): PubSubHandle {
+  if (!redisUrl) {
+    return { pubSub: createPubSub() as SiyuPubSub, kind: 'memory', close: async () => {} };
+  }
+  const opts = { lazyConnect: false, maxRetriesPerRequest: 3 };
+  const publishClient = new Redis(redisUrl, opts);
+  const subscribeClient = new Redis(redisUrl, opts);
+  for (const c of [publishClient, subscribeClient]) {
+    c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  }
+  const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
+  return {
+    pubSub: createPubSub({ eventTarget }) as SiyuPubSub,
+    kind: 'redis',
+    async close() {
+      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    },
+  };
+}
+
+export const Topics = {
+  workspaceUpdated: (workspaceId: string) => `siyu:${workspaceId}:workspace.updated`,
+};
