@@ -86,7 +86,9 @@ async function assemble(
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = req.route?.path ?? (req.path.startsWith('/graphql') ? '/graphql' : req.path.startsWith('/graphiql') ? '/graphiql' : 'other');
+      // Bounded label set: known routes by name, everything else as "other".
+      const p = req.originalUrl.split('?')[0];
+      const route = req.route?.path ?? (p === '/graphql' ? '/graphql' : p.startsWith('/graphiql') ? '/graphiql' : 'other');
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
@@ -132,6 +134,8 @@ async function assemble(
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns signal handling (drain, then close the database); Apollo must not race it.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),

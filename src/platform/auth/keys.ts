@@ -20,7 +20,7 @@ export function displayPrefix(key: string): string {
 export function parseAuthorization(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const v = value.trim();
-  if (!v) return null;
+  if (!v || /^bearer$/i.test(v)) return null;
   const m = /^Bearer\s+(.+)$/i.exec(v);
   return (m ? m[1] : v).trim() || null;
 }
