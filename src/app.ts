@@ -14,7 +14,7 @@ import { AppError, createErrorFormatter } from './platform/errors';
 import { parseAuthorization } from './platform/auth';
 import { createRequestContext, type RequestContext } from './platform/graphql/context';
 import { buildAppSchema } from './platform/graphql/schema';
-import { attachWebSocketServer, type WsHandle } from './platform/graphql/ws';
+import { attachWebSocketServer } from './platform/graphql/ws';
 import { mountGraphiql } from './platform/graphql/graphiql';
 import { createLogger, type Logger } from './platform/logging';
 import { createMetrics, type Metrics } from './platform/metrics';
@@ -80,7 +80,6 @@ async function assemble(
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  let ws: WsHandle | undefined;
   let stopping = false;
 
   app.use((req, res, next) => {
@@ -118,6 +117,16 @@ async function assemble(
   });
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
+  const ws = attachWebSocketServer({
+    httpServer,
+    schema,
+    path: '/graphql',
+    authenticate: (key) => services.workspaces.authenticate(key),
+    formatError,
+    log,
+    metrics,
+  });
+
   const metricsPlugin: ApolloServerPlugin<RequestContext> = {
     async requestDidStart() {
       const started = process.hrtime.bigint();
@@ -126,6 +135,21 @@ async function assemble(
           const type = operation?.operation ?? 'unknown';
           metrics.graphqlOperations.inc({ type, name: operationName ?? 'anonymous', outcome: errors?.length ? 'error' : 'ok' });
           metrics.graphqlDuration.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);
+        },
+      };
+    },
+  };
+  // Subscriptions are served over graphql-ws on the same path; over plain HTTP they would run
+  // their resolver without an event. Refuse them with a clear input error.
+  const httpSubscriptionGuard: ApolloServerPlugin<RequestContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation.operation === 'subscription') {
+            throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP POST.', {
+              extensions: { code: 'BAD_USER_INPUT', reason: 'SUBSCRIPTION_OVER_HTTP', http: { status: 400 } },
+            });
+          }
         },
       };
     },
@@ -140,9 +164,10 @@ async function assemble(
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin,
+      httpSubscriptionGuard,
       {
         async serverWillStart() {
-          return { async drainServer() { await ws?.close(); } };
+          return { async drainServer() { await ws.close(); } };
         },
       },
     ],
@@ -183,15 +208,6 @@ async function assemble(
     res.status(status).json({ errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT', reason } }] });
   });
 
-  ws = attachWebSocketServer({
-    httpServer,
-    schema,
-    path: '/graphql',
-    authenticate: (key) => services.workspaces.authenticate(key),
-    formatError,
-    log,
-    metrics,
-  });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -219,7 +235,7 @@ async function assemble(
         try {
           // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.
           if (httpServer.listening) await apollo.stop();
-          else await ws?.close();
+          else await ws.close();
         } finally {
           await pubsub.close();
           await db.close();

@@ -38,3 +38,32 @@ describe('operations endpoints', () => {
     expect(res.text).not.toMatch(/apollographql|cdn\.|embeddable-sandbox/i);
   });
 });
+
+describe('GraphiQL at /graphiql', () => {
+  it('serves the bundled IDE from this server only, or says it is not built', async () => {
+    const fs = await import('node:fs');
+    const { graphiqlBundleDir, GRAPHIQL_CSP } = await import('../../src/platform/graphql/graphiql');
+    const page = await t.http().get('/graphiql/');
+    if (fs.existsSync(graphiqlBundleDir())) {
+      expect(page.status).toBe(200);
+      expect(page.headers['content-security-policy']).toBe(GRAPHIQL_CSP);
+      expect(page.text).toContain('src="./graphiql.js"');
+      expect(page.text).not.toMatch(/https?:\/\//);
+      const js = await t.http().get('/graphiql/graphiql.js');
+      expect(js.status).toBe(200);
+      expect(js.text).not.toMatch(/(unpkg\.com|cdn\.jsdelivr\.net)\/[^"']*\.(js|css)/);
+    } else {
+      expect(page.status).toBe(503);
+      expect(page.text).toContain('npm run build');
+    }
+  });
+});
+
+describe('subscriptions over HTTP', () => {
+  it('are refused with a clear input error, not an internal one', async () => {
+    const { adminKey } = await t.newWorkspace();
+    const res = await t.gql('subscription { workspaceUpdated { id } }', {}, adminKey);
+    expect(res.status).toBe(400);
+    expect(res.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'SUBSCRIPTION_OVER_HTTP' });
+  });
+});

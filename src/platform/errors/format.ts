@@ -68,7 +68,8 @@ export function createErrorFormatter(log: Logger) {
     if (original instanceof GraphQLError || (typeof code === 'string' && INPUT_CODES.has(code))) {
       // Parse, validation and variable-coercion errors from graphql-js: the message names the field.
       const publicCode = typeof code === 'string' && code in ErrorClass ? code : ErrorClass.BAD_USER_INPUT;
-      return { ...base, extensions: { code: publicCode, reason: typeof code === 'string' ? code : 'INVALID_REQUEST' } };
+      const reason = formatted.extensions?.reason ?? (typeof code === 'string' ? code : 'INVALID_REQUEST');
+      return { ...base, extensions: { code: publicCode, reason } };
     }
     const correlationId = randomUUID();
     log.error({ err: original, correlationId, path: formatted.path }, 'unexpected error');
