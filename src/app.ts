@@ -145,7 +145,7 @@ async function assemble(
     async requestDidStart() {
       return {
         async didResolveOperation({ operation }) {
-          if (operation.operation === 'subscription') {
+          if (operation?.operation === 'subscription') {
             throw new GraphQLError('Subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, not over HTTP POST.', {
               extensions: { code: 'BAD_USER_INPUT', reason: 'SUBSCRIPTION_OVER_HTTP', http: { status: 400 } },
             });
