@@ -21,6 +21,7 @@ import { createMetrics, type Metrics } from './platform/metrics';
 import { openPubSub, type PubSubHandle } from './platform/pubsub';
 import { createServices, type AppServices } from './services';
 import type { BootstrapResult } from './modules/workspaces';
+import { resolvePiiCipher } from './modules/identities';
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
@@ -54,7 +55,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       log.warn('database migrations are pending: run `npm run db:migrate` (readyz reports not ready)');
     }
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
-    const services = createServices(db.dataSource, pubsub.pubSub, log);
+    const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log));
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };

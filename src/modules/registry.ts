@@ -1,5 +1,8 @@
 import { ApiKeyEntity, WorkspaceEntity, WorkspaceResolver } from './workspaces';
+import { EventResolver } from './events';
+import { IdentityResolver } from './identities/identity.resolver';
+import { ProfileResolver } from './profiles/profile.resolver';
 
 /** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
 export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
-export const RESOLVERS = [WorkspaceResolver] as const;
+export const RESOLVERS = [WorkspaceResolver, EventResolver, IdentityResolver, ProfileResolver] as const;

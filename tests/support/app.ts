@@ -27,6 +27,9 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** A fixed test key (PostgreSQL needs one; the embedded default makes its own). */
+export const TEST_PII_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export function usingPostgres(): boolean {
   return !!process.env.SIYU_TEST_DATABASE_URL;
 }
@@ -37,6 +40,7 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
   if (usingPostgres()) {
     base.DATABASE_URL = process.env.SIYU_TEST_DATABASE_URL!;
     base.DATABASE_POOL_SIZE = '5';
+    base.SIYU_PII_KEY = TEST_PII_KEY;
   } else {
     base.SIYU_DATA_DIR = ':memory:';
   }

@@ -24,7 +24,7 @@ export default async function globalSetup(): Promise<void> {
     await admin.end();
     testUrl.pathname = `/${name}`;
     process.env.SIYU_TEST_DATABASE_URL = testUrl.toString();
-    const db = await openDatabase(loadConfig({ DATABASE_URL: testUrl.toString() }));
+    const db = await openDatabase(loadConfig({ DATABASE_URL: testUrl.toString(), SIYU_PII_KEY: Buffer.alloc(32, 7).toString('base64') }));
     await db.migrate();
     await db.close();
     return;

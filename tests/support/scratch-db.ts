@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { loadConfig, type Config } from '../../src/platform/config';
-import { usingPostgres } from './app';
+import { TEST_PII_KEY, usingPostgres } from './app';
 
 /**
  * An empty, unmigrated database of the run's kind: a new in-memory PGlite, or a new PostgreSQL
@@ -20,7 +20,7 @@ export async function scratchDatabase(name: string, env: Record<string, string> 
   await admin.end();
   url.pathname = `/${db}`;
   return {
-    config: loadConfig({ ...base, DATABASE_URL: url.toString() }),
+    config: loadConfig({ ...base, DATABASE_URL: url.toString(), SIYU_PII_KEY: TEST_PII_KEY }),
     async drop() {
       const c = new Client({ connectionString: process.env.SIYU_TEST_DATABASE_URL! });
       await c.connect();

@@ -23,6 +23,13 @@ const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\//.test(v), { message: 'REDIS_URL must start with redis:// or rediss://' });
 
+/** A key given as hex (64+ characters) or base64 that decodes to at least 32 bytes. */
+export function decodeKey(v: string): Buffer | null {
+  const hex = /^[0-9a-fA-F]+$/.test(v) && v.length % 2 === 0 ? Buffer.from(v, 'hex') : null;
+  const buf = hex ?? (/^[A-Za-z0-9+/_-]+={0,2}$/.test(v) ? Buffer.from(v, 'base64') : null);
+  return buf && buf.length >= 32 ? buf : null;
+}
+
 /** Every environment variable Siyu reads. The README's configuration table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -36,6 +43,12 @@ const envSchema = z.object({
   SIYU_BOOTSTRAP_ADMIN_KEY: z
     .string()
     .min(24, 'SIYU_BOOTSTRAP_ADMIN_KEY must be at least 24 characters')
+    .optional(),
+  SIYU_PII_KEY: z
+    .string()
+    .refine((v) => decodeKey(v) !== null, {
+      message: 'SIYU_PII_KEY must be 32+ random bytes, as 64+ hex characters or base64 (e.g. `openssl rand -base64 32`)',
+    })
     .optional(),
   SIYU_GRAPHIQL: bool('SIYU_GRAPHIQL').default(true),
   SIYU_BODY_LIMIT_BYTES: positiveInt('SIYU_BODY_LIMIT_BYTES').default(1_048_576),
@@ -75,6 +88,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly redisUrl?: Secret;
   readonly bootstrapAdminKey?: Secret;
+  /** Master key for personal data (phone, e-mail): encryption and keyed-hash matching. */
+  readonly piiKey?: Secret;
   readonly graphiql: boolean;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
@@ -115,6 +130,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  if (e.DATABASE_URL && !e.SIYU_PII_KEY) {
+    throw new ConfigError([
+      {
+        variable: 'SIYU_PII_KEY',
+        message: 'is required with DATABASE_URL: phone numbers and e-mails are encrypted with it (generate one with `openssl rand -base64 32`)',
+      },
+    ]);
+  }
   const database: DatabaseConfig = e.DATABASE_URL
     ? {
         kind: 'postgres',
@@ -134,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database,
     redisUrl: e.REDIS_URL ? new Secret(e.REDIS_URL) : undefined,
     bootstrapAdminKey: e.SIYU_BOOTSTRAP_ADMIN_KEY ? new Secret(e.SIYU_BOOTSTRAP_ADMIN_KEY) : undefined,
+    piiKey: e.SIYU_PII_KEY ? new Secret(e.SIYU_PII_KEY) : undefined,
     graphiql: e.SIYU_GRAPHIQL,
     bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,

@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError, Secret, CONFIG_VARIABLES } from './config';
+export { loadConfig, ConfigError, Secret, CONFIG_VARIABLES, decodeKey } from './config';
 export type { Config, DatabaseConfig } from './config';

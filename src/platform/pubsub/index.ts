@@ -38,4 +38,6 @@ export function openPubSub(redisUrl: string | undefined, log: Logger): PubSubHan
 
 export const Topics = {
   workspaceUpdated: (workspaceId: string) => `siyu:${workspaceId}:workspace.updated`,
+  /** After an ingest transaction commits: `{ workspaceId, accepted }`. */
+  eventsIngested: (workspaceId: string) => `siyu:${workspaceId}:events.ingested`,
 };

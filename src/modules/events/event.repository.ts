@@ -1,0 +1,75 @@
+import type { EntityManager } from 'typeorm';
+import { keyTriple } from '../identities';
+import type { RelationKind, ValidEvent } from './event-validation';
+
+export interface EventRow {
+  event: ValidEvent;
+  profileId: string;
+  originProfileId: string;
+}
+
+export interface RelationRow {
+  kind: RelationKind;
+  fromProfileId: string | null;
+  toProfileId: string;
+  staffId: string | null;
+  eventMessageId: string;
+  occurredAt: Date;
+}
+
+/** SQL of the event store. */
+export class EventRepository {
+  async existingMessageIds(em: EntityManager, workspaceId: string, ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows: { message_id: string }[] = await em.query(
+      `SELECT message_id FROM events WHERE workspace_id = $1 AND message_id = ANY($2::text[])`,
+      [workspaceId, ids],
+    );
+    return new Set(rows.map((r) => r.message_id));
+  }
+
+  async insertEvents(em: EntityManager, workspaceId: string, rows: EventRow[], receivedAt: Date): Promise<void> {
+    if (!rows.length) return;
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+    await em.query(
+      `INSERT INTO events (workspace_id, message_id, type, name, channel, ts, received_at, profile_id, origin_profile_id, identifier_keys, traits, properties, context)
+       SELECT $1, u.message_id, u.type, u.name, u.channel, u.ts, $2, u.profile_id, u.origin_profile_id, u.identifier_keys, u.traits, u.properties, u.context
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[], $9::uuid[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::jsonb[])
+         AS u(message_id, type, name, channel, ts, profile_id, origin_profile_id, identifier_keys, traits, properties, context)
+       ON CONFLICT (workspace_id, message_id) DO NOTHING`,
+      [
+        workspaceId,
+        receivedAt,
+        rows.map((r) => r.event.messageId),
+        rows.map((r) => r.event.type),
+        rows.map((r) => r.event.name),
+        rows.map((r) => r.event.channel),
+        rows.map((r) => r.event.ts),
+        rows.map((r) => r.profileId),
+        rows.map((r) => r.originProfileId),
+        rows.map((r) => JSON.stringify(r.event.identifiers.map((i) => keyTriple(i.key)))),
+        rows.map((r) => json(r.event.traits)),
+        rows.map((r) => json(r.event.properties)),
+        rows.map((r) => json(r.event.context)),
+      ],
+    );
+  }
+
+  async insertRelations(em: EntityManager, workspaceId: string, rows: RelationRow[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO relations (workspace_id, kind, from_profile_id, to_profile_id, staff_id, event_message_id, occurred_at)
+       SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[])
+       ON CONFLICT (workspace_id, event_message_id, kind) DO NOTHING`,
+      [
+        workspaceId,
+        rows.map((r) => r.kind),
+        rows.map((r) => r.fromProfileId),
+        rows.map((r) => r.toProfileId),
+        rows.map((r) => r.staffId),
+        rows.map((r) => r.eventMessageId),
+        rows.map((r) => r.occurredAt),
+      ],
+    );
+  }
+}

@@ -1,0 +1,190 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { AppError } from '../../platform/errors';
+import type { Logger } from '../../platform/logging';
+import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
+import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
+import { EventRepository, type EventRow, type RelationRow } from './event.repository';
+import { MAX_EVENTS_PER_BATCH, validateEvent, type RawEvent, type ValidEvent } from './event-validation';
+
+export type IngestStatus = 'ACCEPTED' | 'DUPLICATE' | 'REJECTED';
+
+export interface EventResult {
+  index: number;
+  messageId: string | null;
+  status: IngestStatus;
+  profileId: string | null;
+  droppedIdentifiers: number;
+  error: { reason: string; field: string; message: string } | null;
+}
+
+export interface IngestOutcome {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  droppedIdentifiers: number;
+  results: EventResult[];
+}
+
+/**
+ * The write path: validate → dedupe → resolve identities → store events → update read models, in
+ * one transaction with a handful of set-based statements per batch. Acknowledged only after commit.
+ */
+export class IngestService {
+  private readonly identities = new IdentityRepository();
+  private readonly profiles = new ProfileRepository();
+  private readonly events = new EventRepository();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly identity: IdentityService,
+    private readonly pubSub: SiyuPubSub,
+    private readonly log: Logger,
+  ) {}
+
+  async ingest(workspaceId: string, raw: RawEvent[]): Promise<IngestOutcome> {
+    if (raw.length > MAX_EVENTS_PER_BATCH) {
+      throw AppError.badInput('BATCH_TOO_LARGE', 'events', `at most ${MAX_EVENTS_PER_BATCH} events per call; got ${raw.length}`);
+    }
+    const rules = await this.identity.rules(workspaceId);
+    const cipher = this.identity.cipher;
+    const results: EventResult[] = [];
+    const valid: ValidEvent[] = [];
+    const seen = new Set<string>();
+    const now = Date.now();
+    raw.forEach((r, index) => {
+      const v = validateEvent(r, index, rules, cipher, now);
+      const messageId = typeof r?.messageId === 'string' ? r.messageId.trim() : null;
+      if (!v.ok) {
+        results.push({ index, messageId, status: 'REJECTED', profileId: null, droppedIdentifiers: 0, error: { reason: v.reason, field: v.field, message: v.message } });
+      } else if (seen.has(v.event.messageId)) {
+        results.push({ index, messageId, status: 'DUPLICATE', profileId: null, droppedIdentifiers: v.event.dropped, error: null });
+      } else {
+        seen.add(v.event.messageId);
+        valid.push(v.event);
+        results.push({ index, messageId, status: 'ACCEPTED', profileId: null, droppedIdentifiers: v.event.dropped, error: null });
+      }
+    });
+
+    if (valid.length) {
+      const owners = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
+      for (const e of valid) {
+        const owner = owners.get(e.index);
+        if (owner) results[e.index].profileId = owner;
+        else results[e.index].status = 'DUPLICATE';
+      }
+    }
+    const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;
+    const outcome = {
+      accepted: count('ACCEPTED'),
+      duplicates: count('DUPLICATE'),
+      rejected: count('REJECTED'),
+      droppedIdentifiers: results.reduce((n, r) => n + r.droppedIdentifiers, 0),
+      results,
+    };
+    if (outcome.accepted) this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
+    return outcome;
+  }
+
+  /** Returns the final profile of every event written (duplicates of stored events are absent). */
+  private async write(
+    em: EntityManager,
+    workspaceId: string,
+    batch: ValidEvent[],
+    rules: IdentityRules,
+  ): Promise<Map<number, string>> {
+    await this.identities.lockWorkspace(em, workspaceId);
+    const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
+    const events = batch.filter((e) => !stored.has(e.messageId));
+    if (!events.length) return new Map();
+
+    // Load the part of the identity graph this batch can touch, then resolve event by event.
+    const prepared = new Map<string, PreparedIdentifier>();
+    for (const e of events) {
+      for (const i of e.identifiers) prepared.set(i.key, i);
+      for (const r of e.relations) if (r.other) prepared.set(r.other.key, r.other);
+    }
+    const loaded = await this.identities.loadGraph(em, workspaceId, [...prepared.keys()]);
+    const graph = new IdentityGraph(rules);
+    for (const p of loaded.profiles) graph.addProfile(p.id, p.seq, p.ids);
+    for (const [a, b] of loaded.exclusions) graph.addExclusion(a, b);
+
+    const byIndex = new Map(events.map((e) => [e.index, e]));
+    const origin = new Map<number, string>();
+    const relationEnds: { event: ValidEvent; kind: RelationRow['kind']; from: string | null; staffId: string | null }[] = [];
+    const heldSeen = new Map<string, { first: Date; last: Date }>();
+    for (const e of events) {
+      for (const r of e.relations) {
+        // The other person (inviter, sharer, …) is resolved like an event of theirs with that one identifier.
+        const from = r.other ? graph.resolveEvent(e.index, [r.other]) : null;
+        relationEnds.push({ event: e, kind: r.kind, from, staffId: r.staffId ?? null });
+      }
+      origin.set(e.index, graph.resolveEvent(e.index, e.identifiers));
+      for (const i of e.identifiers) {
+        const seen = heldSeen.get(i.key);
+        if (!seen) heldSeen.set(i.key, { first: e.ts, last: e.ts });
+        else if (e.ts < seen.first) seen.first = e.ts;
+        else if (e.ts > seen.last) seen.last = e.ts;
+      }
+    }
+
+    // Read models: existing aggregates, merged in memory, then this batch's events applied.
+    const existingIds = loaded.profiles.map((p) => p.id);
+    const aggregates = await this.profiles.loadAggregates(em, workspaceId, existingIds);
+    for (const n of graph.created) aggregates.set(n.id, emptyAggregate(n.id));
+    for (const m of graph.merges) {
+      const survivor = aggregates.get(m.survivorId)!;
+      const merged = aggregates.get(m.mergedId)!;
+      combine(survivor, merged);
+      aggregates.set(m.mergedId, { ...emptyAggregate(m.mergedId) });
+    }
+    for (const e of events) applyEvent(aggregates.get(graph.find(origin.get(e.index)!))!, e);
+
+    // Write: new profiles, merges of existing ones, identifiers, events, relations, aggregates, history.
+    const created = graph.created.map((n) => aggregates.get(n.id)!);
+    await this.profiles.insertProfiles(em, workspaceId, created, graph.created.map((n) => (n.mergedInto ? graph.find(n.id) : null)));
+    const mergedExisting = existingIds.filter((id) => graph.find(id) !== id);
+    await this.identities.applyMerges(em, workspaceId, mergedExisting, mergedExisting.map((id) => graph.find(id)));
+
+    const idRows: IdentifierRow[] = [];
+    for (const [key, seen] of heldSeen) {
+      const holder = graph.holderOf(key);
+      if (holder) idRows.push({ ...identifierRowFrom(prepared.get(key)!, holder, seen.first), lastSeenAt: seen.last });
+    }
+    for (const [key, a] of graph.attached) {
+      if (!heldSeen.has(key)) idRows.push(identifierRowFrom(prepared.get(key)!, graph.find(a.profileId), byIndex.get(a.eventIndex)!.ts));
+    }
+    await this.identities.upsertIdentifiers(em, workspaceId, idRows);
+
+    const rows: EventRow[] = events.map((e) => ({ event: e, originProfileId: origin.get(e.index)!, profileId: graph.find(origin.get(e.index)!) }));
+    await this.events.insertEvents(em, workspaceId, rows, new Date());
+    await this.events.insertRelations(
+      em,
+      workspaceId,
+      relationEnds
+        .map((r) => ({
+          kind: r.kind,
+          fromProfileId: r.from ? graph.find(r.from) : null,
+          toProfileId: graph.find(origin.get(r.event.index)!),
+          staffId: r.staffId,
+          eventMessageId: r.event.messageId,
+          occurredAt: r.event.ts,
+        }))
+        .filter((r) => r.fromProfileId !== r.toProfileId),
+    );
+
+    const live = new Set([...existingIds, ...graph.created.map((n) => n.id)].map((id) => graph.find(id)));
+    await this.profiles.updateAggregates(
+      em,
+      workspaceId,
+      [...live].filter((id) => !graph.profile(id)?.isNew).map((id) => aggregates.get(id)!),
+    );
+    const msg = (i: number) => byIndex.get(i)!.messageId;
+    await this.identities.insertMerges(em, workspaceId, graph.merges.map((m) => ({ ...m, eventMessageId: msg(m.eventIndex) })));
+    await this.identities.insertConflicts(em, workspaceId, graph.conflicts.map((c) => ({ ...c, eventMessageId: msg(c.eventIndex) })));
+
+    return new Map(rows.map((r) => [r.event.index, r.profileId]));
+  }
+}
+
+export type { ProfileAggregate };

@@ -1,0 +1,13 @@
+export { IDENTIFIER_TYPES, CHANNELS, PII_TYPES, isChannel, isIdentifierType } from './identifier-type';
+export type { Channel, IdentifierType } from './identifier-type';
+export { IdentityGraph, idKey, splitIdKey } from './identity-graph';
+export type { IdKey, EventIdentifier } from './identity-graph';
+export { IdentityRules, DEFAULT_IDENTITY_RULES } from './identity-rules';
+export type { IdentityRulesDocument, IdentifierRule } from './identity-rules';
+export { IdentityRepository, keyTriple, identifierRowFrom } from './identity.repository';
+export type { IdentifierRow } from './identity.repository';
+export { IdentityService } from './identity.service';
+export { PiiCipher, maskEmail, maskPhone } from './pii-cipher';
+export { resolvePiiCipher } from './pii-key';
+export { prepareIdentifier } from './prepare';
+export type { PreparedIdentifier } from './prepare';

@@ -1,0 +1,4 @@
+export { ProfileRepository } from './profile.repository';
+export type { ProfileRow } from './profile.repository';
+export { applyEvent, combine, emptyAggregate } from './profile-aggregate';
+export type { ProfileAggregate, TraitValue } from './profile-aggregate';

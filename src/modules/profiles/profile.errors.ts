@@ -1,0 +1,5 @@
+export enum ProfileErrorCode {
+  PROFILE_NOT_FOUND = 'PROFILE_NOT_FOUND',
+  INVALID_CURSOR = 'INVALID_CURSOR',
+  INVALID_ID = 'INVALID_ID',
+}

@@ -1,0 +1,32 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Field, InputType } from 'type-graphql';
+
+@InputType({ description: 'Trait equality: the trait `name` has exactly `equals`.' })
+export class TraitFilter {
+  @Field({ description: 'Trait name.' })
+  name: string;
+
+  @Field(() => GraphQLJSON, { description: 'The value to match (JSON equality).' })
+  equals: unknown;
+}
+
+@InputType({ description: 'Which profiles to list; all conditions must hold. Later issues add tags, segment, stage and health.' })
+export class ProfileFilter {
+  @Field({ nullable: true, description: 'Seen on this channel.' })
+  channel?: string;
+
+  @Field(() => [TraitFilter], { nullable: true, description: 'Trait values.' })
+  traits?: TraitFilter[];
+
+  @Field({ nullable: true, description: 'First seen at or after.' })
+  firstSeenFrom?: Date;
+
+  @Field({ nullable: true, description: 'First seen before.' })
+  firstSeenTo?: Date;
+
+  @Field({ nullable: true, description: 'Last seen at or after.' })
+  lastSeenFrom?: Date;
+
+  @Field({ nullable: true, description: 'Last seen before.' })
+  lastSeenTo?: Date;
+}

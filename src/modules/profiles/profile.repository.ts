@@ -1,0 +1,246 @@
+import type { EntityManager } from 'typeorm';
+import type { ProfileAggregate } from './profile-aggregate';
+
+interface AggregateRow {
+  id: string;
+  first_seen_at: Date | null;
+  last_seen_at: Date | null;
+  channels: string[];
+  traits: ProfileAggregate['traits'];
+  event_count: number;
+  order_count: number;
+  total_spend: string;
+  last_order_at: Date | null;
+}
+
+export interface ProfileRow extends AggregateRow {
+  workspace_id: string;
+  seq: string;
+  merged_into: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toAggregate = (r: AggregateRow): ProfileAggregate => ({
+  id: r.id,
+  firstSeenAt: r.first_seen_at,
+  lastSeenAt: r.last_seen_at,
+  channels: r.channels,
+  traits: r.traits,
+  eventCount: r.event_count,
+  orderCount: r.order_count,
+  totalSpend: Number(r.total_spend),
+  lastOrderAt: r.last_order_at,
+});
+
+function columns(rows: ProfileAggregate[]) {
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.firstSeenAt),
+    rows.map((r) => r.lastSeenAt),
+    rows.map((r) => `{${r.channels.join(',')}}`),
+    rows.map((r) => JSON.stringify(r.traits)),
+    rows.map((r) => r.eventCount),
+    rows.map((r) => r.orderCount),
+    rows.map((r) => r.totalSpend),
+    rows.map((r) => r.lastOrderAt),
+  ];
+}
+
+const UNNEST = `unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::jsonb[], $7::int[], $8::int[], $9::numeric[], $10::timestamptz[])
+  AS u(id, first_seen_at, last_seen_at, channels, traits, event_count, order_count, total_spend, last_order_at)`;
+
+/** SQL of profiles. Aggregates are written for a whole batch at once. */
+export class ProfileRepository {
+  async loadAggregates(em: EntityManager, workspaceId: string, ids: string[]): Promise<Map<string, ProfileAggregate>> {
+    if (!ids.length) return new Map();
+    const rows: AggregateRow[] = await em.query(
+      `SELECT id, first_seen_at, last_seen_at, channels, traits, event_count, order_count, total_spend, last_order_at
+       FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])`,
+      [workspaceId, ids],
+    );
+    return new Map(rows.map((r) => [r.id, toAggregate(r)]));
+  }
+
+  /** New profiles in creation order (their `seq` follows it), with merged ones already redirected. */
+  async insertProfiles(em: EntityManager, workspaceId: string, rows: ProfileAggregate[], mergedInto: (string | null)[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO profiles (workspace_id, id, first_seen_at, last_seen_at, channels, traits, event_count, order_count, total_spend, last_order_at, merged_into)
+       SELECT $1, u.id, u.first_seen_at, u.last_seen_at, u.channels::text[], u.traits, u.event_count, u.order_count, u.total_spend, u.last_order_at, u.merged_into
+       FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::jsonb[], $7::int[], $8::int[], $9::numeric[], $10::timestamptz[], $11::uuid[])
+         AS u(id, first_seen_at, last_seen_at, channels, traits, event_count, order_count, total_spend, last_order_at, merged_into)`,
+      [workspaceId, ...columns(rows), mergedInto],
+    );
+  }
+
+  async updateAggregates(em: EntityManager, workspaceId: string, rows: ProfileAggregate[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `UPDATE profiles p SET first_seen_at = u.first_seen_at, last_seen_at = u.last_seen_at, channels = u.channels::text[],
+         traits = u.traits, event_count = u.event_count, order_count = u.order_count, total_spend = u.total_spend,
+         last_order_at = u.last_order_at, updated_at = now()
+       FROM ${UNNEST} WHERE p.workspace_id = $1 AND p.id = u.id`,
+      [workspaceId, ...columns(rows)],
+    );
+  }
+}
+
+export interface IdentifierReadRow {
+  profile_id: string;
+  type: string;
+  namespace: string;
+  value_key: string;
+  value_enc: string | null;
+  first_seen_at: Date;
+  last_seen_at: Date;
+}
+
+export interface EventReadRow {
+  profile_id: string;
+  message_id: string;
+  type: string;
+  name: string | null;
+  channel: string;
+  ts: Date;
+  received_at: Date;
+  properties: Record<string, unknown> | null;
+  context: Record<string, unknown> | null;
+  traits: Record<string, unknown> | null;
+}
+
+export interface MergeReadRow {
+  id: string;
+  survivor_id: string;
+  merged_id: string;
+  event_message_id: string;
+  linking: [string, string, string][];
+  created_at: Date;
+  undone_at: Date | null;
+}
+
+export interface ConflictReadRow {
+  id: string;
+  profile_id: string;
+  other_profile_id: string | null;
+  identifier: [string, string, string] | null;
+  rule: string;
+  limit_type: string | null;
+  event_message_id: string;
+  created_at: Date;
+}
+
+export interface RelationReadRow {
+  id: string;
+  kind: string;
+  from_profile_id: string | null;
+  to_profile_id: string;
+  staff_id: string | null;
+  event_message_id: string;
+  occurred_at: Date;
+}
+
+export interface ProfileListFilter {
+  channel?: string;
+  traits?: { name: string; equals: unknown }[];
+  firstSeenFrom?: Date;
+  firstSeenTo?: Date;
+  lastSeenFrom?: Date;
+  lastSeenTo?: Date;
+}
+
+/** Read queries: each takes many keys and answers in one statement (DataLoader batches). */
+export class ProfileReadRepository {
+  /** Live profiles by id; merged ids resolve to their survivor. Result keyed by the asked id. */
+  async profilesByIds(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Map<string, ProfileRow>> {
+    const rows: (ProfileRow & { asked: string })[] = await em.query(
+      `SELECT a.asked, p.* FROM unnest($2::uuid[]) AS a(asked)
+       JOIN profiles q ON q.workspace_id = $1 AND q.id = a.asked
+       JOIN profiles p ON p.workspace_id = $1 AND p.id = coalesce(q.merged_into, q.id)`,
+      [workspaceId, ids],
+    );
+    return new Map(rows.map((r) => [r.asked, r]));
+  }
+
+  async profileIdByIdentifier(em: EntityManager, workspaceId: string, type: string, namespace: string, valueKey: string): Promise<string | null> {
+    const rows = await em.query(
+      `SELECT profile_id FROM identifiers WHERE workspace_id = $1 AND type = $2 AND namespace = $3 AND value_key = $4`,
+      [workspaceId, type, namespace, valueKey],
+    );
+    return rows[0]?.profile_id ?? null;
+  }
+
+  identifiersOf(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<IdentifierReadRow[]> {
+    return em.query(
+      `SELECT profile_id, type, namespace, value_key, value_enc, first_seen_at, last_seen_at FROM identifiers
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY profile_id, type, namespace, first_seen_at`,
+      [workspaceId, ids],
+    );
+  }
+
+  /** The newest events of each profile, keyset-paginated by (ts, message_id) descending. */
+  eventsOf(
+    em: EntityManager,
+    workspaceId: string,
+    ids: readonly string[],
+    opts: { limit: number; before?: { ts: Date; messageId: string }; name?: string },
+  ): Promise<EventReadRow[]> {
+    return em.query(
+      `SELECT e.* FROM unnest($2::uuid[]) AS p(id) CROSS JOIN LATERAL (
+         SELECT profile_id, message_id, type, name, channel, ts, received_at, properties, context, traits FROM events
+         WHERE workspace_id = $1 AND profile_id = p.id
+           AND ($4::text IS NULL OR name = $4)
+           AND ($5::timestamptz IS NULL OR (ts, message_id) < ($5, $6::text))
+         ORDER BY ts DESC, message_id DESC LIMIT $3
+       ) e`,
+      [workspaceId, ids, opts.limit, opts.name ?? null, opts.before?.ts ?? null, opts.before?.messageId ?? null],
+    );
+  }
+
+  mergesOf(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<MergeReadRow[]> {
+    return em.query(
+      `SELECT id, survivor_id, merged_id, event_message_id, linking, created_at, undone_at FROM identity_merges
+       WHERE workspace_id = $1 AND (survivor_id = ANY($2::uuid[]) OR merged_id = ANY($2::uuid[])) ORDER BY created_at, id`,
+      [workspaceId, ids],
+    );
+  }
+
+  conflictsOf(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<ConflictReadRow[]> {
+    return em.query(
+      `SELECT id, profile_id, other_profile_id, identifier, rule, limit_type, event_message_id, created_at FROM identity_conflicts
+       WHERE workspace_id = $1 AND (profile_id = ANY($2::uuid[]) OR other_profile_id = ANY($2::uuid[])) ORDER BY created_at, id`,
+      [workspaceId, ids],
+    );
+  }
+
+  relationsOf(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<RelationReadRow[]> {
+    return em.query(
+      `SELECT id, kind, from_profile_id, to_profile_id, staff_id, event_message_id, occurred_at FROM relations
+       WHERE workspace_id = $1 AND (to_profile_id = ANY($2::uuid[]) OR from_profile_id = ANY($2::uuid[])) ORDER BY occurred_at, id`,
+      [workspaceId, ids],
+    );
+  }
+
+  /** Live profiles matching the filter, in creation order after `afterSeq`. */
+  list(em: EntityManager, workspaceId: string, filter: ProfileListFilter, limit: number, afterSeq: number | null): Promise<ProfileRow[]> {
+    const where = ['workspace_id = $1', 'merged_into IS NULL'];
+    const params: unknown[] = [workspaceId];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (afterSeq !== null) add('seq > ?', afterSeq);
+    if (filter.channel) add('? = ANY(channels)', filter.channel);
+    for (const t of filter.traits ?? []) {
+      add(`traits -> ? -> 'value' = `, t.name);
+      params.push(JSON.stringify(t.equals));
+      where[where.length - 1] += `$${params.length}::jsonb`;
+    }
+    if (filter.firstSeenFrom) add('first_seen_at >= ?', filter.firstSeenFrom);
+    if (filter.firstSeenTo) add('first_seen_at < ?', filter.firstSeenTo);
+    if (filter.lastSeenFrom) add('last_seen_at >= ?', filter.lastSeenFrom);
+    if (filter.lastSeenTo) add('last_seen_at < ?', filter.lastSeenTo);
+    params.push(limit);
+    return em.query(`SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
+  }
+}

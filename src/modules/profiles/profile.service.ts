@@ -1,0 +1,121 @@
+import type { DataSource } from 'typeorm';
+import { AppError } from '../../platform/errors';
+import { CHANNELS, PII_TYPES, maskEmail, maskPhone, prepareIdentifier, type IdentityService } from '../identities';
+import { ProfileErrorCode } from './profile.errors';
+import {
+  ProfileReadRepository,
+  type ConflictReadRow,
+  type EventReadRow,
+  type IdentifierReadRow,
+  type MergeReadRow,
+  type ProfileListFilter,
+  type ProfileRow,
+  type RelationReadRow,
+} from './profile.repository';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function assertId(id: string, field = 'id'): void {
+  if (!UUID.test(id)) throw AppError.badInput(ProfileErrorCode.INVALID_ID, field, `${field} must be a profile id (UUID)`);
+}
+
+function group<T>(rows: T[], keys: readonly string[], keyOf: (r: T) => (string | null)[]): T[][] {
+  const m = new Map<string, T[]>(keys.map((k) => [k, []]));
+  for (const r of rows) for (const k of new Set(keyOf(r))) if (k && m.has(k)) m.get(k)!.push(r);
+  return keys.map((k) => m.get(k)!);
+}
+
+/** Reads of the 360° view. Batch methods take many profile ids and return results in key order. */
+export class ProfileService {
+  private readonly repo = new ProfileReadRepository();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly identities: IdentityService,
+  ) {}
+
+  async get(workspaceId: string, id: string): Promise<ProfileRow> {
+    assertId(id);
+    const row = (await this.repo.profilesByIds(this.ds.manager, workspaceId, [id])).get(id);
+    if (!row) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, `Profile ${id} does not exist in this workspace.`);
+    return row;
+  }
+
+  async byIdentifier(workspaceId: string, input: { type: string; namespace?: string; value: string }): Promise<ProfileRow> {
+    const r = prepareIdentifier(input, await this.identities.rules(workspaceId), this.identities.cipher);
+    if (!r.ok) {
+      if (r.dropped) throw AppError.badInput('BLOCKED_VALUE', 'identifier.value', 'this value is blocked and never identifies anyone');
+      throw AppError.badInput(r.reason, `identifier.${r.field}`, r.message);
+    }
+    const id = await this.repo.profileIdByIdentifier(this.ds.manager, workspaceId, r.id.type, r.id.namespace, r.id.valueKey);
+    if (!id) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, 'No profile holds this identifier.');
+    return this.get(workspaceId, id);
+  }
+
+  async list(workspaceId: string, filter: ProfileListFilter, first: number, after?: string | null): Promise<{ rows: ProfileRow[]; hasNext: boolean }> {
+    if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput('INVALID_PAGE_SIZE', 'first', 'first must be between 1 and 100');
+    if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
+    const afterSeq = after ? decodeCursor(after, 'p') : null;
+    const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq));
+    return { rows: rows.slice(0, first), hasNext: rows.length > first };
+  }
+
+  async profilesByIds(workspaceId: string, ids: readonly string[]): Promise<(ProfileRow | null)[]> {
+    const m = await this.repo.profilesByIds(this.ds.manager, workspaceId, ids);
+    return ids.map((id) => m.get(id) ?? null);
+  }
+
+  async identifiersOf(workspaceId: string, ids: readonly string[]): Promise<IdentifierReadRow[][]> {
+    return group(await this.repo.identifiersOf(this.ds.manager, workspaceId, ids), ids, (r) => [r.profile_id]);
+  }
+
+  async eventsOf(workspaceId: string, ids: readonly string[], first: number, after: string | null, name: string | null): Promise<EventReadRow[][]> {
+    const before = after ? parseEventCursor(after) : undefined;
+    const rows = await this.repo.eventsOf(this.ds.manager, workspaceId, ids, { limit: first + 1, before, name: name ?? undefined });
+    return group(rows, ids, (r) => [r.profile_id]);
+  }
+
+  async mergesOf(workspaceId: string, ids: readonly string[]): Promise<MergeReadRow[][]> {
+    return group(await this.repo.mergesOf(this.ds.manager, workspaceId, ids), ids, (r) => [r.survivor_id, r.merged_id]);
+  }
+
+  async conflictsOf(workspaceId: string, ids: readonly string[]): Promise<ConflictReadRow[][]> {
+    return group(await this.repo.conflictsOf(this.ds.manager, workspaceId, ids), ids, (r) => [r.profile_id, r.other_profile_id]);
+  }
+
+  async relationsOf(workspaceId: string, ids: readonly string[]): Promise<RelationReadRow[][]> {
+    return group(await this.repo.relationsOf(this.ds.manager, workspaceId, ids), ids, (r) => [r.from_profile_id, r.to_profile_id]);
+  }
+
+  /** The value to show: decrypted and masked for phone/e-mail unless the caller may see personal data. */
+  displayValue(r: { type: string; value_key: string; value_enc: string | null }, pii: boolean): { value: string; masked: boolean } {
+    if (!PII_TYPES.has(r.type as never) || !r.value_enc) return { value: r.value_key, masked: false };
+    const plain = this.identities.cipher.decrypt(r.value_enc);
+    if (pii) return { value: plain, masked: false };
+    return { value: r.type === 'phone' ? maskPhone(plain) : maskEmail(plain), masked: true };
+  }
+}
+
+export function encodeCursor(kind: string, v: string): string {
+  return Buffer.from(`${kind}:${v}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, kind: string): string {
+  const s = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!s.startsWith(`${kind}:`)) throw AppError.badInput(ProfileErrorCode.INVALID_CURSOR, 'after', 'after is not a cursor from this list');
+  const v = s.slice(kind.length + 1);
+  if (kind === 'p' && !/^\d+$/.test(v)) throw AppError.badInput(ProfileErrorCode.INVALID_CURSOR, 'after', 'after is not a cursor from this list');
+  return v;
+}
+
+export function eventCursor(e: { ts: Date; message_id: string }): string {
+  return encodeCursor('e', `${e.ts.toISOString()}|${e.message_id}`);
+}
+
+function parseEventCursor(c: string): { ts: Date; messageId: string } {
+  const v = decodeCursor(c, 'e');
+  const i = v.indexOf('|');
+  const ts = new Date(v.slice(0, i));
+  if (i < 0 || Number.isNaN(ts.getTime())) throw AppError.badInput(ProfileErrorCode.INVALID_CURSOR, 'after', 'after is not a cursor from this list');
+  return { ts, messageId: v.slice(i + 1) };
+}
