@@ -34,7 +34,7 @@ export interface ProfileNode {
 export interface MergeDecision {
   survivorId: string;
   mergedId: string;
-  /** The event identifiers that linked the two profiles. */
+  /** The event identifiers that linked the two profiles (held by either side). */
   linking: IdKey[];
   /** The identifiers the merged profile held, moved to the survivor. */
   moved: IdKey[];
@@ -145,7 +145,9 @@ export class IdentityGraph {
         this.conflicts.push({ eventIndex, profileId: target.id, otherProfileId: other.id, identifier: o.linking[0], rule: 'MAX_PER_PROFILE', limitType: broken });
         continue;
       }
-      target = this.merge(target, other, o.linking, eventIndex);
+      // Explain the merge with the event's identifiers on both sides of the link.
+      const targetSide = held.filter((i) => this.holderOf(i.key) === target.id && !o.linking.includes(i.key)).map((i) => i.key);
+      target = this.merge(target, other, [...targetSide, ...o.linking], eventIndex);
     }
 
     // Step 5: attach what nobody holds, within limits.
