@@ -21,6 +21,10 @@ export async function serve(): Promise<void> {
   try {
     app = await createApp(config, { logger: log });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`siyu: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof AppError) {
       process.stderr.write(`siyu: ${err.message}\n`);
       process.exit(1);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeKey, type Config } from '../../platform/config';
+import { ConfigError, decodeKey, type Config } from '../../platform/config';
 import type { Logger } from '../../platform/logging';
 import { PiiCipher } from './pii-cipher';
 
@@ -15,7 +15,15 @@ export const EMBEDDED_KEY_FILE = 'siyu-pii.key';
 export function resolvePiiCipher(config: Config, log: Logger): PiiCipher {
   if (config.piiKey) return new PiiCipher(decodeKey(config.piiKey.reveal())!);
   const db = config.database;
-  if (db.kind !== 'embedded' || db.dataDir === ':memory:') return new PiiCipher(randomBytes(32));
+  if (db.kind === 'postgres') {
+    throw new ConfigError([
+      {
+        variable: 'SIYU_PII_KEY',
+        message: 'is required with DATABASE_URL: phone numbers and e-mails are encrypted with it (generate one with `openssl rand -base64 32`)',
+      },
+    ]);
+  }
+  if (db.dataDir === ':memory:') return new PiiCipher(randomBytes(32));
   const file = path.join(db.dataDir, EMBEDDED_KEY_FILE);
   if (!fs.existsSync(file)) {
     fs.writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });

@@ -130,14 +130,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
-  if (e.DATABASE_URL && !e.SIYU_PII_KEY) {
-    throw new ConfigError([
-      {
-        variable: 'SIYU_PII_KEY',
-        message: 'is required with DATABASE_URL: phone numbers and e-mails are encrypted with it (generate one with `openssl rand -base64 32`)',
-      },
-    ]);
-  }
   const database: DatabaseConfig = e.DATABASE_URL
     ? {
         kind: 'postgres',
