@@ -22,6 +22,7 @@ import { openPubSub, type PubSubHandle } from './platform/pubsub';
 import { createServices, type AppServices } from './services';
 import type { BootstrapResult } from './modules/workspaces';
 import { resolvePiiCipher } from './modules/identities';
+import { createSegmentRouter } from './modules/events';
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
@@ -88,7 +89,7 @@ async function assemble(
     res.on('finish', () => {
       // Bounded label set: known routes by name, everything else as "other".
       const p = req.originalUrl.split('?')[0];
-      const route = req.route?.path ?? (p === '/graphql' ? '/graphql' : p.startsWith('/graphiql') ? '/graphiql' : 'other');
+      const route = (req.route ? `${req.baseUrl}${req.route.path}` : undefined) ?? (p === '/graphql' ? '/graphql' : p.startsWith('/graphiql') ? '/graphiql' : 'other');
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
@@ -116,6 +117,7 @@ async function assemble(
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use('/v1', createSegmentRouter(services, log));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
   const ws = attachWebSocketServer({

@@ -3,3 +3,4 @@ export type { IngestOutcome, EventResult, IngestStatus } from './ingest.service'
 export { EventResolver, toIngestResult } from './event.resolver';
 export { MAX_EVENTS_PER_BATCH, MAX_EVENT_BYTES, EVENT_TYPES } from './event-validation';
 export type { RawEvent } from './event-validation';
+export { createSegmentRouter } from './segment.router';
