@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { AppError, ErrorClass } from '../errors';
+import { acquireDirLock } from './dir-lock';
 
 export interface EmbeddedHandle {
   pglite: PGlite;
@@ -17,33 +17,29 @@ export interface EmbeddedHandle {
  * `loadDataDir` starts from a dumped, already-migrated database (tests use it to skip migrations).
  */
 export async function openEmbedded(dataDir: string, opts: { loadDataDir?: Blob } = {}): Promise<EmbeddedHandle> {
-  let release: (() => Promise<void>) | undefined;
+  let release: (() => void) | null = null;
   let pglite: PGlite;
   if (dataDir === ':memory:') {
     pglite = new PGlite({ loadDataDir: opts.loadDataDir });
   } else {
     fs.mkdirSync(dataDir, { recursive: true });
-    try {
-      release = await lockfile.lock(dataDir, {
-        lockfilePath: path.join(path.dirname(dataDir), `${path.basename(dataDir)}.lock`),
-        stale: 15_000,
-        update: 5_000,
-        realpath: false,
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ELOCKED') {
-        throw new AppError(
-          ErrorClass.CONFLICT,
-          'DATA_DIR_LOCKED',
-          `The embedded database at ${dataDir} is in use by another Siyu process. ` +
-            'Stop it, or set SIYU_DATA_DIR to another directory.',
-        );
-      }
-      throw err;
+    release = acquireDirLock(path.join(path.dirname(dataDir), `${path.basename(dataDir)}.lock`));
+    if (!release) {
+      throw new AppError(
+        ErrorClass.CONFLICT,
+        'DATA_DIR_LOCKED',
+        `The embedded database at ${dataDir} is in use by another Siyu process. ` +
+          'Stop it, or set SIYU_DATA_DIR to another directory.',
+      );
     }
     pglite = new PGlite(dataDir, { loadDataDir: opts.loadDataDir });
   }
-  await pglite.waitReady;
+  try {
+    await pglite.waitReady;
+  } catch (err) {
+    release?.();
+    throw err;
+  }
   return {
     pglite,
     pgConfig: createPgConfig(pglite),
@@ -51,7 +47,7 @@ export async function openEmbedded(dataDir: string, opts: { loadDataDir?: Blob }
       try {
         if (!pglite.closed) await pglite.close();
       } finally {
-        if (release) await release();
+        release?.();
       }
     },
   };
