@@ -23,6 +23,7 @@ import { createServices, type AppServices } from './services';
 import type { BootstrapResult } from './modules/workspaces';
 import { resolvePiiCipher } from './modules/identities';
 import { createSegmentRouter } from './modules/events';
+import { createSegmentExportRouter } from './modules/tags/segment-export.router';
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
@@ -118,6 +119,7 @@ async function assemble(
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/v1', createSegmentRouter(services, log));
+  app.use('/export', createSegmentExportRouter(services, log));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
   const ws = attachWebSocketServer({
@@ -212,6 +214,7 @@ async function assemble(
   });
 
 
+  services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch);
   let stopped: Promise<void> | undefined;
   return {
     config,
@@ -235,6 +238,7 @@ async function assemble(
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        services.tags.stopSweeper();
         try {
           // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.
           if (httpServer.listening) await apollo.stop();

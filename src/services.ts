@@ -5,6 +5,7 @@ import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
 import { ProfileService } from './modules/profiles/profile.service';
+import { TagService } from './modules/tags';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -12,14 +13,21 @@ export interface AppServices {
   readonly identities: IdentityService;
   readonly ingest: IngestService;
   readonly profiles: ProfileService;
+  readonly tags: TagService;
 }
 
 export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
   const identities = new IdentityService(ds, cipher, log);
+  const tags = new TagService(ds, pubSub, log);
+  const workspaces = new WorkspaceService(ds, pubSub, log);
+  // Every workspace starts with the default segments (用户分层).
+  workspaces.onCreated = (em, workspaceId) => tags.ensureDefaults(workspaceId, em);
+  identities.onUnmerged = async (em, workspaceId, ids) => tags.reevaluate(em, workspaceId, ids, () => 'unmerge');
   return {
-    workspaces: new WorkspaceService(ds, pubSub, log),
+    workspaces,
     identities,
-    ingest: new IngestService(ds, identities, pubSub, log),
+    ingest: new IngestService(ds, identities, tags, pubSub, log),
     profiles: new ProfileService(ds, identities),
+    tags,
   };
 }

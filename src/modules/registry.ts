@@ -2,7 +2,8 @@ import { ApiKeyEntity, WorkspaceEntity, WorkspaceResolver } from './workspaces';
 import { EventResolver } from './events';
 import { IdentityResolver } from './identities/identity.resolver';
 import { ProfileResolver } from './profiles/profile.resolver';
+import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags/tag.resolver';
 
 /** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
 export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
-export const RESOLVERS = [WorkspaceResolver, EventResolver, IdentityResolver, ProfileResolver] as const;
+export const RESOLVERS = [WorkspaceResolver, EventResolver, IdentityResolver, ProfileResolver, TagResolver, SegmentResolver, ProfileTagsResolver] as const;

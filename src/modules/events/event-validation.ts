@@ -3,6 +3,8 @@ import { isChannel, prepareIdentifier, type Channel, type IdentityRules, type Pi
 export const MAX_EVENTS_PER_BATCH = 1000;
 export const MAX_EVENT_BYTES = 32 * 1024;
 export const MAX_IDENTIFIERS_PER_EVENT = 20;
+const MAX_TAGS_PER_EVENT = 50;
+const TAG_KEY_FORMAT = /^[\p{L}\p{N}_:.-]{1,64}$/u;
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 const MIN_TIMESTAMP = Date.parse('2000-01-01T00:00:00Z');
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
@@ -44,6 +46,8 @@ export interface ValidEvent {
   relations: RelationRef[];
   /** Order Completed: the order value. */
   revenue: number | null;
+  /** Manual tags to add (`traits.tags`); removed from the stored traits. */
+  tags: string[];
 }
 
 export interface EventRejection {
@@ -104,7 +108,17 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   for (const f of ['traits', 'properties', 'context'] as const) {
     if (raw[f] !== undefined && raw[f] !== null && !isObject(raw[f])) return reject('INVALID_JSON', f, `${f} must be a JSON object`);
   }
-  const traits = (raw.traits as Record<string, unknown> | undefined) ?? null;
+  let traits = (raw.traits as Record<string, unknown> | undefined) ?? null;
+  let tags: string[] = [];
+  if (traits && 'tags' in traits) {
+    const t = traits.tags;
+    if (!Array.isArray(t) || t.length > MAX_TAGS_PER_EVENT) return reject('INVALID_TAGS', 'traits.tags', `traits.tags must be a list of at most ${MAX_TAGS_PER_EVENT} tag keys`);
+    const bad = t.findIndex((k) => typeof k !== 'string' || !TAG_KEY_FORMAT.test(k));
+    if (bad >= 0) return reject('INVALID_TAGS', `traits.tags.${bad}`, 'a tag key is 1–64 letters, digits, _ : . or -');
+    tags = [...new Set(t as string[])];
+    const { tags: _omit, ...rest } = traits;
+    traits = Object.keys(rest).length ? rest : null;
+  }
   const properties = (raw.properties as Record<string, unknown> | undefined) ?? null;
   const context = (raw.context as Record<string, unknown> | undefined) ?? null;
 
@@ -178,6 +192,7 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
       context,
       relations,
       revenue,
+      tags,
     },
   };
 }

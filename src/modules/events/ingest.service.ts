@@ -4,6 +4,7 @@ import type { Logger } from '../../platform/logging';
 import { Topics, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
+import type { MembershipChange, TagService } from '../tags';
 import { EventRepository, type EventRow, type RelationRow } from './event.repository';
 import { MAX_EVENTS_PER_BATCH, validateEvent, type RawEvent, type ValidEvent } from './event-validation';
 
@@ -38,6 +39,7 @@ export class IngestService {
   constructor(
     private readonly ds: DataSource,
     private readonly identity: IdentityService,
+    private readonly tags: TagService,
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
   ) {}
@@ -66,11 +68,15 @@ export class IngestService {
       }
     });
 
+    let changes: MembershipChange[] = [];
     if (valid.length) {
-      const owners = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
+      const written = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
+      changes = written.changes;
       for (const e of valid) {
-        const owner = owners.get(e.index);
-        if (owner) results[e.index].profileId = owner;
+        const owner = written.owners.get(e.index);
+        const rejection = written.rejected.get(e.index);
+        if (rejection) Object.assign(results[e.index], { status: 'REJECTED', droppedIdentifiers: 0, error: rejection });
+        else if (owner) results[e.index].profileId = owner;
         else results[e.index].status = 'DUPLICATE';
       }
     }
@@ -83,20 +89,33 @@ export class IngestService {
       results,
     };
     if (outcome.accepted) this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
+    this.tags.publish(workspaceId, changes);
     return outcome;
   }
 
-  /** Returns the final profile of every event written (duplicates of stored events are absent). */
+  /**
+   * Returns the final profile of every event written (duplicates of stored events are absent), the
+   * events rejected inside the transaction (unknown tags), and the tag/segment membership changes.
+   */
   private async write(
     em: EntityManager,
     workspaceId: string,
     batch: ValidEvent[],
     rules: IdentityRules,
-  ): Promise<Map<number, string>> {
+  ): Promise<{ owners: Map<number, string>; rejected: Map<number, { reason: string; field: string; message: string }>; changes: MembershipChange[] }> {
     await this.identities.lockWorkspace(em, workspaceId);
     const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
-    const events = batch.filter((e) => !stored.has(e.messageId));
-    if (!events.length) return new Map();
+    const rejected = new Map<number, { reason: string; field: string; message: string }>();
+    const tagKeys = [...new Set(batch.flatMap((e) => e.tags))];
+    const manual = tagKeys.length ? await this.tags.manualTagKeys(em, workspaceId, tagKeys) : new Set<string>();
+    for (const e of batch) {
+      const i = e.tags.findIndex((k) => !manual.has(k));
+      if (i >= 0 && !stored.has(e.messageId)) {
+        rejected.set(e.index, { reason: 'UNKNOWN_TAG', field: `traits.tags.${i}`, message: `${JSON.stringify(e.tags[i])} is not a manual tag of this workspace` });
+      }
+    }
+    const events = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
+    if (!events.length) return { owners: new Map(), rejected, changes: [] };
 
     // Load the part of the identity graph this batch can touch, then resolve event by event.
     const prepared = new Map<string, PreparedIdentifier>();
@@ -145,6 +164,7 @@ export class IngestService {
     await this.profiles.insertProfiles(em, workspaceId, created, graph.created.map((n) => (n.mergedInto ? graph.find(n.id) : null)));
     const mergedExisting = existingIds.filter((id) => graph.find(id) !== id);
     await this.identities.applyMerges(em, workspaceId, mergedExisting, mergedExisting.map((id) => graph.find(id)));
+    await this.tags.moveTagsOnMerge(em, workspaceId, mergedExisting, mergedExisting.map((id) => graph.find(id)));
 
     const idRows: IdentifierRow[] = [];
     for (const [key, seen] of heldSeen) {
@@ -183,7 +203,18 @@ export class IngestService {
     await this.identities.insertMerges(em, workspaceId, graph.merges.map((m) => ({ ...m, eventMessageId: msg(m.eventIndex) })));
     await this.identities.insertConflicts(em, workspaceId, graph.conflicts.map((c) => ({ ...c, eventMessageId: msg(c.eventIndex) })));
 
-    return new Map(rows.map((r) => [r.event.index, r.profileId]));
+    // Tags and segments of the touched profiles, in this same transaction.
+    const cause = new Map<string, string>();
+    for (const r of rows) cause.set(r.profileId, `event:${r.event.messageId}`);
+    const changes = await this.tags.addTagsInTransaction(
+      em,
+      workspaceId,
+      rows.flatMap((r) => r.event.tags.map((key) => ({ profileId: r.profileId, key, source: 'ingest', cause: `event:${r.event.messageId}` }))),
+    );
+    const touched = [...live].map((id) => aggregates.get(id)!);
+    changes.push(...(await this.tags.evaluateTouched(em, workspaceId, touched, (id) => cause.get(id) ?? 'ingest', new Date())));
+
+    return { owners: new Map(rows.map((r) => [r.event.index, r.profileId])), rejected, changes };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
 import { IdentityErrorCode } from './identity.errors';
@@ -14,6 +14,8 @@ export class IdentityService {
   private readonly repo = new IdentityRepository();
   private readonly unmerges = new UnmergeRepository();
   private readonly rulesCache = new Map<string, { rules: IdentityRules; until: number }>();
+  /** Called in the unmerge transaction with both profiles (tags and segments are re-evaluated). */
+  onUnmerged: (em: EntityManager, workspaceId: string, profileIds: string[]) => Promise<unknown[]> = async () => [];
 
   constructor(
     private readonly ds: DataSource,
@@ -44,7 +46,7 @@ export class IdentityService {
    * merge; the merging event and later ones go to the holder of their strongest identifier; the two
    * profiles are never merged automatically again until an admin clears the exclusion.
    */
-  async unmerge(workspaceId: string, mergeId: string): Promise<{ merge: MergeRow; survivorId: string; restoredId: string }> {
+  async unmerge(workspaceId: string, mergeId: string): Promise<{ merge: MergeRow; survivorId: string; restoredId: string; changes: unknown[] }> {
     return this.ds.transaction(async (em) => {
       await this.repo.lockWorkspace(em, workspaceId);
       const m = await this.unmerges.lockMerge(em, workspaceId, mergeId);
@@ -54,8 +56,9 @@ export class IdentityService {
       const absorbed = await this.unmerges.absorbed(em, workspaceId, m);
       await this.unmerges.restore(em, workspaceId, m, live, absorbed);
       await this.unmerges.recomputeAggregates(em, workspaceId, [live, m.merged_id]);
+      const changes = await this.onUnmerged(em, workspaceId, [live, m.merged_id]);
       this.log.info({ workspaceId, mergeId, survivorId: live, restoredId: m.merged_id }, 'merge undone');
-      return { merge: { ...m, undone_at: new Date() }, survivorId: live, restoredId: m.merged_id };
+      return { merge: { ...m, undone_at: new Date() }, survivorId: live, restoredId: m.merged_id, changes };
     });
   }
 

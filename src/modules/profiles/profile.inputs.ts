@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Field, InputType } from 'type-graphql';
+import { Field, ID, InputType } from 'type-graphql';
 
 @InputType({ description: 'Trait equality: the trait `name` has exactly `equals`.' })
 export class TraitFilter {
@@ -10,10 +10,16 @@ export class TraitFilter {
   equals: unknown;
 }
 
-@InputType({ description: 'Which profiles to list; all conditions must hold. Later issues add tags, segment, stage and health.' })
+@InputType({ description: 'Which profiles to list; all conditions must hold. Later issues add stage and health.' })
 export class ProfileFilter {
   @Field({ nullable: true, description: 'Seen on this channel.' })
   channel?: string;
+
+  @Field(() => [String], { nullable: true, description: 'Has every one of these tags (keys).' })
+  tags?: string[];
+
+  @Field(() => ID, { nullable: true, description: 'Is a member of this segment.' })
+  segment?: string;
 
   @Field(() => [TraitFilter], { nullable: true, description: 'Trait values.' })
   traits?: TraitFilter[];

@@ -142,6 +142,10 @@ export interface RelationReadRow {
 
 export interface ProfileListFilter {
   channel?: string;
+  /** Has every one of these tags. */
+  tags?: string[];
+  /** Is a member of this segment. */
+  segment?: string;
   traits?: { name: string; equals: unknown }[];
   firstSeenFrom?: Date;
   firstSeenTo?: Date;
@@ -235,6 +239,12 @@ export class ProfileReadRepository {
       add(`traits -> ? -> 'value' = `, t.name);
       params.push(JSON.stringify(t.equals));
       where[where.length - 1] += `$${params.length}::jsonb`;
+    }
+    for (const tag of filter.tags ?? []) {
+      add('EXISTS (SELECT 1 FROM profile_tags pt WHERE pt.workspace_id = profiles.workspace_id AND pt.profile_id = profiles.id AND pt.tag_key = ?)', tag);
+    }
+    if (filter.segment) {
+      add('EXISTS (SELECT 1 FROM segment_members sm WHERE sm.workspace_id = profiles.workspace_id AND sm.profile_id = profiles.id AND sm.segment_id = ?::uuid)', filter.segment);
     }
     if (filter.firstSeenFrom) add('first_seen_at >= ?', filter.firstSeenFrom);
     if (filter.firstSeenTo) add('first_seen_at < ?', filter.firstSeenTo);

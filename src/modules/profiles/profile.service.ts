@@ -55,6 +55,8 @@ export class ProfileService {
   async list(workspaceId: string, filter: ProfileListFilter, first: number, after?: string | null): Promise<{ rows: ProfileRow[]; hasNext: boolean }> {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput('INVALID_PAGE_SIZE', 'first', 'first must be between 1 and 100');
     if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
+    if (filter.segment) assertId(filter.segment, 'filter.segment');
+    if ((filter.tags?.length ?? 0) > 20) throw AppError.badInput('TOO_MANY_TAGS', 'filter.tags', 'at most 20 tags');
     const afterSeq = after ? decodeCursor(after, 'p') : null;
     const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq));
     return { rows: rows.slice(0, first), hasNext: rows.length > first };

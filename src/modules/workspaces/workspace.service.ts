@@ -25,6 +25,8 @@ export interface BootstrapResult {
 export class WorkspaceService {
   private readonly repo = new WorkspaceRepository();
   private readonly authCache = new Map<string, { auth: AuthInfo | null; until: number }>();
+  /** Called in the creating transaction of every new workspace (other modules set up defaults). */
+  onCreated: (em: EntityManager, workspaceId: string) => Promise<void> = async () => {};
 
   constructor(
     private readonly ds: DataSource,
@@ -57,6 +59,7 @@ export class WorkspaceService {
   ): Promise<{ workspace: WorkspaceEntity; apiKey: ApiKeyEntity; key: string }> {
     return this.ds.transaction(async (em) => {
       const workspace = await this.repo.insertWorkspace(em, name.trim(), timeZone ?? DEFAULT_TIME_ZONE);
+      await this.onCreated(em, workspace.id);
       const key = generateApiKey();
       const apiKey = await this.insertKey(em, workspace.id, Role.ADMIN, 'first admin key', false, key);
       this.log.info({ workspaceId: workspace.id }, 'workspace created');
@@ -126,6 +129,7 @@ export class WorkspaceService {
       if (!configuredKey && !generate) return { created: false };
       const key = configuredKey ?? generateApiKey();
       const ws = await this.repo.insertWorkspace(em, 'default', DEFAULT_TIME_ZONE);
+      await this.onCreated(em, ws.id);
       await this.insertKey(em, ws.id, Role.ADMIN, 'bootstrap admin key', true, key);
       return { created: true, workspaceId: ws.id, generatedKey: configuredKey ? undefined : key };
     });

@@ -53,6 +53,12 @@ const envSchema = z.object({
   SIYU_GRAPHIQL: bool('SIYU_GRAPHIQL').default(true),
   SIYU_BODY_LIMIT_BYTES: positiveInt('SIYU_BODY_LIMIT_BYTES').default(1_048_576),
   SIYU_SHUTDOWN_TIMEOUT_MS: positiveInt('SIYU_SHUTDOWN_TIMEOUT_MS').default(10_000),
+  SIYU_SWEEP_INTERVAL_MS: z.coerce
+    .number({ message: 'SIYU_SWEEP_INTERVAL_MS must be a number' })
+    .int('SIYU_SWEEP_INTERVAL_MS must be an integer')
+    .min(0, 'SIYU_SWEEP_INTERVAL_MS must be 0 (off) or more')
+    .default(60_000),
+  SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -93,6 +99,8 @@ export interface Config {
   readonly graphiql: boolean;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** Time-based tag/segment sweep: step interval (0 = off) and profiles per step. */
+  readonly sweep: { intervalMs: number; batch: number };
   readonly logLevel: string;
 }
 
@@ -153,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: e.SIYU_GRAPHIQL,
     bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
+    sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
     logLevel: e.LOG_LEVEL,
   });
 }

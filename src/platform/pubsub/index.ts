@@ -40,4 +40,8 @@ export const Topics = {
   workspaceUpdated: (workspaceId: string) => `siyu:${workspaceId}:workspace.updated`,
   /** After an ingest transaction commits: `{ workspaceId, accepted }`. */
   eventsIngested: (workspaceId: string) => `siyu:${workspaceId}:events.ingested`,
+  /** A profile entered or left a segment: `{ subject: segmentId, profileId, change, cause, at }`. */
+  segmentMembership: (workspaceId: string, segmentId: string) => `siyu:${workspaceId}:segment.${segmentId}.membership`,
+  /** A profile gained or lost a tag. */
+  tagMembership: (workspaceId: string) => `siyu:${workspaceId}:tag.membership`,
 };

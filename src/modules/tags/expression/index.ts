@@ -1,0 +1,12 @@
+export { parseExpression } from './language';
+export { compileToSql } from './compile-sql';
+export type { CompileOptions } from './compile-sql';
+export { evaluate } from './evaluate';
+export type { ProfileFacts } from './evaluate';
+export { requirements, referencedTags, referencedSegments } from './analysis';
+export type { ExpressionRequirements } from './analysis';
+export { FIELD_DOCS, MAX_EXPRESSION_LENGTH, MAX_SUBQUERIES, MAX_WINDOW_DAYS } from './vocabulary';
+export type { FieldDoc } from './vocabulary';
+export { ExpressionSyntaxError, ExpressionErrorCode } from './errors';
+export type { ExpressionError } from './errors';
+export type { CompareOp, Expr, Field, Literal, Value, Window } from './ast';

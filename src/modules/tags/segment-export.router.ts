@@ -1,0 +1,78 @@
+import express from 'express';
+import { Role, parseAuthorization } from '../../platform/auth';
+import { AppError, ErrorClass } from '../../platform/errors';
+import type { Logger } from '../../platform/logging';
+import type { AppServices } from '../../services';
+import { IDENTIFIER_TYPES, isIdentifierType } from '../identities';
+
+const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404 };
+const PAGE = 1000;
+
+/**
+ * Consent hook for activation: which of these profiles may be exported for `purpose`. Until the
+ * privacy module lands every profile may; it will replace this with the consent check (PIPL).
+ */
+export type ExportConsentFilter = (workspaceId: string, profileIds: string[], purpose: string) => Promise<Set<string>>;
+export const allowAll: ExportConsentFilter = async (_ws, ids) => new Set(ids);
+
+/**
+ * `GET /export/segments/:id?identifiers=phone,wechat_openid&purpose=marketing` streams a segment's
+ * members as NDJSON (`{"profileId", "identifiers": [{type, namespace, value, masked}]}` per line),
+ * page by page, so any size streams in bounded memory. READ or ADMIN key; phone/e-mail masked unless
+ * the key has the PII scope.
+ */
+export function createSegmentExportRouter(services: AppServices, log: Logger, consent: ExportConsentFilter = allowAll): express.Router {
+  const router = express.Router();
+  router.get('/segments/:id', async (req, res) => {
+    try {
+      const key = parseAuthorization(req.headers.authorization);
+      const auth = key ? await services.workspaces.authenticate(key) : null;
+      if (!auth) throw AppError.unauthenticated();
+      if (auth.role !== Role.READ && auth.role !== Role.ADMIN) throw AppError.forbidden('Exporting members needs a READ or ADMIN key.');
+      const segment = await services.tags.getSegment(auth.workspaceId, req.params.id);
+      const wanted = String(req.query.identifiers ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = wanted.find((w) => !isIdentifierType(w));
+      if (bad) throw AppError.badInput('UNKNOWN_IDENTIFIER_TYPE', 'identifiers', `unknown identifier type ${bad}; expected some of ${Object.keys(IDENTIFIER_TYPES).join(', ')}`);
+      const purpose = String(req.query.purpose ?? 'marketing');
+      res.status(200).type('application/x-ndjson');
+      res.setHeader('Content-Disposition', `attachment; filename="segment-${segment.key}.ndjson"`);
+      let after: string | null = null;
+      let n = 0;
+      for (;;) {
+        const page: Awaited<ReturnType<typeof services.profiles.list>> = await services.profiles.list(auth.workspaceId, { segment: segment.id }, Math.min(PAGE, 100), after);
+        const ids = page.rows.map((r) => r.id);
+        const allowed = await consent(auth.workspaceId, ids, purpose);
+        const identifiers = wanted.length ? await services.profiles.identifiersOf(auth.workspaceId, ids) : ids.map(() => []);
+        let chunk = '';
+        page.rows.forEach((r, i) => {
+          if (!allowed.has(r.id)) return;
+          const ids2 = identifiers[i]
+            .filter((x) => wanted.includes(x.type))
+            .map((x) => ({ type: x.type, namespace: x.namespace || null, ...services.profiles.displayValue(x, auth.pii) }));
+          chunk += JSON.stringify({ profileId: r.id, identifiers: ids2 }) + '\n';
+          n++;
+        });
+        if (chunk && !res.write(chunk)) await new Promise((r) => res.once('drain', r));
+        if (!page.hasNext) break;
+        after = Buffer.from(`p:${page.rows.at(-1)!.seq}`, 'utf8').toString('base64url');
+      }
+      log.info({ workspaceId: auth.workspaceId, segmentId: segment.id, exported: n, purpose }, 'segment exported');
+      res.end();
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy(err as Error);
+        return;
+      }
+      if (err instanceof AppError) {
+        res.status(STATUS[err.errorClass] ?? 400).json({ errors: [{ message: err.message, extensions: { code: err.errorClass, reason: err.reason, fields: err.fields } }] });
+        return;
+      }
+      log.error({ err }, 'segment export failed');
+      res.status(500).json({ errors: [{ message: 'Internal server error.', extensions: { code: ErrorClass.INTERNAL_SERVER_ERROR } }] });
+    }
+  });
+  return router;
+}

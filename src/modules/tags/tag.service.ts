@@ -1,0 +1,481 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { AppError, ErrorClass } from '../../platform/errors';
+import type { Logger } from '../../platform/logging';
+import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import { parseExpression, referencedSegments, referencedTags, requirements } from './expression';
+import { DEFAULT_THRESHOLDS, defaultSegments, type SegmentThresholds } from './segment-defaults';
+import { evaluateProfiles, rulesOf, ruleCondition, type CompiledRule, type ProfileBase } from './tag-engine';
+import { MAX_BULK_PROFILES, TAG_KEY, TagErrorCode } from './tag.errors';
+import { TagRepository, type MembershipChange, type SegmentRow, type SweepStateRow, type TagKind, type TagRow } from './tag.repository';
+
+export interface TagInput {
+  key: string;
+  name: string;
+  group?: string;
+  kind: 'manual' | 'rule';
+  expression?: string | null;
+  description?: string | null;
+}
+
+export interface SegmentInput {
+  key: string;
+  name: string;
+  expression: string;
+  description?: string | null;
+}
+
+export interface SweepStatus {
+  cursor: number;
+  profilesDone: number;
+  profilesTotal: number;
+  passStartedAt: Date | null;
+  lastPassAt: Date | null;
+  changes: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Tags and segments (用户分层): definitions, manual tagging, evaluation of rules for the profiles an
+ * event touched (inside the ingest transaction), full recomputation, and the time-based sweep.
+ */
+export class TagService {
+  private readonly repo = new TagRepository();
+  private readonly ensured = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly pubSub: SiyuPubSub,
+    private readonly log: Logger,
+  ) {}
+
+  // ---- definitions -------------------------------------------------------------------------
+
+  listTags(ws: string, group?: string): Promise<TagRow[]> {
+    return this.repo.listTags(this.ds.manager, ws, group);
+  }
+
+  async getTag(ws: string, key: string): Promise<TagRow> {
+    const t = await this.repo.getTag(this.ds.manager, ws, key);
+    if (!t) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
+    return t;
+  }
+
+  async createTag(ws: string, input: TagInput): Promise<TagRow> {
+    this.checkKey(input.key, 'input.key');
+    if (input.key.startsWith('rfm:')) throw AppError.badInput(TagErrorCode.INVALID_TAG_KEY, 'input.key', 'keys starting with "rfm:" are reserved for system tags');
+    const expression = input.kind === 'rule' ? this.checkExpression(input.expression, 'input.expression') : null;
+    if (input.kind === 'manual' && input.expression) throw AppError.badInput('EXPRESSION_NOT_ALLOWED', 'input.expression', 'a manual tag has no expression');
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      if (await this.repo.getTag(em, ws, input.key)) throw AppError.conflict(TagErrorCode.TAG_EXISTS, `Tag ${JSON.stringify(input.key)} already exists.`);
+      if (expression) await this.checkReferences(em, ws, expression, 'input.expression', { tag: input.key });
+      await this.repo.insertTag(em, ws, {
+        key: input.key,
+        name: input.name.trim(),
+        group_name: input.group?.trim() || 'default',
+        kind: input.kind,
+        expression,
+        description: input.description ?? null,
+        time_dependent: expression ? requirements(parseExpression(expression)).timeDependent : false,
+      });
+      return expression ? this.recomputeAll(em, ws, `definition:tag:${input.key}`) : [];
+    });
+    this.publish(ws, changes);
+    return this.getTag(ws, input.key);
+  }
+
+  async updateTag(ws: string, key: string, input: { name?: string; group?: string; expression?: string | null; description?: string | null }): Promise<TagRow> {
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      const t = await this.repo.getTag(em, ws, key);
+      if (!t) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
+      if (t.kind === 'system') throw AppError.badInput(TagErrorCode.SYSTEM_TAG, 'key', 'system tags are maintained by Siyu');
+      if (t.kind === 'manual' && input.expression) throw AppError.badInput('EXPRESSION_NOT_ALLOWED', 'input.expression', 'a manual tag has no expression');
+      const expression = t.kind === 'rule' && input.expression !== undefined ? this.checkExpression(input.expression, 'input.expression') : t.expression;
+      if (expression) await this.checkReferences(em, ws, expression, 'input.expression', { tag: key });
+      await this.repo.updateTag(em, ws, {
+        key,
+        name: input.name?.trim() || t.name,
+        group_name: input.group?.trim() || t.group_name,
+        expression,
+        description: input.description === undefined ? t.description : input.description,
+        time_dependent: expression ? requirements(parseExpression(expression)).timeDependent : false,
+      });
+      return expression !== t.expression ? this.recomputeAll(em, ws, `definition:tag:${key}`) : [];
+    });
+    this.publish(ws, changes);
+    return this.getTag(ws, key);
+  }
+
+  async deleteTag(ws: string, key: string): Promise<void> {
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      const t = await this.repo.getTag(em, ws, key);
+      if (!t) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
+      if (t.kind === 'system') throw AppError.badInput(TagErrorCode.SYSTEM_TAG, 'key', 'system tags are maintained by Siyu');
+      const users = (await this.definitions(em, ws)).filter((r) => referencedTags(r.expr).includes(key));
+      if (users.length) {
+        throw AppError.conflict('TAG_IN_USE', `Tag ${key} is used by ${users.map((u) => `${u.kind} ${u.key}`).join(', ')}; change those first.`);
+      }
+      return this.repo.deleteTag(em, ws, key, `definition:tag:${key}:deleted`);
+    });
+    this.publish(ws, changes);
+  }
+
+  async listSegments(ws: string): Promise<SegmentRow[]> {
+    await this.ensureDefaults(ws);
+    return this.repo.listSegments(this.ds.manager, ws);
+  }
+
+  async getSegment(ws: string, id: string): Promise<SegmentRow> {
+    if (!UUID.test(id)) throw AppError.badInput('INVALID_ID', 'id', 'id must be a segment id (UUID)');
+    await this.ensureDefaults(ws);
+    const s = await this.repo.getSegment(this.ds.manager, ws, id);
+    if (!s) throw AppError.notFound(TagErrorCode.SEGMENT_NOT_FOUND, `Segment ${id} does not exist in this workspace.`);
+    return s;
+  }
+
+  async createSegment(ws: string, input: SegmentInput): Promise<SegmentRow> {
+    this.checkKey(input.key, 'input.key');
+    const expression = this.checkExpression(input.expression, 'input.expression');
+    await this.ensureDefaults(ws);
+    const { id, changes } = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      await this.checkReferences(em, ws, expression, 'input.expression', { segment: input.key });
+      const id = await this.repo.insertSegment(em, ws, {
+        key: input.key,
+        name: input.name.trim(),
+        description: input.description ?? null,
+        expression,
+        is_default: false,
+        time_dependent: requirements(parseExpression(expression)).timeDependent,
+      });
+      if (!id) throw AppError.conflict(TagErrorCode.SEGMENT_EXISTS, `Segment ${JSON.stringify(input.key)} already exists.`);
+      return { id, changes: await this.recomputeAll(em, ws, `definition:segment:${input.key}`) };
+    });
+    this.publish(ws, changes);
+    return this.getSegment(ws, id);
+  }
+
+  async updateSegment(ws: string, id: string, input: { name?: string; expression?: string; description?: string | null }): Promise<SegmentRow> {
+    const current = await this.getSegment(ws, id);
+    const expression = input.expression !== undefined ? this.checkExpression(input.expression, 'input.expression') : current.expression;
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      await this.checkReferences(em, ws, expression, 'input.expression', { segment: current.key });
+      await this.repo.updateSegment(em, ws, {
+        id,
+        name: input.name?.trim() || current.name,
+        description: input.description === undefined ? current.description : input.description,
+        expression,
+        time_dependent: requirements(parseExpression(expression)).timeDependent,
+      });
+      return expression !== current.expression ? this.recomputeAll(em, ws, `definition:segment:${current.key}`) : [];
+    });
+    this.publish(ws, changes);
+    return this.getSegment(ws, id);
+  }
+
+  async deleteSegment(ws: string, id: string): Promise<void> {
+    const s = await this.getSegment(ws, id);
+    if (s.is_default) throw AppError.badInput(TagErrorCode.DEFAULT_SEGMENT, 'id', 'default segments cannot be deleted; change their thresholds instead');
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      const users = (await this.definitions(em, ws)).filter((r) => referencedSegments(r.expr).includes(s.key));
+      if (users.length) throw AppError.conflict('SEGMENT_IN_USE', `Segment ${s.key} is used by ${users.map((u) => `${u.kind} ${u.key}`).join(', ')}.`);
+      return this.repo.deleteSegment(em, ws, id, `definition:segment:${s.key}:deleted`);
+    });
+    this.publish(ws, changes);
+  }
+
+  async thresholds(ws: string, em: EntityManager = this.ds.manager): Promise<SegmentThresholds> {
+    const [r] = await em.query(`SELECT settings -> 'segmentThresholds' AS t FROM workspaces WHERE id = $1`, [ws]);
+    return { ...DEFAULT_THRESHOLDS, ...(r?.t ?? {}) };
+  }
+
+  /** Changes the default segments' thresholds and recomputes them. */
+  async updateThresholds(ws: string, patch: Partial<SegmentThresholds>): Promise<SegmentThresholds> {
+    const next = { ...(await this.thresholds(ws)), ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined && v !== null)) } as SegmentThresholds;
+    const bad = Object.entries(next).filter(([, v]) => !Number.isFinite(v) || v < 0 || v > 1e9);
+    if (bad.length) {
+      throw new AppError(ErrorClass.BAD_USER_INPUT, TagErrorCode.INVALID_THRESHOLDS, 'thresholds must be non-negative numbers', bad.map(([k]) => ({ field: `input.${k}`, message: 'must be a non-negative number' })));
+    }
+    if (!(next.churnRiskDays <= next.silentDays && next.silentDays <= next.churnedDays)) {
+      throw new AppError(ErrorClass.BAD_USER_INPUT, TagErrorCode.INVALID_THRESHOLDS, 'need churnRiskDays ≤ silentDays ≤ churnedDays', [{ field: 'input.silentDays', message: 'need churnRiskDays ≤ silentDays ≤ churnedDays' }]);
+    }
+    await this.ensureDefaults(ws);
+    const changes = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      await em.query(`UPDATE workspaces SET settings = jsonb_set(settings, '{segmentThresholds}', $2::jsonb), updated_at = now() WHERE id = $1`, [ws, JSON.stringify(next)]);
+      for (const d of defaultSegments(next)) {
+        await em.query(`UPDATE segments SET expression = $3, time_dependent = true, updated_at = now() WHERE workspace_id = $1 AND key = $2 AND is_default`, [ws, d.key, d.expression]);
+      }
+      return this.recomputeAll(em, ws, 'definition:thresholds');
+    });
+    this.publish(ws, changes);
+    return next;
+  }
+
+  /** Creates the default segments of a workspace (idempotent; once per workspace per process). */
+  async ensureDefaults(ws: string, em: EntityManager = this.ds.manager): Promise<void> {
+    if (this.ensured.has(ws)) return;
+    const t = await this.thresholds(ws, em);
+    for (const d of defaultSegments(t)) {
+      await this.repo.insertSegment(em, ws, { key: d.key, name: d.name, description: d.description, expression: d.expression, is_default: true, time_dependent: true });
+    }
+    this.ensured.add(ws);
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  async tagProfiles(ws: string, key: string, profileIds: string[], add: boolean): Promise<number> {
+    if (profileIds.length > MAX_BULK_PROFILES) {
+      throw AppError.badInput(TagErrorCode.TOO_MANY_PROFILES, 'profileIds', `at most ${MAX_BULK_PROFILES} profile ids per call; got ${profileIds.length}`);
+    }
+    const bad = profileIds.findIndex((id) => !UUID.test(id));
+    if (bad >= 0) throw AppError.badInput('INVALID_ID', `profileIds.${bad}`, 'must be a profile id (UUID)');
+    await this.ensureDefaults(ws);
+    const { changes, n } = await this.ds.transaction(async (em) => {
+      await this.lock(em, ws);
+      const tag = await this.repo.getTag(em, ws, key);
+      if (!tag) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
+      if (tag.kind !== 'manual') throw AppError.badInput(TagErrorCode.NOT_A_MANUAL_TAG, 'tagKey', `${key} is a ${tag.kind} tag: Siyu maintains it from its rule`);
+      const resolved: { asked: string; id: string }[] = await em.query(
+        `SELECT a.asked, coalesce(p.merged_into, p.id) AS id FROM unnest($2::uuid[]) AS a(asked)
+         JOIN profiles p ON p.workspace_id = $1 AND p.id = a.asked`,
+        [ws, profileIds],
+      );
+      if (resolved.length !== new Set(profileIds).size) {
+        const found = new Set(resolved.map((r) => r.asked));
+        const missing = profileIds.filter((id) => !found.has(id));
+        throw new AppError(ErrorClass.NOT_FOUND, TagErrorCode.PROFILES_NOT_FOUND, `${missing.length} profile id(s) do not exist in this workspace; nothing was changed.`, missing
+          .slice(0, 20)
+          .map((id) => ({ field: `profileIds.${profileIds.indexOf(id)}`, message: 'no such profile' })));
+      }
+      const ids = [...new Set(resolved.map((r) => r.id))];
+      const cause = add ? 'manual:tag' : 'manual:untag';
+      const direct = add
+        ? await this.repo.addTags(em, ws, ids.map((profileId) => ({ profileId, key, source: 'manual', cause })))
+        : await this.repo.removeTags(em, ws, ids.map((profileId) => ({ profileId, key, cause })));
+      const derived = await this.reevaluate(em, ws, ids, () => cause);
+      return { changes: [...direct, ...derived], n: direct.length };
+    });
+    this.publish(ws, changes);
+    return n;
+  }
+
+  /** Re-evaluates rules for some profiles from their stored aggregates (after a manual change or unmerge). */
+  async reevaluate(em: EntityManager, ws: string, ids: string[], causeOf: (id: string) => string, now = new Date()): Promise<MembershipChange[]> {
+    if (!ids.length) return [];
+    const rows = await em.query(
+      `SELECT id, total_spend, order_count, event_count, first_seen_at, last_seen_at, last_order_at, channels, traits
+       FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[]) AND merged_into IS NULL`,
+      [ws, ids],
+    );
+    const profiles: ProfileBase[] = rows.map((r: Record<string, unknown>) => ({
+      id: r.id as string,
+      totalSpend: Number(r.total_spend),
+      orderCount: r.order_count as number,
+      eventCount: r.event_count as number,
+      firstSeenAt: r.first_seen_at as Date | null,
+      lastSeenAt: r.last_seen_at as Date | null,
+      lastOrderAt: r.last_order_at as Date | null,
+      channels: r.channels as string[],
+      traits: r.traits as Record<string, { value: unknown }>,
+    }));
+    return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+  }
+
+  /** For ingest: rules for the profiles a batch touched, in the batch's transaction. */
+  async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileBase[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
+    await this.ensureDefaults(ws, em);
+    return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+  }
+
+  /** For ingest: which of these tag keys exist as manual tags. */
+  async manualTagKeys(em: EntityManager, ws: string, keys: string[]): Promise<Set<string>> {
+    const m = await this.repo.existingTagKeys(em, ws, keys);
+    return new Set([...m].filter(([, kind]) => kind === 'manual').map(([k]) => k));
+  }
+
+  addTagsInTransaction(em: EntityManager, ws: string, rows: { profileId: string; key: string; source: string; cause: string }[]): Promise<MembershipChange[]> {
+    return this.repo.addTags(em, ws, rows);
+  }
+
+  moveTagsOnMerge(em: EntityManager, ws: string, merged: string[], survivors: string[]): Promise<void> {
+    return this.repo.moveTagsOnMerge(em, ws, merged, survivors);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  tagsOf(ws: string, ids: readonly string[]) {
+    return this.repo.tagsOf(this.ds.manager, ws, ids);
+  }
+
+  segmentsOf(ws: string, ids: readonly string[]) {
+    return this.repo.segmentsOf(this.ds.manager, ws, ids);
+  }
+
+  segmentChanges(ws: string, segmentId: string, limit: number) {
+    return this.repo.changesOf(this.ds.manager, ws, 'segment', segmentId, limit);
+  }
+
+  segmentSizes(ws: string, ids: readonly string[]) {
+    return this.repo.segmentSizes(this.ds.manager, ws, ids);
+  }
+
+  tagSizes(ws: string, keys: readonly string[]) {
+    return this.repo.tagSizes(this.ds.manager, ws, keys);
+  }
+
+  tagDistribution(ws: string, group: string) {
+    return this.repo.tagDistribution(this.ds.manager, ws, group);
+  }
+
+  // ---- sweep -------------------------------------------------------------------------------
+
+  async sweepStatus(ws: string): Promise<SweepStatus> {
+    return toStatus(await this.repo.sweepState(this.ds.manager, ws));
+  }
+
+  /**
+   * One bounded step of the time-based sweep for a workspace: the next `maxProfiles` live profiles
+   * (by creation order) get their time-dependent rules re-evaluated set-based. At the end of a pass
+   * the RFM cells are recomputed and the pass starts over. Only one instance sweeps a workspace at
+   * a time (advisory lock); the others skip.
+   */
+  async sweepStep(ws: string, maxProfiles = 5000, now = new Date()): Promise<SweepStatus> {
+    await this.ensureDefaults(ws);
+    const changes = await this.ds.transaction(async (em) => {
+      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11)) AS ok`, [ws]);
+      if (!ok) return null;
+      const state = toStatus(await this.repo.sweepState(em, ws));
+      const chunk = await this.repo.nextChunk(em, ws, state.cursor, maxProfiles);
+      const out: MembershipChange[] = [];
+      const passStartedAt = state.cursor === 0 ? now : (state.passStartedAt ?? now);
+      if (chunk.to !== null) {
+        const rules = (await this.definitions(em, ws)).filter((r) => r.timeDependent);
+        for (const rule of rules) out.push(...(await this.recomputeRule(em, ws, rule, 'sweep', { from: state.cursor, to: chunk.to }, now)));
+      }
+      const finished = chunk.to === null || chunk.n < maxProfiles;
+      if (finished) out.push(...(await this.repo.recomputeRfm(em, ws, 'sweep:rfm')));
+      await this.repo.saveSweepState(em, ws, {
+        cursor: finished ? 0 : chunk.to!,
+        passStartedAt: finished ? null : passStartedAt,
+        lastPassAt: finished ? now : state.lastPassAt,
+        done: finished ? chunk.total : (state.cursor === 0 ? 0 : state.profilesDone) + chunk.n,
+        total: chunk.total,
+        changes: out.length,
+      });
+      return out;
+    });
+    if (changes) this.publish(ws, changes);
+    return this.sweepStatus(ws);
+  }
+
+  /** Runs sweep steps for every workspace every `intervalMs` (0 disables). */
+  startSweeper(intervalMs: number, maxProfiles: number): void {
+    if (intervalMs <= 0) return;
+    let running = false;
+    this.timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        for (const ws of await this.repo.workspaceIds(this.ds.manager)) await this.sweepStep(ws, maxProfiles);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'sweep step failed');
+      } finally {
+        running = false;
+      }
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stopSweeper(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  publish(ws: string, changes: MembershipChange[]): void {
+    for (const c of changes) {
+      const payload = { workspaceId: ws, subjectKind: c.subjectKind, subject: c.subject, profileId: c.profileId, change: c.change, cause: c.cause, at: c.at.toISOString() };
+      if (c.subjectKind === 'segment') this.pubSub.publish(Topics.segmentMembership(ws, c.subject), payload);
+      else this.pubSub.publish(Topics.tagMembership(ws), payload);
+    }
+  }
+
+  private async definitions(em: EntityManager, ws: string): Promise<CompiledRule[]> {
+    const tags = await this.repo.listTags(em, ws);
+    const segments = await this.repo.listSegments(em, ws);
+    return rulesOf(tags, segments);
+  }
+
+  /** Recomputes every rule (a definition changed): checks cycles, then rule by rule in dependency order. */
+  private async recomputeAll(em: EntityManager, ws: string, cause: string): Promise<MembershipChange[]> {
+    const rules = await this.definitions(em, ws);
+    const out: MembershipChange[] = [];
+    for (const r of rules) out.push(...(await this.recomputeRule(em, ws, r, cause, null, new Date())));
+    return out;
+  }
+
+  private recomputeRule(em: EntityManager, ws: string, rule: CompiledRule, cause: string, range: { from: number; to: number } | null, now: Date) {
+    const { condition, params } = ruleCondition(rule);
+    params[0] = ws;
+    params[1] = now;
+    return this.repo.recompute(em, ws, rule.kind === 'tag' ? { kind: 'tag', key: rule.id } : { kind: 'segment', id: rule.id }, condition, params, cause, range);
+  }
+
+  private async lock(em: EntityManager, ws: string): Promise<void> {
+    // The same lock as ingest: definitions and memberships change one writer at a time.
+    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+  }
+
+  /** Every tag and segment an expression names must exist; a rule may not name itself. */
+  private async checkReferences(em: EntityManager, ws: string, expression: string, field: string, self: { tag?: string; segment?: string }): Promise<void> {
+    const expr = parseExpression(expression);
+    const tags = referencedTags(expr);
+    const segs = referencedSegments(expr);
+    if (self.tag && tags.includes(self.tag)) throw AppError.badInput(TagErrorCode.TAG_CYCLE, field, `tag ${self.tag} refers to itself`);
+    if (self.segment && segs.includes(self.segment)) throw AppError.badInput(TagErrorCode.SEGMENT_SELF_REFERENCE, field, `segment ${self.segment} refers to itself`);
+    const known = await this.repo.existingTagKeys(em, ws, tags);
+    const missingTags = tags.filter((k) => !known.has(k) && !k.startsWith('rfm:'));
+    if (missingTags.length) throw AppError.badInput(TagErrorCode.UNKNOWN_TAG, field, `unknown tag(s): ${missingTags.join(', ')}`);
+    if (segs.length) {
+      const rows: { key: string }[] = await em.query(`SELECT key FROM segments WHERE workspace_id = $1 AND key = ANY($2::text[])`, [ws, segs]);
+      const have = new Set(rows.map((r) => r.key));
+      const missing = segs.filter((k) => !have.has(k));
+      if (missing.length) throw AppError.badInput('UNKNOWN_SEGMENT', field, `unknown segment(s): ${missing.join(', ')}`);
+    }
+  }
+
+  private checkKey(key: string, field: string): void {
+    if (!TAG_KEY.test(key)) throw AppError.badInput(TagErrorCode.INVALID_TAG_KEY, field, 'keys are 1–64 letters, digits, _ : . or - (Chinese letters allowed)');
+  }
+
+  private checkExpression(expression: string | null | undefined, field: string): string {
+    if (!expression || !expression.trim()) throw AppError.badInput('EXPRESSION_REQUIRED', field, 'a rule needs an expression');
+    try {
+      parseExpression(expression);
+    } catch (e) {
+      if (e instanceof AppError) throw new AppError(e.errorClass, e.reason, e.message, [{ field, message: e.message }]);
+      throw e;
+    }
+    return expression.trim();
+  }
+}
+
+function toStatus(r: SweepStateRow | null): SweepStatus {
+  return {
+    cursor: r ? Number(r.cursor_seq) : 0,
+    profilesDone: r?.profiles_done ?? 0,
+    profilesTotal: r?.profiles_total ?? 0,
+    passStartedAt: r?.pass_started_at ?? null,
+    lastPassAt: r?.last_pass_at ?? null,
+    changes: r ? Number(r.changes) : 0,
+  };
+}
+
+export type { TagKind };
