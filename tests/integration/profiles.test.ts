@@ -188,3 +188,21 @@ describe('DataLoader batching', () => {
     }
   });
 });
+
+describe('phone and e-mail sent as traits', () => {
+  it('become encrypted, masked identifiers and never plain traits', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const r = await t.gql(IngestDocument, {
+      events: [
+        makeEvent({ identifiers: ['member_id::TR1'], type: 'identify', name: null, traits: { phone: '13955556666', email: 'Wang@Example.com', city: '成都' } }),
+        makeEvent({ identifiers: ['member_id::TR2'], type: 'identify', name: null, traits: { phone: 'not-a-phone' } }),
+      ],
+    }, key);
+    expect(r.data!.ingestEvents.results[1]).toMatchObject({ status: 'REJECTED', error: { reason: 'INVALID_PHONE', field: 'traits.phone' } });
+    const reader = await readKey(key, false);
+    const p = (await t.gql(ProfileByIdentifierDocument, { identifier: idInput('phone::13955556666') }, reader)).data!.profileByIdentifier;
+    expect(p.traits.map((x) => x.name)).toEqual(['city']);
+    expect(p.identifiers.find((i) => i.type === 'phone')).toMatchObject({ value: '139****6666', masked: true });
+    expect(JSON.stringify(await t.app.db.dataSource.query(`SELECT traits FROM events WHERE message_id = $1`, [r.data!.ingestEvents.results[0].messageId]))).not.toMatch(/13955556666|wang@/i);
+  });
+});

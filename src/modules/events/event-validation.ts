@@ -122,19 +122,36 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   const properties = (raw.properties as Record<string, unknown> | undefined) ?? null;
   const context = (raw.context as Record<string, unknown> | undefined) ?? null;
 
-  if (!Array.isArray(raw.identifiers) || raw.identifiers.length === 0) {
-    return reject('NO_IDENTIFIER', 'identifiers', 'an event needs at least one identifier');
+  // Phone and e-mail in traits are identifiers, not traits: they are stored encrypted and masked,
+  // never as plain trait values.
+  const fromTraits: { type: string; value: unknown; field: string }[] = [];
+  for (const type of ['phone', 'email'] as const) {
+    const v = traits?.[type];
+    if (!traits || v === undefined || v === null || v === '') continue;
+    fromTraits.push({ type, value: v, field: `traits.${type}` });
+    const { [type]: _moved, ...rest } = traits;
+    traits = Object.keys(rest).length ? rest : null;
   }
-  if (raw.identifiers.length > MAX_IDENTIFIERS_PER_EVENT) {
+  if (!Array.isArray(raw.identifiers) || raw.identifiers.length === 0) {
+    if (!fromTraits.length) return reject('NO_IDENTIFIER', 'identifiers', 'an event needs at least one identifier');
+  }
+  const rawIds: unknown[] = Array.isArray(raw.identifiers) ? raw.identifiers : [];
+  if (rawIds.length > MAX_IDENTIFIERS_PER_EVENT) {
     return reject('TOO_MANY_IDENTIFIERS', 'identifiers', `at most ${MAX_IDENTIFIERS_PER_EVENT} identifiers per event`);
   }
   const identifiers: PreparedIdentifier[] = [];
   let dropped = 0;
-  for (let i = 0; i < raw.identifiers.length; i++) {
-    const r = prepareIdentifier(isObject(raw.identifiers[i]) ? raw.identifiers[i] : {}, rules, cipher);
+  for (let i = 0; i < rawIds.length; i++) {
+    const r = prepareIdentifier(isObject(rawIds[i]) ? (rawIds[i] as Record<string, unknown>) : {}, rules, cipher);
     if (r.ok) identifiers.push(r.id);
     else if (r.dropped) dropped++;
     else return reject(r.reason, `identifiers.${i}.${r.field}`, r.message);
+  }
+  for (const t of fromTraits) {
+    const r = prepareIdentifier({ type: t.type, value: t.value }, rules, cipher);
+    if (r.ok) identifiers.push(r.id);
+    else if (r.dropped) dropped++;
+    else return reject(r.reason, t.field, r.message);
   }
   if (identifiers.length === 0) {
     return reject('NO_USABLE_IDENTIFIER', 'identifiers', 'every identifier is a blocked value (empty, "null", "0", …): nobody can be identified');

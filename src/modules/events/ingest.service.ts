@@ -49,6 +49,7 @@ export class IngestService {
       throw AppError.badInput('BATCH_TOO_LARGE', 'events', `at most ${MAX_EVENTS_PER_BATCH} events per call; got ${raw.length}`);
     }
     const rules = await this.identity.rules(workspaceId);
+    await this.tags.ensureDefaults(workspaceId);
     const cipher = this.identity.cipher;
     const results: EventResult[] = [];
     const valid: ValidEvent[] = [];

@@ -16,18 +16,8 @@ export interface CompiledRule {
   timeDependent: boolean;
 }
 
-/** What the engine needs of a profile besides its events, tags and segments. */
-export interface ProfileBase {
-  id: string;
-  totalSpend: number;
-  orderCount: number;
-  eventCount: number;
-  firstSeenAt: Date | null;
-  lastSeenAt: Date | null;
-  lastOrderAt: Date | null;
-  channels: string[];
-  traits: Record<string, { value: unknown }>;
-}
+/** What the engine needs of a profile besides its events, tags and segments (it loads those). */
+export type ProfileBase = Omit<ProfileFacts, 'tags' | 'segments' | 'events'> & { id: string };
 
 /**
  * Orders rules so that every rule comes after the tags and segments it refers to; a cycle is an

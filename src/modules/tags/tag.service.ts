@@ -218,14 +218,17 @@ export class TagService {
     return next;
   }
 
-  /** Creates the default segments of a workspace (idempotent; once per workspace per process). */
+  /**
+   * Creates the default segments of a workspace (idempotent). Outside a transaction it runs once per
+   * workspace per process; inside one (workspace creation) it is not remembered until committed.
+   */
   async ensureDefaults(ws: string, em: EntityManager = this.ds.manager): Promise<void> {
     if (this.ensured.has(ws)) return;
     const t = await this.thresholds(ws, em);
     for (const d of defaultSegments(t)) {
       await this.repo.insertSegment(em, ws, { key: d.key, name: d.name, description: d.description, expression: d.expression, is_default: true, time_dependent: true });
     }
-    this.ensured.add(ws);
+    if (em === this.ds.manager) this.ensured.add(ws);
   }
 
   // ---- membership --------------------------------------------------------------------------
@@ -290,7 +293,6 @@ export class TagService {
 
   /** For ingest: rules for the profiles a batch touched, in the batch's transaction. */
   async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileBase[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
-    await this.ensureDefaults(ws, em);
     return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
   }
 
@@ -343,13 +345,15 @@ export class TagService {
   /**
    * One bounded step of the time-based sweep for a workspace: the next `maxProfiles` live profiles
    * (by creation order) get their time-dependent rules re-evaluated set-based. At the end of a pass
-   * the RFM cells are recomputed and the pass starts over. Only one instance sweeps a workspace at
-   * a time (advisory lock); the others skip.
+   * the RFM cells are recomputed and the pass starts over. It takes the workspace's write lock
+   * without waiting: while another instance sweeps or a batch is written, the step is skipped.
    */
   async sweepStep(ws: string, maxProfiles = 5000, now = new Date()): Promise<SweepStatus> {
     await this.ensureDefaults(ws);
     const changes = await this.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11)) AS ok`, [ws]);
+      // The ingest lock: a step never interleaves with a batch (it would judge a stale snapshot), and
+      // while a batch is being written the step is simply skipped until the next tick.
+      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
       if (!ok) return null;
       const state = toStatus(await this.repo.sweepState(em, ws));
       const chunk = await this.repo.nextChunk(em, ws, state.cursor, maxProfiles);

@@ -1,0 +1,221 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { SiyuApp } from '../../src/app';
+import { Role } from '../../src/platform/auth';
+import type { RawEvent } from '../../src/modules/events/event-validation';
+import { batches, type BenchEvent } from '../lib/stream';
+
+/**
+ * Case 1: batched ingest through Siyu (identity resolution, rollups, tag/segment evaluation, ack
+ * after commit) against COPY of the same rows into an identical table. Every repetition ingests the
+ * whole stream into a fresh workspace (in-process, then over HTTP into another), and copies the
+ * rows Siyu wrote into `bench_copy` (LIKE events INCLUDING ALL): 500-row COPY statements for the
+ * in-process workspace's rows, one COPY for the HTTP workspace's rows. Both tables grow by the same
+ * rows each repetition, so index sizes stay comparable.
+ */
+
+export const INGEST_MUTATION =
+  'mutation($e:[EventInput!]!){ingestEvents(events:$e){accepted duplicates rejected results{index status profileId error{reason field message}}}}';
+
+export interface IngestRep {
+  siyuInProcess: number;
+  siyuHttp: number;
+  copy500: number;
+  copyBig: number;
+  /** events/s of the first and last tenth of the in-process batches (does ingest slow down as the workspace grows?). */
+  inProcessFirstTenth: number;
+  inProcessLastTenth: number;
+}
+
+export interface IngestFacts {
+  events: number;
+  batchSize: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  verified: string[];
+  /** Identity outcome of the in-process workspace of the first repetition. */
+  profilesCreated: number;
+  liveProfiles: number;
+  merges: number;
+  conflicts: number;
+  relations: number;
+  identifiers: number;
+  segmentMemberships: number;
+  tagAssignments: number;
+  /** Size of Siyu's write per event vs COPY's (bytes, relation + indexes, of the first repetition's rows). */
+  eventsTableBytesPerEvent: number;
+  siyuAllTablesBytesPerEvent: number;
+}
+
+export interface IngestContext {
+  app: SiyuApp;
+  url: string;
+  databaseUrl: string;
+  events: BenchEvent[];
+  batchSize: number;
+  log: (msg: string) => void;
+}
+
+async function withClient<T>(databaseUrl: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function prepareCopyTable(databaseUrl: string): Promise<void> {
+  await withClient(databaseUrl, (c) => c.query('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE events INCLUDING ALL)'));
+}
+
+/** The rows Siyu wrote for a workspace, as COPY text, `size` rows per chunk (built before timing). */
+async function copyChunks(c: Client, workspaceId: string, size: number): Promise<Buffer[]> {
+  const parts: Buffer[] = [];
+  await pipeline(
+    c.query(copyTo(`COPY (SELECT * FROM events WHERE workspace_id = '${workspaceId}') TO STDOUT`)),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        parts.push(chunk);
+        cb();
+      },
+    }),
+  );
+  const all = Buffer.concat(parts);
+  const chunks: Buffer[] = [];
+  let start = 0;
+  let rows = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (all[i] !== 0x0a) continue; // newlines inside values are escaped as \n in COPY text
+    if (++rows === size) {
+      chunks.push(all.subarray(start, i + 1));
+      start = i + 1;
+      rows = 0;
+    }
+  }
+  if (start < all.length) chunks.push(all.subarray(start));
+  return chunks;
+}
+
+async function count(c: Client, table: string, workspaceId: string): Promise<number> {
+  const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
+  return Number(rows[0].n);
+}
+
+function check(cond: boolean, what: string, verified: string[]): void {
+  if (!cond) throw new Error(`verification failed: ${what}`);
+  if (!verified.includes(what)) verified.push(what);
+}
+
+export async function runIngestRep(ctx: IngestContext, rep: number, facts: IngestFacts | null): Promise<{ rep: IngestRep; facts: IngestFacts; inProcessWorkspace: string }> {
+  const { app, events, batchSize } = ctx;
+  const n = events.length;
+  const groups = batches(events, batchSize) as RawEvent[][];
+  return withClient(ctx.databaseUrl, async (c) => {
+    const verified: string[] = facts?.verified ?? [];
+    const totals = { accepted: 0, duplicates: 0, rejected: 0 };
+
+    // Siyu, in-process: the real service, one call per batch.
+    const wsA = (await app.services.workspaces.createWorkspace(`bench ${rep} in-process`, undefined)).workspace.id;
+    await c.query('CHECKPOINT');
+    const perBatch: number[] = [];
+    let t0 = performance.now();
+    for (const b of groups) {
+      const tb = performance.now();
+      const out = await app.services.ingest.ingest(wsA, b);
+      perBatch.push(performance.now() - tb);
+      totals.accepted += out.accepted;
+      totals.duplicates += out.duplicates;
+      totals.rejected += out.rejected;
+    }
+    const siyuInProcess = n / ((performance.now() - t0) / 1000);
+    check(totals.accepted === n && totals.duplicates === 0 && totals.rejected === 0, 'in-process: accepted == N, no duplicates, no rejections', verified);
+    check((await count(c, 'events', wsA)) === n, 'in-process: rows in events for the workspace == accepted == N', verified);
+    const tenth = Math.max(1, Math.floor(perBatch.length / 10));
+    const rate = (xs: number[]) => (xs.length * batchSize) / (xs.reduce((a, b) => a + b, 0) / 1000);
+    ctx.log(`    in-process ${Math.round(siyuInProcess)} events/s`);
+
+    // Reference: the same rows in 500-row COPY statements (each its own transaction, like a batch).
+    const chunksA = await copyChunks(c, wsA, batchSize);
+    await c.query('CHECKPOINT');
+    t0 = performance.now();
+    for (const chunk of chunksA) await pipeline(Readable.from([chunk]), c.query(copyFrom('COPY bench_copy FROM STDIN')));
+    const copy500 = n / ((performance.now() - t0) / 1000);
+    check((await count(c, 'bench_copy', wsA)) === n, 'COPY: rows in bench_copy == N', verified);
+    ctx.log(`    COPY x${batchSize} ${Math.round(copy500)} rows/s`);
+
+    // Siyu over HTTP: GraphQL ingestEvents with an INGEST key, one request per batch, as a client sees it.
+    const wsB = (await app.services.workspaces.createWorkspace(`bench ${rep} http`, undefined)).workspace.id;
+    const { key } = await app.services.workspaces.createApiKey(wsB, { role: Role.INGEST, name: 'bench ingest' });
+    const bodies = groups.map((e) => JSON.stringify({ query: INGEST_MUTATION, variables: { e } }));
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    let accepted = 0;
+    await c.query('CHECKPOINT');
+    t0 = performance.now();
+    for (const body of bodies) {
+      const res = await fetch(`${ctx.url}/graphql`, { method: 'POST', headers, body });
+      const json = (await res.json()) as { data?: { ingestEvents?: { accepted: number; duplicates: number; rejected: number } }; errors?: unknown };
+      if (res.status !== 200 || !json.data?.ingestEvents) throw new Error(`HTTP ingest failed: ${res.status} ${JSON.stringify(json.errors ?? json).slice(0, 500)}`);
+      accepted += json.data.ingestEvents.accepted;
+    }
+    const siyuHttp = n / ((performance.now() - t0) / 1000);
+    check(accepted === n, 'HTTP: accepted == N', verified);
+    check((await count(c, 'events', wsB)) === n, 'HTTP: rows in events for the workspace == accepted == N', verified);
+    ctx.log(`    HTTP ${Math.round(siyuHttp)} events/s`);
+
+    // Second reference: the HTTP workspace's rows in one COPY statement.
+    const chunksB = await copyChunks(c, wsB, batchSize);
+    await c.query('CHECKPOINT');
+    t0 = performance.now();
+    await pipeline(Readable.from(chunksB), c.query(copyFrom('COPY bench_copy FROM STDIN')));
+    const copyBig = n / ((performance.now() - t0) / 1000);
+    check((await count(c, 'bench_copy', wsB)) === n, 'one COPY: rows in bench_copy == N', verified);
+    ctx.log(`    one COPY ${Math.round(copyBig)} rows/s`);
+
+    const result: IngestRep = {
+      siyuInProcess,
+      siyuHttp,
+      copy500,
+      copyBig,
+      inProcessFirstTenth: rate(perBatch.slice(0, tenth)),
+      inProcessLastTenth: rate(perBatch.slice(-tenth)),
+    };
+    return { rep: result, facts: facts ?? (await describe(c, wsA, n, batchSize, totals, verified)), inProcessWorkspace: wsA };
+  });
+}
+
+async function describe(
+  c: Client,
+  ws: string,
+  n: number,
+  batchSize: number,
+  totals: { accepted: number; duplicates: number; rejected: number },
+  verified: string[],
+): Promise<IngestFacts> {
+  const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
+  const tables = ['profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags', 'segment_members', 'membership_changes'];
+  // Called after the first repetition: every table then holds exactly its two workspaces' rows (2N events).
+  const size = async (t: string) => Number((await c.query<{ n: string }>(`SELECT pg_total_relation_size('${t}') AS n`)).rows[0].n);
+  let all = 0;
+  for (const t of tables) all += await size(t);
+  return {
+    events: n,
+    batchSize,
+    ...totals,
+    verified,
+    profilesCreated: await one('SELECT count(*) AS n FROM profiles WHERE workspace_id = $1'),
+    liveProfiles: await one('SELECT count(*) AS n FROM profiles WHERE workspace_id = $1 AND merged_into IS NULL'),
+    merges: await one('SELECT count(*) AS n FROM identity_merges WHERE workspace_id = $1'),
+    conflicts: await one('SELECT count(*) AS n FROM identity_conflicts WHERE workspace_id = $1'),
+    relations: await one('SELECT count(*) AS n FROM relations WHERE workspace_id = $1'),
+    identifiers: await one('SELECT count(*) AS n FROM identifiers WHERE workspace_id = $1'),
+    segmentMemberships: await one('SELECT count(*) AS n FROM segment_members WHERE workspace_id = $1'),
+    tagAssignments: await one('SELECT count(*) AS n FROM profile_tags WHERE workspace_id = $1'),
+    eventsTableBytesPerEvent: Math.round((await size('bench_copy')) / (2 * n)),
+    siyuAllTablesBytesPerEvent: Math.round(all / (2 * n)),
+  };
+}

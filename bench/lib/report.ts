@@ -1,0 +1,84 @@
+import { fmt, summarize, type Summary } from './stats';
+import type { MachineFacts } from './machine';
+
+/** One row of the results table: Siyu against a reference measured in the same run. */
+export interface Comparison {
+  case: string;
+  metric: string;
+  /** events/s, requests/s: higher is better. Latency: lower is better (the ratio is then reference/Siyu). */
+  higherIsBetter: boolean;
+  siyuName: string;
+  siyu: Summary;
+  referenceName: string;
+  reference: Summary;
+  /** Speed ratio of the medians: Siyu/reference for rates, reference/Siyu for latencies (> 1: Siyu faster). */
+  ratio: number;
+  /** The same ratio per repetition (paired), min and max. */
+  ratioMin: number;
+  ratioMax: number;
+  target: number | null;
+  /** Whether the target is met at this size (the ingest target applies at full size). */
+  meets: boolean | null;
+  targetNote?: string;
+}
+
+export function compare(
+  c: Omit<Comparison, 'siyu' | 'reference' | 'ratio' | 'ratioMin' | 'ratioMax' | 'meets'> & { siyu: number[]; reference: number[] },
+): Comparison {
+  const siyu = summarize(c.siyu);
+  const reference = summarize(c.reference);
+  const r = (s: number, ref: number) => (c.higherIsBetter ? s / ref : ref / s);
+  const paired = c.siyu.map((s, i) => r(s, c.reference[i]));
+  const ratio = r(siyu.median, reference.median);
+  return {
+    ...c,
+    siyu,
+    reference,
+    ratio,
+    ratioMin: Math.min(...paired),
+    ratioMax: Math.max(...paired),
+    meets: c.target === null ? null : ratio >= c.target,
+  };
+}
+
+export interface Report {
+  title: string;
+  date: string;
+  size: string;
+  parameters: Record<string, unknown>;
+  machine: MachineFacts;
+  comparisons: Comparison[];
+  /** Further tables and facts, already as Markdown sections (title → lines). */
+  sections: { title: string; lines: string[] }[];
+  /** Raw measurements and facts, for the JSON only. */
+  details: Record<string, unknown>;
+  durationSec: number;
+}
+
+const range = (s: Summary, digits = 1) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+
+export function markdown(r: Report): string {
+  const m = r.machine;
+  const lines: string[] = [
+    `# ${r.title}`,
+    '',
+    `Run ${r.date}, size \`${r.size}\`, ${fmt(r.durationSec, 0)} s. Speeds are ratios against a reference measured in the same run on the same machine; the absolute numbers only describe this machine.`,
+    '',
+    `- **Machine:** ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGiB, 1)} GiB memory, ${m.os}`,
+    `- **Node** ${m.node}, **PostgreSQL** ${m.postgres} (${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ')})`,
+    `- **Parameters:** ${Object.entries(r.parameters).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ')}`,
+    '',
+    '| case | metric | Siyu | Siyu median (min–max) | reference | reference median (min–max) | speed ratio (per-rep min–max) | target |',
+    '|---|---|---|---:|---|---:|---:|---|',
+  ];
+  for (const c of r.comparisons) {
+    const digits = c.higherIsBetter ? 0 : 2;
+    const target = c.target === null ? '—' : `≥ ${c.target}${c.targetNote ? ` ${c.targetNote}` : ''}: ${c.meets ? 'met' : 'not met'}`;
+    lines.push(
+      `| ${c.case} | ${c.metric} | ${c.siyuName} | ${range(c.siyu, digits)} | ${c.referenceName} | ${range(c.reference, digits)} | **${fmt(c.ratio, 2)}** (${fmt(c.ratioMin, 2)}–${fmt(c.ratioMax, 2)}) | ${target} |`,
+    );
+  }
+  lines.push('', 'Speed ratio: Siyu/reference for rates, reference/Siyu for latencies; above 1 means Siyu is faster.');
+  for (const s of r.sections) lines.push('', `## ${s.title}`, '', ...s.lines);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,267 @@
+/**
+ * `npm run bench [-- --size small|full] [--trace-sql]`: Siyu's benchmark harness (see bench/README.md).
+ *
+ * Speed is always a ratio against a reference measured in the same run on the same machine, never
+ * an absolute time asserted. Creates a fresh PostgreSQL database `siyu_bench`, migrates it through
+ * the app, runs the cases, drops it, and writes bench/results/<date>-<size>.json and .md.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { createApp, type SiyuApp } from '../src/app';
+import { loadConfig } from '../src/platform/config';
+import type { RawEvent } from '../src/modules/events/event-validation';
+import { INGEST_MUTATION, prepareCopyTable, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
+import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
+import { recreateDatabase, dropDatabase } from './lib/db';
+import { LoadGenerator } from './lib/load';
+import { machineFacts } from './lib/machine';
+import { compare, markdown, type Comparison, type Report } from './lib/report';
+import { traceStatements, type StatementTime } from './lib/sql-trace';
+import { fmt, summarize } from './lib/stats';
+import { batches, makeStream, EVENTS_PER_PERSON } from './lib/stream';
+
+interface Size {
+  /** Events in the ingest stream (case 1). */
+  events: number;
+  /** Repetitions of each case. */
+  reps: number;
+  /** Events per ingest call and per COPY statement. */
+  batchSize: number;
+  /** Case 2: profile ids rotated through, connections, seconds per closed-loop run, warm-up seconds. */
+  profiles: number;
+  connections: number;
+  readSec: number;
+  warmupSec: number;
+  /** Case 2, open loop at half of Siyu's closed-loop rate: seconds per target. */
+  openSec: number;
+}
+
+const SIZES: Record<string, Size> = {
+  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 5, warmupSec: 2, openSec: 4 },
+  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30 },
+};
+
+const SEED = 20261123;
+const DB_NAME = 'siyu_bench';
+const POOL_SIZE = 10;
+
+function parseArgs(argv: string[]): { size: string; traceSql: boolean; adminUrl: string; out: string } {
+  let size = 'small';
+  let traceSql = false;
+  let adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  let out = path.resolve(__dirname, '..', '..', 'bench', 'results');
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--size' || a.startsWith('--size=')) size = value();
+    else if (a === '--trace-sql') traceSql = true;
+    else if (a === '--admin-url' || a.startsWith('--admin-url=')) adminUrl = value();
+    else if (a === '--out' || a.startsWith('--out=')) out = path.resolve(value());
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench [-- --size small|full] [--trace-sql] [--admin-url postgres://…/postgres] [--out dir]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (see --help)`);
+  }
+  if (!SIZES[size]) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
+  return { size, traceSql, adminUrl, out };
+}
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const size = SIZES[args.size];
+  const started = performance.now();
+  const date = new Date().toISOString().slice(0, 10);
+  log(`siyu bench: size ${args.size} (${size.events.toLocaleString('en-US')} events, ${size.reps} repetitions)`);
+
+  const databaseUrl = await recreateDatabase(args.adminUrl, DB_NAME);
+  const piiKey = randomBytes(32);
+  let app: SiyuApp | undefined;
+  let load: LoadGenerator | undefined;
+  let read: ProfileReadSetup | undefined;
+  try {
+    app = await createApp(
+      loadConfig({
+        DATABASE_URL: databaseUrl,
+        DATABASE_POOL_SIZE: String(POOL_SIZE),
+        SIYU_PII_KEY: piiKey.toString('base64'),
+        SIYU_AUTO_MIGRATE: 'true',
+        LOG_LEVEL: 'warn',
+        SIYU_SWEEP_INTERVAL_MS: '0',
+      }),
+    );
+    const url = await app.listen(0, '127.0.0.1');
+    const machine = await (async () => {
+      const c = new Client({ connectionString: databaseUrl });
+      await c.connect();
+      try {
+        return await machineFacts(c);
+      } finally {
+        await c.end();
+      }
+    })();
+    log(`  ${machine.cpuModel}, ${machine.cores} cores; Node ${machine.node}; PostgreSQL ${machine.postgres}`);
+
+    // ---- Case 1: ingest ------------------------------------------------------------------------
+    const end = new Date(`${date}T00:00:00Z`);
+    const { events, stats } = makeStream(size.events, SEED, end);
+    await prepareCopyTable(databaseUrl);
+    // Warm-up (not measured): JIT, pool connections, plan caches — a different, small stream.
+    {
+      const warm = makeStream(2000, SEED + 7, end).events;
+      const ws = (await app.services.workspaces.createWorkspace('bench warm-up', undefined)).workspace.id;
+      for (const b of batches(warm, size.batchSize)) await app.services.ingest.ingest(ws, b as RawEvent[]);
+      const admin = await app.services.workspaces.createWorkspace('bench warm-up http', undefined);
+      for (const b of batches(makeStream(1000, SEED + 8, end).events, size.batchSize)) {
+        const res = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.key}` },
+          body: JSON.stringify({ query: INGEST_MUTATION, variables: { e: b } }),
+        });
+        await res.arrayBuffer();
+      }
+    }
+    const ctx = { app, url, databaseUrl, events, batchSize: size.batchSize, log };
+    const ingestReps: IngestRep[] = [];
+    let facts: IngestFacts | null = null;
+    let readWorkspace = '';
+    for (let rep = 0; rep < size.reps; rep++) {
+      log(`  case 1 ingest, repetition ${rep + 1}/${size.reps}`);
+      const r = await runIngestRep(ctx, rep, facts);
+      ingestReps.push(r.rep);
+      facts = r.facts;
+      if (rep === 0) readWorkspace = r.inProcessWorkspace;
+    }
+
+    let trace: { wallMs: number; statements: StatementTime[] } | undefined;
+    if (args.traceSql) {
+      log('  tracing the statements of one in-process ingest (not measured)');
+      const ws = (await app.services.workspaces.createWorkspace('bench trace', undefined)).workspace.id;
+      const siyu = app;
+      trace = await traceStatements(async () => {
+        for (const b of batches(events, size.batchSize)) await siyu.services.ingest.ingest(ws, b as RawEvent[]);
+      });
+    }
+
+    // ---- Case 2: profile-360 read ---------------------------------------------------------------
+    log(`  case 2 profile read: ${size.profiles} profiles, ${size.connections} connections, ${size.readSec} s per run`);
+    load = new LoadGenerator();
+    read = await setupProfileRead({ app, url, databaseUrl, piiKey, workspaceId: readWorkspace, seed: SEED, count: size.profiles, poolSize: POOL_SIZE });
+    if (read.identical !== read.compared) {
+      log(`  WARNING: ${read.compared - read.identical}/${read.compared} answers differ, e.g. ${JSON.stringify(read.mismatchExample).slice(0, 2000)}`);
+    }
+    await warmUp(load, read, size.connections, size.warmupSec);
+    const readReps: ReadRep[] = [];
+    for (let rep = 0; rep < size.reps; rep++) {
+      const r = await runReadRep(load, read, rep, size.connections, size.readSec);
+      log(`    repetition ${rep + 1}/${size.reps}: Siyu ${fmt(r.siyu.rps, 0)} req/s, bare ${fmt(r.bare.rps, 0)} req/s`);
+      readReps.push(r);
+    }
+    const siyuMax = summarize(readReps.map((r) => r.siyu.rps)).median;
+    const openRate = Math.max(1, Math.round(siyuMax / 2));
+    log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
+    const open = await runOpenLoop(load, read, openRate, size.openSec);
+
+    // ---- Report ------------------------------------------------------------------------------------
+    const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? '' : '(at full size)' };
+    const comparisons: Comparison[] = [
+      compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'service in-process, 500/call', siyu: ingestReps.map((r) => r.siyuInProcess), referenceName: 'COPY, 500 rows/statement', reference: ingestReps.map((r) => r.copy500), ...ingestTarget }),
+      compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'GraphQL ingestEvents over HTTP, 500/request', siyu: ingestReps.map((r) => r.siyuHttp), referenceName: 'COPY, 500 rows/statement', reference: ingestReps.map((r) => r.copy500), ...ingestTarget }),
+      compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'service in-process, 500/call', siyu: ingestReps.map((r) => r.siyuInProcess), referenceName: 'one COPY of all rows', reference: ingestReps.map((r) => r.copyBig), target: null }),
+      compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'GraphQL ingestEvents over HTTP, 500/request', siyu: ingestReps.map((r) => r.siyuHttp), referenceName: 'one COPY of all rows', reference: ingestReps.map((r) => r.copyBig), target: null }),
+      compare({ case: '2 profile 360', metric: 'requests/s (closed loop)', higherIsBetter: true, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.rps), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.rps), target: 0.5 }),
+      compare({ case: '2 profile 360', metric: 'p50 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p50), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p50), target: null }),
+      compare({ case: '2 profile 360', metric: 'p99 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p99), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p99), target: null }),
+    ];
+
+    const f = facts!;
+    const perTenth = (k: 'inProcessFirstTenth' | 'inProcessLastTenth') => fmt(summarize(ingestReps.map((r) => r[k])).median, 0);
+    const failures = readReps.flatMap((r) => [r.siyu, r.bare]).reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0);
+    const sections: Report['sections'] = [
+      {
+        title: 'Case 1: ingest',
+        lines: [
+          `- Stream: ${fmt(stats.events, 0)} events (seed ${SEED}) from ${fmt(stats.people, 0)} people (${EVENTS_PER_PERSON} events/person; WeChat unionid/openids, WeCom, phone, member id, devices, anonymous ids; 1 in 50 share a family device), 1–2 identifiers per event; no duplicates generated. Kinds: ${Object.entries(stats.byKind).map(([k, v]) => `${k} ${fmt((100 * v) / stats.events, 0)}%`).join(', ')}.`,
+          `- Links (events with ≥ 2 identifiers): ${fmt(stats.links, 0)}; ${fmt((100 * stats.mergingLinks) / stats.links, 1)}% of them join two profiles (plain union-find). Siyu (repetition 1): ${fmt(f.profilesCreated, 0)} profiles created, ${fmt(f.merges, 0)} merges (${fmt((100 * f.merges) / stats.links, 1)}% of links), ${fmt(f.conflicts, 0)} conflicts, ${fmt(f.liveProfiles, 0)} live profiles, ${fmt(f.identifiers, 0)} identifiers, ${fmt(f.relations, 0)} relations, ${fmt(f.segmentMemberships, 0)} segment memberships, ${fmt(f.tagAssignments, 0)} tag assignments.`,
+          `- Verified every repetition: ${f.verified.join('; ')}.`,
+          `- Storage: Siyu writes ${fmt(f.siyuAllTablesBytesPerEvent, 0)} bytes/event over all its tables (incl. indexes); the events table alone (= what COPY writes) is ${fmt(f.eventsTableBytesPerEvent, 0)} bytes/event.`,
+          `- In-process rate over the first tenth of the batches: ${perTenth('inProcessFirstTenth')} events/s; over the last tenth: ${perTenth('inProcessLastTenth')} events/s (medians over repetitions).`,
+          `- HTTP ingest sends one request at a time (a batch of one workspace is serialised by an advisory lock anyway), bodies serialised before timing; the mutation asks for per-event results as \`siyu import --url\` does.`,
+        ],
+      },
+      {
+        title: 'Case 2: profile 360',
+        lines: [
+          `- Query: \`${PROFILE_QUERY}\`, ${fmt(read.ids.length, 0)} random live profiles of the repetition-1 workspace, rotated; autocannon in a child process, ${size.connections} connections, ${size.readSec} s per run after a ${size.warmupSec} s warm-up of each; the order of Siyu and the bare handler alternates between repetitions. Both servers in the bench process, pool size ${POOL_SIZE} each.`,
+          `- Same data: ${read.identical}/${read.compared} sampled answers identical (segments compared as a set). Failed requests (errors, timeouts, non-2xx, bodies with errors) over all runs: ${failures}.`,
+          `- Open loop at a fixed ${fmt(openRate, 0)} req/s (half of Siyu's closed-loop median), ${size.openSec} s each, latency from the intended send time (HDR histogram, no coordinated omission):`,
+          '',
+          '| target | sent | failed | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |',
+          '|---|---:|---:|---:|---:|---:|---:|---:|',
+          ...(['siyu', 'bare'] as const).map((k) => {
+            const o = open[k];
+            const l = o.latencyMs;
+            return `| ${k === 'siyu' ? 'Siyu GraphQL' : 'bare handler'} | ${fmt(o.sent, 0)} | ${o.failed} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.p999, 2)} | ${fmt(l.max, 2)} |`;
+          }),
+        ],
+      },
+    ];
+    if (trace) {
+      const sqlMs = trace.statements.reduce((n, s) => n + s.totalMs, 0);
+      sections.push({
+        title: 'Where the in-process ingest time goes (--trace-sql, one extra unmeasured pass)',
+        lines: [
+          `Wall ${fmt(trace.wallMs / 1000, 2)} s; statements ${fmt(sqlMs / 1000, 2)} s (${fmt((100 * sqlMs) / trace.wallMs, 0)}%, incl. waiting for a pooled connection); the rest (${fmt((100 * (trace.wallMs - sqlMs)) / trace.wallMs, 0)}%) is JavaScript: validation, normalisation, HMAC/encryption, identity resolution, aggregates, tag/segment evaluation.`,
+          '',
+          '| statement (first 90 characters) | calls | total ms | share of wall |',
+          '|---|---:|---:|---:|',
+          ...trace.statements.slice(0, 20).map((s) => `| \`${s.statement.replace(/\|/g, '\\|')}\` | ${s.calls} | ${fmt(s.totalMs, 0)} | ${fmt((100 * s.totalMs) / trace!.wallMs, 1)}% |`),
+        ],
+      });
+    }
+    sections.push({
+      title: 'Sizes',
+      lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ')}`),
+    });
+
+    const report: Report = {
+      title: `Siyu benchmark (${args.size})`,
+      date,
+      size: args.size,
+      parameters: { ...size, seed: SEED, poolSize: POOL_SIZE },
+      machine,
+      comparisons,
+      sections,
+      details: { stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace },
+      durationSec: (performance.now() - started) / 1000,
+    };
+    const md = markdown(report);
+    fs.mkdirSync(args.out, { recursive: true });
+    const base = path.join(args.out, `${date}-${args.size}`);
+    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(`${base}.md`, md);
+    process.stdout.write(md);
+    log(`wrote ${base}.json and ${base}.md`);
+  } finally {
+    load?.close();
+    await read?.bareServer.close().catch(() => {});
+    await app?.stop().catch((err: unknown) => log(`stopping the app: ${String(err)}`));
+    await dropDatabase(args.adminUrl, DB_NAME);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
