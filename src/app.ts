@@ -214,7 +214,7 @@ async function assemble(
   });
 
 
-  services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch);
+  services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, () => services.sweepTasks);
   let stopped: Promise<void> | undefined;
   return {
     config,

@@ -6,6 +6,7 @@ import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
 import { ProfileService } from './modules/profiles/profile.service';
 import { TagService } from './modules/tags';
+import type { SweepTask } from './platform/hooks';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -14,6 +15,8 @@ export interface AppServices {
   readonly ingest: IngestService;
   readonly profiles: ProfileService;
   readonly tags: TagService;
+  /** Modules' time-based sweep tasks, run before the tag/segment sweep of each workspace. */
+  readonly sweepTasks: SweepTask[];
 }
 
 export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
@@ -23,11 +26,15 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
   // Every workspace starts with the default segments (用户分层).
   workspaces.onCreated = (em, workspaceId) => tags.ensureDefaults(workspaceId, em);
   identities.onUnmerged = async (em, workspaceId, ids) => tags.reevaluate(em, workspaceId, ids, () => 'unmerge');
+  const ingest = new IngestService(ds, identities, tags, pubSub, log);
+  const sweepTasks: SweepTask[] = [];
+  // Read models kept current on ingest register here: ingest.addHook(...), sweepTasks.push(...).
   return {
     workspaces,
     identities,
-    ingest: new IngestService(ds, identities, tags, pubSub, log),
+    ingest,
     profiles: new ProfileService(ds, identities),
     tags,
+    sweepTasks,
   };
 }

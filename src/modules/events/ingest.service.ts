@@ -5,6 +5,7 @@ import { Topics, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
 import type { MembershipChange, TagService } from '../tags';
+import type { BatchEvent, IngestHook } from '../../platform/hooks';
 import { EventRepository, type EventRow, type RelationRow } from './event.repository';
 import { MAX_EVENTS_PER_BATCH, validateEvent, type RawEvent, type ValidEvent } from './event-validation';
 
@@ -35,6 +36,8 @@ export class IngestService {
   private readonly identities = new IdentityRepository();
   private readonly profiles = new ProfileRepository();
   private readonly events = new EventRepository();
+  /** Read models kept current in the batch's transaction (registered by their modules). */
+  private readonly hooks: IngestHook[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -43,6 +46,10 @@ export class IngestService {
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
   ) {}
+
+  addHook(hook: IngestHook): void {
+    this.hooks.push(hook);
+  }
 
   async ingest(workspaceId: string, raw: RawEvent[]): Promise<IngestOutcome> {
     if (raw.length > MAX_EVENTS_PER_BATCH) {
@@ -70,9 +77,11 @@ export class IngestService {
     });
 
     let changes: MembershipChange[] = [];
+    let afterCommit: (() => void)[] = [];
     if (valid.length) {
       const written = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
       changes = written.changes;
+      afterCommit = written.afterCommit;
       for (const e of valid) {
         const owner = written.owners.get(e.index);
         const rejection = written.rejected.get(e.index);
@@ -91,6 +100,7 @@ export class IngestService {
     };
     if (outcome.accepted) this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
     this.tags.publish(workspaceId, changes);
+    for (const f of afterCommit) f();
     return outcome;
   }
 
@@ -103,7 +113,12 @@ export class IngestService {
     workspaceId: string,
     batch: ValidEvent[],
     rules: IdentityRules,
-  ): Promise<{ owners: Map<number, string>; rejected: Map<number, { reason: string; field: string; message: string }>; changes: MembershipChange[] }> {
+  ): Promise<{
+    owners: Map<number, string>;
+    rejected: Map<number, { reason: string; field: string; message: string }>;
+    changes: MembershipChange[];
+    afterCommit: (() => void)[];
+  }> {
     await this.identities.lockWorkspace(em, workspaceId);
     const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
     const rejected = new Map<number, { reason: string; field: string; message: string }>();
@@ -116,7 +131,7 @@ export class IngestService {
       }
     }
     const events = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
-    if (!events.length) return { owners: new Map(), rejected, changes: [] };
+    if (!events.length) return { owners: new Map(), rejected, changes: [], afterCommit: [] };
 
     // Load the part of the identity graph this batch can touch, then resolve event by event.
     const prepared = new Map<string, PreparedIdentifier>();
@@ -204,6 +219,30 @@ export class IngestService {
     await this.identities.insertMerges(em, workspaceId, graph.merges.map((m) => ({ ...m, eventMessageId: msg(m.eventIndex) })));
     await this.identities.insertConflicts(em, workspaceId, graph.conflicts.map((c) => ({ ...c, eventMessageId: msg(c.eventIndex) })));
 
+    const now = new Date();
+    const touched = [...live].map((id) => aggregates.get(id)!);
+    // Other read models (stages, journeys, health) in this same transaction, before tags and
+    // segments so that their system tags are current when rules are evaluated.
+    const afterCommit: (() => void)[] = [];
+    if (this.hooks.length) {
+      const batchEvents: BatchEvent[] = rows.map((r) => ({
+        messageId: r.event.messageId,
+        type: r.event.type,
+        name: r.event.name,
+        channel: r.event.channel,
+        ts: r.event.ts,
+        profileId: r.profileId,
+        properties: r.event.properties,
+        traits: r.event.traits,
+        context: r.event.context,
+      }));
+      const merged = mergedExisting.map((m) => ({ mergedId: m, survivorId: graph.find(m) }));
+      for (const hook of this.hooks) {
+        const after = await hook.afterBatch({ em, workspaceId, events: batchEvents, profiles: touched, merged, now });
+        if (after) afterCommit.push(after);
+      }
+    }
+
     // Tags and segments of the touched profiles, in this same transaction.
     const cause = new Map<string, string>();
     for (const r of rows) cause.set(r.profileId, `event:${r.event.messageId}`);
@@ -212,10 +251,9 @@ export class IngestService {
       workspaceId,
       rows.flatMap((r) => r.event.tags.map((key) => ({ profileId: r.profileId, key, source: 'ingest', cause: `event:${r.event.messageId}` }))),
     );
-    const touched = [...live].map((id) => aggregates.get(id)!);
-    changes.push(...(await this.tags.evaluateTouched(em, workspaceId, touched, (id) => cause.get(id) ?? 'ingest', new Date())));
+    changes.push(...(await this.tags.evaluateTouched(em, workspaceId, touched, (id) => cause.get(id) ?? 'ingest', now)));
 
-    return { owners: new Map(rows.map((r) => [r.event.index, r.profileId])), rejected, changes };
+    return { owners: new Map(rows.map((r) => [r.event.index, r.profileId])), rejected, changes, afterCommit };
   }
 }
 

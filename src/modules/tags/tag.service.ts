@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
 import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import type { SweepTask } from '../../platform/hooks';
 import { parseExpression, referencedSegments, referencedTags, requirements } from './expression';
 import { DEFAULT_THRESHOLDS, defaultSegments, type SegmentThresholds } from './segment-defaults';
 import { evaluateProfiles, rulesOf, ruleCondition, type CompiledRule, type ProfileBase } from './tag-engine';
@@ -379,15 +380,21 @@ export class TagService {
     return this.sweepStatus(ws);
   }
 
-  /** Runs sweep steps for every workspace every `intervalMs` (0 disables). */
-  startSweeper(intervalMs: number, maxProfiles: number): void {
+  /**
+   * Runs a sweep step for every workspace every `intervalMs` (0 disables): the tag/segment sweep,
+   * then every other module's registered task.
+   */
+  startSweeper(intervalMs: number, maxProfiles: number, tasks: () => SweepTask[] = () => []): void {
     if (intervalMs <= 0) return;
     let running = false;
     this.timer = setInterval(async () => {
       if (running) return;
       running = true;
       try {
-        for (const ws of await this.repo.workspaceIds(this.ds.manager)) await this.sweepStep(ws, maxProfiles);
+        for (const ws of await this.repo.workspaceIds(this.ds.manager)) {
+          for (const task of tasks()) await task.step(ws, new Date(), maxProfiles);
+          await this.sweepStep(ws, maxProfiles);
+        }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'sweep step failed');
       } finally {

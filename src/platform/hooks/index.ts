@@ -1,0 +1,60 @@
+import type { EntityManager } from 'typeorm';
+
+/** One committed-to-be event of a batch, as read models after identity resolution see it. */
+export interface BatchEvent {
+  messageId: string;
+  type: string;
+  name: string | null;
+  channel: string;
+  ts: Date;
+  /** The live profile the event belongs to after this batch's merges. */
+  profileId: string;
+  properties: Record<string, unknown> | null;
+  traits: Record<string, unknown> | null;
+  context: Record<string, unknown> | null;
+}
+
+/** A profile the batch touched, with its read model after the batch. */
+export interface BatchProfile {
+  id: string;
+  totalSpend: number;
+  orderCount: number;
+  eventCount: number;
+  firstSeenAt: Date | null;
+  lastSeenAt: Date | null;
+  lastOrderAt: Date | null;
+  channels: string[];
+  traits: Record<string, { value: unknown; channel?: string; at?: string }>;
+}
+
+export interface BatchContext {
+  em: EntityManager;
+  workspaceId: string;
+  /** Accepted events of the batch, in batch order. */
+  events: BatchEvent[];
+  /** Live profiles the batch touched (after merges), read models already updated. */
+  profiles: BatchProfile[];
+  /** Existing profiles merged away in this batch, and where they went. */
+  merged: { mergedId: string; survivorId: string }[];
+  now: Date;
+}
+
+/**
+ * A read model kept current on ingest (stages, journeys, health, …). `afterBatch` runs inside the
+ * batch's transaction, after identity resolution, events and profile aggregates are written and
+ * before tags and segments are evaluated (so it may set system tags they use). It returns what to
+ * do after commit (publish), or nothing.
+ */
+export interface IngestHook {
+  readonly name: string;
+  afterBatch(ctx: BatchContext): Promise<(() => void) | void>;
+}
+
+/**
+ * One bounded step of a module's time-based work for one workspace (windows expiring, decay,
+ * silence). Runs from the scheduler in its own transaction; returns how many profiles it handled.
+ */
+export interface SweepTask {
+  readonly name: string;
+  step(workspaceId: string, now: Date, maxProfiles: number): Promise<number>;
+}

@@ -1,0 +1,41 @@
+import { bootApp, type TestApp } from '../support/app';
+import { makeEvent } from '../support/events';
+import type { BatchContext } from '../../src/platform/hooks';
+import { IngestDocument } from '../generated/graphql';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await bootApp();
+});
+afterAll(() => t.stop());
+
+describe('ingest hooks (read models kept current in the batch transaction)', () => {
+  it('see the batch after identity resolution, write in its transaction, and act after commit', async () => {
+    const { workspaceId, adminKey } = await t.newWorkspace();
+    const seen: { ctx: BatchContext; inTx: number }[] = [];
+    const committed: string[] = [];
+    t.app.services.ingest.addHook({
+      name: 'probe',
+      async afterBatch(ctx) {
+        if (ctx.workspaceId !== workspaceId) return;
+        // Inside the transaction: the batch's events are visible through its manager.
+        const [{ n }] = await ctx.em.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ctx.workspaceId]);
+        seen.push({ ctx, inTx: n });
+        return () => committed.push(ctx.events.map((e) => e.messageId).join(','));
+      },
+    });
+    const r = await t.gql(
+      IngestDocument,
+      { events: [makeEvent({ identifiers: ['member_id::H1'] }), makeEvent({ identifiers: ['member_id::H1', 'device_id::HD'], name: 'Order Completed', properties: { revenue: 12 } })] },
+      adminKey,
+    );
+    expect(r.data!.ingestEvents.accepted).toBe(2);
+    expect(seen).toHaveLength(1);
+    const { ctx, inTx } = seen[0];
+    expect(inTx).toBe(2);
+    expect(ctx.events.map((e) => e.profileId)).toEqual([r.data!.ingestEvents.results[0].profileId, r.data!.ingestEvents.results[0].profileId]);
+    expect(ctx.profiles).toHaveLength(1);
+    expect(ctx.profiles[0]).toMatchObject({ orderCount: 1, totalSpend: 12, eventCount: 2 });
+    expect(committed).toEqual([r.data!.ingestEvents.results.map((x) => x.messageId).join(',')]);
+  });
+});
