@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size small|full] [--trace-sql]`: Siyu's benchmark harness (see bench/README.md).
+ * `npm run bench [-- --size small|full] [--reps n] [--trace-sql]`: Siyu's benchmark harness (see bench/README.md).
  *
  * Speed is always a ratio against a reference measured in the same run on the same machine, never
  * an absolute time asserted. Creates a fresh PostgreSQL database `siyu_bench`, migrates it through
@@ -8,6 +8,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createApp, type SiyuApp } from '../src/app';
@@ -40,7 +41,7 @@ interface Size {
 }
 
 const SIZES: Record<string, Size> = {
-  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 5, warmupSec: 2, openSec: 4 },
+  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2 },
   full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30 },
 };
 
@@ -48,8 +49,9 @@ const SEED = 20261123;
 const DB_NAME = 'siyu_bench';
 const POOL_SIZE = 10;
 
-function parseArgs(argv: string[]): { size: string; traceSql: boolean; adminUrl: string; out: string } {
+function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boolean; adminUrl: string; out: string } {
   let size = 'small';
+  let reps: number | undefined;
   let traceSql = false;
   let adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   let out = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -61,23 +63,26 @@ function parseArgs(argv: string[]): { size: string; traceSql: boolean; adminUrl:
       return v;
     };
     if (a === '--size' || a.startsWith('--size=')) size = value();
-    else if (a === '--trace-sql') traceSql = true;
+    else if (a === '--reps' || a.startsWith('--reps=')) {
+      reps = Number(value());
+      if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
+    } else if (a === '--trace-sql') traceSql = true;
     else if (a === '--admin-url' || a.startsWith('--admin-url=')) adminUrl = value();
     else if (a === '--out' || a.startsWith('--out=')) out = path.resolve(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --size small|full] [--trace-sql] [--admin-url postgres://…/postgres] [--out dir]');
+      console.log('usage: npm run bench [-- --size small|full] [--reps n] [--trace-sql] [--admin-url postgres://…/postgres] [--out dir]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (see --help)`);
   }
   if (!SIZES[size]) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
-  return { size, traceSql, adminUrl, out };
+  return { size, reps, traceSql, adminUrl, out };
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const size = SIZES[args.size];
+  const size = { ...SIZES[args.size], ...(args.reps ? { reps: args.reps } : {}) };
   const started = performance.now();
   const date = new Date().toISOString().slice(0, 10);
   log(`siyu bench: size ${args.size} (${size.events.toLocaleString('en-US')} events, ${size.reps} repetitions)`);
@@ -116,11 +121,11 @@ async function main(): Promise<void> {
     await prepareCopyTable(databaseUrl);
     // Warm-up (not measured): JIT, pool connections, plan caches — a different, small stream.
     {
-      const warm = makeStream(2000, SEED + 7, end).events;
+      const warm = makeStream(1000, SEED + 7, end).events;
       const ws = (await app.services.workspaces.createWorkspace('bench warm-up', undefined)).workspace.id;
       for (const b of batches(warm, size.batchSize)) await app.services.ingest.ingest(ws, b as RawEvent[]);
       const admin = await app.services.workspaces.createWorkspace('bench warm-up http', undefined);
-      for (const b of batches(makeStream(1000, SEED + 8, end).events, size.batchSize)) {
+      for (const b of batches(makeStream(500, SEED + 8, end).events, size.batchSize)) {
         const res = await fetch(`${url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.key}` },
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
     const open = await runOpenLoop(load, read, openRate, size.openSec);
 
     // ---- Report ------------------------------------------------------------------------------------
-    const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? '' : '(at full size)' };
+    const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? undefined : 'at full size' };
     const comparisons: Comparison[] = [
       compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'service in-process, 500/call', siyu: ingestReps.map((r) => r.siyuInProcess), referenceName: 'COPY, 500 rows/statement', reference: ingestReps.map((r) => r.copy500), ...ingestTarget }),
       compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'GraphQL ingestEvents over HTTP, 500/request', siyu: ingestReps.map((r) => r.siyuHttp), referenceName: 'COPY, 500 rows/statement', reference: ingestReps.map((r) => r.copy500), ...ingestTarget }),
@@ -232,6 +237,7 @@ async function main(): Promise<void> {
       lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ')}`),
     });
 
+    machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
     const report: Report = {
       title: `Siyu benchmark (${args.size})`,
       date,
@@ -249,7 +255,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
     fs.writeFileSync(`${base}.md`, md);
     process.stdout.write(md);
-    log(`wrote ${base}.json and ${base}.md`);
+    log(`wrote ${base}.json and ${base}.md (${fmt(report.durationSec, 0)} s)`);
   } finally {
     load?.close();
     await read?.bareServer.close().catch(() => {});

@@ -1,6 +1,16 @@
 import { Foundation1763856000000 } from './1763856000000-Foundation';
 import { IdentityAndEvents1763870000000 } from './1763870000000-IdentityAndEvents';
 import { TagsAndSegments1763880000000 } from './1763880000000-TagsAndSegments';
+import { Lifecycle1763890000000 } from './1763890000000-Lifecycle';
+import { Journeys1763891000000 } from './1763891000000-Journeys';
+import { Health1763892000000 } from './1763892000000-Health';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
-export const MIGRATIONS = [Foundation1763856000000, IdentityAndEvents1763870000000, TagsAndSegments1763880000000];
+export const MIGRATIONS = [
+  Foundation1763856000000,
+  IdentityAndEvents1763870000000,
+  TagsAndSegments1763880000000,
+  Lifecycle1763890000000,
+  Journeys1763891000000,
+  Health1763892000000,
+];

@@ -7,6 +7,10 @@ import { IngestService } from './modules/events';
 import { ProfileService } from './modules/profiles/profile.service';
 import { TagService } from './modules/tags';
 import type { SweepTask } from './platform/hooks';
+import type { ModuleContext } from './platform/module';
+import { StageService } from './modules/stages';
+import { JourneyService } from './modules/journeys';
+import { HealthService } from './modules/health';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -17,6 +21,9 @@ export interface AppServices {
   readonly tags: TagService;
   /** Modules' time-based sweep tasks, run before the tag/segment sweep of each workspace. */
   readonly sweepTasks: SweepTask[];
+  readonly stages: StageService;
+  readonly journeys: JourneyService;
+  readonly health: HealthService;
 }
 
 export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
@@ -28,7 +35,19 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
   identities.onUnmerged = async (em, workspaceId, ids) => tags.reevaluate(em, workspaceId, ids, () => 'unmerge');
   const ingest = new IngestService(ds, identities, tags, pubSub, log);
   const sweepTasks: SweepTask[] = [];
-  // Read models kept current on ingest register here: ingest.addHook(...), sweepTasks.push(...).
+  const ctx: ModuleContext = {
+    ds,
+    pubSub,
+    log,
+    tags,
+    addIngestHook: (h) => ingest.addHook(h),
+    addSweepTask: (t) => sweepTasks.push(t),
+  };
+  // Read models kept current on ingest register their hooks and sweep tasks in their constructors;
+  // stages run first (health and journeys may read the stage).
+  const stages = new StageService(ctx);
+  const health = new HealthService(ctx);
+  const journeys = new JourneyService(ctx);
   return {
     workspaces,
     identities,
@@ -36,5 +55,8 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     profiles: new ProfileService(ds, identities),
     tags,
     sweepTasks,
+    stages,
+    journeys,
+    health,
   };
 }

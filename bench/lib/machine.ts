@@ -11,6 +11,8 @@ export interface MachineFacts {
   postgres: string;
   /** PostgreSQL settings that change write and read speed. */
   postgresSettings: Record<string, string>;
+  /** 1-minute load average when the run started and ended: other work on the machine makes noise. */
+  loadAverage: { start: number; end?: number };
 }
 
 function osName(): string {
@@ -27,8 +29,8 @@ export async function machineFacts(db: Client): Promise<MachineFacts> {
   const cpus = os.cpus();
   const version = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
   const names = ['shared_buffers', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', 'work_mem', 'max_connections'];
-  const settings = await db.query<{ name: string; setting: string; unit: string | null }>(
-    'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name',
+  const settings = await db.query<{ name: string; setting: string }>(
+    'SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name',
     [names],
   );
   return {
@@ -38,6 +40,7 @@ export async function machineFacts(db: Client): Promise<MachineFacts> {
     os: osName(),
     node: process.version,
     postgres: version,
-    postgresSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])),
+    postgresSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])),
+    loadAverage: { start: Math.round(os.loadavg()[0] * 100) / 100 },
   };
 }

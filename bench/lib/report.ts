@@ -64,7 +64,7 @@ export function markdown(r: Report): string {
     '',
     `Run ${r.date}, size \`${r.size}\`, ${fmt(r.durationSec, 0)} s. Speeds are ratios against a reference measured in the same run on the same machine; the absolute numbers only describe this machine.`,
     '',
-    `- **Machine:** ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGiB, 1)} GiB memory, ${m.os}`,
+    `- **Machine:** ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGiB, 1)} GiB memory, ${m.os}; 1-min load average ${fmt(m.loadAverage.start, 2)} at the start, ${fmt(m.loadAverage.end ?? NaN, 2)} at the end`,
     `- **Node** ${m.node}, **PostgreSQL** ${m.postgres} (${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ')})`,
     `- **Parameters:** ${Object.entries(r.parameters).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ')}`,
     '',
@@ -72,8 +72,8 @@ export function markdown(r: Report): string {
     '|---|---|---|---:|---|---:|---:|---|',
   ];
   for (const c of r.comparisons) {
-    const digits = c.higherIsBetter ? 0 : 2;
-    const target = c.target === null ? '—' : `≥ ${c.target}${c.targetNote ? ` ${c.targetNote}` : ''}: ${c.meets ? 'met' : 'not met'}`;
+    const digits = c.higherIsBetter ? 0 : 1;
+    const target = c.target === null ? '—' : `≥ ${c.target}: ${c.meets ? 'met' : 'not met'}${c.targetNote ? ` here (the target applies ${c.targetNote})` : ''}`;
     lines.push(
       `| ${c.case} | ${c.metric} | ${c.siyuName} | ${range(c.siyu, digits)} | ${c.referenceName} | ${range(c.reference, digits)} | **${fmt(c.ratio, 2)}** (${fmt(c.ratioMin, 2)}–${fmt(c.ratioMax, 2)}) | ${target} |`,
     );

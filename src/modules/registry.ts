@@ -3,7 +3,21 @@ import { EventResolver } from './events';
 import { IdentityResolver } from './identities/identity.resolver';
 import { ProfileResolver } from './profiles/profile.resolver';
 import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags/tag.resolver';
+import { STAGE_RESOLVERS } from './stages';
+import { JOURNEY_RESOLVERS } from './journeys';
+import { HEALTH_RESOLVERS } from './health';
 
 /** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
 export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
-export const RESOLVERS = [WorkspaceResolver, EventResolver, IdentityResolver, ProfileResolver, TagResolver, SegmentResolver, ProfileTagsResolver] as const;
+export const RESOLVERS = [
+  WorkspaceResolver,
+  EventResolver,
+  IdentityResolver,
+  ProfileResolver,
+  TagResolver,
+  SegmentResolver,
+  ProfileTagsResolver,
+  ...STAGE_RESOLVERS,
+  ...HEALTH_RESOLVERS,
+  ...JOURNEY_RESOLVERS,
+] as const;

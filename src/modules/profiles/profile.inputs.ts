@@ -1,5 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Field, ID, InputType } from 'type-graphql';
+import { Field, Float, ID, InputType } from 'type-graphql';
+import { HealthTier } from '../health';
 
 @InputType({ description: 'Trait equality: the trait `name` has exactly `equals`.' })
 export class TraitFilter {
@@ -10,7 +11,7 @@ export class TraitFilter {
   equals: unknown;
 }
 
-@InputType({ description: 'Which profiles to list; all conditions must hold. Later issues add stage and health.' })
+@InputType({ description: 'Which profiles to list; all conditions must hold.' })
 export class ProfileFilter {
   @Field({ nullable: true, description: 'Seen on this channel.' })
   channel?: string;
@@ -35,4 +36,16 @@ export class ProfileFilter {
 
   @Field({ nullable: true, description: 'Last seen before.' })
   lastSeenTo?: Date;
+
+  @Field(() => HealthTier, { nullable: true, description: 'Health tier (健康度) is this one.' })
+  healthTier?: HealthTier;
+
+  @Field(() => Float, { nullable: true, description: 'Health score at least this (0–100, inclusive). Profiles without a score do not match.' })
+  healthScoreMin?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Health score at most this (0–100, inclusive); not below healthScoreMin.' })
+  healthScoreMax?: number;
+
+  @Field({ nullable: true, description: 'Lifecycle stage key (e.g. `purchase`) in any stage model.' })
+  stage?: string;
 }

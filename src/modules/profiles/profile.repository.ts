@@ -151,6 +151,12 @@ export interface ProfileListFilter {
   firstSeenTo?: Date;
   lastSeenFrom?: Date;
   lastSeenTo?: Date;
+  /** Health tier as stored (`healthy`, `stable`, `at_risk`, `dormant`). */
+  healthTier?: string;
+  healthScoreMin?: number;
+  healthScoreMax?: number;
+  /** Lifecycle stage key in any stage model. */
+  stage?: string;
 }
 
 /** Read queries: each takes many keys and answers in one statement (DataLoader batches). */
@@ -250,6 +256,20 @@ export class ProfileReadRepository {
     if (filter.firstSeenTo) add('first_seen_at < ?', filter.firstSeenTo);
     if (filter.lastSeenFrom) add('last_seen_at >= ?', filter.lastSeenFrom);
     if (filter.lastSeenTo) add('last_seen_at < ?', filter.lastSeenTo);
+    const health: string[] = [];
+    const addHealth = (sql: string, v: unknown) => {
+      params.push(v);
+      health.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.healthTier) addHealth('ph.tier = ?', filter.healthTier);
+    if (filter.healthScoreMin !== undefined && filter.healthScoreMin !== null) addHealth('ph.score >= ?::numeric', filter.healthScoreMin);
+    if (filter.healthScoreMax !== undefined && filter.healthScoreMax !== null) addHealth('ph.score <= ?::numeric', filter.healthScoreMax);
+    if (health.length) {
+      where.push(`EXISTS (SELECT 1 FROM profile_health ph WHERE ph.workspace_id = profiles.workspace_id AND ph.profile_id = profiles.id AND ${health.join(' AND ')})`);
+    }
+    if (filter.stage) {
+      add('EXISTS (SELECT 1 FROM profile_stages ps WHERE ps.workspace_id = profiles.workspace_id AND ps.profile_id = profiles.id AND ps.stage = ?)', filter.stage);
+    }
     params.push(limit);
     return em.query(`SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
   }

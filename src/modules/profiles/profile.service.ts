@@ -57,6 +57,18 @@ export class ProfileService {
     if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
     if (filter.segment) assertId(filter.segment, 'filter.segment');
     if ((filter.tags?.length ?? 0) > 20) throw AppError.badInput('TOO_MANY_TAGS', 'filter.tags', 'at most 20 tags');
+    for (const k of ['healthScoreMin', 'healthScoreMax'] as const) {
+      const v = filter[k];
+      if (v !== undefined && v !== null && !(Number.isFinite(v) && v >= 0 && v <= 100)) {
+        throw AppError.badInput('INVALID_HEALTH_SCORE', `filter.${k}`, `${k} must be a number between 0 and 100`);
+      }
+    }
+    if (filter.healthScoreMin != null && filter.healthScoreMax != null && filter.healthScoreMin > filter.healthScoreMax) {
+      throw AppError.badInput('INVALID_HEALTH_SCORE', 'filter.healthScoreMax', 'healthScoreMax must not be below healthScoreMin');
+    }
+    if (filter.stage !== undefined && filter.stage !== null && (filter.stage.trim() === '' || filter.stage.length > 64)) {
+      throw AppError.badInput('INVALID_STAGE', 'filter.stage', 'stage must be a stage key of 1–64 characters');
+    }
     const afterSeq = after ? decodeCursor(after, 'p') : null;
     const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq));
     return { rows: rows.slice(0, first), hasNext: rows.length > first };

@@ -343,6 +343,40 @@ export class TagRepository {
     return rows.map(toChange);
   }
 
+  /**
+   * Sets one system tag per profile within a group (e.g. group `lifecycle` → `stage:purchase`):
+   * creates the tag definitions as needed, removes the profile's other tags of that group, adds the
+   * new one, and logs every change.
+   */
+  async replaceSystemTags(
+    em: EntityManager,
+    ws: string,
+    group: string,
+    rows: { profileId: string; key: string; name: string }[],
+    cause: string,
+  ): Promise<MembershipChange[]> {
+    if (!rows.length) return [];
+    await em.query(
+      `INSERT INTO tags (workspace_id, key, name, group_name, kind)
+       SELECT DISTINCT $1::uuid, u.k, u.n, $2::text, 'system' FROM unnest($3::text[], $4::text[]) AS u(k, n)
+       ON CONFLICT DO NOTHING`,
+      [ws, group, rows.map((r) => r.key), rows.map((r) => r.name)],
+    );
+    const r = await em.query(
+      `WITH want AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, k)),
+       gone AS (DELETE FROM profile_tags pt USING tags t, want w
+                WHERE pt.workspace_id = $1 AND t.workspace_id = $1 AND t.key = pt.tag_key AND t.group_name = $4 AND t.kind = 'system'
+                  AND pt.profile_id = w.p AND pt.tag_key <> w.k RETURNING pt.profile_id, pt.tag_key),
+       added AS (INSERT INTO profile_tags (workspace_id, profile_id, tag_key, source) SELECT $1, p, k, 'system' FROM want ON CONFLICT DO NOTHING RETURNING profile_id, tag_key)
+       INSERT INTO membership_changes (workspace_id, ${CHANGE_COLUMNS})
+       SELECT $1, 'tag', tag_key, profile_id, 'left', $5, now() FROM gone
+       UNION ALL SELECT $1, 'tag', tag_key, profile_id, 'entered', $5, now() FROM added
+       RETURNING ${CHANGE_COLUMNS}`,
+      [ws, rows.map((x) => x.profileId), rows.map((x) => x.key), group, cause],
+    );
+    return r.map(toChange);
+  }
+
   /** Merges move manual and system tags to the survivor; segment membership is re-evaluated. */
   async moveTagsOnMerge(em: EntityManager, ws: string, merged: string[], survivors: string[]): Promise<void> {
     if (!merged.length) return;

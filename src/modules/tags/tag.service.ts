@@ -307,6 +307,15 @@ export class TagService {
     return this.repo.addTags(em, ws, rows);
   }
 
+  /**
+   * For modules that own a system tag group (lifecycle stage, health tier): one tag of the group
+   * per profile, set in the caller's transaction. Publish the returned changes after commit with
+   * `publish`.
+   */
+  replaceSystemTags(em: EntityManager, ws: string, group: string, rows: { profileId: string; key: string; name: string }[], cause: string): Promise<MembershipChange[]> {
+    return this.repo.replaceSystemTags(em, ws, group, rows, cause);
+  }
+
   moveTagsOnMerge(em: EntityManager, ws: string, merged: string[], survivors: string[]): Promise<void> {
     return this.repo.moveTagsOnMerge(em, ws, merged, survivors);
   }

@@ -44,4 +44,5 @@ export const Topics = {
   segmentMembership: (workspaceId: string, segmentId: string) => `siyu:${workspaceId}:segment.${segmentId}.membership`,
   /** A profile gained or lost a tag. */
   tagMembership: (workspaceId: string) => `siyu:${workspaceId}:tag.membership`,
+  journeyTriggered: (workspaceId: string, journeyId: string) => `siyu:${workspaceId}:journey.${journeyId}.triggered`,
 };

@@ -1,0 +1,10 @@
+import { HealthResolver, ProfileHealthResolver } from './health.resolver';
+
+export { HealthService } from './health.service';
+export type { RecomputeStatus, ProfileHealthRead } from './health.service';
+export { HealthTier } from './health.type';
+export { DEFAULT_HEALTH_SETTINGS } from './health.settings';
+export type { HealthSettings } from './health.settings';
+
+/** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
+export const HEALTH_RESOLVERS: Function[] = [HealthResolver, ProfileHealthResolver];

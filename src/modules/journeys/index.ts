@@ -1,0 +1,7 @@
+import { JourneyResolver } from './journey.resolver';
+
+export { JourneyService } from './journey.service';
+export type { TriggerConsentCheck, TriggerCandidate, JourneyTriggeredPayload } from './journey.service';
+
+/** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
+export const JOURNEY_RESOLVERS: Function[] = [JourneyResolver];

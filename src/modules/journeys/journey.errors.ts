@@ -1,0 +1,9 @@
+/** Module error codes (`extensions.reason`). */
+export enum JourneyErrorCode {
+  INVALID_JOURNEY = 'INVALID_JOURNEY',
+  JOURNEY_NOT_FOUND = 'JOURNEY_NOT_FOUND',
+  JOURNEY_HAS_ENTRIES = 'JOURNEY_HAS_ENTRIES',
+  INVALID_RANGE = 'INVALID_RANGE',
+  INVALID_LIMIT = 'INVALID_LIMIT',
+  INVALID_ID = 'INVALID_ID',
+}

@@ -1,0 +1,9 @@
+import { ProfileStageResolver, StageResolver } from './stage.resolver';
+
+export { StageService, STAGE_TAG_GROUP } from './stage.service';
+export type { Funnel, FunnelStage } from './stage.service';
+export { DEFAULT_MODEL } from './stage.model';
+export type { StageModel, StageState } from './stage.model';
+
+/** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
+export const STAGE_RESOLVERS: Function[] = [StageResolver, ProfileStageResolver];

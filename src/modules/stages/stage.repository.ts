@@ -1,0 +1,269 @@
+import type { EntityManager } from 'typeorm';
+import type { StageModel, StageState, Transition } from './stage.model';
+
+/** A live person with their last activity and current state under the model asked (null: none). */
+export interface StateRow {
+  profileId: string;
+  lastSeenAt: Date | null;
+  state: StageState | null;
+}
+
+function toStateRow(r: Record<string, unknown>, modelKey: string): StateRow {
+  return {
+    profileId: r.id as string,
+    lastSeenAt: r.last_seen_at as Date | null,
+    state:
+      r.stage && r.model_key === modelKey
+        ? { stage: r.stage as string, mainStage: r.main_stage as string | null, enteredAt: r.entered_at as Date, previousStage: r.previous_stage as string | null }
+        : null,
+  };
+}
+
+export interface Hit {
+  profileId: string;
+  stageKey: string;
+  at: Date;
+  cause: string;
+}
+
+export interface TransitionRow extends Transition {
+  id: string;
+  profileId: string;
+  modelKey: string;
+}
+
+/** SQL of the lifecycle module. Every statement is set-based (`unnest`, `= ANY`). */
+export class StageRepository {
+  async model(em: EntityManager, ws: string): Promise<StageModel | null> {
+    const [r] = await em.query(`SELECT definition FROM stage_models WHERE workspace_id = $1`, [ws]);
+    return r ? (r.definition as StageModel) : null;
+  }
+
+  async saveModel(em: EntityManager, ws: string, m: StageModel): Promise<void> {
+    await em.query(
+      `INSERT INTO stage_models (workspace_id, model_key, name, definition) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (workspace_id) DO UPDATE SET model_key = $2, name = $3, definition = $4::jsonb, updated_at = now()`,
+      [ws, m.key, m.name, JSON.stringify(m)],
+    );
+  }
+
+  /** Live profiles among `ids` with their last activity and current state (if any). */
+  async states(em: EntityManager, ws: string, modelKey: string, ids: string[]): Promise<StateRow[]> {
+    if (!ids.length) return [];
+    const rows = await em.query(
+      `SELECT p.id, p.last_seen_at, ps.model_key, ps.stage, ps.main_stage, ps.entered_at, ps.previous_stage
+       FROM profiles p LEFT JOIN profile_stages ps ON ps.workspace_id = p.workspace_id AND ps.profile_id = p.id
+       WHERE p.workspace_id = $1 AND p.id = ANY($2::uuid[]) AND p.merged_into IS NULL`,
+      [ws, ids],
+    );
+    return rows.map((r: Record<string, unknown>) => toStateRow(r, modelKey));
+  }
+
+  /**
+   * The first event of each (profile, stage) pair asked that satisfies `first_event` (any event)
+   * or `event_any_of` (an event with one of the stage's names).
+   */
+  async eventHits(em: EntityManager, ws: string, pairs: { profileId: string; stageKey: string }[], anyEvent: string[], names: { stageKey: string; name: string }[]): Promise<Hit[]> {
+    if (!pairs.length) return [];
+    const rows = await em.query(
+      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, s)),
+            n AS (SELECT * FROM unnest($5::text[], $6::text[]) AS u(s, name))
+       SELECT DISTINCT ON (w.p, w.s) w.p AS profile_id, w.s AS stage, e.ts, e.message_id, e.name
+       FROM w JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p
+       WHERE w.s = ANY($4::text[]) OR EXISTS (SELECT 1 FROM n WHERE n.s = w.s AND n.name = e.name)
+       ORDER BY w.p, w.s, e.ts, e.message_id`,
+      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), anyEvent, names.map((n) => n.stageKey), names.map((n) => n.name)],
+    );
+    return rows.map((r: { profile_id: string; stage: string; ts: Date; message_id: string; name: string | null }) => ({
+      profileId: r.profile_id,
+      stageKey: r.stage,
+      at: r.ts,
+      cause: anyEvent.includes(r.stage) ? `first_event:event:${r.message_id}` : `event_any_of:${r.name}:event:${r.message_id}`,
+    }));
+  }
+
+  /** For `orders_within`: the order that first completed `count` orders within `days` days. */
+  async orderWindowHits(em: EntityManager, ws: string, pairs: { profileId: string; stageKey: string }[], conds: { stageKey: string; count: number; days: number }[], orderEvent: string): Promise<Hit[]> {
+    if (!pairs.length) return [];
+    const rows = await em.query(
+      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, s)),
+            c AS (SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS u(s, n, days)),
+            o AS (SELECT w.p, w.s, c.days, e.ts, e.message_id,
+                         lag(e.ts, c.n - 1) OVER (PARTITION BY w.p, w.s ORDER BY e.ts, e.message_id) AS first_ts
+                  FROM w JOIN c ON c.s = w.s JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.name = $7)
+       SELECT DISTINCT ON (p, s) p AS profile_id, s AS stage, ts, message_id, days FROM o
+       WHERE first_ts IS NOT NULL AND ts - first_ts <= days * interval '1 day'
+       ORDER BY p, s, ts, message_id`,
+      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), conds.map((c) => c.stageKey), conds.map((c) => c.count), conds.map((c) => c.days), orderEvent],
+    );
+    const byKey = new Map(conds.map((c) => [c.stageKey, c]));
+    return rows.map((r: { profile_id: string; stage: string; ts: Date; message_id: string }) => ({
+      profileId: r.profile_id,
+      stageKey: r.stage,
+      at: r.ts,
+      cause: `orders_within:${byKey.get(r.stage)!.count}/${byKey.get(r.stage)!.days}d:event:${r.message_id}`,
+    }));
+  }
+
+  /** For `invitee_bought`: inviters among `ids` with an invitee who has ordered. */
+  async inviteeHits(em: EntityManager, ws: string, ids: string[]): Promise<{ profileId: string; at: Date; inviteeId: string }[]> {
+    if (!ids.length) return [];
+    const rows = await em.query(
+      `SELECT DISTINCT ON (inviter) inviter, invitee, at FROM (
+         SELECT coalesce(f.merged_into, f.id) AS inviter, t.id AS invitee, greatest(r.occurred_at, t.last_order_at) AS at
+         FROM profiles f
+         JOIN relations r ON r.workspace_id = f.workspace_id AND r.from_profile_id = f.id AND r.kind = 'invited'
+         JOIN profiles t0 ON t0.workspace_id = r.workspace_id AND t0.id = r.to_profile_id
+         JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = coalesce(t0.merged_into, t0.id)
+         WHERE f.workspace_id = $1 AND (f.id = ANY($2::uuid[]) OR f.merged_into = ANY($2::uuid[])) AND t.order_count >= 1
+       ) x WHERE inviter <> invitee
+       ORDER BY inviter, at, invitee`,
+      [ws, ids],
+    );
+    return rows.map((r: { inviter: string; invitee: string; at: Date }) => ({ profileId: r.inviter, inviteeId: r.invitee, at: r.at }));
+  }
+
+  /** Live inviters of any of these people (their stage may change when an invitee orders). */
+  async invitersOf(em: EntityManager, ws: string, ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const rows = await em.query(
+      `SELECT DISTINCT coalesce(f.merged_into, f.id) AS id
+       FROM relations r JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
+       WHERE r.workspace_id = $1 AND r.kind = 'invited'
+         AND r.to_profile_id IN (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[])))`,
+      [ws, ids],
+    );
+    return rows.map((r: { id: string }) => r.id);
+  }
+
+  async deleteStates(em: EntityManager, ws: string, ids: string[] | null): Promise<void> {
+    if (ids === null) await em.query(`DELETE FROM profile_stages WHERE workspace_id = $1`, [ws]);
+    else if (ids.length) await em.query(`DELETE FROM profile_stages WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+  }
+
+  async insertTransitions(em: EntityManager, ws: string, modelKey: string, rows: { profileId: string; t: Transition }[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO stage_transitions (workspace_id, model_key, profile_id, from_stage, to_stage, at, cause, wake_up)
+       SELECT $1, $2, u.p, u.f, u.t, u.a, u.c, u.w
+       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::boolean[]) WITH ORDINALITY AS u(p, f, t, a, c, w, o)
+       ORDER BY u.o`,
+      [ws, modelKey, rows.map((r) => r.profileId), rows.map((r) => r.t.from), rows.map((r) => r.t.to), rows.map((r) => r.t.at), rows.map((r) => r.t.cause), rows.map((r) => r.t.wakeUp)],
+    );
+  }
+
+  async upsertStates(em: EntityManager, ws: string, modelKey: string, rows: { profileId: string; s: StageState }[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO profile_stages (workspace_id, model_key, profile_id, stage, main_stage, entered_at, previous_stage)
+       SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+       ON CONFLICT (workspace_id, profile_id) DO UPDATE SET model_key = $2, stage = excluded.stage, main_stage = excluded.main_stage,
+         entered_at = excluded.entered_at, previous_stage = excluded.previous_stage, updated_at = now()`,
+      [ws, modelKey, rows.map((r) => r.profileId), rows.map((r) => r.s.stage), rows.map((r) => r.s.mainStage), rows.map((r) => r.s.enteredAt), rows.map((r) => r.s.previousStage)],
+    );
+  }
+
+  /**
+   * Live profiles due for their next inactivity stage at `now`: `next` gives, per current stage,
+   * the days of inactivity after which the next inactivity stage applies. Longest-idle first.
+   */
+  async dueForInactivity(em: EntityManager, ws: string, modelKey: string, next: { stage: string; days: number }[], now: Date, limit: number): Promise<StateRow[]> {
+    if (!next.length) return [];
+    const rows = await em.query(
+      `SELECT p.id, p.last_seen_at, ps.model_key, ps.stage, ps.main_stage, ps.entered_at, ps.previous_stage
+       FROM profile_stages ps
+       JOIN unnest($3::text[], $4::int[]) AS th(stage, days) ON th.stage = ps.stage
+       JOIN profiles p ON p.workspace_id = ps.workspace_id AND p.id = ps.profile_id
+       WHERE ps.workspace_id = $1 AND ps.model_key = $2 AND p.merged_into IS NULL
+         AND p.last_seen_at <= $5::timestamptz - th.days * interval '1 day'
+       ORDER BY p.last_seen_at, p.id LIMIT $6`,
+      [ws, modelKey, next.map((n) => n.stage), next.map((n) => n.days), now, limit],
+    );
+    return rows.map((r: Record<string, unknown>) => toStateRow(r, modelKey));
+  }
+
+  /** Live profile ids in creation order, a page at a time (model recomputation). */
+  async liveIdsAfter(em: EntityManager, ws: string, afterSeq: number, limit: number): Promise<{ ids: string[]; lastSeq: number | null }> {
+    const rows: { id: string; seq: string }[] = await em.query(
+      `SELECT id, seq FROM profiles WHERE workspace_id = $1 AND merged_into IS NULL AND seq > $2 ORDER BY seq LIMIT $3`,
+      [ws, afterSeq, limit],
+    );
+    return { ids: rows.map((r) => r.id), lastSeq: rows.length ? Number(rows.at(-1)!.seq) : null };
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  async currentOf(em: EntityManager, ws: string, modelKey: string, ids: readonly string[]): Promise<Map<string, StageState>> {
+    const rows = await em.query(
+      `SELECT profile_id, stage, main_stage, entered_at, previous_stage FROM profile_stages
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND model_key = $3`,
+      [ws, ids, modelKey],
+    );
+    return new Map(
+      rows.map((r: Record<string, unknown>) => [
+        r.profile_id as string,
+        { stage: r.stage as string, mainStage: r.main_stage as string | null, enteredAt: r.entered_at as Date, previousStage: r.previous_stage as string | null },
+      ]),
+    );
+  }
+
+  async historyOf(em: EntityManager, ws: string, ids: readonly string[]): Promise<TransitionRow[]> {
+    const rows = await em.query(
+      `SELECT id, profile_id, model_key, from_stage, to_stage, at, cause, wake_up FROM stage_transitions
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY profile_id, id`,
+      [ws, ids],
+    );
+    return rows.map((r: Record<string, unknown>) => ({
+      id: String(r.id),
+      profileId: r.profile_id as string,
+      modelKey: r.model_key as string,
+      from: r.from_stage as string | null,
+      to: r.to_stage as string,
+      at: r.at as Date,
+      cause: r.cause as string,
+      wakeUp: r.wake_up as boolean,
+    }));
+  }
+
+  async currentCounts(em: EntityManager, ws: string, modelKey: string): Promise<Map<string, number>> {
+    const rows = await em.query(`SELECT stage, count(*)::int AS n FROM profile_stages WHERE workspace_id = $1 AND model_key = $2 GROUP BY stage`, [ws, modelKey]);
+    return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
+  }
+
+  /**
+   * Distinct profiles with a forward (not wake-up) transition in [from, to) into a main stage of
+   * rank ≥ k, per k; and into each inactivity stage.
+   */
+  async reached(em: EntityManager, ws: string, modelKey: string, main: string[], inactive: string[], from: Date, to: Date): Promise<Map<string, number>> {
+    const rows = await em.query(
+      `WITH t AS (SELECT DISTINCT profile_id, to_stage FROM stage_transitions
+                  WHERE workspace_id = $1 AND model_key = $2 AND at >= $3 AND at < $4 AND NOT wake_up),
+            r AS (SELECT * FROM unnest($5::text[]) WITH ORDINALITY AS u(stage, rank))
+       SELECT k.stage, count(DISTINCT t.profile_id)::int AS n FROM r k JOIN r s ON s.rank >= k.rank JOIN t ON t.to_stage = s.stage GROUP BY k.stage
+       UNION ALL
+       SELECT to_stage, count(DISTINCT profile_id)::int FROM t WHERE to_stage = ANY($6::text[]) GROUP BY to_stage`,
+      [ws, modelKey, from, to, main, inactive],
+    );
+    return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
+  }
+
+  /** Median hours between entering a stage and the next transition, over stays that ended in [from, to). */
+  async medianHours(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<Map<string, number>> {
+    const rows = await em.query(
+      `WITH s AS (SELECT to_stage, at, lead(at) OVER (PARTITION BY profile_id ORDER BY at, id) AS left_at
+                  FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND at < $4)
+       SELECT to_stage AS stage, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - at)) / 3600 AS h
+       FROM s WHERE left_at >= $3 AND left_at < $4 GROUP BY to_stage`,
+      [ws, modelKey, from, to],
+    );
+    return new Map(rows.map((r: { stage: string; h: number | string }) => [r.stage, Number(r.h)]));
+  }
+
+  async wakeUps(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<number> {
+    const [r] = await em.query(
+      `SELECT count(*)::int AS n FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND wake_up AND at >= $3 AND at < $4`,
+      [ws, modelKey, from, to],
+    );
+    return r.n;
+  }
+}

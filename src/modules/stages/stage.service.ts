@@ -1,0 +1,231 @@
+import type { EntityManager } from 'typeorm';
+import type { BatchContext } from '../../platform/hooks';
+import type { ModuleContext } from '../../platform/module';
+import { AppError } from '../../platform/errors';
+import type { MembershipChange } from '../tags';
+import { StageErrorCode } from './stage.errors';
+import { canonical, compile, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
+import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
+
+/** System tag group of the stage tag `stage:<key>`. */
+export const STAGE_TAG_GROUP = 'lifecycle';
+const RECOMPUTE_PAGE = 2000;
+const MAX_RANGE_DAYS = 3660;
+
+export interface FunnelStage {
+  key: string;
+  name: string;
+  inactive: boolean;
+  current: number;
+  reached: number;
+  conversionToNext: number | null;
+  medianHoursInStage: number | null;
+}
+
+export interface Funnel {
+  modelKey: string;
+  from: Date;
+  to: Date;
+  stages: FunnelStage[];
+  wakeUps: number;
+}
+
+/**
+ * Lifecycle stages (生命周期): the workspace's stage model, every person's current stage kept in
+ * the ingest transaction, inactivity (沉默/流失) by a sweep, wake-ups, the stage system tag and the
+ * funnel.
+ */
+export class StageService {
+  private readonly repo = new StageRepository();
+
+  constructor(protected readonly ctx: ModuleContext) {
+    ctx.addIngestHook({ name: 'stages', afterBatch: (b) => this.afterBatch(b) });
+    ctx.addSweepTask({ name: 'stages', step: (ws, now, max) => this.sweepStep(ws, now, max) });
+  }
+
+  // ---- model -------------------------------------------------------------------------------
+
+  async model(ws: string, em: EntityManager = this.ctx.ds.manager): Promise<StageModel> {
+    return (await this.repo.model(em, ws)) ?? DEFAULT_MODEL;
+  }
+
+  /**
+   * Replaces the workspace's model after validating it (all errors at once, nothing changed). A
+   * changed model re-derives every person's stage from their history under it; their earlier
+   * transitions stay, under the old model key.
+   */
+  async updateModel(ws: string, input: StageModelInputShape): Promise<StageModel> {
+    const next = validateModel(input);
+    let changes: MembershipChange[] = [];
+    await this.ctx.ds.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+      const current = await this.model(ws, em);
+      if (canonical(current) === canonical(next)) return;
+      await this.repo.saveModel(em, ws, next);
+      await this.repo.deleteStates(em, ws, null);
+      const m = compile(next);
+      const now = new Date();
+      let after = 0;
+      for (;;) {
+        const page = await this.repo.liveIdsAfter(em, ws, after, RECOMPUTE_PAGE);
+        if (page.lastSeq === null) break;
+        changes = changes.concat(await this.advance(em, ws, m, page.ids, { now, inactivity: true, tagCause: `lifecycle:model:${next.key}` }));
+        after = page.lastSeq;
+      }
+    });
+    this.ctx.tags.publish(ws, changes);
+    return this.model(ws);
+  }
+
+  // ---- kept current ------------------------------------------------------------------------
+
+  private async afterBatch(b: BatchContext): Promise<(() => void) | void> {
+    const { em, workspaceId: ws } = b;
+    await this.repo.deleteStates(em, ws, b.merged.map((m) => m.mergedId));
+    const touched = b.profiles.map((p) => p.id);
+    if (!touched.length) return;
+    const m = compile(await this.model(ws, em));
+    // An order can make the buyer's inviter an advocate: re-evaluate inviters of buyers too.
+    const buyers = b.profiles.filter((p) => p.orderCount > 0).map((p) => p.id);
+    const inviters = m.main.some((s) => s.enter.kind === 'invitee_bought') && buyers.length ? await this.repo.invitersOf(em, ws, buyers) : [];
+    const activity = new Map<string, { at: Date; cause: string }>();
+    for (const e of b.events) {
+      const a = activity.get(e.profileId);
+      if (!a || e.ts >= a.at) activity.set(e.profileId, { at: e.ts, cause: `event:${e.messageId}` });
+    }
+    const ids = [...new Set([...touched, ...inviters])];
+    const changes = await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, activity, tagCause: 'lifecycle:ingest' });
+    if (changes.length) return () => this.ctx.tags.publish(ws, changes);
+  }
+
+  /**
+   * One bounded step of the inactivity sweep: up to `maxProfiles` people whose last activity is old
+   * enough for their next inactivity stage (沉默 after N days, 流失 after M) move there, with the
+   * transition dated when the threshold passed. Skipped (returns 0) while a batch holds the
+   * workspace's write lock. Returns how many people moved.
+   */
+  async sweepStep(ws: string, now = new Date(), maxProfiles = 5000): Promise<number> {
+    let changes: MembershipChange[] = [];
+    const n = await this.ctx.ds.transaction(async (em) => {
+      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      if (!ok) return 0;
+      const m = compile(await this.model(ws, em));
+      if (!m.inactive.length) return 0;
+      const next = [...m.main.map((s) => ({ stage: s.key, days: m.inactive[0].days })), ...m.inactive.slice(0, -1).map((s, i) => ({ stage: s.key, days: m.inactive[i + 1].days }))];
+      const due = await this.repo.dueForInactivity(em, ws, m.model.key, next, now, maxProfiles);
+      changes = await this.write(em, ws, m, due, new Map(), { now, inactivity: true, tagCause: 'lifecycle:sweep' });
+      return due.length;
+    });
+    this.ctx.tags.publish(ws, changes);
+    return n;
+  }
+
+  /** Evaluates these live people from their stored history and writes what changed. */
+  private async advance(
+    em: EntityManager,
+    ws: string,
+    m: CompiledModel,
+    ids: string[],
+    opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
+  ): Promise<MembershipChange[]> {
+    const states = await this.repo.states(em, ws, m.model.key, ids);
+    const rankOf = (s: StateRow) => (s.state?.mainStage ? (m.rank.get(s.state.mainStage) ?? -1) : -1);
+
+    // Only conditions of stages beyond each person's furthest stage need checking.
+    const ask = (kinds: string[]) =>
+      states.flatMap((s) => m.main.flatMap((st, r) => (r > rankOf(s) && kinds.includes(st.enter.kind) ? [{ profileId: s.profileId, stageKey: st.key }] : [])));
+    const hits = new Map<string, StageFacts['hits']>(states.map((s) => [s.profileId, new Map()]));
+    const add = (h: { profileId: string; stageKey: string; at: Date; cause: string }) => hits.get(h.profileId)?.set(h.stageKey, { at: h.at, cause: h.cause });
+
+    const eventStages = m.main.filter((s) => s.enter.kind === 'first_event' || s.enter.kind === 'event_any_of');
+    if (eventStages.length) {
+      const anyEvent = eventStages.filter((s) => s.enter.kind === 'first_event').map((s) => s.key);
+      const names = eventStages.flatMap((s) => (s.enter.kind === 'event_any_of' ? s.enter.events.map((name) => ({ stageKey: s.key, name })) : []));
+      (await this.repo.eventHits(em, ws, ask(['first_event', 'event_any_of']), anyEvent, names)).forEach(add);
+    }
+    const orderStages = m.main.flatMap((s) => (s.enter.kind === 'orders_within' ? [{ stageKey: s.key, count: s.enter.count, days: s.enter.days }] : []));
+    if (orderStages.length) (await this.repo.orderWindowHits(em, ws, ask(['orders_within']), orderStages, ORDER_EVENT)).forEach(add);
+    const inviteStages = m.main.filter((s) => s.enter.kind === 'invitee_bought');
+    if (inviteStages.length) {
+      const pairs = ask(['invitee_bought']);
+      const found = new Map((await this.repo.inviteeHits(em, ws, [...new Set(pairs.map((p) => p.profileId))])).map((f) => [f.profileId, f]));
+      for (const p of pairs) {
+        const f = found.get(p.profileId);
+        if (f) add({ profileId: p.profileId, stageKey: p.stageKey, at: f.at, cause: `invitee_bought:profile:${f.inviteeId}` });
+      }
+    }
+    return this.write(em, ws, m, states, hits, opts);
+  }
+
+  private async write(
+    em: EntityManager,
+    ws: string,
+    m: CompiledModel,
+    states: StateRow[],
+    hits: Map<string, StageFacts['hits']>,
+    opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
+  ): Promise<MembershipChange[]> {
+    const transitions: { profileId: string; t: Transition }[] = [];
+    const next: { profileId: string; s: StageState }[] = [];
+    const tagged: { profileId: string; key: string; name: string }[] = [];
+    for (const s of states) {
+      const facts: StageFacts = { lastSeenAt: s.lastSeenAt, hits: hits.get(s.profileId) ?? new Map(), activity: opts.activity?.get(s.profileId) };
+      const r = evaluate(m, s.state, facts, opts.inactivity ? opts.now : undefined);
+      for (const t of r.transitions) transitions.push({ profileId: s.profileId, t });
+      if (r.state && r.transitions.length) next.push({ profileId: s.profileId, s: r.state });
+      // Every evaluated person with a stage gets exactly that stage tag (a merge may have brought a second).
+      if (r.state) tagged.push({ profileId: s.profileId, key: `stage:${r.state.stage}`, name: m.names.get(r.state.stage) ?? r.state.stage });
+    }
+    await this.repo.insertTransitions(em, ws, m.model.key, transitions);
+    await this.repo.upsertStates(em, ws, m.model.key, next);
+    return this.ctx.tags.replaceSystemTags(em, ws, STAGE_TAG_GROUP, tagged, opts.tagCause);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  /** Current stage of each profile id (null without one), in key order. */
+  async stagesOf(ws: string, ids: readonly string[]): Promise<({ state: StageState; name: string; inactive: boolean } | null)[]> {
+    const m = compile(await this.model(ws));
+    const map = await this.repo.currentOf(this.ctx.ds.manager, ws, m.model.key, ids);
+    return ids.map((id) => {
+      const s = map.get(id);
+      return s ? { state: s, name: m.names.get(s.stage) ?? s.stage, inactive: m.inactiveIndex.has(s.stage) } : null;
+    });
+  }
+
+  /** Transitions of each profile id, oldest first, in key order. */
+  async historyOf(ws: string, ids: readonly string[]): Promise<TransitionRow[][]> {
+    const rows = await this.repo.historyOf(this.ctx.ds.manager, ws, ids);
+    return ids.map((id) => rows.filter((r) => r.profileId === id));
+  }
+
+  /** The funnel of the current model over [from, to); formulas in the GraphQL descriptions. */
+  async funnel(ws: string, from: Date, to: Date): Promise<Funnel> {
+    if (!(from < to)) throw AppError.badInput(StageErrorCode.INVALID_RANGE, 'range.to', 'to must be after from');
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw AppError.badInput(StageErrorCode.INVALID_RANGE, 'range', `a range is at most ${MAX_RANGE_DAYS} days`);
+    const m = compile(await this.model(ws));
+    const em = this.ctx.ds.manager;
+    const key = m.model.key;
+    const [current, reached, median, wakeUps] = await Promise.all([
+      this.repo.currentCounts(em, ws, key),
+      this.repo.reached(em, ws, key, m.main.map((s) => s.key), m.inactive.map((s) => s.key), from, to),
+      this.repo.medianHours(em, ws, key, from, to),
+      this.repo.wakeUps(em, ws, key, from, to),
+    ]);
+    const stages: FunnelStage[] = m.model.stages.map((s) => {
+      const r = m.rank.get(s.key);
+      const n = reached.get(s.key) ?? 0;
+      const nextKey = r !== undefined ? m.main[r + 1]?.key : undefined;
+      return {
+        key: s.key,
+        name: s.name,
+        inactive: r === undefined,
+        current: current.get(s.key) ?? 0,
+        reached: n,
+        conversionToNext: nextKey && n > 0 ? (reached.get(nextKey) ?? 0) / n : null,
+        medianHoursInStage: median.get(s.key) ?? null,
+      };
+    });
+    return { modelKey: key, from, to, stages, wakeUps };
+  }
+}

@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import { bootApp, type TestApp } from '../support/app';
+import { idInput, makeEvent } from '../support/events';
+import {
+  CreateApiKeyDocument,
+  IngestDocument,
+  ProfileByIdentifierDocument,
+  ProfilesStagesDocument,
+  ProfileStageDocument,
+  StageFunnelDocument,
+  StageModelDocument,
+  UpdateStageModelDocument,
+  type StageModelInput,
+} from '../generated/graphql';
+
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await bootApp();
+});
+afterAll(() => t.stop());
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
+  const r = await t.gql(IngestDocument, { events }, key);
+  expect(r.errors).toBeUndefined();
+  expect(r.data!.ingestEvents.rejected).toBe(0);
+  return r.data!.ingestEvents;
+}
+async function profileOf(key: string, id: string) {
+  const r = await t.gql(ProfileByIdentifierDocument, { identifier: idInput(id) }, key);
+  return r.data!.profileByIdentifier.id;
+}
+async function stageOf(key: string, pid: string) {
+  const r = await t.gql(ProfileStageDocument, { id: pid }, key);
+  expect(r.errors).toBeUndefined();
+  const p = r.data!.profile;
+  return { stage: p.stage, history: p.stageHistory, lifecycleTags: p.tags.filter((x) => x.group === 'lifecycle') };
+}
+/** An event of `who` at `at` (`name` and `properties` as given). */
+function ev(who: string, at: Date, name: string, properties?: Record<string, unknown>) {
+  return makeEvent({ identifiers: [who], name, timestamp: at.toISOString(), ...(properties ? { properties } : {}) });
+}
+const order = (who: string, at: Date) => ev(who, at, 'Order Completed', { revenue: 100 });
+
+describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → 推荐, 沉默, 流失)', () => {
+  it('walks one person through every stage, with history, causes, wake-up and the stage tag', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const a = `member_id::A-${randomUUID()}`;
+    const f = `member_id::F-${randomUUID()}`;
+    const t0 = new Date(Date.now() - 200 * DAY);
+    const at = (days: number) => new Date(t0.getTime() + days * DAY);
+    const expectStage = async (pid: string, stage: string, name: string) => {
+      const s = await stageOf(key, pid);
+      expect(s.stage).toMatchObject({ key: stage, name });
+      expect(s.lifecycleTags).toEqual([{ key: `stage:${stage}`, name, group: 'lifecycle', kind: 'SYSTEM' }]);
+      return s;
+    };
+
+    const view = ev(a, at(0), 'Product Viewed');
+    await ingest(key, [view]);
+    const pa = await profileOf(key, a);
+    await expectStage(pa, 'awareness', '认知');
+
+    const msg = ev(a, at(1), 'Message Sent');
+    await ingest(key, [msg]);
+    await expectStage(pa, 'interest', '兴趣');
+
+    const o1 = order(a, at(2));
+    await ingest(key, [o1]);
+    await expectStage(pa, 'purchase', '购买');
+
+    const o2 = order(a, at(10));
+    await ingest(key, [o2]);
+    await expectStage(pa, 'loyalty', '忠诚');
+
+    // The invitee accepts: nothing yet (they have not bought) …
+    await ingest(key, [ev(f, at(20), 'Invite Accepted', { inviter: idInput(a) })]);
+    const pf = await profileOf(key, f);
+    await expectStage(pa, 'loyalty', '忠诚');
+    await expectStage(pf, 'interest', '兴趣');
+    // … then orders: the inviter becomes an advocate in the same commit.
+    await ingest(key, [order(f, at(21))]);
+    await expectStage(pa, 'advocacy', '推荐');
+    await expectStage(pf, 'purchase', '购买');
+
+    // Inactivity: 30 days after the last event → 沉默, 90 → 流失 (the sweep, run with a later "now").
+    const stages = t.app.services.stages;
+    expect(await stages.sweepStep(ws, at(10 + 29), 100)).toBe(0);
+    expect(await stages.sweepStep(ws, at(10 + 31), 100)).toBe(1);
+    const silent = await expectStage(pa, 'silent', '沉默');
+    expect(silent.stage).toMatchObject({ previousStage: 'advocacy', mainStage: 'advocacy', inactive: true, enteredAt: at(40).toISOString() });
+    expect(await stages.sweepStep(ws, at(10 + 91), 100)).toBe(2); // A → 流失, F → 沉默
+    await expectStage(pa, 'churned', '流失');
+    await expectStage(pf, 'silent', '沉默');
+    expect(await stages.sweepStep(ws, at(10 + 91), 100)).toBe(0);
+
+    // New activity: back to the stage they left, recorded as a wake-up (沉默唤醒).
+    const back = ev(a, at(150), 'Product Viewed');
+    await ingest(key, [back]);
+    const woke = await expectStage(pa, 'advocacy', '推荐');
+    expect(woke.stage).toMatchObject({ previousStage: 'churned', enteredAt: at(150).toISOString(), inactive: false });
+
+    expect(woke.history.map((h) => ({ from: h.from, to: h.to, at: h.at, cause: h.cause, wakeUp: h.wakeUp, modelKey: h.modelKey }))).toEqual([
+      { from: null, to: 'awareness', at: at(0).toISOString(), cause: `first_event:event:${view.messageId}`, wakeUp: false, modelKey: 'default' },
+      { from: 'awareness', to: 'interest', at: at(1).toISOString(), cause: `event_any_of:Message Sent:event:${msg.messageId}`, wakeUp: false, modelKey: 'default' },
+      { from: 'interest', to: 'purchase', at: at(2).toISOString(), cause: `event_any_of:Order Completed:event:${o1.messageId}`, wakeUp: false, modelKey: 'default' },
+      { from: 'purchase', to: 'loyalty', at: at(10).toISOString(), cause: `orders_within:2/90d:event:${o2.messageId}`, wakeUp: false, modelKey: 'default' },
+      { from: 'loyalty', to: 'advocacy', at: at(21).toISOString(), cause: `invitee_bought:profile:${pf}`, wakeUp: false, modelKey: 'default' },
+      { from: 'advocacy', to: 'silent', at: at(40).toISOString(), cause: 'inactive_days:30', wakeUp: false, modelKey: 'default' },
+      { from: 'silent', to: 'churned', at: at(100).toISOString(), cause: 'inactive_days:90', wakeUp: false, modelKey: 'default' },
+      { from: 'churned', to: 'advocacy', at: at(150).toISOString(), cause: `wake_up:event:${back.messageId}`, wakeUp: true, modelKey: 'default' },
+    ]);
+  });
+
+  it('never moves back along the main sequence, and two orders 100 days apart are not loyalty', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const a = `member_id::${randomUUID()}`;
+    const t0 = new Date(Date.now() - 300 * DAY);
+    await ingest(key, [order(a, t0), order(a, new Date(t0.getTime() + 100 * DAY))]);
+    const pa = await profileOf(key, a);
+    let s = await stageOf(key, pa);
+    expect(s.stage!.key).toBe('purchase');
+    // A first order jumps straight to 购买 (one transition); a later interaction does not move back to 兴趣.
+    expect(s.history.map((h) => [h.from, h.to])).toEqual([[null, 'purchase']]);
+    await ingest(key, [ev(a, new Date(t0.getTime() + 101 * DAY), 'Message Sent')]);
+    s = await stageOf(key, pa);
+    expect(s.stage!.key).toBe('purchase');
+    expect(s.history).toHaveLength(1);
+  });
+
+  it('loads stage and history for a page of profiles with per-operation loaders', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const t0 = new Date(Date.now() - DAY);
+    await ingest(key, [ev(`member_id::${randomUUID()}`, t0, 'Product Viewed'), ev(`member_id::${randomUUID()}`, t0, 'Liked'), order(`member_id::${randomUUID()}`, t0)]);
+    const stagesOf = jest.spyOn(t.app.services.stages, 'stagesOf');
+    const historyOf = jest.spyOn(t.app.services.stages, 'historyOf');
+    const r = await t.gql(ProfilesStagesDocument, { first: 10 }, key);
+    expect(r.errors).toBeUndefined();
+    // One batched read per field per operation, however many profiles are listed.
+    expect(stagesOf).toHaveBeenCalledTimes(1);
+    expect(historyOf).toHaveBeenCalledTimes(1);
+    stagesOf.mockRestore();
+    historyOf.mockRestore();
+    expect(r.data!.profiles.edges.map((e) => e.node.stage!.key).sort()).toEqual(['awareness', 'interest', 'purchase']);
+    expect(r.data!.profiles.edges.every((e) => e.node.stageHistory.length === 1)).toBe(true);
+  });
+});
+
+describe('merges', () => {
+  it('the survivor is re-evaluated over both histories; the merged profile keeps no state or second stage tag', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const dev = `device_id::${randomUUID()}`;
+    const mem = `member_id::${randomUUID()}`;
+    const t0 = new Date(Date.now() - 10 * DAY);
+    await ingest(key, [ev(dev, t0, 'Message Sent'), order(dev, new Date(t0.getTime() + 2 * DAY))]);
+    await ingest(key, [order(mem, new Date(t0.getTime() + DAY))]);
+    const pd = await profileOf(key, dev);
+    const pm = await profileOf(key, mem);
+    // One order each: 购买. Together they have two orders within 90 days: 忠诚.
+    expect((await stageOf(key, pd)).stage!.key).toBe('purchase');
+    expect((await stageOf(key, pm)).stage!.key).toBe('purchase');
+    await ingest(key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: new Date(t0.getTime() + 3 * DAY).toISOString() })]);
+    const survivor = await profileOf(key, mem);
+    expect(survivor).toBe(pd); // the older profile survives
+    const s = await stageOf(key, survivor);
+    expect(s.stage).toMatchObject({ key: 'loyalty', previousStage: 'purchase' });
+    expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:loyalty']);
+    const f = await t.gql(StageFunnelDocument, { range: { from: t0.toISOString(), to: new Date().toISOString() } }, key);
+    expect(f.data!.stageFunnel.stages.reduce((n, x) => n + x.current, 0)).toBe(1);
+  });
+});
+
+describe('stageFunnel', () => {
+  it('counts current stages, conversion between consecutive stages, median time in stage and wake-ups', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const T = new Date(Date.now() - 100 * DAY);
+    const h = (hours: number) => new Date(T.getTime() + hours * HOUR);
+    const [p1, p2, p3, p4] = [1, 2, 3, 4].map((i) => `member_id::P${i}-${randomUUID()}`);
+    await ingest(key, [ev(p1, h(0), 'Product Viewed'), ev(p2, h(0), 'Product Viewed'), ev(p3, h(0), 'Product Viewed')]);
+    await ingest(key, [ev(p2, h(2), 'Message Sent'), ev(p3, h(4), 'Comment Posted')]);
+    await ingest(key, [order(p3, h(10)), order(p4, h(1))]);
+    await t.app.services.stages.sweepStep(ws, h(40 * 24), 100); // everyone 沉默
+    await ingest(key, [ev(p1, h(45 * 24), 'Product Viewed')]); // one wake-up
+
+    const { data: an } = await t.gql(CreateApiKeyDocument, { input: { role: 'ANALYST', name: 'bi' } }, key);
+    const analyst = an!.createApiKey.key;
+    const f1 = await t.gql(StageFunnelDocument, { range: { from: h(-1).toISOString(), to: h(24).toISOString() } }, analyst);
+    expect(f1.errors).toBeUndefined();
+    const byKey = Object.fromEntries(f1.data!.stageFunnel.stages.map((s) => [s.key, s]));
+    expect(f1.data!.stageFunnel).toMatchObject({ modelKey: 'default', wakeUps: 0 });
+    expect(f1.data!.stageFunnel.stages.map((s) => s.key)).toEqual(['awareness', 'interest', 'purchase', 'loyalty', 'advocacy', 'silent', 'churned']);
+    // Now: P1 woke up (认知), P2–P4 沉默.
+    expect(Object.fromEntries(f1.data!.stageFunnel.stages.map((s) => [s.key, s.current]))).toEqual({ awareness: 1, interest: 0, purchase: 0, loyalty: 0, advocacy: 0, silent: 3, churned: 0 });
+    // Reached in range (k or later): awareness 4 (P4 skipped ahead), interest 3, purchase 2.
+    expect(byKey.awareness).toMatchObject({ reached: 4, conversionToNext: 0.75, medianHoursInStage: 3 }); // P2 2 h, P3 4 h
+    expect(byKey.interest.reached).toBe(3);
+    expect(byKey.interest.conversionToNext).toBeCloseTo(2 / 3);
+    expect(byKey.interest.medianHoursInStage).toBe(6); // P3: 4 h → 10 h
+    expect(byKey.purchase).toMatchObject({ reached: 2, conversionToNext: 0, medianHoursInStage: null });
+    expect(byKey.loyalty).toMatchObject({ reached: 0, conversionToNext: null });
+    expect(byKey.advocacy).toMatchObject({ reached: 0, conversionToNext: null });
+    expect(byKey.silent).toMatchObject({ reached: 0, inactive: true, conversionToNext: null });
+
+    const f2 = await t.gql(StageFunnelDocument, { range: { from: h(24).toISOString(), to: h(60 * 24).toISOString() } }, analyst);
+    const s2 = Object.fromEntries(f2.data!.stageFunnel.stages.map((s) => [s.key, s]));
+    expect(f2.data!.stageFunnel.wakeUps).toBe(1);
+    expect(s2.silent.reached).toBe(4);
+    expect(s2.awareness.reached).toBe(0); // a wake-up is not progress
+    expect(s2.silent.medianHoursInStage).toBe(15 * 24); // P1: 沉默 at 30 d, woke at 45 d
+    expect(s2.awareness.medianHoursInStage).toBe(30 * 24);
+
+    const bad = await t.gql(StageFunnelDocument, { range: { from: h(2).toISOString(), to: h(1).toISOString() } }, analyst);
+    expect(bad.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_RANGE' });
+    // Per-profile stage data is personal data: not for ANALYST keys.
+    const pid = await profileOf(key, p1);
+    const denied = await t.gql(ProfileStageDocument, { id: pid }, analyst);
+    expect(denied.errors![0].extensions.code).toBe('FORBIDDEN');
+  });
+});
+
+const CUSTOM: StageModelInput = {
+  key: 'onboarding_v1',
+  name: '新用户旅程',
+  stages: [
+    { key: 'onboarding', name: '新用户引导', enter: { kind: 'first_event' } },
+    { key: 'activated', name: '激活', enter: { kind: 'event_any_of', events: ['Profile Completed'] } },
+    { key: 'retained', name: '留存', enter: { kind: 'event_any_of', events: ['Checked In'] } },
+    { key: 'converted', name: '转化', enter: { kind: 'orders_within', count: 1, days: 365 } },
+    { key: 'referrer', name: '推荐', enter: { kind: 'invitee_bought' } },
+    { key: 'dormant', name: '沉睡', enter: { kind: 'inactive_days', days: 14 } },
+  ],
+};
+
+describe('custom stage models', () => {
+  it('a workspace defines its own model with the same rule form; people are re-derived under it', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const a = `member_id::${randomUUID()}`;
+    const t0 = new Date(Date.now() - 5 * DAY);
+    await ingest(key, [ev(a, t0, 'Product Viewed')]);
+    const pa = await profileOf(key, a);
+    expect((await stageOf(key, pa)).stage!.key).toBe('awareness');
+
+    const u = await t.gql(UpdateStageModelDocument, { input: CUSTOM }, key);
+    expect(u.errors).toBeUndefined();
+    expect(u.data!.updateStageModel.stages.map((s) => [s.key, s.inactive])).toEqual([
+      ['onboarding', false],
+      ['activated', false],
+      ['retained', false],
+      ['converted', false],
+      ['referrer', false],
+      ['dormant', true],
+    ]);
+    const m = await t.gql(StageModelDocument, {}, key);
+    expect(m.data!.stageModel).toEqual(u.data!.updateStageModel);
+    expect(m.data!.stageModel.stages[3].enter).toEqual({ kind: 'orders_within', events: null, count: 1, days: 365 });
+
+    let s = await stageOf(key, pa);
+    expect(s.stage).toMatchObject({ key: 'onboarding', name: '新用户引导' });
+    expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:onboarding']);
+
+    await ingest(key, [ev(a, new Date(t0.getTime() + DAY), 'Profile Completed')]);
+    expect((await stageOf(key, pa)).stage!.key).toBe('activated');
+    await ingest(key, [order(a, new Date(t0.getTime() + 2 * DAY))]);
+    s = await stageOf(key, pa);
+    expect(s.stage).toMatchObject({ key: 'converted', name: '转化', previousStage: 'activated' });
+    expect(s.history.filter((h) => h.modelKey === 'onboarding_v1').map((h) => h.to)).toEqual(['onboarding', 'activated', 'converted']);
+
+    expect(await t.app.services.stages.sweepStep(ws, new Date(t0.getTime() + 17 * DAY), 100)).toBe(1);
+    s = await stageOf(key, pa);
+    expect(s.stage).toMatchObject({ key: 'dormant', name: '沉睡', mainStage: 'converted' });
+    expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:dormant']);
+
+    const f = await t.gql(StageFunnelDocument, { range: { from: new Date(t0.getTime() - DAY).toISOString(), to: new Date().toISOString() } }, key);
+    expect(f.data!.stageFunnel.modelKey).toBe('onboarding_v1');
+    expect(f.data!.stageFunnel.stages.find((x) => x.key === 'dormant')!.current).toBe(1);
+
+    // Sending the same model again changes nothing (no re-derivation, no new transitions).
+    const before = (await stageOf(key, pa)).history.length;
+    await t.gql(UpdateStageModelDocument, { input: CUSTOM }, key);
+    expect((await stageOf(key, pa)).history).toHaveLength(before);
+  });
+
+  it('refuses a bad model with precise field errors and changes nothing', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const a = `member_id::${randomUUID()}`;
+    await ingest(key, [ev(a, new Date(Date.now() - DAY), 'Liked')]);
+    const pa = await profileOf(key, a);
+    const before = await stageOf(key, pa);
+
+    const bad = await t.gql(
+      UpdateStageModelDocument,
+      {
+        input: {
+          key: 'Bad Key',
+          name: '坏模型',
+          stages: [
+            { key: 'a', name: 'A', enter: { kind: 'first_event', events: ['x'] } },
+            { key: 'b', name: 'B', enter: { kind: 'on_birthday' } },
+            { key: 'a', name: 'A2', enter: { kind: 'orders_within', days: 30 } },
+            { key: 'c', name: 'C', enter: { kind: 'event_any_of', events: [] } },
+            { key: 'silent', name: '沉默', enter: { kind: 'inactive_days', days: 90 } },
+            { key: 'churned', name: '流失', enter: { kind: 'inactive_days', days: 30 } },
+          ],
+        },
+      },
+      key,
+    );
+    expect(bad.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_STAGE_MODEL' });
+    const fields = (bad.errors![0].extensions.fields as { field: string; message: string }[]).map((x) => x.field);
+    expect(fields).toEqual([
+      'input.key',
+      'input.stages.0.enter.events',
+      'input.stages.1.enter.kind',
+      'input.stages.2.key',
+      'input.stages.2.enter.count',
+      'input.stages.3.enter.events',
+      'input.stages.5.enter.days',
+    ]);
+    const msgs = (bad.errors![0].extensions.fields as { field: string; message: string }[]).map((x) => x.message).join(' | ');
+    expect(msgs).toMatch(/unknown condition kind "on_birthday"/);
+    expect(msgs).toMatch(/duplicate stage key "a"/);
+    expect(msgs).toMatch(/30 must be greater than 90/);
+
+    const notOnlyInactive = await t.gql(UpdateStageModelDocument, { input: { key: 'x', name: 'X', stages: [{ key: 'quiet', name: 'Q', enter: { kind: 'inactive_days', days: 3 } }] } }, key);
+    expect(notOnlyInactive.errors![0].extensions).toMatchObject({ reason: 'INVALID_STAGE_MODEL', fields: [{ field: 'input.stages' }] });
+
+    const { data: rk } = await t.gql(CreateApiKeyDocument, { input: { role: 'READ', name: 'crm' } }, key);
+    const denied = await t.gql(UpdateStageModelDocument, { input: CUSTOM }, rk!.createApiKey.key);
+    expect(denied.errors![0].extensions.code).toBe('FORBIDDEN');
+
+    const m = await t.gql(StageModelDocument, {}, key);
+    expect(m.data!.stageModel.key).toBe('default');
+    expect(m.data!.stageModel.stages.map((s) => `${s.key}:${s.name}`)).toEqual(['awareness:认知', 'interest:兴趣', 'purchase:购买', 'loyalty:忠诚', 'advocacy:推荐', 'silent:沉默', 'churned:流失']);
+    expect(await stageOf(key, pa)).toEqual(before);
+  });
+});
