@@ -32,7 +32,6 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
   const workspaces = new WorkspaceService(ds, pubSub, log);
   // Every workspace starts with the default segments (用户分层).
   workspaces.onCreated = (em, workspaceId) => tags.ensureDefaults(workspaceId, em);
-  identities.onUnmerged = async (em, workspaceId, ids) => tags.reevaluate(em, workspaceId, ids, () => 'unmerge');
   const ingest = new IngestService(ds, identities, tags, pubSub, log);
   const sweepTasks: SweepTask[] = [];
   const ctx: ModuleContext = {
@@ -48,6 +47,12 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
   const stages = new StageService(ctx);
   const health = new HealthService(ctx);
   const journeys = new JourneyService(ctx);
+  // After an unmerge both people are re-derived: stage, health, then tags and segments.
+  identities.onUnmerged = async (em, workspaceId, ids) => [
+    ...(await stages.refresh(em, workspaceId, ids)),
+    ...(await health.refresh(em, workspaceId, ids)),
+    ...(await tags.reevaluate(em, workspaceId, ids, () => 'unmerge')),
+  ];
   return {
     workspaces,
     identities,

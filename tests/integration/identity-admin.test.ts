@@ -45,6 +45,17 @@ describe('unmerge', () => {
     expect(a).toMatchObject({ orderCount: 1, eventCount: 2, traits: [] });
     expect(b).toMatchObject({ orderCount: 0, eventCount: 1, traits: [expect.objectContaining({ name: 'city', value: '深圳' })] });
 
+    // Both people are re-derived by the other read models too: stage, health and their system tags.
+    const derived = await t.gql<{ profile: { stage: { key: string } | null; health: { score: number } | null; tags: { key: string }[] } }>(
+      `query($id: ID!) { profile(id: $id) { stage { key } health { score } tags { key } } }`,
+      { id: p2 },
+      key,
+    );
+    expect(derived.errors).toBeUndefined();
+    expect(derived.data!.profile.stage).not.toBeNull();
+    expect(derived.data!.profile.health).not.toBeNull();
+    expect(derived.data!.profile.tags.map((x) => x.key)).toEqual(expect.arrayContaining([`stage:${derived.data!.profile.stage!.key}`]));
+
     const again = await t.gql(UnmergeDocument, { mergeId: m.id }, key);
     expect(again.errors![0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'MERGE_ALREADY_UNDONE' });
 

@@ -118,6 +118,11 @@ export class HealthService {
     if (changes.length) return () => this.ctx.tags.publish(b.workspaceId, changes);
   }
 
+  /** Rescores some profiles in the caller's transaction (after an unmerge). Returns the tag changes. */
+  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date()): Promise<MembershipChange[]> {
+    return this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:unmerge');
+  }
+
   /** Computes, stores and tags the scores of the live profiles among `ids` as of `now`. */
   private async recompute(em: EntityManager, ws: string, ids: string[], now: Date, s: { settings: HealthSettings; version: number }, cause: string): Promise<MembershipChange[]> {
     if (!ids.length) return [];

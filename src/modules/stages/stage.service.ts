@@ -99,6 +99,15 @@ export class StageService {
   }
 
   /**
+   * Re-derives the stage of some live people from their stored events (after an unmerge moved
+   * events between them), in the caller's transaction. Returns the tag changes to publish.
+   */
+  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date()): Promise<MembershipChange[]> {
+    const m = compile(await this.model(ws, em));
+    return this.advance(em, ws, m, ids, { now, inactivity: false, tagCause: 'lifecycle:unmerge' });
+  }
+
+  /**
    * One bounded step of the inactivity sweep: up to `maxProfiles` people whose last activity is old
    * enough for their next inactivity stage (沉默 after N days, 流失 after M) move there, with the
    * transition dated when the threshold passed. Skipped (returns 0) while a batch holds the
