@@ -153,6 +153,9 @@ async function open(job: OpenJob): Promise<OpenResult> {
   return result;
 }
 
+// The parent went away (finished, crashed or interrupted): so does the generator.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (job: Job) => {
   const run = job.kind === 'closed' ? closed(job) : open(job);
   run.then(

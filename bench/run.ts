@@ -79,6 +79,7 @@ function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boo
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
+let interrupted: NodeJS.Signals | undefined;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -92,6 +93,17 @@ async function main(): Promise<void> {
   let app: SiyuApp | undefined;
   let load: LoadGenerator | undefined;
   let read: ProfileReadSetup | undefined;
+  // Interrupted (Ctrl-C, SIGTERM): still leave no database behind (DROP … WITH (FORCE) ends the app's connections).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = signal;
+      log(`${signal}: dropping ${DB_NAME} and stopping`);
+      // Open connections now fail (terminated by the DROP): expected, nothing to report.
+      process.on('uncaughtException', () => {});
+      load?.close();
+      dropDatabase(args.adminUrl, DB_NAME).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   try {
     app = await createApp(
       loadConfig({
@@ -267,6 +279,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    // Interrupted: the signal handler drops the database and exits; what failed meanwhile is its echo.
+    if (interrupted) return;
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     process.exit(1);
   },
