@@ -11,6 +11,7 @@ import type { ModuleContext } from './platform/module';
 import { StageService } from './modules/stages';
 import { JourneyService } from './modules/journeys';
 import { HealthService } from './modules/health';
+import { KpiService } from './modules/kpis';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -24,6 +25,7 @@ export interface AppServices {
   readonly stages: StageService;
   readonly journeys: JourneyService;
   readonly health: HealthService;
+  readonly kpis: KpiService;
 }
 
 export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
@@ -47,8 +49,10 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
   const stages = new StageService(ctx);
   const health = new HealthService(ctx);
   const journeys = new JourneyService(ctx);
+  const kpis = new KpiService(ctx);
   // After an unmerge both people are re-derived: stage, health, then tags and segments.
   identities.onUnmerged = async (em, workspaceId, ids) => [
+    ...(await kpis.refresh(em, workspaceId, ids).then(() => [])),
     ...(await stages.refresh(em, workspaceId, ids)),
     ...(await health.refresh(em, workspaceId, ids)),
     ...(await tags.reevaluate(em, workspaceId, ids, () => 'unmerge')),
@@ -63,5 +67,6 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     stages,
     journeys,
     health,
+    kpis,
   };
 }

@@ -233,6 +233,7 @@ export class IngestService {
         ts: r.event.ts,
         profileId: r.profileId,
         properties: r.event.properties,
+        revenue: r.event.revenue,
         traits: r.event.traits,
         context: r.event.context,
       }));

@@ -10,6 +10,8 @@ export interface BatchEvent {
   /** The live profile the event belongs to after this batch's merges. */
   profileId: string;
   properties: Record<string, unknown> | null;
+  /** `Order Completed`: the validated order value (cents-rounded); otherwise null. */
+  revenue: number | null;
   traits: Record<string, unknown> | null;
   context: Record<string, unknown> | null;
 }

@@ -1,0 +1,9 @@
+import { KpiResolver } from './kpi.resolver';
+
+export { KpiService } from './kpi.service';
+export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service';
+export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
+export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
+
+/** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
+export const KPI_RESOLVERS: Function[] = [KpiResolver];

@@ -1,0 +1,23 @@
+import { Field, InputType } from 'type-graphql';
+
+@InputType({ description: 'Local dates in the workspace time zone, both inclusive.' })
+export class KpiRangeInput {
+  @Field({ description: 'First day, YYYY-MM-DD.' })
+  from: string;
+  @Field({ description: 'Last day, YYYY-MM-DD (inclusive).' })
+  to: string;
+}
+
+@InputType({ description: 'Restricts a KPI to some activity or people. All given conditions apply.' })
+export class KpiFilterInput {
+  @Field(() => [String], { nullable: true, description: 'Only activity on these channels (acquisition channel for new-profile metrics).' })
+  channels?: string[] | null;
+  @Field(() => [String], { nullable: true, description: 'Only activity at these touchpoints (`context.touchpoint`).' })
+  touchpoints?: string[] | null;
+  @Field(() => String, { nullable: true, description: 'Only people currently in this lifecycle stage.' })
+  stage?: string | null;
+  @Field(() => String, { nullable: true, description: 'Only people currently carrying this tag key.' })
+  tag?: string | null;
+  @Field(() => String, { nullable: true, description: 'Only people currently in this segment (segment key).' })
+  segment?: string | null;
+}

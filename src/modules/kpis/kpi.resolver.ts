@@ -1,0 +1,162 @@
+import { Arg, Authorized, Ctx, Float, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Role, requireAuth } from '../../platform/auth';
+import { AppError } from '../../platform/errors';
+import type { RequestContext } from '../../platform/graphql/context';
+import type { AppServices } from '../../services';
+import { CATALOGUE, KpiMetric } from './kpi.catalogue';
+import { KpiErrorCode } from './kpi.errors';
+import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
+import type { KpiSeriesResult, KpiSeriesValue } from './kpi.service';
+import {
+  AggregatePage,
+  AggregateRow,
+  AggregateValue,
+  FunnelStep,
+  KpiBreakdown,
+  KpiGrain,
+  KpiLiveSettings,
+  KpiPoint,
+  KpiRangeType,
+  KpiResult,
+  KpiSeries,
+  KpiSnapshot,
+  KpiSnapshotValue,
+  RetentionCohort,
+  RetentionMatrix,
+} from './kpi.type';
+
+/** Aggregates only, never personal data: READ, ANALYST (and ADMIN). */
+const VIEWERS = [Role.READ, Role.ANALYST] as const;
+
+export const toSeries = (s: KpiSeriesValue): KpiSeries =>
+  Object.assign(new KpiSeries(), { key: s.key, points: s.points.map((p) => Object.assign(new KpiPoint(), p)) });
+
+export const toResult = (r: KpiSeriesResult): KpiResult =>
+  Object.assign(new KpiResult(), {
+    metric: r.metric,
+    label: CATALOGUE[r.metric].label,
+    formula: CATALOGUE[r.metric].formula,
+    grain: r.grain as KpiGrain,
+    timeZone: r.timeZone,
+    total: toSeries(r.total),
+    breakdown: r.series.map(toSeries),
+  });
+
+function decodeCursor(after: string | null | undefined): number {
+  if (after == null) return 0;
+  const n = Number(Buffer.from(after, 'base64url').toString('utf8').replace(/^o:/, ''));
+  if (!Number.isInteger(n) || n < 0) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'after', 'not a cursor returned by this query');
+  return n;
+}
+
+@Resolver()
+export class KpiResolver {
+  constructor(private readonly services: AppServices) {}
+
+  @Authorized(...VIEWERS)
+  @Query(() => KpiResult, { description: 'A KPI time series over a range at a grain, optionally broken down. Reads rollups kept in the ingest transaction. READ or ANALYST.' })
+  async kpi(
+    @Arg('metric', () => KpiMetric, { description: 'The metric.' }) metric: KpiMetric,
+    @Arg('range', () => KpiRangeInput, { description: 'Local dates, inclusive.' }) range: KpiRangeInput,
+    @Ctx() ctx: RequestContext,
+    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Bucket size.' }) grain: KpiGrain,
+    @Arg('breakdown', () => KpiBreakdown, { nullable: true, description: 'Split into one series per value.' }) breakdown?: KpiBreakdown | null,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) filter?: KpiFilterInput | null,
+  ): Promise<KpiResult> {
+    const [r] = await this.services.kpis.series(requireAuth(ctx).workspaceId, [metric], { ...range }, grain, breakdown ?? 'NONE', { ...(filter ?? {}) });
+    return toResult(r);
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => KpiSnapshot, { description: 'Several KPIs over a range (one bucket each) with the change against the equally long range before. READ or ANALYST.' })
+  async kpis(
+    @Arg('metrics', () => [KpiMetric], { description: '1–30 metrics.' }) metrics: KpiMetric[],
+    @Arg('range', () => KpiRangeInput, { description: 'Local dates, inclusive.' }) range: KpiRangeInput,
+    @Ctx() ctx: RequestContext,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) filter?: KpiFilterInput | null,
+  ): Promise<KpiSnapshot> {
+    if (!metrics.length || metrics.length > 30) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'metrics', 'ask for 1–30 metrics');
+    const s = await this.services.kpis.snapshot(requireAuth(ctx).workspaceId, metrics, { ...range }, { ...(filter ?? {}) });
+    return Object.assign(new KpiSnapshot(), {
+      range: Object.assign(new KpiRangeType(), s.range),
+      previousRange: Object.assign(new KpiRangeType(), s.previousRange),
+      timeZone: s.timeZone,
+      values: s.values.map((v) => Object.assign(new KpiSnapshotValue(), { ...v, label: CATALOGUE[v.metric].label, formula: CATALOGUE[v.metric].formula })),
+    });
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => RetentionMatrix, { description: 'Retention cohorts: people new in each bucket of the range, and the share of them active in each following period. READ or ANALYST.' })
+  async retentionCohorts(
+    @Arg('range', () => KpiRangeInput, { description: 'Cohort buckets in this range.' }) range: KpiRangeInput,
+    @Ctx() ctx: RequestContext,
+    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Cohort and period size (DAY, WEEK or MONTH).' }) grain: KpiGrain,
+    @Arg('periods', () => Int, { defaultValue: 7, description: 'Periods after the cohort\'s own (1–52).' }) periods: number,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) filter?: KpiFilterInput | null,
+  ): Promise<RetentionMatrix> {
+    const r = await this.services.kpis.retentionCohorts(requireAuth(ctx).workspaceId, { ...range }, grain, periods, { ...(filter ?? {}) });
+    return Object.assign(new RetentionMatrix(), { grain, timeZone: r.timeZone, cohorts: r.rows.map((x) => Object.assign(new RetentionCohort(), x)) });
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => [FunnelStep], { description: 'An ordered funnel over event names: people doing step 1 in the range, then each next step after the previous one and within `withinHours` of step 1. READ or ANALYST.' })
+  async funnel(
+    @Arg('steps', () => [String], { description: '2–8 event names, in order.' }) steps: string[],
+    @Arg('range', () => KpiRangeInput, { description: 'Range of step 1.' }) range: KpiRangeInput,
+    @Ctx() ctx: RequestContext,
+    @Arg('withinHours', () => Float, { defaultValue: 24 * 7, description: 'Window from step 1, hours.' }) withinHours: number,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Channels, stage or tag.' }) filter?: KpiFilterInput | null,
+  ): Promise<FunnelStep[]> {
+    const r = await this.services.kpis.funnel(requireAuth(ctx).workspaceId, steps, { ...range }, withinHours, { ...(filter ?? {}) });
+    return r.map((s) => Object.assign(new FunnelStep(), s));
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => AggregatePage, {
+    description:
+      'Semantic layer for BI: measures (the KPI catalogue, formulas on `KpiMetric`) by time bucket and at most one dimension (a `KpiBreakdown`), over the same rollups as `kpi`, paginated. READ or ANALYST.',
+  })
+  async aggregate(
+    @Arg('measures', () => [KpiMetric], { description: '1–30 measures.' }) measures: KpiMetric[],
+    @Arg('range', () => KpiRangeInput, { description: 'Local dates, inclusive.' }) range: KpiRangeInput,
+    @Ctx() ctx: RequestContext,
+    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Time bucket size.' }) grain: KpiGrain,
+    @Arg('dimension', () => KpiBreakdown, { nullable: true, description: 'Dimension besides time; without it one row per bucket.' }) dimension?: KpiBreakdown | null,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) filter?: KpiFilterInput | null,
+    @Arg('first', () => Int, { defaultValue: 100, description: 'Rows per page (1–1000).' }) first = 100,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor from the previous page.' }) after?: string | null,
+  ): Promise<AggregatePage> {
+    if (!measures.length || measures.length > 30) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'measures', 'ask for 1–30 measures');
+    if (!Number.isInteger(first) || first < 1 || first > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'first', 'first must be in 1–1000');
+    const offset = decodeCursor(after);
+    const results = await this.services.kpis.series(requireAuth(ctx).workspaceId, measures, { ...range }, grain, dimension ?? 'NONE', { ...(filter ?? {}) });
+    const groups = dimension ? results[0].series.map((s, si) => ({ key: s.key, pick: (r: KpiSeriesResult) => r.series[si] })) : [{ key: null, pick: (r: KpiSeriesResult) => r.total }];
+    const rows: AggregateRow[] = [];
+    results[0].total.points.forEach((p, bi) => {
+      for (const g of groups) {
+        rows.push(
+          Object.assign(new AggregateRow(), {
+            bucket: p.localStart,
+            dimension: g.key,
+            values: results.map((r) => Object.assign(new AggregateValue(), { measure: r.metric, value: g.pick(r).points[bi].value })),
+          }),
+        );
+      }
+    });
+    const page = rows.slice(offset, offset + first);
+    const next = offset + first < rows.length ? Buffer.from(`o:${offset + first}`).toString('base64url') : null;
+    return Object.assign(new AggregatePage(), { rows: page, totalCount: rows.length, nextCursor: next });
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => KpiLiveSettings, { description: 'Live KPI settings. READ or ANALYST.' })
+  async kpiLiveSettings(@Ctx() ctx: RequestContext): Promise<KpiLiveSettings> {
+    return Object.assign(new KpiLiveSettings(), { intervalMs: await this.services.kpis.liveIntervalMs(requireAuth(ctx).workspaceId) });
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => KpiLiveSettings, { description: 'Set the coalescing interval of live KPI pushes. ADMIN.' })
+  async setKpiLiveInterval(@Arg('intervalMs', () => Int, { description: 'Milliseconds, 100–3600000.' }) intervalMs: number, @Ctx() ctx: RequestContext): Promise<KpiLiveSettings> {
+    return Object.assign(new KpiLiveSettings(), { intervalMs: await this.services.kpis.setLiveIntervalMs(requireAuth(ctx).workspaceId, intervalMs) });
+  }
+}

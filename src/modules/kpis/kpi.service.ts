@@ -1,0 +1,248 @@
+import type { EntityManager } from 'typeorm';
+import { AppError } from '../../platform/errors';
+import type { BatchContext, IngestHook } from '../../platform/hooks';
+import type { ModuleContext } from '../../platform/module';
+import { CATALOGUE, familiesOf, KpiMetric, type Base } from './kpi.catalogue';
+import { KpiErrorCode } from './kpi.errors';
+import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
+
+export interface KpiRange {
+  /** First local day, YYYY-MM-DD (workspace time zone). */
+  from: string;
+  /** Last local day, inclusive. */
+  to: string;
+}
+
+export interface KpiPointValue {
+  localStart: string;
+  localEnd: string;
+  start: Date;
+  end: Date;
+  value: number | null;
+}
+
+export interface KpiSeriesValue {
+  /** Breakdown value (channel, touchpoint, stage, tag or segment key); null for the total. */
+  key: string | null;
+  points: KpiPointValue[];
+}
+
+export interface KpiSeriesResult {
+  metric: KpiMetric;
+  grain: Grain;
+  breakdown: Breakdown;
+  timeZone: string;
+  total: KpiSeriesValue;
+  series: KpiSeriesValue[];
+}
+
+export interface KpiSnapshotValue {
+  metric: KpiMetric;
+  value: number | null;
+  previous: number | null;
+  /** (value − previous) ÷ |previous|; null when previous is 0 or null. */
+  change: number | null;
+}
+
+export interface KpiSnapshotResult {
+  range: KpiRange;
+  previousRange: KpiRange;
+  timeZone: string;
+  values: KpiSnapshotValue[];
+}
+
+export interface RetentionRow {
+  cohortStart: string;
+  size: number;
+  /** Share of the cohort active in period j (j = 0 is the cohort's own period). */
+  retention: (number | null)[];
+}
+
+export interface FunnelStepValue {
+  name: string;
+  count: number;
+  conversionFromPrevious: number | null;
+  conversionFromFirst: number | null;
+}
+
+/** Buckets one query may ask for. */
+export const MAX_BUCKETS = 2000;
+export const MAX_FUNNEL_STEPS = 8;
+export const MIN_LIVE_INTERVAL_MS = 100;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function addDays(day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+const GRAIN_HOURS: Record<Grain, number> = { HOUR: 1, DAY: 24, WEEK: 24 * 7, MONTH: 24 * 28 };
+
+/**
+ * KPIs (DESIGN §5) from rollups kept in the ingest transaction: `kpi_activity` (person × hour ×
+ * channel × touchpoint) and `kpi_profiles` (acquisition). Exact distinct counts, no raw-event scans
+ * for the catalogue (funnels read events of the steps' names in the range).
+ */
+export class KpiService {
+  private readonly repo = new KpiRepository();
+
+  constructor(protected readonly ctx: ModuleContext) {
+    const hook: IngestHook = { name: 'kpis', afterBatch: (b) => this.afterBatch(b) };
+    ctx.addIngestHook(hook);
+  }
+
+  private async afterBatch(b: BatchContext): Promise<void> {
+    await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
+    await this.repo.addEvents(b.em, b.workspaceId, b.events);
+  }
+
+  /** After an unmerge moved events back: rebuild both people's rollups from their events. */
+  async refresh(em: EntityManager, ws: string, ids: string[]): Promise<void> {
+    await this.repo.rebuild(em, ws, ids);
+  }
+
+  validateRange(range: KpiRange, field = 'range'): void {
+    for (const k of ['from', 'to'] as const) {
+      const v = range[k];
+      if (typeof v !== 'string' || !DATE.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)) || new Date(`${v}T00:00:00Z`).toISOString().slice(0, 10) !== v) {
+        throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, `${field}.${k}`, `${k} must be a calendar date YYYY-MM-DD; got ${JSON.stringify(v)}`);
+      }
+    }
+    if (range.from > range.to) throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, `${field}.to`, `to (${range.to}) is before from (${range.from})`);
+  }
+
+  private checkBuckets(range: KpiRange, grain: Grain, field = 'range'): void {
+    const hours = (daysBetween(range.from, range.to) + 1) * 24;
+    if (hours / GRAIN_HOURS[grain] > MAX_BUCKETS) {
+      throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, `${field}.to`, `at most ${MAX_BUCKETS} ${grain.toLowerCase()} buckets per query; narrow the range or use a coarser grain`);
+    }
+  }
+
+  /** Time series of metrics at a grain, with breakdown series when asked (one pass per metric set). */
+  async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec): Promise<KpiSeriesResult[]> {
+    this.validateRange(range);
+    this.checkBuckets(range, grain);
+    const em = this.ctx.ds.manager;
+    const { tz, buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
+    const fams = familiesOf(metrics);
+    const total = await this.repo.measures(em, ws, tz, buckets, fams, grain, 'NONE', filter);
+    const split = breakdown === 'NONE' ? null : await this.repo.measures(em, ws, tz, buckets, fams, grain, breakdown, filter);
+    const keys = split ? [...new Set([...split.keys()].map((k) => k.slice(k.indexOf('|') + 1)))].sort() : [];
+    const seriesOf = (m: KpiMetric, data: Map<string, Base>, key: string, label: string | null): KpiSeriesValue => ({
+      key: label,
+      points: buckets.map((b) => point(b, CATALOGUE[m].value(data.get(`${b.i}|${key}`) ?? withDays(b)), b)),
+    });
+    const withDays = (b: Bucket): Base => ({ days: b.days });
+    const point = (b: Bucket, v: number | null, _b: Bucket): KpiPointValue => ({ localStart: b.localStart, localEnd: b.localEnd, start: b.s, end: b.e, value: v });
+    // `days` is a bucket fact every DAU-based formula needs.
+    for (const data of [total, split]) {
+      if (!data) continue;
+      for (const [k, v] of data) v.days = buckets[Number(k.slice(0, k.indexOf('|'))) - 1].days;
+    }
+    return metrics.map((m) => ({
+      metric: m,
+      grain,
+      breakdown,
+      timeZone: tz,
+      total: seriesOf(m, total, '', null),
+      series: split ? keys.map((k) => seriesOf(m, split, k, k)) : [],
+    }));
+  }
+
+  /** Each metric over the whole range (one bucket), and over the equally long range just before. */
+  async snapshot(ws: string, metrics: KpiMetric[], range: KpiRange, filter: KpiFilterSpec = {}): Promise<KpiSnapshotResult> {
+    this.validateRange(range);
+    const n = daysBetween(range.from, range.to) + 1;
+    if (n > 3660) throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, 'range.to', 'a snapshot covers at most 3,660 days');
+    const previousRange = { from: addDays(range.from, -n), to: addDays(range.from, -1) };
+    const em = this.ctx.ds.manager;
+    const one = async (r: KpiRange) => {
+      const { tz, buckets } = await this.repo.buckets(em, ws, r.from, addDays(r.to, 1), 'DAY', n);
+      const data = await this.repo.measures(em, ws, tz, buckets, familiesOf(metrics), 'DAY', 'NONE', filter);
+      const b: Base = { ...(data.get('1|') ?? {}), days: buckets[0]?.days ?? n };
+      return { tz, values: metrics.map((m) => CATALOGUE[m].value(b)) };
+    };
+    const cur = await one(range);
+    const prev = await one(previousRange);
+    return {
+      range,
+      previousRange,
+      timeZone: cur.tz,
+      values: metrics.map((m, i) => {
+        const value = cur.values[i];
+        const previous = prev.values[i];
+        return { metric: m, value, previous, change: value !== null && previous ? (value - previous) / Math.abs(previous) : null };
+      }),
+    };
+  }
+
+  /** Cohort matrix: people new in each bucket, and the share of them active j buckets later. */
+  async retentionCohorts(ws: string, range: KpiRange, grain: Grain, periods: number, filter: KpiFilterSpec = {}): Promise<{ timeZone: string; rows: RetentionRow[] }> {
+    this.validateRange(range);
+    if (!Number.isInteger(periods) || periods < 1 || periods > 52) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–52');
+    if (grain === 'HOUR') throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'grain', 'cohorts are DAY, WEEK or MONTH');
+    this.checkBuckets(range, grain);
+    const em = this.ctx.ds.manager;
+    const ext = addDays(range.to, 1 + periods * (grain === 'DAY' ? 1 : grain === 'WEEK' ? 7 : 31));
+    const { tz, buckets } = await this.repo.buckets(em, ws, range.from, ext, grain);
+    const cohortBuckets = buckets.filter((b) => b.localStart < `${addDays(range.to, 1)}T00:00:00`);
+    const cells = await this.repo.cohortCells(em, ws, buckets, cohortBuckets.length, periods, filter);
+    return {
+      timeZone: tz,
+      rows: cohortBuckets.map((b) => {
+        const size = cells.get(`${b.i}|-1`) ?? 0;
+        return {
+          cohortStart: b.localStart,
+          size,
+          retention: Array.from({ length: periods + 1 }, (_, j) => {
+            const target = buckets[b.i - 1 + j];
+            if (!size || !target) return null;
+            return (cells.get(`${b.i}|${j}`) ?? 0) / size;
+          }),
+        };
+      }),
+    };
+  }
+
+  /** Ordered funnel: people doing step 1 in the range, then each next step within `withinHours` of step 1. */
+  async funnel(ws: string, steps: string[], range: KpiRange, withinHours: number, filter: KpiFilterSpec = {}): Promise<FunnelStepValue[]> {
+    this.validateRange(range);
+    if (!Array.isArray(steps) || steps.length < 2 || steps.length > MAX_FUNNEL_STEPS) {
+      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'steps', `a funnel has 2–${MAX_FUNNEL_STEPS} steps`);
+    }
+    steps.forEach((s, i) => {
+      if (typeof s !== 'string' || !s.trim() || s.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, `steps.${i}`, 'a step is an event name of 1–200 characters');
+    });
+    if (!Number.isFinite(withinHours) || withinHours <= 0 || withinHours > 24 * 366) {
+      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'withinHours', 'withinHours must be in (0, 8784]');
+    }
+    this.checkBuckets(range, 'DAY');
+    const em = this.ctx.ds.manager;
+    const { buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), 'DAY', daysBetween(range.from, range.to) + 1);
+    const counts = await this.repo.funnel(em, ws, steps, buckets[0].s, buckets[0].e, withinHours, filter);
+    return steps.map((name, i) => ({
+      name,
+      count: counts[i],
+      conversionFromPrevious: i === 0 ? null : counts[i - 1] ? counts[i] / counts[i - 1] : null,
+      conversionFromFirst: i === 0 ? null : counts[0] ? counts[i] / counts[0] : null,
+    }));
+  }
+
+  async liveIntervalMs(ws: string): Promise<number> {
+    return this.repo.liveIntervalMs(this.ctx.ds.manager, ws);
+  }
+
+  async setLiveIntervalMs(ws: string, ms: number): Promise<number> {
+    if (!Number.isInteger(ms) || ms < MIN_LIVE_INTERVAL_MS || ms > 3_600_000) {
+      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'intervalMs', `the live interval is an integer number of milliseconds in ${MIN_LIVE_INTERVAL_MS}–3600000`);
+    }
+    await this.repo.setLiveIntervalMs(this.ctx.ds.manager, ws, ms);
+    return ms;
+  }
+}

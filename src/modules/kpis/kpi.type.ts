@@ -1,0 +1,182 @@
+import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { CATALOGUE, KpiMetric } from './kpi.catalogue';
+
+registerEnumType(KpiMetric, {
+  name: 'KpiMetric',
+  description:
+    'The KPI catalogue. Each value states its formula. Active: at least one event in the bucket (on the breakdown channel/touchpoint when broken down by them). New: first event in the bucket (broken down by the channel/touchpoint of that first event). Days are days in the workspace time zone. Tag, segment and stage breakdowns and filters use current membership.',
+  valuesConfig: Object.fromEntries(Object.entries(CATALOGUE).map(([k, d]) => [k, { description: `${d.label}: ${d.formula}.` }])),
+});
+
+export enum KpiGrain {
+  HOUR = 'HOUR',
+  DAY = 'DAY',
+  WEEK = 'WEEK',
+  MONTH = 'MONTH',
+}
+registerEnumType(KpiGrain, {
+  name: 'KpiGrain',
+  description: 'Time bucket size, in the workspace time zone (weeks start on Monday).',
+  valuesConfig: { HOUR: { description: 'Clock hours.' }, DAY: { description: 'Days.' }, WEEK: { description: 'ISO weeks (Monday).' }, MONTH: { description: 'Calendar months.' } },
+});
+
+export enum KpiBreakdown {
+  CHANNEL = 'CHANNEL',
+  TOUCHPOINT = 'TOUCHPOINT',
+  STAGE = 'STAGE',
+  TAG = 'TAG',
+  SEGMENT = 'SEGMENT',
+}
+registerEnumType(KpiBreakdown, {
+  name: 'KpiBreakdown',
+  description: 'What a series is split by.',
+  valuesConfig: {
+    CHANNEL: { description: 'Channel of the activity (acquisition channel for new-profile, cohort and referral metrics).' },
+    TOUCHPOINT: { description: '`context.touchpoint` of the activity (of the first event for new-profile metrics); empty string when none.' },
+    STAGE: { description: 'Current lifecycle stage.' },
+    TAG: { description: 'Current tags (a person counts under each tag they carry).' },
+    SEGMENT: { description: 'Current segments (by segment key).' },
+  },
+});
+
+@ObjectType({ description: 'One bucket of a KPI series.' })
+export class KpiPoint {
+  @Field({ description: 'Bucket start, local time of the workspace (YYYY-MM-DDTHH:MM:SS).' })
+  localStart: string;
+  @Field({ description: 'Bucket end (exclusive), local time; the last bucket ends with the range.' })
+  localEnd: string;
+  @Field({ description: 'Bucket start as an instant.' })
+  start: Date;
+  @Field({ description: 'Bucket end as an instant (exclusive).' })
+  end: Date;
+  @Field(() => Float, { nullable: true, description: 'The value; null when the formula divides by zero.' })
+  value: number | null;
+}
+
+@ObjectType({ description: 'A series of points: the total, or one breakdown value.' })
+export class KpiSeries {
+  @Field(() => String, { nullable: true, description: 'Breakdown value (channel, touchpoint, stage, tag key or segment key); null for the total.' })
+  key: string | null;
+  @Field(() => [KpiPoint], { description: 'One point per bucket, in time order.' })
+  points: KpiPoint[];
+}
+
+@ObjectType({ description: 'A KPI time series with its definition.' })
+export class KpiResult {
+  @Field(() => KpiMetric, { description: 'The metric.' })
+  metric: KpiMetric;
+  @Field({ description: 'Chinese label operators use.' })
+  label: string;
+  @Field({ description: 'The formula.' })
+  formula: string;
+  @Field(() => KpiGrain, { description: 'Bucket size.' })
+  grain: KpiGrain;
+  @Field({ description: 'Time zone of the buckets (the workspace time zone).' })
+  timeZone: string;
+  @Field(() => KpiSeries, { description: 'The total series.' })
+  total: KpiSeries;
+  @Field(() => [KpiSeries], { description: 'One series per breakdown value (empty without a breakdown), sorted by key.' })
+  breakdown: KpiSeries[];
+}
+
+@ObjectType({ description: 'A metric over a range, and over the equally long range just before.' })
+export class KpiSnapshotValue {
+  @Field(() => KpiMetric, { description: 'The metric.' })
+  metric: KpiMetric;
+  @Field({ description: 'Chinese label.' })
+  label: string;
+  @Field({ description: 'The formula.' })
+  formula: string;
+  @Field(() => Float, { nullable: true, description: 'Value over the range (one bucket).' })
+  value: number | null;
+  @Field(() => Float, { nullable: true, description: 'Value over the previous range.' })
+  previous: number | null;
+  @Field(() => Float, { nullable: true, description: '(value − previous) ÷ |previous|; null when previous is 0 or null.' })
+  change: number | null;
+}
+
+@ObjectType({ description: 'A local date range (inclusive).' })
+export class KpiRangeType {
+  @Field({ description: 'First day, YYYY-MM-DD.' })
+  from: string;
+  @Field({ description: 'Last day, YYYY-MM-DD (inclusive).' })
+  to: string;
+}
+
+@ObjectType({ description: 'KPIs over a range with period-over-period change.' })
+export class KpiSnapshot {
+  @Field(() => KpiRangeType, { description: 'The range.' })
+  range: KpiRangeType;
+  @Field(() => KpiRangeType, { description: 'The equally long range just before.' })
+  previousRange: KpiRangeType;
+  @Field({ description: 'Workspace time zone.' })
+  timeZone: string;
+  @Field(() => [KpiSnapshotValue], { description: 'One value per metric asked, in order.' })
+  values: KpiSnapshotValue[];
+}
+
+@ObjectType({ description: 'One cohort of a retention matrix.' })
+export class RetentionCohort {
+  @Field({ description: 'Local start of the cohort bucket.' })
+  cohortStart: string;
+  @Field(() => Int, { description: 'People whose first event falls in the bucket.' })
+  size: number;
+  @Field(() => [Float], { nullable: 'items', description: 'Share of the cohort active in period j after it (index 0 = its own period; null when the period is after the range data or the cohort is empty).' })
+  retention: (number | null)[];
+}
+
+@ObjectType({ description: 'Retention cohort matrix.' })
+export class RetentionMatrix {
+  @Field(() => KpiGrain, { description: 'Cohort and period size.' })
+  grain: KpiGrain;
+  @Field({ description: 'Workspace time zone.' })
+  timeZone: string;
+  @Field(() => [RetentionCohort], { description: 'Cohorts in time order.' })
+  cohorts: RetentionCohort[];
+}
+
+@ObjectType({ description: 'One funnel step.' })
+export class FunnelStep {
+  @Field({ description: 'Event name.' })
+  name: string;
+  @Field(() => Int, { description: 'People reaching this step.' })
+  count: number;
+  @Field(() => Float, { nullable: true, description: 'count ÷ previous step count.' })
+  conversionFromPrevious: number | null;
+  @Field(() => Float, { nullable: true, description: 'count ÷ first step count.' })
+  conversionFromFirst: number | null;
+}
+
+@ObjectType({ description: 'One value of an aggregate row.' })
+export class AggregateValue {
+  @Field(() => KpiMetric, { description: 'The measure.' })
+  measure: KpiMetric;
+  @Field(() => Float, { nullable: true, description: 'Its value for the row.' })
+  value: number | null;
+}
+
+@ObjectType({ description: 'One row of an aggregate: a time bucket and a dimension value, with every measure asked.' })
+export class AggregateRow {
+  @Field({ description: 'Local start of the time bucket.' })
+  bucket: string;
+  @Field(() => String, { nullable: true, description: 'Value of the dimension (null without one).' })
+  dimension: string | null;
+  @Field(() => [AggregateValue], { description: 'Measures in the order asked.' })
+  values: AggregateValue[];
+}
+
+@ObjectType({ description: 'A page of aggregate rows, ordered by bucket then dimension.' })
+export class AggregatePage {
+  @Field(() => [AggregateRow], { description: 'Rows of this page.' })
+  rows: AggregateRow[];
+  @Field(() => Int, { description: 'Rows in all pages.' })
+  totalCount: number;
+  @Field(() => String, { nullable: true, description: 'Cursor of the next page (pass as `after`); null on the last page.' })
+  nextCursor: string | null;
+}
+
+@ObjectType({ description: 'Live KPI settings of the workspace.' })
+export class KpiLiveSettings {
+  @Field(() => Int, { description: 'Coalescing interval of `kpiUpdated` pushes, milliseconds (≥ 100, default 1000).' })
+  intervalMs: number;
+}
