@@ -67,6 +67,7 @@ export class Kpis1763893000000 implements MigrationInterface {
         deviation_pct  double precision,
         level          text NOT NULL CHECK (level IN ('normal', 'important', 'urgent')),
         cooldown_sec   integer NOT NULL DEFAULT 3600,
+        window_days    integer NOT NULL DEFAULT 1,
         filter         jsonb NOT NULL DEFAULT '{}'::jsonb,
         enabled        boolean NOT NULL DEFAULT true,
         breached       boolean NOT NULL DEFAULT false,

@@ -1,4 +1,5 @@
 import { KpiResolver } from './kpi.resolver';
+import { AlertResolver } from './alert.resolver';
 
 export { KpiService } from './kpi.service';
 export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service';
@@ -6,4 +7,4 @@ export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
 export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
 
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const KPI_RESOLVERS: Function[] = [KpiResolver];
+export const KPI_RESOLVERS: Function[] = [KpiResolver, AlertResolver];

@@ -5,6 +5,7 @@ import type { ModuleContext } from '../../platform/module';
 import { CATALOGUE, familiesOf, KpiMetric, type Base } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
+import { AlertService } from './alert.service';
 
 export interface KpiRange {
   /** First local day, YYYY-MM-DD (workspace time zone). */
@@ -91,15 +92,49 @@ const GRAIN_HOURS: Record<Grain, number> = { HOUR: 1, DAY: 24, WEEK: 24 * 7, MON
  */
 export class KpiService {
   private readonly repo = new KpiRepository();
+  /** Targets, alert rules and alerts. */
+  readonly alerts: AlertService;
 
   constructor(protected readonly ctx: ModuleContext) {
     const hook: IngestHook = { name: 'kpis', afterBatch: (b) => this.afterBatch(b) };
     ctx.addIngestHook(hook);
+    this.alerts = new AlertService(ctx, this);
   }
 
-  private async afterBatch(b: BatchContext): Promise<void> {
+  private async afterBatch(b: BatchContext): Promise<() => void> {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
     await this.repo.addEvents(b.em, b.workspaceId, b.events);
+    return () => this.alerts.schedule(b.workspaceId);
+  }
+
+  /** Today's date in the workspace time zone, YYYY-MM-DD. */
+  async today(ws: string): Promise<string> {
+    const [r] = await this.ctx.ds.manager.query(`SELECT to_char(now() AT TIME ZONE time_zone, 'YYYY-MM-DD') AS d FROM workspaces WHERE id = $1`, [ws]);
+    return r.d;
+  }
+
+  /** One metric over a whole range (one bucket). */
+  async valueOver(ws: string, metric: KpiMetric, range: KpiRange, filter: KpiFilterSpec = {}): Promise<number | null> {
+    const n = daysBetween(range.from, range.to) + 1;
+    const em = this.ctx.ds.manager;
+    const { tz, buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), 'DAY', n);
+    const data = await this.repo.measures(em, ws, tz, buckets, familiesOf([metric]), 'DAY', 'NONE', filter);
+    return CATALOGUE[metric].value({ ...(data.get('1|') ?? {}), days: buckets[0]?.days ?? n });
+  }
+
+  validateFilter(filter: KpiFilterSpec, field = 'filter'): void {
+    for (const k of ['channels', 'touchpoints'] as const) {
+      const v = filter[k];
+      if (v == null) continue;
+      if (!Array.isArray(v) || v.length > 50) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}`, `${k} is a list of at most 50 values`);
+      v.forEach((x, i) => {
+        if (typeof x !== 'string' || x.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}.${i}`, 'a value is a string of at most 200 characters');
+      });
+    }
+    for (const k of ['stage', 'tag', 'segment'] as const) {
+      const v = filter[k];
+      if (v != null && (typeof v !== 'string' || !v || v.length > 200)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}`, `${k} is a key of 1–200 characters`);
+    }
   }
 
   /** After an unmerge moved events back: rebuild both people's rollups from their events. */
@@ -127,6 +162,7 @@ export class KpiService {
   /** Time series of metrics at a grain, with breakdown series when asked (one pass per metric set). */
   async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec): Promise<KpiSeriesResult[]> {
     this.validateRange(range);
+    this.validateFilter(filter);
     this.checkBuckets(range, grain);
     const em = this.ctx.ds.manager;
     const { tz, buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
@@ -158,6 +194,7 @@ export class KpiService {
   /** Each metric over the whole range (one bucket), and over the equally long range just before. */
   async snapshot(ws: string, metrics: KpiMetric[], range: KpiRange, filter: KpiFilterSpec = {}): Promise<KpiSnapshotResult> {
     this.validateRange(range);
+    this.validateFilter(filter);
     const n = daysBetween(range.from, range.to) + 1;
     if (n > 3660) throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, 'range.to', 'a snapshot covers at most 3,660 days');
     const previousRange = { from: addDays(range.from, -n), to: addDays(range.from, -1) };
@@ -185,6 +222,7 @@ export class KpiService {
   /** Cohort matrix: people new in each bucket, and the share of them active j buckets later. */
   async retentionCohorts(ws: string, range: KpiRange, grain: Grain, periods: number, filter: KpiFilterSpec = {}): Promise<{ timeZone: string; rows: RetentionRow[] }> {
     this.validateRange(range);
+    this.validateFilter(filter);
     if (!Number.isInteger(periods) || periods < 1 || periods > 52) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–52');
     if (grain === 'HOUR') throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'grain', 'cohorts are DAY, WEEK or MONTH');
     this.checkBuckets(range, grain);
@@ -213,6 +251,7 @@ export class KpiService {
   /** Ordered funnel: people doing step 1 in the range, then each next step within `withinHours` of step 1. */
   async funnel(ws: string, steps: string[], range: KpiRange, withinHours: number, filter: KpiFilterSpec = {}): Promise<FunnelStepValue[]> {
     this.validateRange(range);
+    this.validateFilter(filter);
     if (!Array.isArray(steps) || steps.length < 2 || steps.length > MAX_FUNNEL_STEPS) {
       throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'steps', `a funnel has 2–${MAX_FUNNEL_STEPS} steps`);
     }

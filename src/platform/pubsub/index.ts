@@ -45,4 +45,6 @@ export const Topics = {
   /** A profile gained or lost a tag. */
   tagMembership: (workspaceId: string) => `siyu:${workspaceId}:tag.membership`,
   journeyTriggered: (workspaceId: string, journeyId: string) => `siyu:${workspaceId}:journey.${journeyId}.triggered`,
+  /** A KPI alert was raised: `{ alertId, level }`. */
+  alertRaised: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.raised`,
 };

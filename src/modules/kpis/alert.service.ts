@@ -1,0 +1,221 @@
+import { AppError } from '../../platform/errors';
+import type { ModuleContext } from '../../platform/module';
+import { Topics } from '../../platform/pubsub';
+import { CATALOGUE, KpiMetric } from './kpi.catalogue';
+import { KpiErrorCode } from './kpi.errors';
+import type { KpiFilterSpec } from './kpi.repository';
+import type { KpiRange, KpiService } from './kpi.service';
+import { AlertRepository, type AlertRow, type AlertRuleRow, type TargetRow } from './alert.repository';
+
+export type AlertLevel = 'normal' | 'important' | 'urgent';
+export const LEVEL_RANK: Record<AlertLevel, number> = { normal: 0, important: 1, urgent: 2 };
+export const DEFAULT_DEVIATION_PCT = 5;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface AlertRuleInputSpec {
+  name: string;
+  metric: KpiMetric;
+  kind: 'above' | 'below' | 'deviation';
+  threshold?: number | null;
+  targetId?: string | null;
+  deviationPct?: number | null;
+  level: AlertLevel;
+  cooldownSeconds?: number | null;
+  windowDays?: number | null;
+  filter?: KpiFilterSpec | null;
+}
+
+/** Delay that gathers the commits of a burst into one evaluation. */
+const EVALUATE_DELAY_MS = 50;
+
+/**
+ * Targets (目标) and alert rules (预警): threshold (above/below over the last `windowDays` local
+ * days, today included) or deviation from a target over its period (to date). A rule fires once
+ * when its condition starts to hold (then stays quiet until it stops holding and holds again, and
+ * never within its cooldown); the alert is stored and published on `alertRaised`. Rules are
+ * evaluated after ingest commits, coalesced per workspace.
+ */
+export class AlertService {
+  private readonly repo = new AlertRepository();
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout | null; running: Promise<void> | null; again: boolean }>();
+  /** Evaluations run (for tests and metrics). */
+  evaluations = 0;
+
+  constructor(
+    private readonly ctx: ModuleContext,
+    private readonly kpis: KpiService,
+  ) {}
+
+  private get em() {
+    return this.ctx.ds.manager;
+  }
+
+  async setTarget(ws: string, metric: KpiMetric, value: number, period: KpiRange, filter: KpiFilterSpec): Promise<TargetRow> {
+    if (!Number.isFinite(value)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'value', 'value must be a finite number');
+    this.kpis.validateRange(period, 'period');
+    this.kpis.validateFilter(filter);
+    return this.repo.insertTarget(this.em, ws, { metric, value, period, filter: { ...filter } });
+  }
+
+  targets(ws: string): Promise<TargetRow[]> {
+    return this.repo.targets(this.em, ws);
+  }
+
+  async createRule(ws: string, input: AlertRuleInputSpec): Promise<AlertRuleRow> {
+    const name = typeof input.name === 'string' ? input.name.trim() : '';
+    if (!name || name.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.name', 'name must be 1–200 characters');
+    const cooldown = input.cooldownSeconds ?? 3600;
+    if (!Number.isInteger(cooldown) || cooldown < 0 || cooldown > 30 * 86400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.cooldownSeconds', 'cooldownSeconds must be an integer in 0–2592000');
+    const windowDays = input.windowDays ?? 1;
+    if (!Number.isInteger(windowDays) || windowDays < 1 || windowDays > 366) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.windowDays', 'windowDays must be an integer in 1–366');
+    const filter = input.filter ?? {};
+    this.kpis.validateFilter(filter, 'input.filter');
+    let threshold: number | null = null;
+    let targetId: string | null = null;
+    let deviation: number | null = null;
+    if (input.kind === 'deviation') {
+      if (!input.targetId || !UUID.test(input.targetId) || !(await this.repo.targets(this.em, ws, [input.targetId])).length) {
+        throw AppError.badInput(KpiErrorCode.TARGET_NOT_FOUND, 'input.targetId', 'a deviation rule needs the id of a target of this workspace');
+      }
+      targetId = input.targetId;
+      deviation = input.deviationPct ?? DEFAULT_DEVIATION_PCT;
+      if (!Number.isFinite(deviation) || deviation <= 0 || deviation > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.deviationPct', 'deviationPct must be in (0, 1000]');
+    } else {
+      if (typeof input.threshold !== 'number' || !Number.isFinite(input.threshold)) {
+        throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.threshold', 'an above/below rule needs a finite threshold');
+      }
+      threshold = input.threshold;
+    }
+    const rule = await this.repo.insertRule(this.em, ws, {
+      name,
+      metric: input.metric,
+      kind: input.kind,
+      threshold,
+      target_id: targetId,
+      deviation_pct: deviation,
+      level: input.level,
+      cooldown_sec: cooldown,
+      window_days: windowDays,
+      filter: { ...filter },
+    });
+    this.schedule(ws);
+    return rule;
+  }
+
+  rules(ws: string): Promise<AlertRuleRow[]> {
+    return this.repo.rules(this.em, ws);
+  }
+
+  async deleteRule(ws: string, id: string): Promise<boolean> {
+    if (!UUID.test(id) || !(await this.repo.deleteRule(this.em, ws, id))) throw AppError.notFound(KpiErrorCode.ALERT_RULE_NOT_FOUND, 'no such alert rule in this workspace');
+    return true;
+  }
+
+  alerts(ws: string, status: string | null, minLevel: AlertLevel | null, limit: number): Promise<AlertRow[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'first', 'first must be in 1–1000');
+    const levels = minLevel ? (Object.keys(LEVEL_RANK) as AlertLevel[]).filter((l) => LEVEL_RANK[l] >= LEVEL_RANK[minLevel]) : null;
+    return this.repo.alerts(this.em, ws, status, levels, limit);
+  }
+
+  async alert(ws: string, id: string): Promise<AlertRow> {
+    const a = UUID.test(id) ? await this.repo.alert(this.em, ws, id) : null;
+    if (!a) throw AppError.notFound(KpiErrorCode.ALERT_NOT_FOUND, 'no such alert in this workspace');
+    return a;
+  }
+
+  /** Acknowledge (an open alert) or resolve (an open or acknowledged one), recording who and when. */
+  async setStatus(ws: string, id: string, status: 'acknowledged' | 'resolved', by: string): Promise<AlertRow> {
+    const current = await this.alert(ws, id);
+    const a = await this.repo.setStatus(this.em, ws, id, status, by, new Date());
+    if (!a) throw AppError.conflict('ALERT_STATUS', `the alert is already ${current.status}`);
+    return a;
+  }
+
+  /** Evaluate the workspace's rules soon; bursts of commits share one evaluation. */
+  schedule(ws: string): void {
+    let p = this.pending.get(ws);
+    if (!p) this.pending.set(ws, (p = { timer: null, running: null, again: false }));
+    if (p.running) {
+      p.again = true;
+      return;
+    }
+    if (p.timer) return;
+    const state = p;
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      state.running = this.evaluate(ws)
+        .then(() => undefined)
+        .catch((err: unknown) => this.ctx.log.error({ err, workspaceId: ws }, 'alert evaluation failed'))
+        .finally(() => {
+          state.running = null;
+          if (state.again) {
+            state.again = false;
+            this.schedule(ws);
+          } else this.pending.delete(ws);
+        });
+    }, EVALUATE_DELAY_MS);
+    state.timer.unref();
+  }
+
+  /** Waits for scheduled evaluations (graceful stop, tests). */
+  async idle(): Promise<void> {
+    while (this.pending.size) {
+      await Promise.all([...this.pending.values()].map((p) => p.running ?? new Promise((r) => setTimeout(r, EVALUATE_DELAY_MS + 10))));
+    }
+  }
+
+  /** Evaluates every enabled rule of the workspace now; returns the alerts raised. */
+  async evaluate(ws: string, now = new Date()): Promise<AlertRow[]> {
+    this.evaluations++;
+    const rules = await this.repo.rules(this.em, ws, true);
+    if (!rules.length) return [];
+    const today = await this.kpis.today(ws);
+    const targets = new Map((await this.repo.targets(this.em, ws)).map((t) => [t.id, t]));
+    const raised: AlertRow[] = [];
+    for (const rule of rules) {
+      const metric = rule.metric as KpiMetric;
+      let value: number | null;
+      let reference: number | null;
+      let holds: boolean;
+      let message: string;
+      const label = `${CATALOGUE[metric]?.label ?? metric} (${metric})`;
+      if (rule.kind === 'deviation') {
+        const t = targets.get(rule.target_id ?? '');
+        if (!t || t.period.from > today) {
+          await this.repo.clear(this.em, ws, rule.id);
+          continue;
+        }
+        const to = t.period.to < today ? t.period.to : today;
+        value = await this.kpis.valueOver(ws, metric, { from: t.period.from, to }, t.filter as KpiFilterSpec);
+        reference = t.value;
+        const dev = value === null || reference === 0 ? null : (value - reference) / Math.abs(reference);
+        holds = dev !== null && Math.abs(dev) * 100 > (rule.deviation_pct ?? DEFAULT_DEVIATION_PCT);
+        message = `${label} is ${value} against target ${reference} for ${t.period.from}–${t.period.to}: ${dev === null ? 'n/a' : `${(dev * 100).toFixed(1)}%`} off (limit ${rule.deviation_pct}%)`;
+      } else {
+        const from = addDays(today, 1 - rule.window_days);
+        value = await this.kpis.valueOver(ws, metric, { from, to: today }, rule.filter as KpiFilterSpec);
+        reference = rule.threshold;
+        holds = value !== null && reference !== null && (rule.kind === 'above' ? value > reference : value < reference);
+        message = `${label} is ${value} over ${from}–${today}, ${rule.kind} ${reference}`;
+      }
+      if (!holds) {
+        if (rule.breached) await this.repo.clear(this.em, ws, rule.id);
+        continue;
+      }
+      if (rule.breached) continue;
+      const a = await this.repo.fire(this.em, ws, rule, value, reference, `${rule.name}: ${message}`, now);
+      if (a) {
+        raised.push(a);
+        this.ctx.pubSub.publish(Topics.alertRaised(ws), { alertId: a.id, level: a.level });
+      }
+    }
+    return raised;
+  }
+}
+
+function addDays(day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
