@@ -4,6 +4,7 @@ import { TagsAndSegments1763880000000 } from './1763880000000-TagsAndSegments';
 import { Lifecycle1763890000000 } from './1763890000000-Lifecycle';
 import { Journeys1763891000000 } from './1763891000000-Journeys';
 import { Health1763892000000 } from './1763892000000-Health';
+import { Compliance1763894000000 } from './1763894000000-Compliance';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Lifecycle1763890000000,
   Journeys1763891000000,
   Health1763892000000,
+  Compliance1763894000000,
 ];

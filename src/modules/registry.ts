@@ -6,6 +6,7 @@ import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags/tag.re
 import { STAGE_RESOLVERS } from './stages';
 import { JOURNEY_RESOLVERS } from './journeys';
 import { HEALTH_RESOLVERS } from './health';
+import { COMPLIANCE_RESOLVERS } from './compliance';
 
 /** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
 export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
@@ -20,4 +21,5 @@ export const RESOLVERS = [
   ...STAGE_RESOLVERS,
   ...HEALTH_RESOLVERS,
   ...JOURNEY_RESOLVERS,
+  ...COMPLIANCE_RESOLVERS,
 ] as const;
