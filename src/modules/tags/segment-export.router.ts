@@ -60,6 +60,7 @@ export function createSegmentExportRouter(services: AppServices, log: Logger, co
         after = Buffer.from(`p:${page.rows.at(-1)!.seq}`, 'utf8').toString('base64url');
       }
       log.info({ workspaceId: auth.workspaceId, segmentId: segment.id, exported: n, purpose }, 'segment exported');
+      await services.audit.record(null, { workspaceId: auth.workspaceId, apiKeyId: auth.apiKeyId, role: auth.role, requestId: String(req.headers['x-request-id'] ?? '') || null }, { action: 'segment.export', targetType: 'segment', targetId: segment.id, details: { purpose, exported: n, identifierTypes: wanted, unmasked: auth.pii } });
       res.end();
     } catch (err) {
       if (res.headersSent) {
