@@ -168,7 +168,7 @@ export class ComplianceRepository {
   historyOf(em: EntityManager, ws: string, ids: readonly string[]): Promise<ConsentHistoryRow[]> {
     return em.query(
       `SELECT id::text, profile_id, purpose, state, source, policy_version, at, recorded_at, event_message_id, actor_key_id
-       FROM consent_history WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY profile_id, id DESC`,
+       FROM consent_history WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY consent_history.profile_id, consent_history.id DESC`,
       [ws, ids],
     );
   }
@@ -327,7 +327,7 @@ export class ComplianceRepository {
        WHERE workspace_id = $1 AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR target_id = $3)
          AND ($4::uuid IS NULL OR actor_key_id = $4) AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
          AND ($7::bigint IS NULL OR id < $7)
-       ORDER BY id DESC LIMIT $8`,
+       ORDER BY audit_log.id DESC LIMIT $8`,
       [ws, f.action ?? null, f.targetId ?? null, f.actorKeyId ?? null, f.from ?? null, f.to ?? null, f.beforeId ?? null, f.limit],
     );
   }
