@@ -29,6 +29,7 @@ import {
   UpdateSegmentThresholdsDocument,
   UpdateStageModelDocument,
   UpdateTagDocument,
+  type AuditLogQuery,
   type EventInput,
 } from '../generated/graphql';
 
@@ -256,6 +257,7 @@ describe('rights of the person', () => {
     // A merged id exports the whole person.
     const r = await t.gql(ExportProfileDocument, { id: p.mergedId }, key);
     expect(r.errors).toBeUndefined();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document inspected part by part
     const doc = r.data!.exportProfile as Record<string, any>;
     expect(doc.profileId).toBe(p.pid);
     expect(doc.mergedProfileIds).toEqual([p.mergedId]);
@@ -469,10 +471,10 @@ describe('audit log', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: Awaited<ReturnType<typeof t.gql<any>>> = await t.gql(AuditLogDocument, { first: 7, after }, key);
-      seen.push(...page.data!.auditLog.entries.map((x: { id: string }) => x.id));
-      if (!page.data!.auditLog.hasNextPage) break;
-      after = page.data!.auditLog.endCursor;
+      const page: AuditLogQuery['auditLog'] = (await t.gql(AuditLogDocument, { first: 7, after }, key)).data!.auditLog;
+      seen.push(...page.entries.map((x) => x.id));
+      if (!page.hasNextPage) break;
+      after = page.endCursor;
     }
     expect(seen).toEqual(all.map((a) => a.id));
     const badCursor = await t.gql(AuditLogDocument, { after: 'nope' }, key);
