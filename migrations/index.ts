@@ -5,6 +5,7 @@ import { Lifecycle1763890000000 } from './1763890000000-Lifecycle';
 import { Journeys1763891000000 } from './1763891000000-Journeys';
 import { Health1763892000000 } from './1763892000000-Health';
 import { Kpis1763893000000 } from './1763893000000-Kpis';
+import { Compliance1763894000000 } from './1763894000000-Compliance';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Journeys1763891000000,
   Health1763892000000,
   Kpis1763893000000,
+  Compliance1763894000000,
 ];

@@ -119,7 +119,7 @@ async function assemble(
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/v1', createSegmentRouter(services, log));
-  app.use('/export', createSegmentExportRouter(services, log));
+  app.use('/export', createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
   const ws = attachWebSocketServer({

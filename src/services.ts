@@ -12,6 +12,7 @@ import { StageService } from './modules/stages';
 import { JourneyService } from './modules/journeys';
 import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
+import { AuditService, ComplianceService, MARKETING } from './modules/compliance';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -26,6 +27,10 @@ export interface AppServices {
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
+  /** Consent, rights of the person (export, erasure), retention. */
+  readonly compliance: ComplianceService;
+  /** The audit log: other modules' resolvers call `audit.log(ctx, …)` after audited changes. */
+  readonly audit: AuditService;
 }
 
 export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
@@ -45,11 +50,17 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     addSweepTask: (t) => sweepTasks.push(t),
   };
   // Read models kept current on ingest register their hooks and sweep tasks in their constructors;
-  // stages run first (health and journeys may read the stage).
+  // compliance first (consents recorded in a batch count for that batch's journey triggers), then
+  // stages (health and journeys may read the stage).
+  const compliance = new ComplianceService(ctx, cipher);
   const stages = new StageService(ctx);
   const health = new HealthService(ctx);
   const journeys = new JourneyService(ctx);
   const kpis = new KpiService(ctx);
+  journeys.consentCheck = async (em, ws, candidates) => {
+    const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);
+    return candidates.map((c) => ok.has(c.profileId));
+  };
   // After an unmerge both people are re-derived: stage, health, then tags and segments.
   identities.onUnmerged = async (em, workspaceId, ids) => [
     ...(await kpis.refresh(em, workspaceId, ids).then(() => [])),
@@ -68,5 +79,7 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     journeys,
     health,
     kpis,
+    compliance,
+    audit: compliance.audit,
   };
 }

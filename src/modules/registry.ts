@@ -7,6 +7,7 @@ import { STAGE_RESOLVERS } from './stages';
 import { JOURNEY_RESOLVERS } from './journeys';
 import { HEALTH_RESOLVERS } from './health';
 import { KPI_RESOLVERS } from './kpis';
+import { COMPLIANCE_RESOLVERS } from './compliance';
 
 /** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
 export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
@@ -22,4 +23,5 @@ export const RESOLVERS = [
   ...HEALTH_RESOLVERS,
   ...JOURNEY_RESOLVERS,
   ...KPI_RESOLVERS,
+  ...COMPLIANCE_RESOLVERS,
 ] as const;

@@ -63,7 +63,13 @@ export class IngestService {
     const seen = new Set<string>();
     const now = Date.now();
     raw.forEach((r, index) => {
-      const v = validateEvent(r, index, rules, cipher, now);
+      let v = validateEvent(r, index, rules, cipher, now);
+      // Modules' own payload checks (e.g. consent events), one rejection per event like any other.
+      if (v.ok) {
+        const event = v.event;
+        const bad = this.hooks.map((h) => h.validate?.(event)).find((x) => x);
+        if (bad) v = { ok: false, ...bad };
+      }
       const messageId = typeof r?.messageId === 'string' ? r.messageId.trim() : null;
       if (!v.ok) {
         results.push({ index, messageId, status: 'REJECTED', profileId: null, droppedIdentifiers: 0, error: { reason: v.reason, field: v.field, message: v.message } });
@@ -129,6 +135,14 @@ export class IngestService {
       if (i >= 0 && !stored.has(e.messageId)) {
         rejected.set(e.index, { reason: 'UNKNOWN_TAG', field: `traits.tags.${i}`, message: `${JSON.stringify(e.tags[i])} is not a manual tag of this workspace` });
       }
+    }
+    // Modules screen what is about to be resolved (suppressed identifiers of erased people).
+    for (const hook of this.hooks.filter((h) => h.screen)) {
+      const pending = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
+      const keys = (e: ValidEvent) => ({ index: e.index, identifierKeys: e.identifiers.map((i) => i.key), relatedKeys: e.relations.flatMap((r) => (r.other ? [r.other.key] : [])) });
+      const s = await hook.screen!({ em, workspaceId, events: pending.map(keys) });
+      for (const [i, r] of s.rejected) rejected.set(i, r);
+      for (const e of pending) e.relations = e.relations.filter((r) => !r.other || !s.blockedRelatedKeys.has(r.other.key));
     }
     const events = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
     if (!events.length) return { owners: new Map(), rejected, changes: [], afterCommit: [] };

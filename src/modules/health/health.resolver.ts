@@ -58,7 +58,9 @@ export class HealthResolver {
       'Change health settings (validated all or nothing), then recompute every score with them in chunks of 1,000 profiles; up to 10,000 profiles before answering, the sweep does the rest first (`healthRecomputeStatus`). ADMIN.',
   })
   async updateHealthSettings(@Arg('input', () => UpdateHealthSettingsInput, { description: 'Settings to change.' }) input: UpdateHealthSettingsInput, @Ctx() ctx: RequestContext): Promise<HealthSettingsType> {
-    return toSettings(await this.services.health.updateSettings(requireAuth(ctx).workspaceId, { ...input }));
+    const s = toSettings(await this.services.health.updateSettings(requireAuth(ctx).workspaceId, { ...input }));
+    await this.services.audit.log(ctx, 'health_settings.update', 'workspace', requireAuth(ctx).workspaceId, { changed: Object.keys(input) });
+    return s;
   }
 
   @Authorized(...VIEWERS)

@@ -50,6 +50,7 @@ export class IdentityResolver {
       blockedValues: input.blockedValues,
       blockedPatterns: input.blockedPatterns,
     });
+    await this.services.audit.log(ctx, 'identity_rules.update', 'workspace', requireAuth(ctx).workspaceId, { types: input.types.length, blockedValues: input.blockedValues.length, blockedPatterns: input.blockedPatterns.length });
     return toRulesType(rules);
   }
 

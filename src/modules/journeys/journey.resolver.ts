@@ -128,7 +128,9 @@ export class JourneyResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Journey, { description: 'Create a journey; it is validated completely first (errors list every field). ADMIN.' })
   async createJourney(@Arg('input', () => CreateJourneyInput, { description: 'The definition.' }) input: CreateJourneyInput, @Ctx() ctx: RequestContext): Promise<Journey> {
-    return toJourney(await this.services.journeys.create(requireAuth(ctx).workspaceId, input));
+    const j = toJourney(await this.services.journeys.create(requireAuth(ctx).workspaceId, input));
+    await this.services.audit.log(ctx, 'journey.create', 'journey', j.id, { name: j.name });
+    return j;
   }
 
   @Authorized(Role.ADMIN)
@@ -138,7 +140,9 @@ export class JourneyResolver {
     @Ctx() ctx: RequestContext,
     @Arg('name', () => String, { nullable: true, description: 'Name (default: the template\'s).' }) name?: string | null,
   ): Promise<Journey> {
-    return toJourney(await this.services.journeys.createFromTemplate(requireAuth(ctx).workspaceId, template, name));
+    const j = toJourney(await this.services.journeys.createFromTemplate(requireAuth(ctx).workspaceId, template, name));
+    await this.services.audit.log(ctx, 'journey.create', 'journey', j.id, { name: j.name, template });
+    return j;
   }
 
   @Authorized(Role.ADMIN)
@@ -148,13 +152,16 @@ export class JourneyResolver {
     @Arg('input', () => UpdateJourneyInput, { description: 'Changes.' }) input: UpdateJourneyInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Journey> {
-    return toJourney(await this.services.journeys.update(requireAuth(ctx).workspaceId, id, input));
+    const j = toJourney(await this.services.journeys.update(requireAuth(ctx).workspaceId, id, input));
+    await this.services.audit.log(ctx, 'journey.update', 'journey', id, { changed: Object.keys(input) });
+    return j;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a journey with its states, statistics and fired triggers. ADMIN.' })
   async deleteJourney(@Arg('id', () => ID, { description: 'Journey id.' }) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
     await this.services.journeys.delete(requireAuth(ctx).workspaceId, id);
+    await this.services.audit.log(ctx, 'journey.delete', 'journey', id);
     return true;
   }
 

@@ -96,6 +96,8 @@ export class ProfileResolver {
   async identifiers(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<Identifier[]> {
     const rows = await profileLoaders(ctx, this.services.profiles).identifiers.load(p.id);
     const pii = requireAuth(ctx).pii;
+    // An unmasked phone/e-mail is personal data read: audited (batched per operation).
+    if (pii && rows.some((r) => r.value_enc)) await this.services.audit.unmaskedRead(ctx, p.id);
     return rows.map((r) =>
       Object.assign(new Identifier(), {
         type: r.type,

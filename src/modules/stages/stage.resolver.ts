@@ -52,7 +52,9 @@ export class StageResolver {
       'A changed model re-derives every person\'s stage from their history (new transitions under the new model key). ADMIN.',
   })
   async updateStageModel(@Arg('input', () => StageModelInput, { description: 'The whole model.' }) input: StageModelInput, @Ctx() ctx: RequestContext): Promise<StageModel> {
-    return toModel(await this.services.stages.updateModel(requireAuth(ctx).workspaceId, input));
+    const m = toModel(await this.services.stages.updateModel(requireAuth(ctx).workspaceId, input));
+    await this.services.audit.log(ctx, 'stage_model.update', 'workspace', requireAuth(ctx).workspaceId, { model: input.key });
+    return m;
   }
 
   @Authorized(Role.READ, Role.ANALYST)

@@ -37,6 +37,7 @@ export function createSegmentExportRouter(services: AppServices, log: Logger, co
       const bad = wanted.find((w) => !isIdentifierType(w));
       if (bad) throw AppError.badInput('UNKNOWN_IDENTIFIER_TYPE', 'identifiers', `unknown identifier type ${bad}; expected some of ${Object.keys(IDENTIFIER_TYPES).join(', ')}`);
       const purpose = String(req.query.purpose ?? 'marketing');
+      await consent(auth.workspaceId, [], purpose); // an unknown purpose fails here, before streaming starts
       res.status(200).type('application/x-ndjson');
       res.setHeader('Content-Disposition', `attachment; filename="segment-${segment.key}.ndjson"`);
       let after: string | null = null;
@@ -59,6 +60,7 @@ export function createSegmentExportRouter(services: AppServices, log: Logger, co
         if (!page.hasNext) break;
         after = Buffer.from(`p:${page.rows.at(-1)!.seq}`, 'utf8').toString('base64url');
       }
+      await services.audit.record(null, { workspaceId: auth.workspaceId, apiKeyId: auth.apiKeyId, role: auth.role, requestId: String(req.headers['x-request-id'] ?? '') || null }, { action: 'segment.export', targetType: 'segment', targetId: segment.id, details: { purpose, exported: n, identifierTypes: wanted, unmasked: auth.pii } });
       log.info({ workspaceId: auth.workspaceId, segmentId: segment.id, exported: n, purpose }, 'segment exported');
       res.end();
     } catch (err) {

@@ -115,7 +115,9 @@ export class SegmentResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Segment, { description: 'Create a segment; its members are computed at once. ADMIN.' })
   async createSegment(@Arg('input', () => CreateSegmentInput, { description: 'Key, name, expression.' }) input: CreateSegmentInput, @Ctx() ctx: RequestContext): Promise<Segment> {
-    return toSegment(await this.services.tags.createSegment(requireAuth(ctx).workspaceId, input));
+    const s = toSegment(await this.services.tags.createSegment(requireAuth(ctx).workspaceId, input));
+    await this.services.audit.log(ctx, 'segment.create', 'segment', s.id, { key: input.key, expression: input.expression });
+    return s;
   }
 
   @Authorized(Role.ADMIN)
@@ -125,13 +127,16 @@ export class SegmentResolver {
     @Arg('input', () => UpdateSegmentInput, { description: 'Changes.' }) input: UpdateSegmentInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Segment> {
-    return toSegment(await this.services.tags.updateSegment(requireAuth(ctx).workspaceId, id, input));
+    const s = toSegment(await this.services.tags.updateSegment(requireAuth(ctx).workspaceId, id, input));
+    await this.services.audit.log(ctx, 'segment.update', 'segment', id, { changed: Object.keys(input), expression: s.expression });
+    return s;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a (non-default) segment; members leave it. ADMIN.' })
   async deleteSegment(@Arg('id', () => ID, { description: 'Segment id.' }) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
     await this.services.tags.deleteSegment(requireAuth(ctx).workspaceId, id);
+    await this.services.audit.log(ctx, 'segment.delete', 'segment', id);
     return true;
   }
 
@@ -144,7 +149,9 @@ export class SegmentResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => SegmentThresholdsType, { description: 'Change the default segments\' thresholds; they are recomputed. ADMIN.' })
   async updateSegmentThresholds(@Arg('input', () => SegmentThresholdsInput, { description: 'Thresholds to change.' }) input: SegmentThresholdsInput, @Ctx() ctx: RequestContext): Promise<SegmentThresholdsType> {
-    return Object.assign(new SegmentThresholdsType(), await this.services.tags.updateThresholds(requireAuth(ctx).workspaceId, input));
+    const t = await this.services.tags.updateThresholds(requireAuth(ctx).workspaceId, input);
+    await this.services.audit.log(ctx, 'segment_thresholds.update', 'workspace', requireAuth(ctx).workspaceId, { thresholds: t });
+    return Object.assign(new SegmentThresholdsType(), t);
   }
 
   @Authorized(Role.READ)
@@ -215,19 +222,24 @@ export class TagResolver {
   @Mutation(() => Tag, { description: 'Create a MANUAL or RULE tag; a rule tag is computed at once. ADMIN.' })
   async createTag(@Arg('input', () => CreateTagInput, { description: 'The tag.' }) input: CreateTagInput, @Ctx() ctx: RequestContext): Promise<Tag> {
     if (input.kind === TagKindType.SYSTEM) throw AppError.badInput('SYSTEM_TAG', 'input.kind', 'system tags are maintained by Siyu');
-    return toTag(await this.services.tags.createTag(requireAuth(ctx).workspaceId, { ...input, kind: input.kind as 'manual' | 'rule' }));
+    const tag = toTag(await this.services.tags.createTag(requireAuth(ctx).workspaceId, { ...input, kind: input.kind as 'manual' | 'rule' }));
+    await this.services.audit.log(ctx, 'tag.create', 'tag', input.key, { kind: input.kind, expression: input.expression ?? null });
+    return tag;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Tag, { description: 'Change a tag; a new rule recomputes it. ADMIN.' })
   async updateTag(@Arg('key', { description: 'Tag key.' }) key: string, @Arg('input', () => UpdateTagInput, { description: 'Changes.' }) input: UpdateTagInput, @Ctx() ctx: RequestContext): Promise<Tag> {
-    return toTag(await this.services.tags.updateTag(requireAuth(ctx).workspaceId, key, input));
+    const tag = toTag(await this.services.tags.updateTag(requireAuth(ctx).workspaceId, key, input));
+    await this.services.audit.log(ctx, 'tag.update', 'tag', key, { changed: Object.keys(input) });
+    return tag;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a tag not used by other rules; profiles lose it. ADMIN.' })
   async deleteTag(@Arg('key', { description: 'Tag key.' }) key: string, @Ctx() ctx: RequestContext): Promise<boolean> {
     await this.services.tags.deleteTag(requireAuth(ctx).workspaceId, key);
+    await this.services.audit.log(ctx, 'tag.delete', 'tag', key);
     return true;
   }
 

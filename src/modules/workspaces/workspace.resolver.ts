@@ -65,6 +65,7 @@ export class WorkspaceResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<CreatedApiKey> {
     const { apiKey, key } = await this.services.workspaces.createApiKey(requireAuth(ctx).workspaceId, input);
+    await this.services.audit.log(ctx, 'api_key.create', 'api_key', apiKey.id, { role: apiKey.role, pii: apiKey.pii, name: apiKey.name });
     return Object.assign(new CreatedApiKey(), { apiKey: toApiKey(apiKey), key });
   }
 
@@ -74,7 +75,9 @@ export class WorkspaceResolver {
   })
   async revokeApiKey(@Arg('id', () => ID, { description: 'Key id.' }) id: string, @Ctx() ctx: RequestContext): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw AppError.badInput('INVALID_ID', 'id', 'id must be a UUID');
-    return toApiKey(await this.services.workspaces.revokeApiKey(requireAuth(ctx).workspaceId, id));
+    const k = await this.services.workspaces.revokeApiKey(requireAuth(ctx).workspaceId, id);
+    await this.services.audit.log(ctx, 'api_key.revoke', 'api_key', id, { role: k.role });
+    return toApiKey(k);
   }
 
   @Authorized()

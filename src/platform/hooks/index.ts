@@ -50,6 +50,37 @@ export interface BatchContext {
 export interface IngestHook {
   readonly name: string;
   afterBatch(ctx: BatchContext): Promise<(() => void) | void>;
+  /**
+   * Optional per-event check after ingest validation (no database): a rejection turns that one
+   * event into REJECTED with the field path, like any other validation error.
+   */
+  validate?(event: Pick<BatchEvent, 'type' | 'name' | 'traits' | 'properties'>): EventRejection | null;
+  /**
+   * Optional screen inside the batch's transaction (after the ingest lock, before identity
+   * resolution): rejects events (e.g. carrying an erased person's identifiers) and names the
+   * identifier keys that must not be linked as the other end of a relation.
+   */
+  screen?(ctx: ScreenContext): Promise<ScreenResult>;
+}
+
+/** A per-event rejection: typed reason, field path, message. */
+export interface EventRejection {
+  reason: string;
+  field: string;
+  message: string;
+}
+
+export interface ScreenContext {
+  em: EntityManager;
+  workspaceId: string;
+  /** Events about to be resolved: their identifier keys and the keys of related people. */
+  events: { index: number; identifierKeys: string[]; relatedKeys: string[] }[];
+}
+
+export interface ScreenResult {
+  rejected: Map<number, EventRejection>;
+  /** Identifier keys never to resolve as the other person of a relation (the relation is dropped). */
+  blockedRelatedKeys: Set<string>;
 }
 
 /**
