@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from './platform/logging';
-import type { SiyuPubSub } from './platform/pubsub';
+import { publishProfilesChanged, type SiyuPubSub } from './platform/pubsub';
+import { LiveHub } from './platform/live';
 import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
@@ -24,10 +25,19 @@ export interface AppServices {
   readonly stages: StageService;
   readonly journeys: JourneyService;
   readonly health: HealthService;
+  /** Shared, coalesced live values for subscriptions (`profileUpdated`, later KPIs). */
+  readonly live: LiveHub;
 }
 
-export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
+export function createServices(
+  ds: DataSource,
+  pubSub: SiyuPubSub,
+  log: Logger,
+  cipher: PiiCipher,
+  live: LiveHub = new LiveHub({ pubSub, log }),
+): AppServices {
   const identities = new IdentityService(ds, cipher, log);
+  identities.onUnmergeCommitted = (workspaceId, ids) => publishProfilesChanged(pubSub, workspaceId, ids);
   const tags = new TagService(ds, pubSub, log);
   const workspaces = new WorkspaceService(ds, pubSub, log);
   // Every workspace starts with the default segments (用户分层).
@@ -63,5 +73,6 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     stages,
     journeys,
     health,
+    live,
   };
 }
