@@ -35,10 +35,13 @@ type Sub = ReturnType<typeof collect<ProfileUpdatedSubscription>>;
 const versions = (s: Sub) => s.results.map((r) => r.data!.profileUpdated.version);
 const strictlyIncreasing = (v: number[]) => v.every((x, i) => i === 0 || x > v[i - 1]);
 
+/** In the PostgreSQL + Redis run, change events travel through Redis pub/sub as in production. */
+const redisEnv = (): Record<string, string> => (process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {});
+
 describe('profileUpdated (live layer)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await bootApp();
+    t = await bootApp(redisEnv());
   });
   afterAll(() => t.stop());
 
@@ -157,7 +160,7 @@ describe('slow consumers', () => {
   let t: TestApp;
   beforeAll(async () => {
     // Tiny limits so that a paused reader trips the guard after a few large frames.
-    t = await bootApp({ SIYU_WS_MAX_BUFFERED_BYTES: '65536', SIYU_WS_STALL_TIMEOUT_MS: '500' });
+    t = await bootApp({ ...redisEnv(), SIYU_WS_MAX_BUFFERED_BYTES: '65536', SIYU_WS_STALL_TIMEOUT_MS: '500' });
   });
   afterAll(() => t.stop());
 
