@@ -138,7 +138,7 @@ describe('profileUpdated (live layer)', () => {
     await ws.dispose();
   });
 
-  it('refuses an unknown profile and a key that may not read, without starting a live source', async () => {
+  it('refuses an interval under 100 ms, an unknown profile and a key that may not read (no live source started)', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     const id = await ingest(t, adminKey, ['member_id::live-refused']);
     const ingestKey = (await t.gql(CreateApiKeyDocument, { input: { role: 'INGEST', name: 'sdk' } }, adminKey)).data!.createApiKey.key;
@@ -148,6 +148,8 @@ describe('profileUpdated (live layer)', () => {
         ws.client.subscribe({ query: print(ProfileUpdatedDocument), variables: vars }, { next: resolve, error: resolve, complete: () => {} }),
       ).finally(() => ws.dispose());
     };
+    const tooFast = await t.gql(SetLiveIntervalDocument, { ms: 50 }, adminKey);
+    expect(tooFast.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
     const unknown = '00000000-0000-4000-8000-000000000000';
     expect(JSON.stringify(await first(adminKey, { id: unknown }))).toContain('NOT_FOUND');
     expect(t.app.services.live.source(`profile:${workspaceId}:${unknown}`)).toBeNull();
