@@ -69,7 +69,6 @@ export interface FunnelStepValue {
 /** Buckets one query may ask for. */
 export const MAX_BUCKETS = 2000;
 export const MAX_FUNNEL_STEPS = 8;
-export const MIN_LIVE_INTERVAL_MS = 100;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -297,15 +296,4 @@ export class KpiService {
     return results.map((r) => ({ ...r, total: trim(r.total), series: r.series.map(trim) }));
   }
 
-  async liveIntervalMs(ws: string): Promise<number> {
-    return this.repo.liveIntervalMs(this.ctx.ds.manager, ws);
-  }
-
-  async setLiveIntervalMs(ws: string, ms: number): Promise<number> {
-    if (!Number.isInteger(ms) || ms < MIN_LIVE_INTERVAL_MS || ms > 3_600_000) {
-      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'intervalMs', `the live interval is an integer number of milliseconds in ${MIN_LIVE_INTERVAL_MS}–3600000`);
-    }
-    await this.repo.setLiveIntervalMs(this.ctx.ds.manager, ws, ms);
-    return ms;
-  }
 }
