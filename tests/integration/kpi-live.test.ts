@@ -70,7 +70,7 @@ describe('kpiUpdated', () => {
     const before = hub.stats();
     const clients: WsTestClient[] = Array.from({ length: 4 }, () => wsClient(t.url, adminKey));
     await Promise.all(clients.map((c) => c.connected));
-    const vars = { metrics: ['ORDERS', 'DAU'], grain: 'HOUR', periods: 24 } as const;
+    const vars = { metrics: ['ORDERS'], grain: 'DAY', periods: 2 } as const;
     const subs: Sub[] = [];
     for (let i = 0; i < 1000; i++) subs.push(collect<KpiUpdatedSubscription>(clients[i % 4].client, KpiUpdatedDocument, { ...vars, metrics: [...vars.metrics] }));
     await Promise.all(subs.map((s) => s.next(1, 60_000)));
@@ -87,7 +87,7 @@ describe('kpiUpdated', () => {
     expect([...totals]).toEqual([2]);
     for (const s of subs) s.unsubscribe();
     await Promise.all(clients.map((c) => c.dispose()));
-  });
+  }, 180_000);
 
   it('refuses bad arguments and INGEST keys before starting anything', async () => {
     const { adminKey } = await t.newWorkspace('kpi-live-bad');

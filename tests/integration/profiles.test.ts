@@ -163,6 +163,8 @@ describe('DataLoader batching', () => {
       }),
     );
     await ingest(key, events);
+    // Background work the ingest scheduled (alert rule evaluation) must not be counted.
+    await t.app.services.kpis.alerts.idle();
     const em = t.app.db.dataSource.manager;
     const original = em.query.bind(em);
     let statements = 0;
