@@ -22,7 +22,7 @@ import { openPubSub, type PubSubHandle } from './platform/pubsub';
 import { LiveHub } from './platform/live';
 import { createServices, type AppServices } from './services';
 import type { BootstrapResult } from './modules/workspaces';
-import { resolvePiiCipher } from './modules/identities';
+import { openPiiCipher, resolvePiiMasterKey } from './modules/identities';
 import { createSegmentRouter } from './modules/events';
 import { createSegmentExportRouter } from './modules/tags/segment-export.router';
 
@@ -60,7 +60,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
     const metrics = createMetrics(() => db.poolStats());
     const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
-    const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log), live);
+    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live);
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };

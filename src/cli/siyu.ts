@@ -111,7 +111,7 @@ async function openLocal(config: Config, opts: { pubsub: boolean }): Promise<Loc
   const { openDatabase } = await import('../platform/db');
   const { openPubSub } = await import('../platform/pubsub');
   const { createServices } = await import('../services');
-  const { resolvePiiCipher } = await import('../modules/identities');
+  const { openPiiCipher, resolvePiiMasterKey } = await import('../modules/identities');
   const db = await openDatabase(config);
   // With Redis configured, running servers hear about imported events (live dashboards).
   const pubsub = openPubSub(opts.pubsub ? config.redisUrl?.reveal() : undefined, log);
@@ -122,7 +122,7 @@ async function openLocal(config: Config, opts: { pubsub: boolean }): Promise<Loc
   try {
     if (config.database.autoMigrate) await db.migrate();
     if (!(await db.migrationsCurrent())) throw new CliError('the database has pending migrations: run `siyu migrate` first', EXIT.FATAL);
-    const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log));
+    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log));
     return { db, services, close };
   } catch (err) {
     await close();
@@ -211,6 +211,50 @@ async function keyCreate(opts: { workspace: string; role: string; name?: string;
     );
     return EXIT.OK;
   });
+}
+
+/**
+ * `siyu pii-key rotate`: re-wraps the PII keyring with a new master key (read from a file, never
+ * argv), adds a fresh encryption key and re-encrypts stored phones and e-mails under it.
+ */
+async function piiKeyRotate(opts: { newKeyFile: string; dataKey: boolean; reencrypt: boolean }): Promise<number> {
+  const config = loadCliConfig();
+  const { decodeKey } = await import('../platform/config');
+  let raw: string;
+  try {
+    raw = fs.readFileSync(opts.newKeyFile, 'utf8').trim();
+  } catch (err) {
+    throw new CliError(`cannot read --new-key-file ${opts.newKeyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const newMaster = decodeKey(raw);
+  if (!newMaster) throw new CliError('the new key must be 32+ random bytes, as 64+ hex characters or base64 (e.g. `openssl rand -base64 32`)');
+  const log = cliLogger(config);
+  const { openDatabase } = await import('../platform/db');
+  const { openPiiCipher, reencryptPii, resolvePiiMasterKey, rotatePiiKeyring } = await import('../modules/identities');
+  const oldMaster = resolvePiiMasterKey(config, log);
+  if (oldMaster.equals(newMaster)) throw new CliError('the new key is the current SIYU_PII_KEY');
+  const db = await openDatabase(config);
+  try {
+    if (!(await db.migrationsCurrent())) throw new CliError('the database has pending migrations: run `siyu migrate` first', EXIT.FATAL);
+    await openPiiCipher(db.dataSource, oldMaster, log);
+    const r = await rotatePiiKeyring(db.dataSource, oldMaster, newMaster, opts.dataKey);
+    let reencrypted = 0;
+    if (opts.reencrypt) {
+      const cipher = await openPiiCipher(db.dataSource, newMaster, log);
+      reencrypted = await reencryptPii(db.dataSource, cipher, 1000, (n) => process.stderr.write(`\rre-encrypted ${n} phones and e-mails`));
+      if (reencrypted) process.stderr.write('\n');
+    }
+    say(
+      [
+        `Rotated the PII keyring: it now opens with the new key only; new data is encrypted under ${r.current} (keys: ${r.keyIds.join(', ')}).`,
+        `Re-encrypted ${reencrypted} stored phones and e-mails.`,
+        'Now set SIYU_PII_KEY to the new key on every instance and restart them (an old key is refused with a clear error).',
+      ].join('\n'),
+    );
+    return EXIT.OK;
+  } finally {
+    await db.close();
+  }
 }
 
 interface ImportCliOptions {
@@ -342,6 +386,24 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .option('--pii', 'let a READ key see unmasked personal data')
     .addHelpText('after', GENERAL_EXIT_CODES)
     .action(async (o: { workspace: string; role: string; name?: string; pii?: boolean }) => done(await keyCreate(o)));
+
+  const piiKey = program.command('pii-key').description('manage the master key that protects phones and e-mails (SIYU_PII_KEY)');
+  piiKey
+    .command('rotate')
+    .description('re-wrap the PII keyring with a new master key; by default also add a fresh encryption key and re-encrypt stored phones and e-mails')
+    .requiredOption('--new-key-file <file>', 'file holding the new key (32+ random bytes, base64 or hex), e.g. from `openssl rand -base64 32`')
+    .option('--no-data-key', 'keep the current encryption key (only re-wrap with the new master key)')
+    .option('--no-reencrypt', 'do not re-encrypt stored values now (they stay readable under their old key id)')
+    .addHelpText(
+      'after',
+      `
+Runs against the configured database with the CURRENT key in SIYU_PII_KEY. Afterwards set
+SIYU_PII_KEY to the new key on every instance and restart them. Interrupted re-encryption is safe
+to resume: run \`siyu pii-key rotate\` again with SIYU_PII_KEY = the new key and another new key, or
+keep the key and re-run with --no-data-key.
+${GENERAL_EXIT_CODES}`,
+    )
+    .action(async (o: { newKeyFile: string; dataKey: boolean; reencrypt: boolean }) => done(await piiKeyRotate(o)));
 
   program
     .command('import')

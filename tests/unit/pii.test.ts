@@ -4,7 +4,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logging';
-import { PiiCipher, maskEmail, maskPhone, resolvePiiCipher } from '../../src/modules/identities';
+import { PiiCipher, maskEmail, maskPhone, resolvePiiMasterKey } from '../../src/modules/identities';
+
+const resolvePiiCipher = (...a: Parameters<typeof resolvePiiMasterKey>) => new PiiCipher(resolvePiiMasterKey(...a));
 
 const log = createLogger('silent');
 
@@ -68,5 +70,28 @@ describe('PII key resolution', () => {
     const a = resolvePiiCipher(loadConfig({ SIYU_PII_KEY: key.toString('base64'), DATABASE_URL: 'postgres://u@h/db' }), log);
     const b = resolvePiiCipher(loadConfig({ SIYU_PII_KEY: key.toString('hex') }), log);
     expect(b.decrypt(a.encrypt('x'))).toBe('x');
+  });
+});
+
+describe('PII keyring ciphers', () => {
+  it('decrypt by key id: a cipher holding k1 and k2 reads both, writes under the current one', () => {
+    const mac = randomBytes(32);
+    const k1 = randomBytes(32);
+    const old = PiiCipher.fromKeys(mac, new Map([['k1', k1]]), 'k1');
+    const sealed = old.encrypt('+8613800000001');
+    const both = PiiCipher.fromKeys(mac, new Map([['k1', k1], ['k2', randomBytes(32)]]), 'k2');
+    expect(both.decrypt(sealed)).toBe('+8613800000001');
+    expect(PiiCipher.keyIdOf(both.encrypt('x'))).toBe('k2');
+    expect(both.hash('phone', 'x')).toBe(old.hash('phone', 'x'));
+    expect(() => old.decrypt(both.encrypt('x'))).toThrow(/unknown PII key id k2/);
+  });
+
+  it('the master-key constructor equals the keyring start (derived k1)', () => {
+    const master = randomBytes(32);
+    const d = PiiCipher.derive(master);
+    const a = new PiiCipher(master);
+    const b = PiiCipher.fromKeys(d.mac, new Map([['k1', d.enc]]), 'k1');
+    expect(b.decrypt(a.encrypt('y'))).toBe('y');
+    expect(b.hash('email', 'y')).toBe(a.hash('email', 'y'));
   });
 });

@@ -8,6 +8,7 @@ export { IdentityRepository, keyTriple, identifierRowFrom } from './identity.rep
 export type { IdentifierRow } from './identity.repository';
 export { IdentityService } from './identity.service';
 export { PiiCipher, maskEmail, maskPhone } from './pii-cipher';
-export { resolvePiiCipher } from './pii-key';
+export { resolvePiiMasterKey } from './pii-key';
+export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';
 export type { PreparedIdentifier } from './prepare';

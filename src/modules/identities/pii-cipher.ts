@@ -3,18 +3,43 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 /**
  * Phone numbers and e-mail addresses are stored encrypted (AES-256-GCM) and matched by a keyed hash
  * (HMAC-SHA-256), both derived from one master key (SIYU_PII_KEY) with HKDF. The hash is stable so it
- * can be a primary key; the ciphertext carries a key id so the key can be rotated (see README).
+ * can be a primary key; the ciphertext carries a key id so encryption keys can be rotated (see README).
  */
 export class PiiCipher {
+  private readonly encKeys: ReadonlyMap<string, Buffer>;
   private readonly encKey: Buffer;
   private readonly macKey: Buffer;
   readonly keyId: string;
 
+  /**
+   * From a master key: the data keys are derived from it with HKDF (key id `k1`). Deployments
+   * keep these derived keys in the database keyring wrapped by the master key (see `pii-keyring.ts`),
+   * so the master key can be rotated without touching data.
+   */
   constructor(masterKey: Buffer, keyId = 'k1') {
     if (masterKey.length < 32) throw new RangeError('PII master key must be at least 32 bytes');
-    this.encKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'siyu pii encryption', 32));
-    this.macKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'siyu pii matching', 32));
+    const keys = PiiCipher.derive(masterKey);
+    this.macKey = keys.mac;
+    this.encKeys = new Map([[keyId, keys.enc]]);
+    this.encKey = keys.enc;
     this.keyId = keyId;
+  }
+
+  /** The data keys HKDF derives from a master key (what a keyring starts with). */
+  static derive(masterKey: Buffer): { mac: Buffer; enc: Buffer } {
+    return {
+      enc: Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'siyu pii encryption', 32)),
+      mac: Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'siyu pii matching', 32)),
+    };
+  }
+
+  /** From data keys: one matching key, encryption keys by id, new ciphertexts under `current`. */
+  static fromKeys(mac: Buffer, enc: ReadonlyMap<string, Buffer>, current: string): PiiCipher {
+    const c = Object.create(PiiCipher.prototype) as PiiCipher;
+    const key = enc.get(current);
+    if (!key) throw new RangeError(`no encryption key ${current}`);
+    Object.assign(c, { macKey: mac, encKeys: enc, encKey: key, keyId: current });
+    return c;
   }
 
   /** Deterministic keyed hash of a normalised value: the identifier's match key. */
@@ -29,11 +54,19 @@ export class PiiCipher {
     return [this.keyId, iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
   }
 
+  /** Decrypts with the key the ciphertext names (older keys stay readable after a rotation). */
   decrypt(sealed: string): string {
-    const [, iv, tag, ct] = sealed.split('.');
-    const d = createDecipheriv('aes-256-gcm', this.encKey, Buffer.from(iv, 'base64url'));
+    const [id, iv, tag, ct] = sealed.split('.');
+    const key = this.encKeys.get(id);
+    if (!key) throw new RangeError(`ciphertext under unknown PII key id ${id}`);
+    const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     d.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
+  }
+
+  /** Key id of a ciphertext. */
+  static keyIdOf(sealed: string): string {
+    return sealed.slice(0, sealed.indexOf('.'));
   }
 }
 

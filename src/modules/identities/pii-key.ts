@@ -3,17 +3,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, decodeKey, type Config } from '../../platform/config';
 import type { Logger } from '../../platform/logging';
-import { PiiCipher } from './pii-cipher';
 
 export const EMBEDDED_KEY_FILE = 'siyu-pii.key';
 
 /**
  * The PII master key: SIYU_PII_KEY when set (required on PostgreSQL). The embedded default without
  * it keeps a generated key in a 0600 file inside its data directory (zero setup, and the data stays
- * readable across restarts); `:memory:` uses a throw-away key.
+ * readable across restarts); `:memory:` uses a throw-away key. It wraps the data keys of the
+ * database's keyring (`openPiiCipher`).
  */
-export function resolvePiiCipher(config: Config, log: Logger): PiiCipher {
-  if (config.piiKey) return new PiiCipher(decodeKey(config.piiKey.reveal())!);
+export function resolvePiiMasterKey(config: Config, log: Logger): Buffer {
+  if (config.piiKey) return decodeKey(config.piiKey.reveal())!;
   const db = config.database;
   if (db.kind === 'postgres') {
     throw new ConfigError([
@@ -23,11 +23,11 @@ export function resolvePiiCipher(config: Config, log: Logger): PiiCipher {
       },
     ]);
   }
-  if (db.dataDir === ':memory:') return new PiiCipher(randomBytes(32));
+  if (db.dataDir === ':memory:') return randomBytes(32);
   const file = path.join(db.dataDir, EMBEDDED_KEY_FILE);
   if (!fs.existsSync(file)) {
     fs.writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
     log.warn({ file }, 'generated a PII key for the embedded database; set SIYU_PII_KEY for production');
   }
-  return new PiiCipher(decodeKey(fs.readFileSync(file, 'utf8').trim())!);
+  return decodeKey(fs.readFileSync(file, 'utf8').trim())!;
 }
