@@ -10,7 +10,8 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from './platform/config';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './platform/db';
-import { AppError, createErrorFormatter } from './platform/errors';
+import { AppError, createErrorFormatter, isDatabaseUnavailable } from './platform/errors';
+import { checkQueryLimits, createRateLimits, isIngestOperation, requestError, type RateLimits } from './platform/limits';
 import { parseAuthorization } from './platform/auth';
 import { createRequestContext, type RequestContext } from './platform/graphql/context';
 import { buildAppSchema } from './platform/graphql/schema';
@@ -37,6 +38,7 @@ export interface SiyuApp {
   readonly metrics: Metrics;
   readonly httpServer: http.Server;
   readonly bootstrap: BootstrapResult;
+  readonly rateLimits: RateLimits;
   /** Starts listening (port 0 picks a free one); resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** Graceful stop: refuse new work, drain HTTP and sockets, close pubsub and the database. */
@@ -48,6 +50,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   const log = opts.logger ?? createLogger(config.logLevel);
   const db = await openDatabase(config, opts);
   let pubsub: PubSubHandle | undefined;
+  let rateLimits: RateLimits | undefined;
   try {
     if (config.database.autoMigrate) {
       const applied = await db.migrate();
@@ -57,12 +60,14 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       log.warn('database migrations are pending: run `npm run db:migrate` (readyz reports not ready)');
     }
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
+    rateLimits = createRateLimits(config.limits.rate, config.redisUrl?.reveal(), log);
     const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log));
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };
-    return await assemble(config, log, db, pubsub, services, bootstrap);
+    return await assemble(config, log, db, pubsub, rateLimits, services, bootstrap);
   } catch (err) {
+    await rateLimits?.close();
     await pubsub?.close();
     await db.close();
     throw err;
@@ -74,6 +79,7 @@ async function assemble(
   log: Logger,
   db: Database,
   pubsub: PubSubHandle,
+  rateLimits: RateLimits,
   services: AppServices,
   bootstrap: BootstrapResult,
 ): Promise<SiyuApp> {
@@ -118,7 +124,7 @@ async function assemble(
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/v1', createSegmentRouter(services, log));
+  app.use('/v1', createSegmentRouter(services, log, rateLimits));
   app.use('/export', createSegmentExportRouter(services, log));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
@@ -130,6 +136,9 @@ async function assemble(
     formatError,
     log,
     metrics,
+    queryLimits: { maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity },
+    rateLimits,
+    maxConnectionsPerKey: config.limits.wsMaxConnectionsPerKey,
   });
 
   const metricsPlugin: ApolloServerPlugin<RequestContext> = {
@@ -159,6 +168,37 @@ async function assemble(
       };
     },
   };
+  // Before execution: the key's rate budget (ingest or read), then depth and complexity. A refused
+  // operation runs no resolver, so it changes nothing.
+  const limitsPlugin: ApolloServerPlugin<RequestContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document, request, operationName }) {
+          if (contextValue.auth) {
+            try {
+              await rateLimits.consume(contextValue.auth, isIngestOperation(document, operationName) ? 'ingest' : 'read');
+            } catch (err) {
+              if (err instanceof AppError) throw requestError(err);
+              throw err;
+            }
+          }
+          const limited = checkQueryLimits(schema, document, request.variables, operationName, {
+            maxDepth: config.limits.maxQueryDepth,
+            maxComplexity: config.limits.maxQueryComplexity,
+          });
+          if (limited) throw requestError(limited);
+        },
+        // A database outage during execution: 503 (and Retry-After) instead of 200 with errors.
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const unavailable = response.body.singleResult.errors?.find((e) => e.extensions?.code === 'UNAVAILABLE');
+          if (!unavailable) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(unavailable.extensions?.retryAfterSeconds ?? 5));
+        },
+      };
+    },
+  };
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError,
@@ -170,6 +210,7 @@ async function assemble(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin,
       httpSubscriptionGuard,
+      limitsPlugin,
       {
         async serverWillStart() {
           return { async drainServer() { await ws.close(); } };
@@ -188,7 +229,13 @@ async function assemble(
         const header = req.headers.authorization;
         if (header === undefined) return createRequestContext(null, requestId);
         const key = parseAuthorization(header);
-        const auth = key ? await services.workspaces.authenticate(key) : null;
+        let auth;
+        try {
+          auth = key ? await services.workspaces.authenticate(key) : null;
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) throw requestError(AppError.unavailable());
+          throw err;
+        }
         if (!auth) {
           throw new GraphQLError('The API key is missing, unknown or revoked.', {
             originalError: AppError.unauthenticated('The API key is missing, unknown or revoked.'),
@@ -203,6 +250,11 @@ async function assemble(
   app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
     const status = err.status ?? 500;
+    if (status >= 500 && isDatabaseUnavailable(err)) {
+      const e = AppError.unavailable();
+      res.status(503).set('Retry-After', '5').json({ errors: [{ message: e.message, extensions: { code: e.errorClass, reason: e.reason, ...e.details } }] });
+      return;
+    }
     if (status >= 500) {
       const correlationId = randomUUID();
       log.error({ err, correlationId }, 'unhandled http error');
@@ -224,6 +276,7 @@ async function assemble(
     metrics,
     httpServer,
     bootstrap,
+    rateLimits,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -244,6 +297,7 @@ async function assemble(
           if (httpServer.listening) await apollo.stop();
           else await ws.close();
         } finally {
+          await rateLimits.close();
           await pubsub.close();
           await db.close();
         }
