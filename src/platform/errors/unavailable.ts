@@ -9,10 +9,11 @@ const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|
 export function isDatabaseUnavailable(error: unknown): boolean {
   let e: unknown = error;
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    const o = e as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    const o = e as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; thrownValue?: unknown };
     if (typeof o.code === 'string' && (CODES.has(o.code) || o.code.startsWith('08'))) return true;
     if (typeof o.message === 'string' && MESSAGES.test(o.message)) return true;
-    e = o.driverError ?? o.cause;
+    // graphql-js wraps a value that is not `instanceof Error` (another realm) as NonErrorThrown.
+    e = o.driverError ?? o.cause ?? o.thrownValue;
   }
   return false;
 }
