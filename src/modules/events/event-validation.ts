@@ -71,6 +71,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** NUL and unpaired surrogates: PostgreSQL text and jsonb refuse them, so the event is rejected up front. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Path of the first string or key in `root` that PostgreSQL cannot store, or null. Iterative (deep JSON). */
