@@ -10,7 +10,8 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from './platform/config';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './platform/db';
-import { AppError, createErrorFormatter } from './platform/errors';
+import { AppError, createErrorFormatter, isDatabaseUnavailable } from './platform/errors';
+import { checkQueryLimits, createRateLimits, isIngestOperation, requestError, type RateLimits } from './platform/limits';
 import { parseAuthorization } from './platform/auth';
 import { createRequestContext, type RequestContext } from './platform/graphql/context';
 import { buildAppSchema } from './platform/graphql/schema';
@@ -38,6 +39,7 @@ export interface SiyuApp {
   readonly metrics: Metrics;
   readonly httpServer: http.Server;
   readonly bootstrap: BootstrapResult;
+  readonly rateLimits: RateLimits;
   /** Starts listening (port 0 picks a free one); resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** Graceful stop: refuse new work, drain HTTP and sockets, close pubsub and the database. */
@@ -49,6 +51,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
   const log = opts.logger ?? createLogger(config.logLevel);
   const db = await openDatabase(config, opts);
   let pubsub: PubSubHandle | undefined;
+  let rateLimits: RateLimits | undefined;
   try {
     if (config.database.autoMigrate) {
       const applied = await db.migrate();
@@ -58,14 +61,16 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       log.warn('database migrations are pending: run `npm run db:migrate` (readyz reports not ready)');
     }
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
+    rateLimits = createRateLimits(config.limits.rate, config.redisUrl?.reveal(), log);
     const metrics = createMetrics(() => db.poolStats());
     const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
     const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live);
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };
-    return await assemble(config, log, db, pubsub, services, metrics, bootstrap);
+    return await assemble(config, log, db, pubsub, rateLimits, services, metrics, bootstrap);
   } catch (err) {
+    await rateLimits?.close();
     await pubsub?.close();
     await db.close();
     throw err;
@@ -77,6 +82,7 @@ async function assemble(
   log: Logger,
   db: Database,
   pubsub: PubSubHandle,
+  rateLimits: RateLimits,
   services: AppServices,
   metrics: Metrics,
   bootstrap: BootstrapResult,
@@ -121,7 +127,7 @@ async function assemble(
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/v1', createSegmentRouter(services, log));
+  app.use('/v1', createSegmentRouter(services, log, rateLimits));
   app.use('/export', createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
 
@@ -134,6 +140,9 @@ async function assemble(
     log,
     metrics,
     guard: config.ws,
+    queryLimits: { maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity },
+    rateLimits,
+    maxConnectionsPerKey: config.limits.wsMaxConnectionsPerKey,
   });
 
   const metricsPlugin: ApolloServerPlugin<RequestContext> = {
@@ -163,6 +172,37 @@ async function assemble(
       };
     },
   };
+  // Before execution: the key's rate budget (ingest or read), then depth and complexity. A refused
+  // operation runs no resolver, so it changes nothing.
+  const limitsPlugin: ApolloServerPlugin<RequestContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document, request, operationName }) {
+          if (contextValue.auth) {
+            try {
+              await rateLimits.consume(contextValue.auth, isIngestOperation(document, operationName) ? 'ingest' : 'read');
+            } catch (err) {
+              if (err instanceof AppError) throw requestError(err);
+              throw err;
+            }
+          }
+          const limited = checkQueryLimits(schema, document, request.variables, operationName, {
+            maxDepth: config.limits.maxQueryDepth,
+            maxComplexity: config.limits.maxQueryComplexity,
+          });
+          if (limited) throw requestError(limited);
+        },
+        // A database outage during execution: 503 (and Retry-After) instead of 200 with errors.
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const unavailable = response.body.singleResult.errors?.find((e) => e.extensions?.code === 'UNAVAILABLE');
+          if (!unavailable) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(unavailable.extensions?.retryAfterSeconds ?? 5));
+        },
+      };
+    },
+  };
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError,
@@ -174,6 +214,7 @@ async function assemble(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin,
       httpSubscriptionGuard,
+      limitsPlugin,
       {
         async serverWillStart() {
           return { async drainServer() { await ws.close(); } };
@@ -192,7 +233,13 @@ async function assemble(
         const header = req.headers.authorization;
         if (header === undefined) return createRequestContext(null, requestId);
         const key = parseAuthorization(header);
-        const auth = key ? await services.workspaces.authenticate(key) : null;
+        let auth;
+        try {
+          auth = key ? await services.workspaces.authenticate(key) : null;
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) throw requestError(AppError.unavailable());
+          throw err;
+        }
         if (!auth) {
           throw new GraphQLError('The API key is missing, unknown or revoked.', {
             originalError: AppError.unauthenticated('The API key is missing, unknown or revoked.'),
@@ -207,6 +254,11 @@ async function assemble(
   app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
     const status = err.status ?? 500;
+    if (status >= 500 && isDatabaseUnavailable(err)) {
+      const e = AppError.unavailable();
+      res.status(503).set('Retry-After', '5').json({ errors: [{ message: e.message, extensions: { code: e.errorClass, reason: e.reason, ...e.details } }] });
+      return;
+    }
     if (status >= 500) {
       const correlationId = randomUUID();
       log.error({ err, correlationId }, 'unhandled http error');
@@ -228,6 +280,7 @@ async function assemble(
     metrics,
     httpServer,
     bootstrap,
+    rateLimits,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -249,6 +302,7 @@ async function assemble(
           else await ws.close();
         } finally {
           services.live.close();
+          await rateLimits.close();
           await pubsub.close();
           await db.close();
         }

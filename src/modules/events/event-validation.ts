@@ -70,6 +70,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** NUL and unpaired surrogates: PostgreSQL text and jsonb refuse them, so the event is rejected up front. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Path of the first string or key in `root` that PostgreSQL cannot store, or null. Iterative (deep JSON). */
+function findUnstorableText(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, path ? `${path}.${i}` : String(i)]));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (UNSTORABLE.test(k)) return p;
+        stack.push([x, p]);
+      }
+    }
+  }
+  return null;
+}
+
 function reject(reason: string, field: string, message: string): Validation {
   return { ok: false, reason, field, message };
 }
@@ -82,6 +106,10 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   if (!isObject(raw)) return reject('INVALID_EVENT', '', 'an event must be an object');
   const size = Buffer.byteLength(JSON.stringify(raw), 'utf8');
   if (size > MAX_EVENT_BYTES) return reject('EVENT_TOO_LARGE', '', `event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
+  const unstorable = findUnstorableText(raw);
+  if (unstorable !== null) {
+    return reject('INVALID_TEXT', unstorable, 'contains a NUL character (\\u0000) or a lone UTF-16 surrogate, which cannot be stored');
+  }
 
   const { messageId, type, name, channel } = raw;
   if (typeof messageId !== 'string' || messageId.trim().length === 0 || messageId.length > 200) {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Role, parseAuthorization, type AuthInfo } from '../../platform/auth';
-import { AppError, ErrorClass, type FieldError } from '../../platform/errors';
+import { AppError, ErrorClass, isDatabaseUnavailable, type FieldError } from '../../platform/errors';
+import { HTTP_STATUS, errorHeaders, type RateLimits } from '../../platform/limits';
 import type { Logger } from '../../platform/logging';
 import type { AppServices } from '../../services';
 import { MAX_EVENTS_PER_BATCH, type RawEvent } from './event-validation';
@@ -28,22 +29,12 @@ const SINGLE_PATHS: Record<string, SegmentType> = {
 const BATCH_PATHS = ['batch', 'import', 'b'];
 const ALLOWED_ROLES: readonly Role[] = [Role.INGEST, Role.ADMIN];
 
-const HTTP_STATUS: Record<ErrorClass, number> = {
-  [ErrorClass.BAD_USER_INPUT]: 400,
-  [ErrorClass.UNAUTHENTICATED]: 401,
-  [ErrorClass.FORBIDDEN]: 403,
-  [ErrorClass.NOT_FOUND]: 404,
-  [ErrorClass.CONFLICT]: 409,
-  [ErrorClass.RATE_LIMITED]: 429,
-  [ErrorClass.INTERNAL_SERVER_ERROR]: 500,
-};
-
 interface ErrorBody {
-  errors: { message: string; extensions: { code: string; reason?: string; fields?: FieldError[]; correlationId?: string } }[];
+  errors: { message: string; extensions: { code: string; reason?: string; fields?: FieldError[]; correlationId?: string; [detail: string]: unknown } }[];
 }
 
-function errorBody(code: string, reason: string, message: string, fields: FieldError[] = []): ErrorBody {
-  return { errors: [{ message, extensions: { code, reason, ...(fields.length ? { fields } : {}) } }] };
+function errorBody(code: string, reason: string, message: string, fields: FieldError[] = [], details: Record<string, unknown> = {}): ErrorBody {
+  return { errors: [{ message, extensions: { code, reason, ...(fields.length ? { fields } : {}), ...details } }] };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -65,7 +56,7 @@ export function segmentKeyFromHeader(header: string): string | null {
  * map each message (segment.mapping.ts), hand the events to the ingest pipeline, answer after it
  * committed.
  */
-export function createSegmentRouter(services: AppServices, log: Logger): express.Router {
+export function createSegmentRouter(services: AppServices, log: Logger, rateLimits: RateLimits): express.Router {
   const router = express.Router();
   // JSON up to 500 KB after decompression (gzip/deflate/br bodies are inflated); analytics.js sends
   // its JSON as text/plain so that browsers skip the CORS preflight.
@@ -77,6 +68,8 @@ export function createSegmentRouter(services: AppServices, log: Logger): express
     if (!ALLOWED_ROLES.includes(auth.role)) {
       throw AppError.forbidden(`Sending events needs an INGEST or ADMIN key; this key has ${auth.role.toUpperCase()}.`);
     }
+    // Every request counts against the key's ingest budget (before its body is used).
+    await rateLimits.consume(auth, 'ingest');
     res.locals.auth = auth;
     return auth;
   };
@@ -153,8 +146,9 @@ export function createSegmentRouter(services: AppServices, log: Logger): express
 
   router.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    if (err instanceof AppError) {
-      res.status(HTTP_STATUS[err.errorClass] ?? 500).json(errorBody(err.errorClass, err.reason, err.message, err.fields));
+    const known = err instanceof AppError ? err : isDatabaseUnavailable(err) ? AppError.unavailable() : null;
+    if (known) {
+      res.status(HTTP_STATUS[known.errorClass] ?? 500).set(errorHeaders(known)).json(errorBody(known.errorClass, known.reason, known.message, known.fields, known.details));
       return;
     }
     const status = err.status ?? 500;

@@ -15,6 +15,9 @@ const port = z.coerce
 const positiveInt = (name: string) =>
   z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be an integer`).positive(`${name} must be positive`);
 
+const nonNegativeInt = (name: string) =>
+  z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be an integer`).min(0, `${name} must be 0 or more`);
+
 const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'DATABASE_URL must start with postgres:// or postgresql://' });
@@ -37,6 +40,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: positiveInt('DATABASE_POOL_SIZE').default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt('DATABASE_CONNECT_TIMEOUT_MS').default(5000),
   SIYU_DATA_DIR: z.string().min(1).default('./.siyu/data'),
   SIYU_AUTO_MIGRATE: bool('SIYU_AUTO_MIGRATE').optional(),
   REDIS_URL: redisUrl.optional(),
@@ -52,6 +56,13 @@ const envSchema = z.object({
     .optional(),
   SIYU_GRAPHIQL: bool('SIYU_GRAPHIQL').default(true),
   SIYU_BODY_LIMIT_BYTES: positiveInt('SIYU_BODY_LIMIT_BYTES').default(1_048_576),
+  SIYU_MAX_QUERY_DEPTH: positiveInt('SIYU_MAX_QUERY_DEPTH').default(12),
+  SIYU_MAX_QUERY_COMPLEXITY: positiveInt('SIYU_MAX_QUERY_COMPLEXITY').default(25_000),
+  SIYU_RATE_LIMIT_PER_SEC: positiveInt('SIYU_RATE_LIMIT_PER_SEC').default(100),
+  SIYU_RATE_LIMIT_BURST: nonNegativeInt('SIYU_RATE_LIMIT_BURST').default(1000),
+  SIYU_INGEST_RATE_LIMIT_PER_SEC: positiveInt('SIYU_INGEST_RATE_LIMIT_PER_SEC').default(200),
+  SIYU_INGEST_RATE_LIMIT_BURST: nonNegativeInt('SIYU_INGEST_RATE_LIMIT_BURST').default(2000),
+  SIYU_WS_MAX_CONNECTIONS_PER_KEY: positiveInt('SIYU_WS_MAX_CONNECTIONS_PER_KEY').default(100),
   SIYU_SHUTDOWN_TIMEOUT_MS: positiveInt('SIYU_SHUTDOWN_TIMEOUT_MS').default(10_000),
   SIYU_SWEEP_INTERVAL_MS: z.coerce
     .number({ message: 'SIYU_SWEEP_INTERVAL_MS must be a number' })
@@ -86,7 +97,7 @@ export class Secret {
 }
 
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: Secret; poolSize: number; autoMigrate: boolean }
+  | { kind: 'postgres'; url: Secret; poolSize: number; connectTimeoutMs: number; autoMigrate: boolean }
   | { kind: 'embedded'; dataDir: string | ':memory:'; autoMigrate: boolean };
 
 export interface Config {
@@ -100,6 +111,15 @@ export interface Config {
   readonly piiKey?: Secret;
   readonly graphiql: boolean;
   readonly bodyLimitBytes: number;
+  /** Protection limits (README "Limits and reliability"). */
+  readonly limits: {
+    maxQueryDepth: number;
+    maxQueryComplexity: number;
+    /** Per API key: requests per second plus extra burst per 10 s, for reads and for ingest. */
+    rate: { read: { perSecond: number; burst: number }; ingest: { perSecond: number; burst: number } };
+    /** Open WebSocket connections per API key, per instance. */
+    wsMaxConnectionsPerKey: number;
+  };
   readonly shutdownTimeoutMs: number;
   /** Time-based tag/segment sweep: step interval (0 = off) and profiles per step. */
   readonly sweep: { intervalMs: number; batch: number };
@@ -151,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         kind: 'postgres',
         url: new Secret(e.DATABASE_URL),
         poolSize: e.DATABASE_POOL_SIZE,
+        connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
         autoMigrate: e.SIYU_AUTO_MIGRATE ?? false,
       }
     : {
@@ -168,6 +189,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     piiKey: e.SIYU_PII_KEY ? new Secret(e.SIYU_PII_KEY) : undefined,
     graphiql: e.SIYU_GRAPHIQL,
     bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
+    limits: {
+      maxQueryDepth: e.SIYU_MAX_QUERY_DEPTH,
+      maxQueryComplexity: e.SIYU_MAX_QUERY_COMPLEXITY,
+      rate: {
+        read: { perSecond: e.SIYU_RATE_LIMIT_PER_SEC, burst: e.SIYU_RATE_LIMIT_BURST },
+        ingest: { perSecond: e.SIYU_INGEST_RATE_LIMIT_PER_SEC, burst: e.SIYU_INGEST_RATE_LIMIT_BURST },
+      },
+      wsMaxConnectionsPerKey: e.SIYU_WS_MAX_CONNECTIONS_PER_KEY,
+    },
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
     ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },

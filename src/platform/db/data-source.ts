@@ -43,6 +43,8 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
       url: db.url.reveal(),
       poolSize: db.poolSize,
       applicationName: 'siyu',
+      // A database that is down fails requests within this time (pg connectionTimeoutMillis) instead of hanging them.
+      connectTimeoutMS: db.connectTimeoutMs,
     });
   } else {
     embedded = await openEmbedded(db.dataDir, { loadDataDir: opts.embeddedSnapshot });

@@ -9,6 +9,8 @@ export enum ErrorClass {
   NOT_FOUND = 'NOT_FOUND',
   CONFLICT = 'CONFLICT',
   RATE_LIMITED = 'RATE_LIMITED',
+  /** A dependency (the database) is down; retry later. HTTP 503. */
+  UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -28,6 +30,8 @@ export class AppError extends Error {
     readonly reason: string,
     message: string,
     readonly fields: FieldError[] = [],
+    /** Extra machine-readable facts copied into `extensions` (e.g. `retryAfterSeconds`, `maxDepth`). */
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
     this.name = 'AppError';
@@ -44,6 +48,18 @@ export class AppError extends Error {
   }
   static unauthenticated(message = 'A valid API key is required.'): AppError {
     return new AppError(ErrorClass.UNAUTHENTICATED, 'UNAUTHENTICATED', message);
+  }
+  static rateLimited(retryAfterSeconds: number, budget: string): AppError {
+    return new AppError(
+      ErrorClass.RATE_LIMITED,
+      'RATE_LIMITED',
+      `Too many requests for this API key (${budget} budget); retry in ${retryAfterSeconds} s.`,
+      [],
+      { retryAfterSeconds, budget },
+    );
+  }
+  static unavailable(message = 'The database is unavailable; retry shortly.'): AppError {
+    return new AppError(ErrorClass.UNAVAILABLE, 'DATABASE_UNAVAILABLE', message, [], { retryAfterSeconds: 5 });
   }
   static conflict(reason: string, message: string): AppError {
     return new AppError(ErrorClass.CONFLICT, reason, message);

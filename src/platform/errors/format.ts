@@ -4,6 +4,7 @@ import { ArgumentValidationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import type { Logger } from '../logging';
 import { AppError, ErrorClass, type FieldError } from './app-error';
+import { isDatabaseUnavailable } from './unavailable';
 
 /** Apollo/graphql-js codes for malformed requests; all are the caller's fault. */
 const INPUT_CODES = new Set([
@@ -50,6 +51,7 @@ export function createErrorFormatter(log: Logger) {
           code: original.errorClass,
           reason: original.reason,
           ...(original.fields.length ? { fields: original.fields } : {}),
+          ...original.details,
         },
       };
     }
@@ -70,6 +72,10 @@ export function createErrorFormatter(log: Logger) {
       const publicCode = typeof code === 'string' && code in ErrorClass ? code : ErrorClass.BAD_USER_INPUT;
       const reason = formatted.extensions?.reason ?? (typeof code === 'string' ? code : 'INVALID_REQUEST');
       return { ...base, extensions: { code: publicCode, reason } };
+    }
+    if (isDatabaseUnavailable(original)) {
+      const e = AppError.unavailable();
+      return { ...base, message: e.message, extensions: { code: e.errorClass, reason: e.reason, ...e.details } };
     }
     const correlationId = randomUUID();
     log.error({ err: original, correlationId, path: formatted.path }, 'unexpected error');

@@ -2,3 +2,4 @@ export { AppError, ErrorClass } from './app-error';
 export type { FieldError } from './app-error';
 export { createErrorFormatter } from './format';
 export type { ErrorFormatter } from './format';
+export { isDatabaseUnavailable } from './unavailable';

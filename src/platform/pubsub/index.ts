@@ -15,14 +15,16 @@ export interface PubSubHandle {
   close(): Promise<void>;
 }
 
+/** ioredis options of every Siyu Redis connection (pub/sub and the rate limiter). */
+export const REDIS_OPTIONS = { lazyConnect: false, maxRetriesPerRequest: 3 } as const;
+
 /** In-memory pubsub for one instance; Redis pub/sub fans events out across instances. */
 export function openPubSub(redisUrl: string | undefined, log: Logger): PubSubHandle {
   if (!redisUrl) {
     return { pubSub: createPubSub() as SiyuPubSub, kind: 'memory', close: async () => {} };
   }
-  const opts = { lazyConnect: false, maxRetriesPerRequest: 3 };
-  const publishClient = new Redis(redisUrl, opts);
-  const subscribeClient = new Redis(redisUrl, opts);
+  const publishClient = new Redis(redisUrl, REDIS_OPTIONS);
+  const subscribeClient = new Redis(redisUrl, REDIS_OPTIONS);
   for (const c of [publishClient, subscribeClient]) {
     c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   }
