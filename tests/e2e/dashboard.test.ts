@@ -17,6 +17,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
 const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
 const haveChromium = fs.existsSync(CHROMIUM);
+// Skipped (with a message) on a machine without Chromium; CI installs it (.ci/run), so there it fails.
+if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
 if (!haveChromium) console.warn(`dashboard browser test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 let t: TestApp;
@@ -93,6 +95,8 @@ describe('the dashboard page', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+
+  const tile = (page: Page, metric: string) => page.locator(`.tile[data-metric="${metric}"]`);
 
   interface ChartData {
     revision: number;

@@ -85,7 +85,7 @@ export class LiveChart {
         backgroundColor: kind === 'bar' ? `${color}99` : color,
         borderWidth: 2,
         pointRadius: kind === 'line' ? 2 : 0,
-        tension: 0.25,
+        cubicInterpolationMode: 'monotone',
         spanGaps: true,
         yAxisID: s.secondary ? 'y1' : 'y',
         order: kind === 'line' ? 0 : 1,

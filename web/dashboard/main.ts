@@ -401,7 +401,7 @@ function renderFunnel(b: Board): void {
       return h(
         'li',
         { class: s.inactive ? 'stage inactive' : 'stage', 'data-stage': s.key, 'data-reached': s.reached, 'data-current': s.current },
-        h('span', { class: 'stage-name' }, s.name),
+        h('span', { class: 'stage-name', title: s.key }, stageName(b.funnel!.modelKey, s.key, s.name)),
         h('span', { class: 'bar-track' }, bar),
         h(
           'span',
@@ -413,6 +413,13 @@ function renderFunnel(b: Board): void {
     }),
   );
   byId('funnel-wakeups').textContent = `${t('funnel.wakeUps')}: ${formatCount(b.funnel.wakeUps)}`;
+}
+
+/** The stored name, except English names for the default model's stages when English is on. */
+function stageName(modelKey: string, key: string, name: string): string {
+  if (modelKey !== 'default' || currentLang() === 'zh') return name;
+  const label = t(`stage.${key}`);
+  return label === `stage.${key}` ? name : label;
 }
 
 function renderTiers(b: Board): void {
