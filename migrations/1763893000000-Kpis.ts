@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * KPI rollups kept in the ingest transaction (exact distinct counts without scanning raw events),
- * live settings, targets, alert rules and alerts, and the `reporting` schema for BI tools: views
+ * targets, alert rules and alerts, and the `reporting` schema for BI tools: views
  * over the same rollups, readable by the NOLOGIN role `siyu_reporting` (grant it to a login role).
  */
 export class Kpis1763893000000 implements MigrationInterface {
@@ -38,12 +38,6 @@ export class Kpis1763893000000 implements MigrationInterface {
       )`);
     await q.query(`COMMENT ON TABLE kpi_profiles IS 'acquisition of each person: first event (time, channel, touchpoint); one row per live or erased person'`);
     await q.query(`CREATE INDEX kpi_profiles_first_idx ON kpi_profiles (workspace_id, first_ts)`);
-    await q.query(`
-      CREATE TABLE kpi_settings (
-        workspace_id       uuid PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
-        live_interval_ms   integer NOT NULL DEFAULT 1000 CHECK (live_interval_ms >= 100),
-        updated_at         timestamptz NOT NULL DEFAULT now()
-      )`);
     await q.query(`
       CREATE TABLE kpi_targets (
         workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
@@ -132,7 +126,7 @@ export class Kpis1763893000000 implements MigrationInterface {
     await q.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM siyu_reporting`);
     await q.query(`REVOKE ALL ON SCHEMA reporting FROM siyu_reporting`);
     await q.query(`DROP SCHEMA reporting CASCADE`);
-    for (const t of ['kpi_alerts', 'kpi_alert_rules', 'kpi_targets', 'kpi_settings', 'kpi_profiles', 'kpi_activity']) {
+    for (const t of ['kpi_alerts', 'kpi_alert_rules', 'kpi_targets', 'kpi_profiles', 'kpi_activity']) {
       await q.query(`DROP TABLE ${t}`);
     }
   }

@@ -20,6 +20,7 @@ import { mountDashboard } from './platform/graphql/dashboard';
 import { createLogger, type Logger } from './platform/logging';
 import { createMetrics, type Metrics } from './platform/metrics';
 import { openPubSub, type PubSubHandle } from './platform/pubsub';
+import { LiveHub } from './platform/live';
 import { createServices, type AppServices } from './services';
 import type { BootstrapResult } from './modules/workspaces';
 import { resolvePiiCipher } from './modules/identities';
@@ -58,11 +59,13 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       log.warn('database migrations are pending: run `npm run db:migrate` (readyz reports not ready)');
     }
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
-    const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log));
+    const metrics = createMetrics(() => db.poolStats());
+    const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
+    const services = createServices(db.dataSource, pubsub.pubSub, log, resolvePiiCipher(config, log), live);
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };
-    return await assemble(config, log, db, pubsub, services, bootstrap);
+    return await assemble(config, log, db, pubsub, services, metrics, bootstrap);
   } catch (err) {
     await pubsub?.close();
     await db.close();
@@ -76,9 +79,9 @@ async function assemble(
   db: Database,
   pubsub: PubSubHandle,
   services: AppServices,
+  metrics: Metrics,
   bootstrap: BootstrapResult,
 ): Promise<SiyuApp> {
-  const metrics = createMetrics(() => db.poolStats());
   const formatError = createErrorFormatter(log);
   const schema = await buildAppSchema(services, pubsub.pubSub);
   const app = express();
@@ -132,6 +135,7 @@ async function assemble(
     formatError,
     log,
     metrics,
+    guard: config.ws,
   });
 
   const metricsPlugin: ApolloServerPlugin<RequestContext> = {
@@ -246,6 +250,7 @@ async function assemble(
           if (httpServer.listening) await apollo.stop();
           else await ws.close();
         } finally {
+          services.live.close();
           await pubsub.close();
           await db.close();
         }

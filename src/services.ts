@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from './platform/logging';
-import type { SiyuPubSub } from './platform/pubsub';
+import { publishProfilesChanged, type SiyuPubSub } from './platform/pubsub';
+import { LiveHub } from './platform/live';
 import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
@@ -31,10 +32,19 @@ export interface AppServices {
   readonly compliance: ComplianceService;
   /** The audit log: other modules' resolvers call `audit.log(ctx, …)` after audited changes. */
   readonly audit: AuditService;
+  /** Shared, coalesced live values for subscriptions (`profileUpdated`, later KPIs). */
+  readonly live: LiveHub;
 }
 
-export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, cipher: PiiCipher): AppServices {
+export function createServices(
+  ds: DataSource,
+  pubSub: SiyuPubSub,
+  log: Logger,
+  cipher: PiiCipher,
+  live: LiveHub = new LiveHub({ pubSub, log }),
+): AppServices {
   const identities = new IdentityService(ds, cipher, log);
+  identities.onUnmergeCommitted = (workspaceId, ids) => publishProfilesChanged(pubSub, workspaceId, ids);
   const tags = new TagService(ds, pubSub, log);
   const workspaces = new WorkspaceService(ds, pubSub, log);
   // Every workspace starts with the default segments (用户分层).
@@ -81,5 +91,6 @@ export function createServices(ds: DataSource, pubSub: SiyuPubSub, log: Logger, 
     kpis,
     compliance,
     audit: compliance.audit,
+    live,
   };
 }

@@ -8,6 +8,8 @@ import {
   AlertsDocument,
   CreateAlertRuleDocument,
   IngestDocument,
+  KpisDocument,
+  UnmergeDocument,
   ResolveAlertDocument,
   SetTargetDocument,
   type AlertRaisedSubscription,
@@ -107,5 +109,36 @@ describe('targets and alerts', () => {
     const ack = await t.gql(AcknowledgeAlertDocument, { id: 'not-a-uuid' }, adminKey);
     expect(ack.errors?.[0].extensions.code).toBe('NOT_FOUND');
     expect((await t.gql(AlertRulesDocument, {}, adminKey)).data!.alertRules).toHaveLength(0);
+  });
+});
+
+describe('rollups follow merges and unmerges', () => {
+  it('a merge folds two people into one in every KPI; undoing it splits them again', async () => {
+    const { adminKey: key } = await t.newWorkspace('kpi-unmerge');
+    const ts = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+    const send = async (ids: string[], over: Partial<EventInput>) => {
+      const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ids, ...over })] }, key);
+      expect(r.data!.ingestEvents.accepted).toBe(1);
+    };
+    await send(['member_id::KU-1'], { name: 'Order Completed', properties: { revenue: 10 }, timestamp: ts(5), channel: 'app' });
+    await send(['anonymous_id::KU-A'], { timestamp: ts(4), channel: 'web' });
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const range = { from: new Date(Date.now() + 8 * 3_600_000 - 86_400_000).toISOString().slice(0, 10), to: today };
+    const snap = async () => {
+      const r = await t.gql(KpisDocument, { metrics: ['NEW_PROFILES', 'ACTIVE_USERS', 'ORDERS'], range }, key);
+      expect(r.errors).toBeUndefined();
+      return r.data!.kpis.values.map((v) => v.value);
+    };
+    expect(await snap()).toEqual([2, 2, 1]);
+    await send(['member_id::KU-1', 'anonymous_id::KU-A'], { timestamp: ts(3), channel: 'web' });
+    expect(await snap()).toEqual([1, 1, 1]);
+    const profile = await t.gql<{ profileByIdentifier: { mergeHistory: { id: string }[] } }>(
+      `query { profileByIdentifier(identifier: { type: "member_id", value: "KU-1" }) { mergeHistory { id } } }`,
+      {},
+      key,
+    );
+    const u = await t.gql(UnmergeDocument, { mergeId: profile.data!.profileByIdentifier.mergeHistory[0].id }, key);
+    expect(u.errors).toBeUndefined();
+    expect(await snap()).toEqual([2, 2, 1]);
   });
 });

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
 import type { MembershipChange, TagService } from '../tags';
@@ -84,10 +84,12 @@ export class IngestService {
 
     let changes: MembershipChange[] = [];
     let afterCommit: (() => void)[] = [];
+    let changedProfiles: string[] = [];
     if (valid.length) {
       const written = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
       changes = written.changes;
       afterCommit = written.afterCommit;
+      changedProfiles = written.changedProfiles;
       for (const e of valid) {
         const owner = written.owners.get(e.index);
         const rejection = written.rejected.get(e.index);
@@ -105,6 +107,7 @@ export class IngestService {
       results,
     };
     if (outcome.accepted) this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
+    publishProfilesChanged(this.pubSub, workspaceId, changedProfiles);
     this.tags.publish(workspaceId, changes);
     for (const f of afterCommit) f();
     return outcome;
@@ -112,7 +115,8 @@ export class IngestService {
 
   /**
    * Returns the final profile of every event written (duplicates of stored events are absent), the
-   * events rejected inside the transaction (unknown tags), and the tag/segment membership changes.
+   * events rejected inside the transaction (unknown tags), the tag/segment membership changes, and
+   * the profiles changed (live ones touched plus ids merged away) for live subscribers.
    */
   private async write(
     em: EntityManager,
@@ -124,6 +128,7 @@ export class IngestService {
     rejected: Map<number, { reason: string; field: string; message: string }>;
     changes: MembershipChange[];
     afterCommit: (() => void)[];
+    changedProfiles: string[];
   }> {
     await this.identities.lockWorkspace(em, workspaceId);
     const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
@@ -145,7 +150,7 @@ export class IngestService {
       for (const e of pending) e.relations = e.relations.filter((r) => !r.other || !s.blockedRelatedKeys.has(r.other.key));
     }
     const events = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
-    if (!events.length) return { owners: new Map(), rejected, changes: [], afterCommit: [] };
+    if (!events.length) return { owners: new Map(), rejected, changes: [], afterCommit: [], changedProfiles: [] };
 
     // Load the part of the identity graph this batch can touch, then resolve event by event.
     const prepared = new Map<string, PreparedIdentifier>();
@@ -268,7 +273,13 @@ export class IngestService {
     );
     changes.push(...(await this.tags.evaluateTouched(em, workspaceId, touched, (id) => cause.get(id) ?? 'ingest', now)));
 
-    return { owners: new Map(rows.map((r) => [r.event.index, r.profileId])), rejected, changes, afterCommit };
+    return {
+      owners: new Map(rows.map((r) => [r.event.index, r.profileId])),
+      rejected,
+      changes,
+      afterCommit,
+      changedProfiles: [...live, ...mergedExisting],
+    };
   }
 }
 

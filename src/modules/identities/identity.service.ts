@@ -16,6 +16,8 @@ export class IdentityService {
   private readonly rulesCache = new Map<string, { rules: IdentityRules; until: number }>();
   /** Called in the unmerge transaction with both profiles (tags and segments are re-evaluated). */
   onUnmerged: (em: EntityManager, workspaceId: string, profileIds: string[]) => Promise<unknown[]> = async () => [];
+  /** Called after an unmerge committed, with both profiles (live subscribers are told). */
+  onUnmergeCommitted: (workspaceId: string, profileIds: string[]) => void = () => {};
 
   constructor(
     private readonly ds: DataSource,
@@ -47,7 +49,7 @@ export class IdentityService {
    * profiles are never merged automatically again until an admin clears the exclusion.
    */
   async unmerge(workspaceId: string, mergeId: string): Promise<{ merge: MergeRow; survivorId: string; restoredId: string; changes: unknown[] }> {
-    return this.ds.transaction(async (em) => {
+    const result = await this.ds.transaction(async (em) => {
       await this.repo.lockWorkspace(em, workspaceId);
       const m = await this.unmerges.lockMerge(em, workspaceId, mergeId);
       if (!m) throw AppError.notFound(IdentityErrorCode.MERGE_NOT_FOUND, `Merge ${mergeId} does not exist in this workspace.`);
@@ -60,6 +62,8 @@ export class IdentityService {
       this.log.info({ workspaceId, mergeId, survivorId: live, restoredId: m.merged_id }, 'merge undone');
       return { merge: { ...m, undone_at: new Date() }, survivorId: live, restoredId: m.merged_id, changes };
     });
+    this.onUnmergeCommitted(workspaceId, [result.survivorId, result.restoredId]);
+    return result;
   }
 
   /** Lets two profiles that were unmerged be merged automatically again. */

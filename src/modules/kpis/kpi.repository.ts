@@ -171,19 +171,6 @@ export class KpiRepository {
     );
   }
 
-  async liveIntervalMs(em: EntityManager, ws: string): Promise<number> {
-    const [r] = await em.query(`SELECT live_interval_ms FROM kpi_settings WHERE workspace_id = $1`, [ws]);
-    return r ? Number(r.live_interval_ms) : 1000;
-  }
-
-  async setLiveIntervalMs(em: EntityManager, ws: string, ms: number): Promise<void> {
-    await em.query(
-      `INSERT INTO kpi_settings (workspace_id, live_interval_ms) VALUES ($1, $2)
-       ON CONFLICT (workspace_id) DO UPDATE SET live_interval_ms = EXCLUDED.live_interval_ms, updated_at = now()`,
-      [ws, ms],
-    );
-  }
-
   /** Buckets of a local date range [from, to] at a grain, in the workspace's time zone. */
   async buckets(em: EntityManager, ws: string, from: string, to: string, grain: Grain, stepDays?: number): Promise<{ tz: string; today: string; buckets: Bucket[] }> {
     const unit = stepDays ? 'day' : grain.toLowerCase();

@@ -1,7 +1,11 @@
-import { Arg, Authorized, Ctx, Float, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { createHash } from 'node:crypto';
+import { Arg, Authorized, Ctx, Float, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
+import { servicesFor } from '../../platform/graphql/services-for';
+import type { LiveUpdate } from '../../platform/live';
+import { Topics } from '../../platform/pubsub';
 import type { AppServices } from '../../services';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
@@ -14,13 +18,13 @@ import {
   FunnelStep,
   KpiBreakdown,
   KpiGrain,
-  KpiLiveSettings,
   KpiPoint,
   KpiRangeType,
   KpiResult,
   KpiSeries,
   KpiSnapshot,
   KpiSnapshotValue,
+  KpiUpdate,
   RetentionCohort,
   RetentionMatrix,
 } from './kpi.type';
@@ -47,6 +51,12 @@ function decodeCursor(after: string | null | undefined): number {
   const n = Number(Buffer.from(after, 'base64url').toString('utf8').replace(/^o:/, ''));
   if (!Number.isInteger(n) || n < 0) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'after', 'not a cursor returned by this query');
   return n;
+}
+
+/** One computed live version, mapped once and shared by every subscriber of the same arguments. */
+interface KpiLiveValue {
+  computedAt: Date;
+  results: KpiResult[];
 }
 
 @Resolver()
@@ -148,15 +158,47 @@ export class KpiResolver {
     return Object.assign(new AggregatePage(), { rows: page, totalCount: rows.length, nextCursor: next });
   }
 
-  @Authorized(...VIEWERS)
-  @Query(() => KpiLiveSettings, { description: 'Live KPI settings. READ or ANALYST.' })
-  async kpiLiveSettings(@Ctx() ctx: RequestContext): Promise<KpiLiveSettings> {
-    return Object.assign(new KpiLiveSettings(), { intervalMs: await this.services.kpis.liveIntervalMs(requireAuth(ctx).workspaceId) });
-  }
 
-  @Authorized(Role.ADMIN)
-  @Mutation(() => KpiLiveSettings, { description: 'Set the coalescing interval of live KPI pushes. ADMIN.' })
-  async setKpiLiveInterval(@Arg('intervalMs', () => Int, { description: 'Milliseconds, 100–3600000.' }) intervalMs: number, @Ctx() ctx: RequestContext): Promise<KpiLiveSettings> {
-    return Object.assign(new KpiLiveSettings(), { intervalMs: await this.services.kpis.setLiveIntervalMs(requireAuth(ctx).workspaceId, intervalMs) });
+  @Authorized(...VIEWERS)
+  @Subscription(() => KpiUpdate, {
+    description:
+      'KPIs, live: first the current values, then a new version after each ingest commit (on any instance), coalesced to at most one push per `Workspace.liveUpdateIntervalMs` (default 1 s, minimum 100 ms). Subscribers with the same arguments in a workspace share one computation per change. READ or ANALYST.',
+    subscribe: async ({ args, context, info }) => {
+      const auth = requireAuth(context as RequestContext);
+      if (auth.role !== Role.ADMIN && !(VIEWERS as readonly Role[]).includes(auth.role)) {
+        throw AppError.forbidden(`This needs one of the roles READ, ANALYST; your key has ${auth.role.toUpperCase()}.`);
+      }
+      const services = servicesFor(info);
+      const ws = auth.workspaceId;
+      const metrics = args.metrics as KpiMetric[];
+      const grain = (args.grain ?? KpiGrain.DAY) as KpiGrain;
+      const periods = (args.periods ?? 2) as number;
+      const breakdown = (args.breakdown ?? 'NONE') as KpiBreakdown | 'NONE';
+      const filter = { ...((args.filter as KpiFilterInput | null) ?? {}) };
+      if (!metrics.length || metrics.length > 30) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'metrics', 'ask for 1–30 metrics');
+      if (!Number.isInteger(periods) || periods < 1 || periods > 400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–400');
+      services.kpis.validateFilter(filter);
+      const digest = createHash('sha256').update(JSON.stringify([metrics, grain, periods, breakdown, filter])).digest('base64url');
+      const intervalMs = await services.workspaces.liveInterval(ws);
+      return services.live.subscribe<KpiLiveValue>({
+        key: `kpi:${ws}:${digest}`,
+        triggers: [Topics.eventsIngested(ws)],
+        intervalMs,
+        async compute() {
+          const results = await services.kpis.current(ws, metrics, grain, periods, breakdown, filter);
+          return { computedAt: new Date(), results: results.map(toResult) };
+        },
+      });
+    },
+  })
+  kpiUpdated(
+    @Arg('metrics', () => [KpiMetric], { description: '1–30 metrics.' }) _metrics: KpiMetric[],
+    @Root() update: LiveUpdate<KpiLiveValue>,
+    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Bucket size.' }) _grain: KpiGrain,
+    @Arg('periods', () => Int, { defaultValue: 2, description: 'Buckets per series, ending with the current one (1–400); 2 gives the current and the previous period.' }) _periods: number,
+    @Arg('breakdown', () => KpiBreakdown, { nullable: true, description: 'Split into one series per value.' }) _breakdown?: KpiBreakdown | null,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) _filter?: KpiFilterInput | null,
+  ): KpiUpdate {
+    return Object.assign(new KpiUpdate(), { version: update.version, computedAt: update.value.computedAt, results: update.value.results });
   }
 }

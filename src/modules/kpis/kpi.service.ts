@@ -69,7 +69,6 @@ export interface FunnelStepValue {
 /** Buckets one query may ask for. */
 export const MAX_BUCKETS = 2000;
 export const MAX_FUNNEL_STEPS = 8;
-export const MIN_LIVE_INTERVAL_MS = 100;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -273,15 +272,28 @@ export class KpiService {
     }));
   }
 
-  async liveIntervalMs(ws: string): Promise<number> {
-    return this.repo.liveIntervalMs(this.ctx.ds.manager, ws);
+  /**
+   * The live view: for each metric, the last `periods` buckets at `grain` ending with the current
+   * (partial) bucket, in the workspace time zone.
+   */
+  async current(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec): Promise<KpiSeriesResult[]> {
+    if (!Number.isInteger(periods) || periods < 1 || periods > 400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–400');
+    const today = await this.today(ws);
+    let from: string;
+    if (grain === 'HOUR') from = addDays(today, -Math.floor((periods - 1) / 24) - 1);
+    else if (grain === 'DAY') from = addDays(today, 1 - periods);
+    else if (grain === 'WEEK') {
+      const d = new Date(`${today}T00:00:00Z`);
+      from = addDays(today, -((d.getUTCDay() + 6) % 7) - 7 * (periods - 1));
+    } else {
+      const d = new Date(`${today.slice(0, 7)}-01T00:00:00Z`);
+      d.setUTCMonth(d.getUTCMonth() - (periods - 1));
+      from = d.toISOString().slice(0, 10);
+    }
+    const results = await this.series(ws, metrics, { from, to: today }, grain, breakdown, filter);
+    const now = Date.now();
+    const trim = (s: KpiSeriesValue): KpiSeriesValue => ({ key: s.key, points: s.points.filter((p) => p.start.getTime() <= now).slice(-periods) });
+    return results.map((r) => ({ ...r, total: trim(r.total), series: r.series.map(trim) }));
   }
 
-  async setLiveIntervalMs(ws: string, ms: number): Promise<number> {
-    if (!Number.isInteger(ms) || ms < MIN_LIVE_INTERVAL_MS || ms > 3_600_000) {
-      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'intervalMs', `the live interval is an integer number of milliseconds in ${MIN_LIVE_INTERVAL_MS}–3600000`);
-    }
-    await this.repo.setLiveIntervalMs(this.ctx.ds.manager, ws, ms);
-    return ms;
-  }
 }

@@ -175,8 +175,13 @@ export class AggregatePage {
   nextCursor: string | null;
 }
 
-@ObjectType({ description: 'Live KPI settings of the workspace.' })
-export class KpiLiveSettings {
-  @Field(() => Int, { description: 'Coalescing interval of `kpiUpdated` pushes, milliseconds (≥ 100, default 1000).' })
-  intervalMs: number;
+
+@ObjectType({ description: 'A live KPI value: every metric asked, over the last `periods` buckets ending with the current one.' })
+export class KpiUpdate {
+  @Field(() => Int, { description: 'Strictly increasing for this subscription (versions may be skipped by a slow reader; the first message is the current value).' })
+  version: number;
+  @Field({ description: 'When this version was computed.' })
+  computedAt: Date;
+  @Field(() => [KpiResult], { description: 'One result per metric, in the order asked.' })
+  results: KpiResult[];
 }

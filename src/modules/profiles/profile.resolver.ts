@@ -1,7 +1,10 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
+import { servicesFor } from '../../platform/graphql/services-for';
+import type { LiveUpdate } from '../../platform/live';
+import { subscribeToProfile, type ProfileLiveValue } from './profile.live';
 import type { AppServices } from '../../services';
 import { IdentifierInput } from '../events/event.inputs';
 import { profileLoaders } from './profile.loaders';
@@ -21,6 +24,7 @@ import {
   ProfileEvent,
   ProfileEventConnection,
   ProfileEventEdge,
+  ProfileUpdate,
   Relation,
   RelationDirection,
   RelationKind,
@@ -65,6 +69,29 @@ export class ProfileResolver {
   @Query(() => Profile, { description: 'One profile by id; the id of a merged profile resolves to the survivor. READ.' })
   async profile(@Arg('id', () => ID, { description: 'Profile id.' }) id: string, @Ctx() ctx: RequestContext): Promise<Profile> {
     return toProfile(await this.services.profiles.get(requireAuth(ctx).workspaceId, id));
+  }
+
+  @Authorized(...READERS)
+  @Subscription(() => ProfileUpdate, {
+    description:
+      'The profile, live: first its current value, then a new version after each committed change (ingest on any instance, unmerge, manual tags), coalesced to at most one push per `Workspace.liveUpdateIntervalMs`. A merged-away id follows its survivor. All subscribers of a profile share one computation. READ.',
+    subscribe: async ({ args, context, info }) => {
+      // @Authorized checks each pushed value; refuse here too, so that no live source starts for a caller who may not read.
+      const auth = requireAuth(context as RequestContext);
+      if (auth.role !== Role.ADMIN && !(READERS as readonly Role[]).includes(auth.role)) {
+        throw AppError.forbidden(`This needs one of the roles ${READERS.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
+      }
+      return subscribeToProfile(servicesFor(info), auth.workspaceId, args.id as string);
+    },
+  })
+  profileUpdated(
+    @Arg('id', () => ID, { description: 'Profile id (a merged-away id follows its survivor).' }) _id: string,
+    @Root() update: LiveUpdate<ProfileLiveValue>,
+    @Ctx() ctx: RequestContext,
+  ): ProfileUpdate {
+    // Nested fields of this version load once for all its subscribers (same workspace; masking stays per caller).
+    ctx.loaders = update.value.loaders;
+    return Object.assign(new ProfileUpdate(), { version: update.version, profile: update.value.profile });
   }
 
   @Authorized(...READERS)

@@ -302,3 +302,15 @@ export class UnmergeResult {
   @Field(() => Profile, { description: 'The restored profile.' })
   restored: Profile;
 }
+
+@ObjectType({ description: 'A pushed version of a profile (`profileUpdated`).' })
+export class ProfileUpdate {
+  @Field(() => Int, {
+    description:
+      'Increases with every push of this profile on the instance serving the subscription (1 = the value when subscribing). A slow reader may see gaps (intermediate versions are dropped), never a repeat or a decrease.',
+  })
+  version: number;
+
+  @Field(() => Profile, { description: 'The profile now, as `profile(id)` returns it (same masking). A merged-away id shows its survivor.' })
+  profile: Profile;
+}

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import type { SweepTask } from '../../platform/hooks';
 import { parseExpression, referencedSegments, referencedTags, requirements } from './expression';
 import { DEFAULT_THRESHOLDS, defaultSegments, type SegmentThresholds } from './segment-defaults';
@@ -241,7 +241,7 @@ export class TagService {
     const bad = profileIds.findIndex((id) => !UUID.test(id));
     if (bad >= 0) throw AppError.badInput('INVALID_ID', `profileIds.${bad}`, 'must be a profile id (UUID)');
     await this.ensureDefaults(ws);
-    const { changes, n } = await this.ds.transaction(async (em) => {
+    const { changes, n, ids } = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       const tag = await this.repo.getTag(em, ws, key);
       if (!tag) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
@@ -264,9 +264,10 @@ export class TagService {
         ? await this.repo.addTags(em, ws, ids.map((profileId) => ({ profileId, key, source: 'manual', cause })))
         : await this.repo.removeTags(em, ws, ids.map((profileId) => ({ profileId, key, cause })));
       const derived = await this.reevaluate(em, ws, ids, () => cause);
-      return { changes: [...direct, ...derived], n: direct.length };
+      return { changes: [...direct, ...derived], n: direct.length, ids };
     });
     this.publish(ws, changes);
+    publishProfilesChanged(this.pubSub, ws, ids);
     return n;
   }
 

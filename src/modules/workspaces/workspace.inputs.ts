@@ -1,5 +1,5 @@
-import { IsBoolean, IsEnum, IsOptional, IsString, Length, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
-import { Field, InputType } from 'type-graphql';
+import { IsBoolean, IsEnum, IsInt, IsOptional, IsString, Length, Max, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
+import { Field, InputType, Int } from 'type-graphql';
 import { Role } from '../../platform/auth';
 
 @ValidatorConstraint({ name: 'timeZone' })
@@ -43,6 +43,13 @@ export class UpdateWorkspaceInput {
   @IsOptional()
   @Validate(IsTimeZone)
   timeZone?: string;
+
+  @Field(() => Int, { nullable: true, description: 'Coalescing interval of live updates in milliseconds, 100–60000 (default 1000).' })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  liveUpdateIntervalMs?: number;
 }
 
 @InputType({ description: 'A new API key.' })

@@ -21,12 +21,13 @@ export class WorkspaceRepository {
   async updateWorkspace(
     em: EntityManager,
     id: string,
-    patch: { name?: string; timeZone?: string },
+    patch: { name?: string; timeZone?: string; settings?: Record<string, unknown> },
   ): Promise<WorkspaceEntity | null> {
     const ws = await em.findOneBy(WorkspaceEntity, { id });
     if (!ws) return null;
     if (patch.name !== undefined) ws.name = patch.name;
     if (patch.timeZone !== undefined) ws.timeZone = patch.timeZone;
+    if (patch.settings) ws.settings = { ...(ws.settings ?? {}), ...patch.settings };
     return em.save(ws);
   }
 

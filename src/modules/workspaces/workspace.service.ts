@@ -7,6 +7,8 @@ import type { ApiKeyEntity } from './api-key.entity';
 import type { WorkspaceEntity } from './workspace.entity';
 import { WorkspaceRepository } from './workspace.repository';
 import { WorkspaceErrorCode } from './workspace.errors';
+import { MIN_LIVE_INTERVAL_MS } from '../../platform/live';
+import { MAX_LIVE_INTERVAL_MS, liveIntervalOf } from './workspace.settings';
 
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 
@@ -53,6 +55,11 @@ export class WorkspaceService {
     return ws;
   }
 
+  /** The workspace's coalescing interval for live updates (ms). */
+  async liveInterval(workspaceId: string): Promise<number> {
+    return liveIntervalOf((await this.getWorkspace(workspaceId)).settings);
+  }
+
   async createWorkspace(
     name: string,
     timeZone: string | undefined,
@@ -67,13 +74,18 @@ export class WorkspaceService {
     });
   }
 
-  async updateWorkspace(workspaceId: string, patch: { name?: string; timeZone?: string }): Promise<WorkspaceEntity> {
+  async updateWorkspace(workspaceId: string, patch: { name?: string; timeZone?: string; liveUpdateIntervalMs?: number | null }): Promise<WorkspaceEntity> {
+    const interval = patch.liveUpdateIntervalMs;
+    if (interval !== undefined && interval !== null && !(Number.isInteger(interval) && interval >= MIN_LIVE_INTERVAL_MS && interval <= MAX_LIVE_INTERVAL_MS)) {
+      throw AppError.badInput(WorkspaceErrorCode.INVALID_LIVE_INTERVAL, 'input.liveUpdateIntervalMs', `liveUpdateIntervalMs must be an integer from ${MIN_LIVE_INTERVAL_MS} to ${MAX_LIVE_INTERVAL_MS}`);
+    }
     if (patch.name !== undefined && patch.name.trim() === '') {
       throw AppError.badInput(WorkspaceErrorCode.INVALID_NAME, 'input.name', 'name must not be blank');
     }
     const ws = await this.repo.updateWorkspace(this.ds.manager, workspaceId, {
       name: patch.name?.trim(),
       timeZone: patch.timeZone,
+      settings: interval !== undefined && interval !== null ? { liveUpdateIntervalMs: interval } : undefined,
     });
     if (!ws) throw AppError.notFound(WorkspaceErrorCode.WORKSPACE_NOT_FOUND, `Workspace ${workspaceId} does not exist.`);
     this.pubSub.publish(Topics.workspaceUpdated(workspaceId), { workspaceId });

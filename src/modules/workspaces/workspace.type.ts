@@ -1,4 +1,5 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { liveIntervalOf } from './workspace.settings';
 import { Role } from '../../platform/auth';
 import type { ApiKeyEntity } from './api-key.entity';
 import type { WorkspaceEntity } from './workspace.entity';
@@ -13,6 +14,11 @@ export class Workspace {
 
   @Field({ description: 'IANA time zone that defines "a day" for KPIs and schedules. Default `Asia/Shanghai`.' })
   timeZone: string;
+
+  @Field(() => Int, {
+    description: 'Live updates (`profileUpdated`, …): a shared value is pushed at most once per this many milliseconds (coalesced). Default 1000, at least 100.',
+  })
+  liveUpdateIntervalMs: number;
 
   @Field({ description: 'When the workspace was created.' })
   createdAt: Date;
@@ -83,6 +89,7 @@ export function toWorkspace(e: WorkspaceEntity): Workspace {
     id: e.id,
     name: e.name,
     timeZone: e.timeZone,
+    liveUpdateIntervalMs: liveIntervalOf(e.settings),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   });

@@ -59,6 +59,8 @@ const envSchema = z.object({
     .min(0, 'SIYU_SWEEP_INTERVAL_MS must be 0 (off) or more')
     .default(60_000),
   SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
+  SIYU_WS_MAX_BUFFERED_BYTES: positiveInt('SIYU_WS_MAX_BUFFERED_BYTES').default(1_048_576),
+  SIYU_WS_STALL_TIMEOUT_MS: positiveInt('SIYU_WS_STALL_TIMEOUT_MS').default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -101,6 +103,12 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Time-based tag/segment sweep: step interval (0 = off) and profiles per step. */
   readonly sweep: { intervalMs: number; batch: number };
+  /**
+   * Slow-consumer guard of WebSocket connections: a socket whose unsent data exceeds
+   * `maxBufferedBytes`, or whose oldest frame stays unsent longer than `stallTimeoutMs`, is closed
+   * with 4413.
+   */
+  readonly ws: { maxBufferedBytes: number; stallTimeoutMs: number };
   readonly logLevel: string;
 }
 
@@ -162,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
+    ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
   });
 }

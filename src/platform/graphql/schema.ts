@@ -6,6 +6,7 @@ import { RESOLVERS } from '../../modules/registry';
 import type { AppServices } from '../../services';
 import type { RequestContext } from './context';
 import { LoaderRegistry } from './loaders';
+import { registerSchemaServices } from './services-for';
 
 /**
  * A subscription's context lives as long as the subscription. Loaders must not: each emitted event
@@ -34,7 +35,7 @@ function createContainer(services: AppServices): ContainerType {
 }
 
 export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: RESOLVERS as unknown as [Function, ...Function[]],
     container: createContainer(services),
     authChecker,
@@ -43,6 +44,8 @@ export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub):
     globalMiddlewares: [freshLoadersPerSubscriptionEvent],
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
   });
+  registerSchemaServices(schema, services);
+  return schema;
 }
 
 export const SCHEMA_HEADER =

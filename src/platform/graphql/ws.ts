@@ -1,26 +1,58 @@
 import { randomUUID } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAuthorization, type AuthInfo } from '../auth';
 import type { ErrorFormatter } from '../errors';
 import type { Logger } from '../logging';
 import type { Metrics } from '../metrics';
 import { createRequestContext } from './context';
 
+/**
+ * Close code for a socket that stopped reading: its unsent data exceeded `SIYU_WS_MAX_BUFFERED_BYTES`
+ * or a frame stayed unsent longer than `SIYU_WS_STALL_TIMEOUT_MS`. Outside graphql-ws's own codes
+ * (4400, 4401, 4403, 4406, 4408, 4409, 4429, 4500, 4004, 4005, 4504); like HTTP 413, "too much".
+ */
+export const SLOW_CONSUMER_CLOSE_CODE = 4413;
+
+/** Ping interval; a socket that does not answer a ping within the same time is terminated. */
+const KEEP_ALIVE_MS = 12_000;
+
 export interface WsHandle {
   /** Closes every socket (1001 Going Away) and stops accepting new ones. */
   close(): Promise<void>;
 }
 
+export interface SlowConsumerGuard {
+  maxBufferedBytes: number;
+  stallTimeoutMs: number;
+}
+
 type ConnectionExtra = Record<PropertyKey, unknown> & {
   auth?: AuthInfo;
+  socket: WebSocket;
+  request: IncomingMessage;
 };
 
+interface SocketState {
+  socket: WebSocket;
+  /** Start times of sends not yet handed to the kernel, oldest first (ws completes them in order). */
+  pending: number[];
+  slow: boolean;
+  /** graphql-ws's clean-up (returns every subscription); called exactly once. */
+  cleanUp: (code: number, reason: string) => void;
+}
+
 /**
- * graphql-ws on the same port and path as HTTP. A socket must present a valid key in
- * `connectionParams.authorization` (`Bearer <key>`); otherwise onConnect refuses it (4403).
+ * graphql-ws on the same port and path as HTTP, bound to `ws` here (instead of `graphql-ws/use/ws`)
+ * so that a slow consumer can be cut off: graphql-ws sends a subscription's next frame only after
+ * the previous one was written, so a reader that stops costs one pending frame per subscription;
+ * the guard closes the socket with 4413 once its buffered bytes pass the limit or its oldest frame
+ * is older than the stall timeout, and ends its subscriptions at once (not when TCP finally closes).
+ *
+ * A socket must present a valid key in `connectionParams.authorization` (`Bearer <key>`);
+ * otherwise onConnect refuses it (4403).
  */
 export function attachWebSocketServer(opts: {
   httpServer: HttpServer;
@@ -30,37 +62,128 @@ export function attachWebSocketServer(opts: {
   formatError: ErrorFormatter;
   log: Logger;
   metrics: Metrics;
+  guard: SlowConsumerGuard;
 }): WsHandle {
-  const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path, maxPayload: 1024 * 1024 });
-  const server = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
-    {
-      schema: opts.schema,
-      onConnect: async (ctx) => {
-        const key = parseAuthorization(ctx.connectionParams?.authorization);
-        const auth = key ? await opts.authenticate(key) : null;
-        if (!auth) {
-          opts.log.info('websocket refused: missing or invalid API key');
-          return false;
-        }
-        ctx.extra.auth = auth;
-        opts.metrics.wsConnections.inc();
-        return true;
-      },
-      onDisconnect: (ctx) => {
-        if (ctx.extra.auth) opts.metrics.wsConnections.dec();
-      },
-      context: (ctx) => createRequestContext(ctx.extra.auth ?? null, randomUUID()),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return;
-        return { ...result, errors: result.errors.map((e) => opts.formatError(e.toJSON(), e)) };
-      },
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => opts.formatError(e.toJSON(), e)),
+  const { log, metrics, guard } = opts;
+  const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path, maxPayload: 1024 * 1024, handleProtocols });
+  const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
+    schema: opts.schema,
+    onConnect: async (ctx) => {
+      const key = parseAuthorization(ctx.connectionParams?.authorization);
+      const auth = key ? await opts.authenticate(key) : null;
+      if (!auth) {
+        log.info('websocket refused: missing or invalid API key');
+        return false;
+      }
+      ctx.extra.auth = auth;
+      metrics.wsConnections.inc();
+      return true;
     },
-    wss,
-  );
+    onDisconnect: (ctx) => {
+      if (ctx.extra.auth) metrics.wsConnections.dec();
+    },
+    context: (ctx) => createRequestContext(ctx.extra.auth ?? null, randomUUID()),
+    onNext: (_ctx, _id, _payload, _args, result) => {
+      if (!result.errors?.length) return;
+      return { ...result, errors: result.errors.map((e) => opts.formatError(e.toJSON(), e)) };
+    },
+    onError: (_ctx, _id, _payload, errors) => errors.map((e) => opts.formatError(e.toJSON(), e)),
+  });
+
+  const sockets = new Set<SocketState>();
+  const slowConsumer = (s: SocketState, reason: 'buffered' | 'stalled'): void => {
+    if (s.slow) return;
+    s.slow = true;
+    metrics.wsSlowConsumerCloses.inc({ reason });
+    log.warn({ reason, bufferedBytes: s.socket.bufferedAmount, pendingFrames: s.pending.length }, 'websocket closed: slow consumer');
+    s.socket.close(
+      SLOW_CONSUMER_CLOSE_CODE,
+      reason === 'buffered' ? 'Slow consumer: too much unsent data' : 'Slow consumer: a message stayed unsent too long',
+    );
+    // The close handshake waits for the peer (ws destroys the socket after 30 s); the
+    // subscriptions end now, so nothing more is computed or buffered for it.
+    s.cleanUp(SLOW_CONSUMER_CLOSE_CODE, 'slow consumer');
+  };
+  const check = (s: SocketState, now: number): void => {
+    if (s.slow) return;
+    if (s.socket.bufferedAmount > guard.maxBufferedBytes) slowConsumer(s, 'buffered');
+    else if (s.pending.length && now - s.pending[0] > guard.stallTimeoutMs) slowConsumer(s, 'stalled');
+  };
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const s of sockets) check(s, now);
+  }, Math.max(10, Math.min(1000, Math.floor(guard.stallTimeoutMs / 2))));
+  sweep.unref();
+
+  wss.on('connection', (socket, request) => {
+    socket.once('error', (err) => {
+      log.warn({ err: err.message }, 'websocket error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    let pongWait: ReturnType<typeof setTimeout> | null = null;
+    const ping = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      socket.once('pong', () => {
+        if (pongWait) clearTimeout(pongWait);
+        pongWait = null;
+      });
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+
+    let cleaned = false;
+    const state: SocketState = {
+      socket,
+      pending: [],
+      slow: false,
+      cleanUp: (code, reason) => {
+        if (cleaned) return;
+        cleaned = true;
+        void closed(code, reason);
+      },
+    };
+    sockets.add(state);
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN || state.slow) return resolve();
+            state.pending.push(Date.now());
+            socket.send(data, (err) => {
+              state.pending.shift();
+              if (err) reject(err);
+              else resolve();
+            });
+            check(state, Date.now());
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', async (event) => {
+            if (state.slow) return;
+            try {
+              await cb(String(event));
+            } catch (err) {
+              log.error({ err }, 'websocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      if (pongWait) clearTimeout(pongWait);
+      clearInterval(ping);
+      sockets.delete(state);
+      state.cleanUp(code, String(reason));
+    });
+  });
+
   return {
     async close() {
-      await server.dispose();
+      clearInterval(sweep);
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      wss.removeAllListeners('connection');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

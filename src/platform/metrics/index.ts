@@ -7,6 +7,13 @@ export interface Metrics {
   graphqlOperations: Counter<'type' | 'name' | 'outcome'>;
   graphqlDuration: Histogram<'type'>;
   wsConnections: Gauge;
+  /** Closes of sockets that stopped reading (close code 4413), by reason (`buffered` or `stalled`). */
+  wsSlowConsumerCloses: Counter<'reason'>;
+  liveComputations: Counter<'kind'>;
+  liveComputeErrors: Counter<'kind'>;
+  liveDroppedVersions: Counter<'kind'>;
+  liveSubscribers: Gauge;
+  liveSources: Gauge;
 }
 
 /**
@@ -47,6 +54,40 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     help: 'Open graphql-ws connections.',
     registers: [registry],
   });
+  const wsSlowConsumerCloses = new Counter({
+    name: 'siyu_ws_slow_consumer_closes_total',
+    help: 'Sockets closed with 4413 (slow consumer): too much data buffered, or a frame unsent past the stall timeout.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const liveComputations = new Counter({
+    name: 'siyu_live_computations_total',
+    help: 'Shared live computations run, by source kind (one per change per key, whatever the number of subscribers).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const liveComputeErrors = new Counter({
+    name: 'siyu_live_compute_errors_total',
+    help: 'Live computations that failed (logged; subscribers keep the last value), by source kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const liveDroppedVersions = new Counter({
+    name: 'siyu_live_dropped_versions_total',
+    help: 'Live versions replaced in a subscriber mailbox before the subscriber read them, by source kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const liveSubscribers = new Gauge({
+    name: 'siyu_live_subscribers',
+    help: 'Open live subscriptions on this instance.',
+    registers: [registry],
+  });
+  const liveSources = new Gauge({
+    name: 'siyu_live_sources',
+    help: 'Shared live computations with at least one subscriber on this instance.',
+    registers: [registry],
+  });
   new Gauge({
     name: 'siyu_db_pool_connections',
     help: 'Database pool connections by state.',
@@ -59,5 +100,18 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
       this.set({ state: 'waiting' }, s.waiting);
     },
   });
-  return { registry, httpRequests, httpDuration, graphqlOperations, graphqlDuration, wsConnections };
+  return {
+    registry,
+    httpRequests,
+    httpDuration,
+    graphqlOperations,
+    graphqlDuration,
+    wsConnections,
+    wsSlowConsumerCloses,
+    liveComputations,
+    liveComputeErrors,
+    liveDroppedVersions,
+    liveSubscribers,
+    liveSources,
+  };
 }

@@ -40,6 +40,11 @@ export const Topics = {
   workspaceUpdated: (workspaceId: string) => `siyu:${workspaceId}:workspace.updated`,
   /** After an ingest transaction commits: `{ workspaceId, accepted }`. */
   eventsIngested: (workspaceId: string) => `siyu:${workspaceId}:events.ingested`,
+  /**
+   * After a commit that changed profiles (ingest, unmerge, manual tags): `{ ids }`, the live ids
+   * touched plus ids merged away in it. Ids only; published in chunks of `PROFILES_CHANGED_CHUNK`.
+   */
+  profilesChanged: (workspaceId: string) => `siyu:${workspaceId}:profiles.changed`,
   /** A profile entered or left a segment: `{ subject: segmentId, profileId, change, cause, at }`. */
   segmentMembership: (workspaceId: string, segmentId: string) => `siyu:${workspaceId}:segment.${segmentId}.membership`,
   /** A profile gained or lost a tag. */
@@ -48,3 +53,14 @@ export const Topics = {
   /** A KPI alert was raised: `{ alertId, level }`. */
   alertRaised: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.raised`,
 };
+
+/** Most ids in one `profilesChanged` message (a 1,000-event batch can touch as many profiles). */
+export const PROFILES_CHANGED_CHUNK = 500;
+
+/** Publishes `Topics.profilesChanged` for these ids (deduplicated, chunked; nothing when empty). Call after commit. */
+export function publishProfilesChanged(pubSub: SiyuPubSub, workspaceId: string, ids: Iterable<string>): void {
+  const all = [...new Set(ids)];
+  for (let i = 0; i < all.length; i += PROFILES_CHANGED_CHUNK) {
+    pubSub.publish(Topics.profilesChanged(workspaceId), { ids: all.slice(i, i + PROFILES_CHANGED_CHUNK) });
+  }
+}
