@@ -160,7 +160,8 @@ describe('the dashboard page', () => {
     expect(after.revision).toBeGreaterThan(before.revision);
     expect(after.points.series.GMV.at(-1)).toBe(200.5);
     expect(after.points.series.DAU.at(-2)).toBe(1);
-    await until(page, 'the hourly chart', `JSON.parse(document.getElementById('chart-hourly').dataset.points ?? '{}').series?.ORDERS?.at(-1) === 4`);
+    // Summed over the 24 hours, so an hour that turns meanwhile changes nothing.
+    await until(page, 'the hourly chart', `JSON.parse(document.getElementById('chart-hourly').dataset.points ?? '{}').series?.ORDERS?.reduce((n, v) => n + (v ?? 0), 0) === 4`);
     await until(page, 'the channel table', `document.querySelector('#channel-table tr[data-channel="wecom"] td[data-metric="DAU"]')?.textContent === '2'`);
     await expect(page.textContent('#channel-table tr[data-channel="wechat_mp"] td[data-metric="DAU"]')).resolves.toBe('1');
     await until(page, 'the funnel', `document.querySelector('#funnel-stages li[data-stage="purchase"]')?.dataset.reached === '3'`);

@@ -166,6 +166,7 @@ interface Board {
   updatedAt: string | null;
   charts: { daily: LiveChart; hourly: LiveChart; channels: LiveChart; health: LiveChart };
   refreshTimer?: ReturnType<typeof setTimeout>;
+  refreshSeq: number;
 }
 
 let board: Board | undefined;
@@ -231,6 +232,7 @@ function start(api: Api, workspace: Workspace): void {
     tiers: null,
     alerts: [],
     updatedAt: null,
+    refreshSeq: 0,
     charts: {
       daily: new LiveChart(byId('chart-daily'), 'line', true),
       hourly: new LiveChart(byId('chart-hourly'), 'bar', true),
@@ -269,16 +271,14 @@ function scheduleRefresh(b: Board): void {
 }
 
 async function refresh(b: Board): Promise<void> {
+  // Answers of an older refresh that arrive after a newer one's are dropped.
+  const seq = ++b.refreshSeq;
   const now = Date.now();
   const range = { from: new Date(now - 30 * 86_400_000).toISOString(), to: new Date(now + 60_000).toISOString() };
   const results = await Promise.allSettled([
-    b.api.request(DashboardStageFunnelDocument, { range }).then((d) => (b.funnel = d.stageFunnel)),
-    b.api.request(DashboardHealthTiersDocument, {}).then((d) => (b.tiers = d.tagDistribution)),
-    b.api.request(DashboardAlertsDocument, { first: ALERTS_SHOWN }).then((d) => {
-      // Keep alerts pushed meanwhile that the list does not have yet.
-      const listed = new Set(d.alerts.map((a) => a.id));
-      b.alerts = [...b.alerts.filter((a) => !listed.has(a.id) && Date.parse(a.raisedAt) > Date.parse(d.alerts[0]?.raisedAt ?? '1970-01-01')), ...d.alerts];
-    }),
+    b.api.request(DashboardStageFunnelDocument, { range }).then((d) => seq === b.refreshSeq && (b.funnel = d.stageFunnel)),
+    b.api.request(DashboardHealthTiersDocument, {}).then((d) => seq === b.refreshSeq && (b.tiers = d.tagDistribution)),
+    b.api.request(DashboardAlertsDocument, { first: ALERTS_SHOWN }).then((d) => seq === b.refreshSeq && mergeAlerts(b, d.alerts)),
   ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) showError((failed.reason as ApiError).message);
@@ -287,10 +287,28 @@ async function refresh(b: Board): Promise<void> {
   renderAlerts(b);
 }
 
+const STATUS_RANK = { OPEN: 0, ACKNOWLEDGED: 1, RESOLVED: 2 } as const;
+
+/**
+ * Takes a fresh alert list, keeping what this page knows better: alerts pushed since (newer than the
+ * list's newest) and a status that moved on meanwhile (an alert's status only ever moves forward,
+ * so a list read before an acknowledgement must not bring the button back).
+ */
+function mergeAlerts(b: Board, listed: DashboardAlertFragment[]): void {
+  const known = new Map(b.alerts.map((a) => [a.id, a]));
+  const newest = Date.parse(listed[0]?.raisedAt ?? '1970-01-01T00:00:00Z');
+  const pushed = b.alerts.filter((a) => !listed.some((l) => l.id === a.id) && Date.parse(a.raisedAt) > newest);
+  const merged = listed.map((a) => {
+    const mine = known.get(a.id);
+    return mine && STATUS_RANK[mine.status] > STATUS_RANK[a.status] ? mine : a;
+  });
+  b.alerts = [...pushed, ...merged].slice(0, ALERTS_SHOWN);
+}
+
 function upsertAlert(b: Board, alert: DashboardAlertFragment): void {
   const i = b.alerts.findIndex((a) => a.id === alert.id);
-  if (i >= 0) b.alerts[i] = alert;
-  else b.alerts.unshift(alert);
+  if (i < 0) b.alerts.unshift(alert);
+  else if (STATUS_RANK[b.alerts[i].status] <= STATUS_RANK[alert.status]) b.alerts[i] = alert;
   b.alerts = b.alerts.slice(0, ALERTS_SHOWN);
 }
 
