@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tests/generated/**', 'coverage/**', '.siyu/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'tests/generated/**', 'web/dashboard/generated/**', 'coverage/**', '.siyu/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

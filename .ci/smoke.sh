@@ -25,6 +25,10 @@ echo "$answer" | grep -q '"role":"ADMIN"' || { echo "smoke: me did not answer AD
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' \
   -H "authorization: Bearer siyu_wrong" -d '{"query":"{ me { role } }"}')
 [ "$code" = 401 ] || { echo "smoke: wrong key gave HTTP $code, expected 401"; exit 1; }
+for asset in dashboard/ dashboard/assets/dashboard.js dashboard/assets/dashboard.css; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/$asset")
+  [ "$code" = 200 ] || { echo "smoke: /$asset gave HTTP $code, expected 200 (is the dashboard built?)"; exit 1; }
+done
 # npm start runs node as a child: signal the process that listens on the port.
 target=$(ss -ltnpH "sport = :$port" | grep -oE 'pid=[0-9]+' | head -1 | cut -d= -f2)
 [ -n "$target" ] || { echo "smoke: cannot find the server process"; exit 1; }

@@ -17,6 +17,7 @@ import { createRequestContext, type RequestContext } from './platform/graphql/co
 import { buildAppSchema } from './platform/graphql/schema';
 import { attachWebSocketServer } from './platform/graphql/ws';
 import { mountGraphiql } from './platform/graphql/graphiql';
+import { mountDashboard } from './platform/graphql/dashboard';
 import { createLogger, type Logger } from './platform/logging';
 import { createMetrics, type Metrics } from './platform/metrics';
 import { openPubSub, type PubSubHandle } from './platform/pubsub';
@@ -99,7 +100,7 @@ async function assemble(
     res.on('finish', () => {
       // Bounded label set: known routes by name, everything else as "other".
       const p = req.originalUrl.split('?')[0];
-      const route = (req.route ? `${req.baseUrl}${req.route.path}` : undefined) ?? (p === '/graphql' ? '/graphql' : p.startsWith('/graphiql') ? '/graphiql' : 'other');
+      const route = (req.route ? `${req.baseUrl}${req.route.path}` : undefined) ?? (p === '/graphql' ? '/graphql' : p.startsWith('/graphiql') ? '/graphiql' : p.startsWith('/dashboard') ? '/dashboard' : 'other');
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
@@ -130,6 +131,7 @@ async function assemble(
   app.use('/v1', createSegmentRouter(services, log, rateLimits));
   app.use('/export', createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
+  mountDashboard(app, '/dashboard', '../graphql');
 
   const ws = attachWebSocketServer({
     httpServer,

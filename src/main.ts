@@ -39,6 +39,7 @@ export async function serve(): Promise<void> {
     `  Siyu is running on ${where}.`,
     `  GraphQL:   ${url}/graphql   (WebSocket subscriptions on the same URL)`,
     config.graphiql ? `  GraphiQL:  ${url}/graphiql` : '',
+    `  Dashboard: ${url}/dashboard`,
   ];
   if (app.bootstrap.generatedKey) {
     lines.push(
