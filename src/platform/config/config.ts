@@ -59,6 +59,7 @@ const envSchema = z.object({
     .min(0, 'SIYU_SWEEP_INTERVAL_MS must be 0 (off) or more')
     .default(60_000),
   SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
+  SIYU_DEMO: bool('SIYU_DEMO').default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -101,6 +102,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Time-based tag/segment sweep: step interval (0 = off) and profiles per step. */
   readonly sweep: { intervalMs: number; batch: number };
+  /** `npm start` on a fresh embedded database seeds a small demo workspace. */
+  readonly demo: boolean;
   readonly logLevel: string;
 }
 
@@ -162,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: e.SIYU_BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
+    demo: e.SIYU_DEMO,
     logLevel: e.LOG_LEVEL,
   });
 }
