@@ -24,6 +24,8 @@ export function startDemoSeeding(services: Pick<AppServices, 'ingest'>, workspac
   const done = seed(ingestInto(services, workspaceId), {
     ...DEMO,
     signal: controller.signal,
+    // Requests in between batches (the embedded database is on this thread): ~40 ms per batch.
+    pauseMs: 40,
     onProgress(p) {
       const now = performance.now();
       if (now - last < logEveryMs) return;

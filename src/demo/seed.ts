@@ -31,6 +31,11 @@ export interface SeedRunOptions extends GeneratorOptions {
   /** Stops between two batches; what was sent stays (a re-run continues: stored events are duplicates). */
   signal?: AbortSignal;
   onProgress?(p: SeedProgress): void;
+  /**
+   * Pause between batches. The embedded database runs on this thread and never waits for I/O, so a
+   * server seeding itself must let the event loop breathe or it answers no request until done.
+   */
+  pauseMs?: number;
 }
 
 export type Ingest = (events: DemoEvent[]) => Promise<{ status: 'ACCEPTED' | 'DUPLICATE' | 'REJECTED'; messageId: string | null; error: { reason: string; field: string; message: string } | null }[]>;
@@ -62,6 +67,7 @@ export async function seed(ingest: Ingest, opts: SeedRunOptions): Promise<SeedRe
     report.events += batch.length;
     report.elapsedMs = performance.now() - started;
     opts.onProgress?.({ ...report });
+    await new Promise<void>((resolve) => (opts.pauseMs ? setTimeout(resolve, opts.pauseMs) : setImmediate(resolve)));
   }
   report.elapsedMs = performance.now() - started;
   return report;
