@@ -6,6 +6,7 @@ import { Journeys1763891000000 } from './1763891000000-Journeys';
 import { Health1763892000000 } from './1763892000000-Health';
 import { Kpis1763893000000 } from './1763893000000-Kpis';
 import { Compliance1763894000000 } from './1763894000000-Compliance';
+import { Seed1763896000000 } from './1763896000000-Seed';
 import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
@@ -18,5 +19,6 @@ export const MIGRATIONS = [
   Health1763892000000,
   Kpis1763893000000,
   Compliance1763894000000,
+  Seed1763896000000,
   PiiKeyring1763897000000,
 ];

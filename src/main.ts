@@ -41,6 +41,7 @@ export async function serve(): Promise<void> {
     config.graphiql ? `  GraphiQL:  ${url}/graphiql` : '',
     `  Dashboard: ${url}/dashboard`,
   ];
+  lines.push(`  Dashboard: ${url}/dashboard`);
   if (app.bootstrap.generatedKey) {
     lines.push(
       `  Admin key for workspace "default" (shown once, store it now):`,
@@ -49,6 +50,17 @@ export async function serve(): Promise<void> {
     );
   } else if (app.bootstrap.created) {
     lines.push('  Created workspace "default" with the key from SIYU_BOOTSTRAP_ADMIN_KEY.');
+  }
+  // A fresh embedded database (the quick start) gets demo data, seeded while the server already
+  // answers: the dashboard fills up live. Never PostgreSQL: that database is someone's.
+  let demo: { stop(): Promise<void> } | null = null;
+  if (config.demo && config.database.kind === 'embedded' && app.bootstrap.created && app.bootstrap.workspaceId) {
+    const { startDemoSeeding, DEMO } = await import('./demo/demo');
+    lines.push(
+      `  Demo data: seeding ${DEMO.profiles.toLocaleString('en-US')} people over ${DEMO.days} days into workspace "default" in the background`,
+      '  (progress in the log; SIYU_DEMO=0 starts empty).',
+    );
+    demo = startDemoSeeding(app.services, app.bootstrap.workspaceId, log);
   }
   process.stdout.write(lines.filter((l) => l !== '').join('\n') + '\n\n');
 
@@ -62,7 +74,7 @@ export async function serve(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    app.stop().then(
+    (demo ? demo.stop() : Promise.resolve()).then(() => app.stop()).then(
       () => {
         log.info('stopped');
         process.exit(0);

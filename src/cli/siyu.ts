@@ -11,6 +11,9 @@ import type { AppServices } from '../services';
 import type { Role } from '../platform/auth';
 // Type-only: the command modules load when their command runs, so `siyu --help` stays quick.
 import type { ImportReport, ImportSink } from './import';
+import type { RecomputeCliOptions, SeedCliOptions, SimulateCliOptions } from './operator';
+import { DEMO } from '../demo/demo';
+import { DEFAULT_SEED } from '../demo/generator';
 
 /**
  * `siyu`: the command line. `serve` and `migrate` are the same code as `npm start` and
@@ -38,7 +41,54 @@ Exit codes:
   0  success
   1  fatal error (database or server unreachable, I/O error, interrupted)
   2  bad usage or configuration
-  3  (import) finished, but some events were rejected`;
+  3  (import, seed, simulate) finished, but some events were rejected`;
+
+const SEED_HELP = `
+Generates a realistic, reproducible population (same --seed and --profiles → the same people and
+events; timestamps end now) and ingests it through the normal ingest pipeline, so identity
+resolution, tags, stages, journeys, health and KPI rollups are all real: people on several channels
+(WeChat mini program and official account openids linked by unionid, WeCom contacts with their
+staff, Douyin, Xiaohongshu, app devices, H5 visitors, store phones) whose profiles merge as they
+link, Zipf-distributed activity, orders, NPS answers, invites, group buys, shares, touchpoints,
+consents, churn, and (with --days above 33) silent people who come back.
+
+Without --workspace it seeds the only workspace, or creates workspace "demo" (printing its admin
+key) when the database has none. Events are idempotent: re-running continues an interrupted seed.
+The embedded database is locked by a running server: stop it first, or use \`siyu simulate --url\`.
+
+Exit codes:
+  0  seeded
+  1  fatal error or interrupted (Ctrl-C); re-running is safe
+  2  bad usage or configuration
+  3  finished, but some events were rejected`;
+
+const SIMULATE_HELP = `
+Keeps live traffic flowing: sessions of existing people of a seeded workspace (the same
+deterministic identifiers as \`siyu seed\` with the same --profiles and --seed) plus some new people,
+with current timestamps, at --rate events per second, until Ctrl-C (or --duration seconds).
+
+Modes:
+  direct (default)   writes into the configured database in this process
+  remote (--url)     posts to a running server's GraphQL ingestEvents with an INGEST or ADMIN key;
+                     the normal way while \`npm start\` runs (it locks the embedded database)
+
+Exit codes:
+  0  stopped by Ctrl-C or --duration, every event accepted
+  1  fatal error (database or server unreachable)
+  2  bad usage or configuration (bad --rate, bad key, …)
+  3  stopped, but some events were rejected`;
+
+const RECOMPUTE_HELP = `
+Rebuilds read models from the stored events and profiles, for every live profile in chunks (one
+transaction each, under the workspace's write lock): kpis (KPI rollups kpi_activity, kpi_profiles),
+stages (lifecycle stages), health (health scores and tiers), tags (rule tags and segments).
+Progress is saved per chunk: an interrupted run resumes where it stopped when run again
+(--restart starts over). Run it after restoring data, changing rules outside the API, or upgrading.
+
+Exit codes:
+  0  every chosen read model rebuilt
+  1  fatal error or interrupted (Ctrl-C); run again to resume
+  2  bad usage or configuration (unknown --only part, bad --workspace, …)`;
 
 const IMPORT_HELP = `
 Each line of the file is one event, shaped like the GraphQL EventInput, e.g.
@@ -96,7 +146,7 @@ function cliLogger(config: Config): Logger {
   );
 }
 
-interface Local {
+export interface Local {
   db: Database;
   services: AppServices;
   close(): Promise<void>;
@@ -130,7 +180,7 @@ async function openLocal(config: Config, opts: { pubsub: boolean }): Promise<Loc
   }
 }
 
-async function withLocal<T>(opts: { pubsub: boolean }, fn: (local: Local) => Promise<T>): Promise<T> {
+export async function withLocal<T>(opts: { pubsub: boolean }, fn: (local: Local) => Promise<T>): Promise<T> {
   const local = await openLocal(loadCliConfig(), opts);
   try {
     return await fn(local);
@@ -139,7 +189,7 @@ async function withLocal<T>(opts: { pubsub: boolean }, fn: (local: Local) => Pro
   }
 }
 
-async function findWorkspace(local: Local, id: string): Promise<{ id: string; name: string }> {
+export async function findWorkspace(local: Local, id: string): Promise<{ id: string; name: string }> {
   if (!UUID.test(id)) throw new CliError(`--workspace ${id}: not a workspace id (a UUID)`);
   try {
     const ws = await local.services.workspaces.getWorkspace(id);
@@ -151,7 +201,7 @@ async function findWorkspace(local: Local, id: string): Promise<{ id: string; na
 }
 
 /** Without --workspace: the only workspace of the database, if there is exactly one. */
-async function onlyWorkspace(local: Local): Promise<{ id: string; name: string }> {
+export async function onlyWorkspace(local: Local): Promise<{ id: string; name: string }> {
   // The workspaces module has no "list all" (the API never crosses tenants); a read-only query here.
   const rows: { id: string; name: string }[] = await local.db.dataSource.query(
     'SELECT id, name FROM workspaces ORDER BY created_at, id LIMIT 11',
@@ -162,7 +212,7 @@ async function onlyWorkspace(local: Local): Promise<{ id: string; name: string }
   throw new CliError(`the database has several workspaces; choose one with --workspace <id>: ${list}${rows.length > 10 ? ', …' : ''}`);
 }
 
-function say(text: string): void {
+export function say(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
@@ -417,6 +467,41 @@ ${GENERAL_EXIT_CODES}`,
     .addHelpText('after', IMPORT_HELP)
     .action(async (file: string, o: ImportCliOptions) => done(await importCommand(file, o)));
 
+  program
+    .command('seed')
+    .description('generate a realistic, reproducible demo population and ingest it')
+    .option('--profiles <n>', 'people to generate', String(DEMO.profiles))
+    .option('--days <d>', 'days of history, ending now', String(DEMO.days))
+    .option('--seed <s>', 'random seed (same seed → same data)', String(DEFAULT_SEED))
+    .option('--workspace <id>', 'target workspace (optional when the database has at most one)')
+    .option('--batch-size <n>', 'events per ingest batch, 1–1000', '500')
+    .addHelpText('after', SEED_HELP)
+    .action(async (o: SeedCliOptions) => done(await (await import('./operator')).seedCommand(o)));
+
+  program
+    .command('simulate')
+    .description('send live traffic (current timestamps) at a steady rate until Ctrl-C')
+    .option('--rate <n>', 'events per second', '50')
+    .option('--url <url>', 'remote mode: base URL of a running Siyu, e.g. http://127.0.0.1:4000')
+    .option('--key <key>', 'remote mode: an INGEST (or ADMIN) API key')
+    .option('--workspace <id>', 'direct mode: target workspace (optional when the database has exactly one)')
+    .option('--profiles <n>', 'size of the seeded population to reuse (as given to `siyu seed`)', String(DEMO.profiles))
+    .option('--seed <s>', 'seed of the seeded population (as given to `siyu seed`)', String(DEFAULT_SEED))
+    .option('--new-people <share>', 'share of sessions by people not seen before, 0–1', '0.1')
+    .option('--duration <seconds>', 'stop after this many seconds')
+    .addHelpText('after', SIMULATE_HELP)
+    .action(async (o: SimulateCliOptions) => done(await (await import('./operator')).simulateCommand(o)));
+
+  program
+    .command('recompute')
+    .description('rebuild read models (KPI rollups, stages, health, tags) from stored data; resumable')
+    .option('--workspace <id>', 'workspace (optional when the database has exactly one)')
+    .option('--only <parts>', 'comma-separated subset of kpis,stages,health,tags')
+    .option('--chunk <n>', 'profiles per transaction, 1–10000', '500')
+    .option('--restart', 'ignore the progress of an interrupted run and start over')
+    .addHelpText('after', RECOMPUTE_HELP)
+    .action(async (o: RecomputeCliOptions) => done(await (await import('./operator')).recomputeCommand(o)));
+
   return program;
 }
 
@@ -446,7 +531,7 @@ export async function run(argv: string[] = process.argv): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     const sub = argv.slice(2).find((a) => !a.startsWith('-'));
-    process.exit(reportError(err, sub === 'import' ? 'siyu import' : 'siyu'));
+    process.exit(reportError(err, sub && ['import', 'seed', 'simulate', 'recompute'].includes(sub) ? `siyu ${sub}` : 'siyu'));
   }
 }
 

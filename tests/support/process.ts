@@ -12,11 +12,14 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs the built server (`node dist/src/main.js`) as a separate process with the given environment. */
+/**
+ * Runs the built server (`node dist/src/main.js`) as a separate process with the given environment
+ * (no demo seeding unless `env` sets SIYU_DEMO).
+ */
 export function startServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SIYU_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

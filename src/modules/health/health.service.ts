@@ -119,8 +119,8 @@ export class HealthService {
   }
 
   /** Rescores some profiles in the caller's transaction (after an unmerge). Returns the tag changes. */
-  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date()): Promise<MembershipChange[]> {
-    return this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:unmerge');
+  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date(), cause = 'health:unmerge'): Promise<MembershipChange[]> {
+    return this.recompute(em, ws, ids, now, await this.settings(ws, em), cause);
   }
 
   /** Computes, stores and tags the scores of the live profiles among `ids` as of `now`. */

@@ -102,9 +102,9 @@ export class StageService {
    * Re-derives the stage of some live people from their stored events (after an unmerge moved
    * events between them), in the caller's transaction. Returns the tag changes to publish.
    */
-  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date()): Promise<MembershipChange[]> {
+  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date(), cause = 'lifecycle:unmerge'): Promise<MembershipChange[]> {
     const m = compile(await this.model(ws, em));
-    return this.advance(em, ws, m, ids, { now, inactivity: false, tagCause: 'lifecycle:unmerge' });
+    return this.advance(em, ws, m, ids, { now, inactivity: false, tagCause: cause });
   }
 
   /**

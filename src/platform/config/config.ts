@@ -72,6 +72,7 @@ const envSchema = z.object({
   SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
   SIYU_WS_MAX_BUFFERED_BYTES: positiveInt('SIYU_WS_MAX_BUFFERED_BYTES').default(1_048_576),
   SIYU_WS_STALL_TIMEOUT_MS: positiveInt('SIYU_WS_STALL_TIMEOUT_MS').default(30_000),
+  SIYU_DEMO: bool('SIYU_DEMO').default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -129,6 +130,8 @@ export interface Config {
    * with 4413.
    */
   readonly ws: { maxBufferedBytes: number; stallTimeoutMs: number };
+  /** `npm start` on a fresh embedded database seeds a small demo workspace. */
+  readonly demo: boolean;
   readonly logLevel: string;
 }
 
@@ -201,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
     ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },
+    demo: e.SIYU_DEMO,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -1,0 +1,125 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { MembershipChange, TagService } from '../tags';
+import type { KpiService } from '../kpis';
+import type { StageService } from '../stages';
+import type { HealthService } from '../health';
+import { RecomputeRepository } from './recompute.repository';
+
+/** Read models `siyu recompute` rebuilds, in the order it rebuilds them (tags last: rules may read stage and health tags). */
+export const RECOMPUTE_PARTS = ['kpis', 'stages', 'health', 'tags'] as const;
+export type RecomputePart = (typeof RECOMPUTE_PARTS)[number];
+
+export const isRecomputePart = (v: string): v is RecomputePart => (RECOMPUTE_PARTS as readonly string[]).includes(v);
+
+export const DEFAULT_RECOMPUTE_CHUNK = 500;
+
+export interface RecomputeProgress {
+  part: RecomputePart;
+  /** Live profiles rebuilt in this pass of the part (including those done by an interrupted run). */
+  done: number;
+  total: number;
+  /** Profiles an earlier, interrupted run had already done when this run started (0 = fresh). */
+  resumedAt: number;
+  elapsedMs: number;
+}
+
+export interface RecomputePartReport extends RecomputeProgress {
+  /** Tag and segment membership changes the rebuild made (published to subscribers). */
+  changes: number;
+  finished: boolean;
+}
+
+export interface RecomputeOptions {
+  parts?: readonly RecomputePart[];
+  /** Live profiles per transaction; default 500. */
+  chunk?: number;
+  /** Ignore the saved cursors: start every part from the first profile. */
+  restart?: boolean;
+  /** Stops between two chunks; the cursor of the last committed chunk is kept for the next run. */
+  signal?: AbortSignal;
+  onProgress?(p: RecomputeProgress): void;
+}
+
+export interface RecomputeDeps {
+  ds: DataSource;
+  kpis: Pick<KpiService, 'refresh'>;
+  stages: Pick<StageService, 'refresh'>;
+  health: Pick<HealthService, 'refresh'>;
+  tags: Pick<TagService, 'reevaluate' | 'publish'>;
+}
+
+/**
+ * Rebuilds read models from the stored events and profiles: KPI rollups, lifecycle stages, health
+ * scores, rule tags and segments. Works through the workspace's live profiles in `seq` order, one
+ * chunk per transaction under the workspace's write lock (so ingest waits a chunk, never sees half a
+ * rebuild of a person), saving the cursor with each chunk: a stopped run resumes where it stopped.
+ */
+export class RecomputeService {
+  private readonly repo = new RecomputeRepository();
+
+  constructor(private readonly deps: RecomputeDeps) {}
+
+  /** Unfinished rebuilds of the workspace (what a run would resume). */
+  async pending(ws: string): Promise<{ part: string; profilesDone: number; startedAt: Date; updatedAt: Date }[]> {
+    return (await this.repo.states(this.deps.ds.manager, ws)).map((r) => ({ part: r.part, profilesDone: r.profiles_done, startedAt: r.started_at, updatedAt: r.updated_at }));
+  }
+
+  async run(ws: string, opts: RecomputeOptions = {}): Promise<{ parts: RecomputePartReport[]; stopped: boolean }> {
+    const parts = RECOMPUTE_PARTS.filter((p) => !opts.parts || opts.parts.includes(p));
+    const chunk = opts.chunk ?? DEFAULT_RECOMPUTE_CHUNK;
+    const out: RecomputePartReport[] = [];
+    for (const part of parts) {
+      const r = await this.runPart(ws, part, chunk, opts);
+      out.push(r);
+      if (!r.finished) return { parts: out, stopped: true };
+    }
+    return { parts: out, stopped: false };
+  }
+
+  private async runPart(ws: string, part: RecomputePart, chunk: number, opts: RecomputeOptions): Promise<RecomputePartReport> {
+    const em = this.deps.ds.manager;
+    const started = performance.now();
+    if (opts.restart) await this.repo.clear(em, ws, part);
+    const saved = await this.repo.state(em, ws, part);
+    let cursor = saved?.cursor_seq ?? '0';
+    const total = await this.repo.countLive(em, ws);
+    const resumedAt = saved ? await this.repo.countLiveUpTo(em, ws, cursor) : 0;
+    let done = resumedAt;
+    let changes = 0;
+    const report = (finished: boolean): RecomputePartReport => ({ part, done, total: Math.max(total, done), resumedAt, elapsedMs: performance.now() - started, changes, finished });
+    opts.onProgress?.(report(false));
+    for (;;) {
+      if (opts.signal?.aborted) return report(false);
+      const page = await this.repo.liveAfter(em, ws, cursor, chunk);
+      if (page.lastSeq === null) break;
+      const made = await this.deps.ds.transaction(async (tx) => {
+        await this.repo.lock(tx, ws);
+        const c = await this.rebuild(tx, ws, part, page.ids);
+        await this.repo.save(tx, ws, part, page.lastSeq!, done + page.ids.length);
+        return c;
+      });
+      this.deps.tags.publish(ws, made);
+      changes += made.length;
+      cursor = page.lastSeq;
+      done += page.ids.length;
+      opts.onProgress?.(report(false));
+    }
+    await this.repo.clear(em, ws, part);
+    return report(true);
+  }
+
+  private async rebuild(em: EntityManager, ws: string, part: RecomputePart, ids: string[]): Promise<MembershipChange[]> {
+    const now = new Date();
+    switch (part) {
+      case 'kpis':
+        await this.deps.kpis.refresh(em, ws, ids);
+        return [];
+      case 'stages':
+        return this.deps.stages.refresh(em, ws, ids, now, 'lifecycle:recompute');
+      case 'health':
+        return this.deps.health.refresh(em, ws, ids, now, 'health:recompute');
+      case 'tags':
+        return this.deps.tags.reevaluate(em, ws, ids, () => 'recompute', now);
+    }
+  }
+}
