@@ -21,8 +21,17 @@ const LOW = {
   SIYU_WS_MAX_CONNECTIONS_PER_KEY: '2',
   SIYU_BODY_LIMIT_BYTES: '65536',
 };
-/** Budget bound: requests fired together land in at most two 1-second windows, plus the burst. */
-const MAX_ALLOWED = 3 * 2 + 3;
+/**
+ * Budget bound for requests sent together that took `elapsedMs` from first send to last answer: they
+ * touch at most floor(elapsed) + 2 one-second windows of 3, plus the burst of 3. (A loaded machine
+ * spreads them over more windows; the bound follows the measured span instead of assuming one.)
+ */
+const maxAllowed = (elapsedMs: number) => 3 * (Math.floor(elapsedMs / 1000) + 2) + 3;
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const start = Date.now();
+  const r = await f();
+  return [r, Date.now() - start];
+}
 
 let t: TestApp;
 beforeAll(async () => {
@@ -108,14 +117,14 @@ describe('per-key rate limits', () => {
   it('answers 429 RATE_LIMITED with Retry-After once a key spends its read budget; other keys are unaffected', async () => {
     const { adminKey } = await t.newWorkspace();
     const other = await t.newWorkspace();
-    const responses = await Promise.all(
-      Array.from({ length: 30 }, () => t.http().post('/graphql').set('authorization', `Bearer ${adminKey}`).send({ query: '{ me { role } }' })),
+    const [responses, ms] = await timed(() =>
+      Promise.all(Array.from({ length: 30 }, () => t.http().post('/graphql').set('authorization', `Bearer ${adminKey}`).send({ query: '{ me { role } }' }))),
     );
     const ok = responses.filter((r) => r.status === 200);
     const limited = responses.filter((r) => r.status === 429);
     expect(ok.length + limited.length).toBe(30);
     expect(ok.length).toBeGreaterThan(0);
-    expect(ok.length).toBeLessThanOrEqual(MAX_ALLOWED);
+    expect(ok.length).toBeLessThanOrEqual(maxAllowed(ms));
     expect(Number(limited[0].headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(limited[0].body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', budget: 'read' });
     expect(limited[0].body.errors[0].extensions.retryAfterSeconds).toBeGreaterThanOrEqual(1);
@@ -126,12 +135,12 @@ describe('per-key rate limits', () => {
   it('counts ingest separately, and a refused ingest writes nothing (GraphQL and /v1)', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     const before = await countRows(t, workspaceId);
-    const gql = await Promise.all(Array.from({ length: 20 }, () => t.gql(IngestDocument, { events: [makeEvent()] }, adminKey)));
+    const [gql, gqlMs] = await timed(() => Promise.all(Array.from({ length: 20 }, () => t.gql(IngestDocument, { events: [makeEvent()] }, adminKey))));
     const accepted = gql.filter((r) => r.status === 200).map((r) => r.data!.ingestEvents.accepted);
     const refused = gql.filter((r) => r.status === 429);
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.every((r) => r.errors![0].extensions.code === 'RATE_LIMITED' && r.errors![0].extensions.budget === 'ingest')).toBe(true);
-    expect(accepted.length).toBeLessThanOrEqual(MAX_ALLOWED);
+    expect(accepted.length).toBeLessThanOrEqual(maxAllowed(gqlMs));
     const after = await countRows(t, workspaceId);
     expect(after.events - before.events).toBe(accepted.reduce((a, b) => a + b, 0));
 
@@ -140,15 +149,13 @@ describe('per-key rate limits', () => {
 
     const ingestKey = (await t.gql(CreateApiKeyDocument, { input: { role: 'INGEST', name: 'sdk' } }, adminKey)).data!.createApiKey.key;
     const mid = await countRows(t, workspaceId);
-    const v1 = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        t.http().post('/v1/track').auth(ingestKey, '').send({ event: 'Rate', userId: `rl-${i}`, messageId: `rl-${i}` }),
-      ),
+    const [v1, v1Ms] = await timed(() =>
+      Promise.all(Array.from({ length: 20 }, (_, i) => t.http().post('/v1/track').auth(ingestKey, '').send({ event: 'Rate', userId: `rl-${i}`, messageId: `rl-${i}` }))),
     );
     const v1ok = v1.filter((r) => r.status === 200);
     const v1limited = v1.filter((r) => r.status === 429);
     expect(v1limited.length).toBeGreaterThan(0);
-    expect(v1ok.length).toBeLessThanOrEqual(MAX_ALLOWED);
+    expect(v1ok.length).toBeLessThanOrEqual(maxAllowed(v1Ms));
     expect(Number(v1limited[0].headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(v1limited[0].body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'RATE_LIMITED', budget: 'ingest' });
     expect((await countRows(t, workspaceId)).events - mid.events).toBe(v1ok.length);
@@ -159,7 +166,7 @@ describe('per-key rate limits', () => {
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
     try {
-      const codes = await Promise.all(
+      const [codes, ms] = await timed(() => Promise.all(
         Array.from({ length: 25 }, () =>
           new Promise<string>((resolve) => {
             ws.client.subscribe({ query: '{ me { role } }' }, {
@@ -169,9 +176,9 @@ describe('per-key rate limits', () => {
             });
           }),
         ),
-      );
+      ));
       expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThan(0);
-      expect(codes.filter((c) => c === 'ok').length).toBeLessThanOrEqual(MAX_ALLOWED);
+      expect(codes.filter((c) => c === 'ok').length).toBeLessThanOrEqual(maxAllowed(ms));
       expect(codes.every((c) => c === 'ok' || c === 'RATE_LIMITED')).toBe(true);
     } finally {
       await ws.dispose();
@@ -193,15 +200,17 @@ describe('per-key rate limits', () => {
       expect(a.app.rateLimits.kind).toBe('redis');
       await Promise.all([a.app.rateLimits.ready(), b.app.rateLimits.ready()]);
       const { adminKey } = await a.newWorkspace();
-      const responses = await Promise.all(
-        Array.from({ length: 40 }, (_, i) =>
-          (i % 2 ? a : b).http().post('/graphql').set('authorization', `Bearer ${adminKey}`).send({ query: '{ me { role } }' }),
+      const [responses, ms] = await timed(() =>
+        Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            (i % 2 ? a : b).http().post('/graphql').set('authorization', `Bearer ${adminKey}`).send({ query: '{ me { role } }' }),
+          ),
         ),
       );
       const ok = responses.filter((r) => r.status === 200).length;
       // Per-instance counters would let each instance pass its own 3 + 3 (12 or more in total).
       expect(ok).toBeGreaterThan(0);
-      expect(ok).toBeLessThanOrEqual(MAX_ALLOWED);
+      expect(ok).toBeLessThanOrEqual(maxAllowed(ms));
       expect(responses.filter((r) => r.status === 429).length).toBe(40 - ok);
     } finally {
       await a.stop();
