@@ -21,6 +21,15 @@ export interface LoadTarget {
   bodies: string[];
   /** A body is a success when it contains this and no GraphQL `"errors"`. */
   expect: string;
+  /** Replaced in every body by a value unique to the request (e.g. a messageId): no two requests alike. */
+  unique?: string;
+}
+
+let jobSeq = 0;
+/** The body of the `n`-th request of a job: the given bodies in turn, with `unique` made unique. */
+function bodyOf(job: LoadTarget, run: string, n: number): string {
+  const b = job.bodies[n % job.bodies.length];
+  return job.unique ? b.split(job.unique).join(`${run}-${n}`) : b;
 }
 
 export interface ClosedJob extends LoadTarget {
@@ -65,6 +74,7 @@ function ok(body: string, expect: string): boolean {
 
 async function closed(job: ClosedJob): Promise<ClosedResult> {
   let i = 0;
+  const run = `${process.pid}-${Date.now().toString(36)}-${jobSeq++}`;
   const r = await autocannon({
     url: job.url,
     connections: job.connections,
@@ -74,7 +84,7 @@ async function closed(job: ClosedJob): Promise<ClosedResult> {
         method: 'POST',
         path: job.path,
         headers: job.headers,
-        setupRequest: (req) => ({ ...req, body: job.bodies[i++ % job.bodies.length] }),
+        setupRequest: (req) => ({ ...req, body: bodyOf(job, run, i++) }),
       },
     ],
     verifyBody: (body) => ok(String(body ?? ''), job.expect),
@@ -102,13 +112,14 @@ async function open(job: OpenJob): Promise<OpenResult> {
   let sent = 0;
   let completed = 0;
   let failed = 0;
+  const run = `${process.pid}-${Date.now().toString(36)}-${jobSeq++}`;
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
     const finish = () => {
       if (sent === total && completed + failed === total) resolve();
     };
     const fire = (intended: number) => {
-      const body = job.bodies[sent % job.bodies.length];
+      const body = bodyOf(job, run, sent);
       sent++;
       const req = http.request(
         target,

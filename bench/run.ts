@@ -16,6 +16,7 @@ import { loadConfig } from '../src/platform/config';
 import type { RawEvent } from '../src/modules/events/event-validation';
 import { INGEST_MUTATION, prepareCopyTable, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
 import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
+import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
 import { machineFacts } from './lib/machine';
@@ -38,15 +39,17 @@ interface Size {
   warmupSec: number;
   /** Case 2, open loop at half of Siyu's closed-loop rate: seconds per target. */
   openSec: number;
+  /** Cases KPI queries, N+1 guard, identity merges, single-event ingest (bench/cases/bench1.ts). */
+  b1: Bench1Size;
 }
 
 const SIZES: Record<string, Size> = {
-  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2 },
-  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30 },
+  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2, b1: { demoPeople: 200, demoDays: 40, identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 } },
+  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30, b1: { demoPeople: 10_000, demoDays: 90, identityEvents: 100_000, kpiSamples: 30, loadSec: 10, openSec: 20, reps: 3 } },
 };
 
 const SEED = 20261123;
-const DB_NAME = 'siyu_bench';
+const DB_NAME = process.env.BENCH_DB_NAME || 'siyu_bench';
 const POOL_SIZE = 10;
 
 function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boolean; adminUrl: string; out: string } {
@@ -113,7 +116,10 @@ async function main(): Promise<void> {
         SIYU_AUTO_MIGRATE: 'true',
         LOG_LEVEL: 'warn',
         SIYU_SWEEP_INTERVAL_MS: '0',
+        SIYU_RATE_LIMIT_PER_SEC: '1000000',
+        SIYU_INGEST_RATE_LIMIT_PER_SEC: '1000000',
       }),
+      { extraResolvers: BENCH_RESOLVERS },
     );
     const url = await app.listen(0, '127.0.0.1');
     const machine = await (async () => {
@@ -187,6 +193,8 @@ async function main(): Promise<void> {
     log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
     const open = await runOpenLoop(load, read, openRate, size.openSec);
 
+    const b1 = await runBench1Cases({ app, url, databaseUrl, load, size: size.b1, seed: SEED, end, batchSize: size.batchSize, log });
+
     // ---- Report ------------------------------------------------------------------------------------
     const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? undefined : 'at full size' };
     const comparisons: Comparison[] = [
@@ -231,6 +239,8 @@ async function main(): Promise<void> {
         ],
       },
     ];
+    comparisons.push(...b1.comparisons);
+    sections.push(...b1.sections);
     if (trace) {
       const sqlMs = trace.statements.reduce((n, s) => n + s.totalMs, 0);
       sections.push({
@@ -258,7 +268,7 @@ async function main(): Promise<void> {
       machine,
       comparisons,
       sections,
-      details: { stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace },
+      details: { bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace },
       durationSec: (performance.now() - started) / 1000,
     };
     const md = markdown(report);

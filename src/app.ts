@@ -30,6 +30,8 @@ import { createSegmentExportRouter } from './modules/tags/segment-export.router'
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
+  /** Benchmark builds only (bench/cases/single-ingest.ts adds a no-op mutation as its reference); not reachable from config. */
+  extraResolvers?: readonly Function[];
 }
 
 export interface SiyuApp {
@@ -69,7 +71,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };
-    return await assemble(config, log, db, pubsub, rateLimits, services, metrics, bootstrap);
+    return await assemble(config, log, db, pubsub, rateLimits, services, metrics, bootstrap, opts.extraResolvers);
   } catch (err) {
     await rateLimits?.close();
     await pubsub?.close();
@@ -87,9 +89,10 @@ async function assemble(
   services: AppServices,
   metrics: Metrics,
   bootstrap: BootstrapResult,
+  extraResolvers: readonly Function[] = [],
 ): Promise<SiyuApp> {
   const formatError = createErrorFormatter(log);
-  const schema = await buildAppSchema(services, pubsub.pubSub);
+  const schema = await buildAppSchema(services, pubsub.pubSub, extraResolvers);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);

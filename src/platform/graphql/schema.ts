@@ -34,9 +34,10 @@ function createContainer(services: AppServices): ContainerType {
   } as ContainerType;
 }
 
-export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub): Promise<GraphQLSchema> {
+/** `extraResolvers`: only for benchmark builds (e.g. a no-op mutation as a reference); the public schema never has them. */
+export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub, extraResolvers: readonly Function[] = []): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: RESOLVERS as unknown as [Function, ...Function[]],
+    resolvers: [...RESOLVERS, ...extraResolvers] as unknown as [Function, ...Function[]],
     container: createContainer(services),
     authChecker,
     authMode: 'error',
