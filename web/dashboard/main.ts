@@ -250,7 +250,7 @@ function start(api: Api, workspace: Workspace): void {
       renderAll(b);
       scheduleRefresh(b);
     }, onError);
-  live('tiles', { metrics: TILE_METRICS, grain: 'DAY', periods: 2 });
+  live('tiles', { metrics: TILE_METRICS, grain: 'DAY', periods: 3 });
   live('daily', { metrics: DAILY_METRICS, grain: 'DAY', periods: 30 });
   live('hourly', { metrics: HOURLY_METRICS, grain: 'HOUR', periods: 24 });
   live('channels', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'CHANNEL' });
@@ -339,8 +339,13 @@ function metricLabel(metric: string): string {
   return label === `metric.${metric}` ? metric : label;
 }
 
+/** Cohort metrics whose latest bucket is not measurable yet (today's newcomers have no day 1): show the latest matured one. */
+const LAGGING: ReadonlySet<string> = new Set(['RETENTION_D1']);
+
 function lastValues(result: KpiResults[number] | undefined): { value: number | null; previous: number | null } {
-  const points = result?.total.points ?? [];
+  let points = result?.total.points ?? [];
+  if (result && LAGGING.has(result.metric)) points = points.slice(0, -1);
+  else points = points.slice(-2);
   return { value: points.at(-1)?.value ?? null, previous: points.length > 1 ? (points.at(-2)?.value ?? null) : null };
 }
 
