@@ -7,7 +7,7 @@ export type { IdentityRulesDocument, IdentifierRule } from './identity-rules';
 export { IdentityRepository, keyTriple, identifierRowFrom } from './identity.repository';
 export type { IdentifierRow } from './identity.repository';
 export { IdentityService } from './identity.service';
-export { PiiCipher, maskEmail, maskPhone } from './pii-cipher';
+export { PiiCipher, maskEmail, maskPhone, maskPersonalJson } from './pii-cipher';
 export { resolvePiiMasterKey } from './pii-key';
 export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';

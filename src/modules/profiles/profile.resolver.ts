@@ -28,8 +28,10 @@ import {
   Relation,
   RelationDirection,
   RelationKind,
+  Trait,
   toProfile,
 } from './profile.type';
+import { maskPersonalJson } from '../identities';
 
 const ref = (t: [string, string, string]) => Object.assign(new IdentifierRef(), { type: t[0], namespace: t[1] || null });
 
@@ -136,6 +138,12 @@ export class ProfileResolver {
     );
   }
 
+  @FieldResolver(() => [Trait], { description: 'Traits, last write wins per trait by event time. Without the PII scope, phones, e-mails, ID numbers and contact fields (address, …) in values are masked.' })
+  traits(@Root() p: Profile, @Ctx() ctx: RequestContext): Trait[] {
+    if (requireAuth(ctx).pii) return p.traits;
+    return p.traits.map((t) => Object.assign(new Trait(), { ...t, value: (maskPersonalJson({ [t.name]: t.value }) as Record<string, unknown>)[t.name] }));
+  }
+
   @FieldResolver(() => ProfileEventConnection, { description: 'The event timeline, newest first.' })
   async events(
     @Root() p: Profile,
@@ -146,6 +154,7 @@ export class ProfileResolver {
   ): Promise<ProfileEventConnection> {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput('INVALID_PAGE_SIZE', 'first', 'first must be between 1 and 100');
     const rows = await profileLoaders(ctx, this.services.profiles).events(first, after ?? null, name ?? null).load(p.id);
+    const pii = requireAuth(ctx).pii;
     const page = rows.slice(0, first);
     const edges = page.map((e) =>
       Object.assign(new ProfileEventEdge(), {
@@ -157,9 +166,10 @@ export class ProfileResolver {
           channel: e.channel,
           timestamp: e.ts,
           receivedAt: e.received_at,
-          properties: e.properties,
-          context: e.context,
-          traits: e.traits,
+          // Without the PII scope, phones, e-mails, ID numbers and contact fields inside the JSON are masked.
+          properties: pii ? e.properties : maskPersonalJson(e.properties),
+          context: pii ? e.context : maskPersonalJson(e.context),
+          traits: pii ? e.traits : maskPersonalJson(e.traits),
         }),
       }),
     );
