@@ -16,6 +16,8 @@ import { loadConfig } from '../src/platform/config';
 import type { RawEvent } from '../src/modules/events/event-validation';
 import { INGEST_MUTATION, prepareCopyTable, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
 import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
+import { runProfilePostgraphile } from './cases/profile-postgraphile';
+import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
 import { machineFacts } from './lib/machine';
@@ -38,15 +40,19 @@ interface Size {
   warmupSec: number;
   /** Case 2, open loop at half of Siyu's closed-loop rate: seconds per target. */
   openSec: number;
+  /** Case 3: live KPI fan-out (see bench/cases/kpi-fanout.ts). */
+  kpi: KpiFanoutParams;
 }
 
 const SIZES: Record<string, Size> = {
-  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2 },
-  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30 },
+  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
+    kpi: { subscribers: 500, processes: 2, seconds: 5, reps: 1, intervalMs: 1000, calibrateSec: 2, maxRate: 5000, batchSize: 200 } },
+  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30,
+    kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
 
 const SEED = 20261123;
-const DB_NAME = 'siyu_bench';
+const DB_NAME = process.env.BENCH_DB_NAME || 'siyu_bench';
 const POOL_SIZE = 10;
 
 function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boolean; adminUrl: string; out: string } {
@@ -186,6 +192,11 @@ async function main(): Promise<void> {
     const openRate = Math.max(1, Math.round(siyuMax / 2));
     log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
     const open = await runOpenLoop(load, read, openRate, size.openSec);
+    log('  case 2b profile read vs PostGraphile');
+    const pgl = await runProfilePostgraphile({ load, read, databaseUrl, piiKey, workspaceId: readWorkspace, poolSize: POOL_SIZE, connections: size.connections, readSec: size.readSec, warmupSec: size.warmupSec, reps: size.reps, openRate, openSec: size.openSec, siyuOpen: open.siyu, bareReps: readReps.map((r) => r.bare.rps), log });
+
+    log(`  case 3 live KPI fan-out: ${size.kpi.subscribers} subscribers, ${size.kpi.seconds} s`);
+    const kpi = await runKpiFanout({ app, url, seed: SEED, params: size.kpi, log });
 
     // ---- Report ------------------------------------------------------------------------------------
     const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? undefined : 'at full size' };
@@ -197,6 +208,8 @@ async function main(): Promise<void> {
       compare({ case: '2 profile 360', metric: 'requests/s (closed loop)', higherIsBetter: true, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.rps), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.rps), target: 0.5 }),
       compare({ case: '2 profile 360', metric: 'p50 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p50), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p50), target: null }),
       compare({ case: '2 profile 360', metric: 'p99 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p99), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p99), target: null }),
+      ...pgl.comparisons,
+      ...kpi.comparisons,
     ];
 
     const f = facts!;
@@ -231,6 +244,7 @@ async function main(): Promise<void> {
         ],
       },
     ];
+    sections.push(pgl.section, kpi.section);
     if (trace) {
       const sqlMs = trace.statements.reduce((n, s) => n + s.totalMs, 0);
       sections.push({
@@ -246,7 +260,7 @@ async function main(): Promise<void> {
     }
     sections.push({
       title: 'Sizes',
-      lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ')}`),
+      lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ')}`),
     });
 
     machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
@@ -258,7 +272,7 @@ async function main(): Promise<void> {
       machine,
       comparisons,
       sections,
-      details: { stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace },
+      details: { stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace, postgraphile: pgl.details, kpiFanout: kpi.details },
       durationSec: (performance.now() - started) / 1000,
     };
     const md = markdown(report);
