@@ -46,7 +46,7 @@ interface Size {
 
 const SIZES: Record<string, Size> = {
   small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
-    kpi: { subscribers: 500, processes: 2, seconds: 5, reps: 1, intervalMs: 1000, calibrateSec: 2, maxRate: 5000, batchSize: 200 } },
+    kpi: { subscribers: 500, processes: 2, seconds: 4, reps: 1, intervalMs: 1000, calibrateSec: 1.5, maxRate: 5000, batchSize: 200 } },
   full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30,
     kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
     const open = await runOpenLoop(load, read, openRate, size.openSec);
     log('  case 2b profile read vs PostGraphile');
-    const pgl = await runProfilePostgraphile({ load, read, databaseUrl, piiKey, workspaceId: readWorkspace, poolSize: POOL_SIZE, connections: size.connections, readSec: size.readSec, warmupSec: size.warmupSec, reps: size.reps, openRate, openSec: size.openSec, siyuOpen: open.siyu, bareReps: readReps.map((r) => r.bare.rps), log });
+    const pgl = await runProfilePostgraphile({ load, read, databaseUrl, piiKey, workspaceId: readWorkspace, poolSize: POOL_SIZE, connections: size.connections, readSec: size.readSec, warmupSec: size.warmupSec, siyuReps: readReps.map((r) => r.siyu), openRate, openSec: size.openSec, siyuOpen: open.siyu, bareReps: readReps.map((r) => r.bare.rps), log });
 
     log(`  case 3 live KPI fan-out: ${size.kpi.subscribers} subscribers, ${size.kpi.seconds} s`);
     const kpi = await runKpiFanout({ app, url, seed: SEED, params: size.kpi, log });

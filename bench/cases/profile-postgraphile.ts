@@ -19,7 +19,7 @@ import { PROFILE_QUERY, type ProfileReadSetup } from './profile-read';
 /**
  * Case 2b: the same profile-360 read against PostGraphile 4.14.1 over the same tables, in this
  * process (its `postgraphile(pool, 'public', …)` handler on its own `node:http` server, pool of the
- * same size), against Siyu measured interleaved in the same repetitions.
+ * same size), against Siyu's closed-loop repetitions of case 2 (same settings, measured just before).
  *
  * Siyu's tables carry no foreign keys to `profiles` (distribution keys, Citus-ready), so PostGraphile
  * is told the relations by smart tags (`@foreignKey`, written to a temporary tags file — nothing in
@@ -104,7 +104,7 @@ export interface PostgraphileCaseResult {
 }
 
 /**
- * Runs PostGraphile and Siyu closed-loop `reps` times (order alternating), then PostGraphile open
+ * Runs PostGraphile closed-loop once per Siyu repetition of case 2, then PostGraphile open
  * loop at `openRate` (half of Siyu's closed-loop rate from case 2). `siyuOpen` is Siyu's open-loop
  * result of case 2 at that rate (the p99 target), `bareReps` case 2's bare-handler rates.
  */
@@ -118,7 +118,8 @@ export async function runProfilePostgraphile(opts: {
   connections: number;
   readSec: number;
   warmupSec: number;
-  reps: number;
+  /** Siyu's closed-loop repetitions of case 2. */
+  siyuReps: ClosedResult[];
   openRate: number;
   openSec: number;
   siyuOpen: OpenResult;
@@ -195,12 +196,12 @@ export async function runProfilePostgraphile(opts: {
 
     const run = (t: LoadTarget) => load.run<ClosedResult>({ kind: 'closed', ...t, connections: opts.connections, durationSec: opts.readSec });
     await load.run({ kind: 'closed', ...pgl, connections: opts.connections, durationSec: opts.warmupSec });
+    // Siyu's closed-loop runs are case 2's (same process, load generator, connections and duration,
+    // measured just before); PostGraphile's repetition i is paired with Siyu's repetition i.
     const reps: { siyu: ClosedResult; postgraphile: ClosedResult }[] = [];
-    for (let rep = 0; rep < opts.reps; rep++) {
-      const first = rep % 2 === 0 ? await run(pgl) : await run(read.siyu);
-      const second = rep % 2 === 0 ? await run(read.siyu) : await run(pgl);
-      const r = rep % 2 === 0 ? { postgraphile: first, siyu: second } : { siyu: first, postgraphile: second };
-      opts.log(`    repetition ${rep + 1}/${opts.reps}: Siyu ${fmt(r.siyu.rps, 0)} req/s, PostGraphile ${fmt(r.postgraphile.rps, 0)} req/s`);
+    for (let rep = 0; rep < opts.siyuReps.length; rep++) {
+      const r = { siyu: opts.siyuReps[rep], postgraphile: await run(pgl) };
+      opts.log(`    repetition ${rep + 1}/${opts.siyuReps.length}: PostGraphile ${fmt(r.postgraphile.rps, 0)} req/s (Siyu ${fmt(r.siyu.rps, 0)} req/s in case 2)`);
       reps.push(r);
     }
     const pglOpen = await load.run<OpenResult>({ kind: 'open', ...pgl, rate: opts.openRate, durationSec: opts.openSec });
@@ -231,7 +232,7 @@ export async function runProfilePostgraphile(opts: {
       `- PostGraphile does less per request: no API key (anonymous), no decryption/masking of phone and e-mail (it returns the ciphertext; the check decrypts and masks client-side), no merged-id following; its traits come back as the raw jsonb object.`,
       `- Statements per request (20 sequential requests): Siyu ${fmt(siyuStatements, 1)} through TypeORM (${siyuTrace.statements.map((x) => `\`${x.statement.slice(0, 50)}…\` ×${fmt(x.calls / probe.length, 1)}`).join('; ')}); PostGraphile ${fmt(pglPerRequest, 1)} (one SQL statement with json aggregation per request, plus its transaction statements if any).`,
       `- Same data: ${identical}/${sampleIds.length} sampled answers identical after mapping PostGraphile's shape to Siyu's. Failed PostGraphile requests over all runs: ${failures}.`,
-      `- Closed loop, ${opts.connections} connections, ${opts.readSec} s per run, ${opts.reps} repetitions, order alternating, Siyu re-measured in the same repetitions. Target Siyu/PostGraphile ≥ 1.5: ${comparisons[0].ratio >= 1.5 ? 'met' : 'not met'} (${fmt(comparisons[0].ratio, 2)}).`,
+      `- Closed loop, ${opts.connections} connections, ${opts.readSec} s per run, ${reps.length} repetitions after a ${opts.warmupSec} s warm-up; Siyu's runs are case 2's (measured just before in the same process, paired by repetition). Target Siyu/PostGraphile ≥ 1.5: ${comparisons[0].ratio >= 1.5 ? 'met' : 'not met'} (${fmt(comparisons[0].ratio, 2)}).`,
       `- Siyu/bare handler in these repetitions (bare from case 2): ${ratioBare.map((x) => fmt(x, 2)).join(', ')} (target ≥ 0.5).`,
       `- Open loop at ${fmt(opts.openRate, 0)} req/s (half of Siyu's closed-loop median): Siyu p99 ${fmt(opts.siyuOpen.latencyMs.p99, 2)} ms (case 2; target ≤ 15 ms: ${opts.siyuOpen.latencyMs.p99 <= 15 ? 'met' : 'not met'}), PostGraphile p50 ${fmt(pglOpen.latencyMs.p50, 2)} / p99 ${fmt(pglOpen.latencyMs.p99, 2)} / max ${fmt(pglOpen.latencyMs.max, 2)} ms, ${pglOpen.failed} failed of ${pglOpen.sent}.`,
     ];
