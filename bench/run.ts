@@ -17,6 +17,8 @@ import type { RawEvent } from '../src/modules/events/event-validation';
 import { INGEST_MUTATION, prepareCopyTable, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
 import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
 import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
+import { runProfilePostgraphile } from './cases/profile-postgraphile';
+import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
 import { machineFacts } from './lib/machine';
@@ -41,11 +43,17 @@ interface Size {
   openSec: number;
   /** Cases KPI queries, N+1 guard, identity merges, single-event ingest (bench/cases/bench1.ts). */
   b1: Bench1Size;
+  /** Case 3: live KPI fan-out (see bench/cases/kpi-fanout.ts). */
+  kpi: KpiFanoutParams;
 }
 
 const SIZES: Record<string, Size> = {
-  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2, b1: { demoPeople: 200, demoDays: 40, identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 } },
-  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30, b1: { demoPeople: 10_000, demoDays: 90, identityEvents: 100_000, kpiSamples: 30, loadSec: 10, openSec: 20, reps: 3 } },
+  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
+    b1: { demoPeople: 200, demoDays: 40, identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 },
+    kpi: { subscribers: 500, processes: 2, seconds: 4, reps: 1, intervalMs: 1000, calibrateSec: 1.5, maxRate: 5000, batchSize: 200 } },
+  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30,
+    b1: { demoPeople: 10_000, demoDays: 90, identityEvents: 100_000, kpiSamples: 30, loadSec: 10, openSec: 20, reps: 3 },
+    kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
 
 const SEED = 20261123;
@@ -192,6 +200,11 @@ async function main(): Promise<void> {
     const openRate = Math.max(1, Math.round(siyuMax / 2));
     log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
     const open = await runOpenLoop(load, read, openRate, size.openSec);
+    log('  case 2b profile read vs PostGraphile');
+    const pgl = await runProfilePostgraphile({ load, read, databaseUrl, piiKey, workspaceId: readWorkspace, poolSize: POOL_SIZE, connections: size.connections, readSec: size.readSec, warmupSec: size.warmupSec, siyuReps: readReps.map((r) => r.siyu), openRate, openSec: size.openSec, siyuOpen: open.siyu, bareReps: readReps.map((r) => r.bare.rps), log });
+
+    log(`  case 3 live KPI fan-out: ${size.kpi.subscribers} subscribers, ${size.kpi.seconds} s`);
+    const kpi = await runKpiFanout({ app, url, seed: SEED, params: size.kpi, log });
 
     const b1 = await runBench1Cases({ app, url, databaseUrl, load, size: size.b1, seed: SEED, end, batchSize: size.batchSize, log });
 
@@ -205,6 +218,8 @@ async function main(): Promise<void> {
       compare({ case: '2 profile 360', metric: 'requests/s (closed loop)', higherIsBetter: true, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.rps), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.rps), target: 0.5 }),
       compare({ case: '2 profile 360', metric: 'p50 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p50), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p50), target: null }),
       compare({ case: '2 profile 360', metric: 'p99 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p99), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p99), target: null }),
+      ...pgl.comparisons,
+      ...kpi.comparisons,
     ];
 
     const f = facts!;
@@ -241,6 +256,7 @@ async function main(): Promise<void> {
     ];
     comparisons.push(...b1.comparisons);
     sections.push(...b1.sections);
+    sections.push(pgl.section, kpi.section);
     if (trace) {
       const sqlMs = trace.statements.reduce((n, s) => n + s.totalMs, 0);
       sections.push({
@@ -256,7 +272,7 @@ async function main(): Promise<void> {
     }
     sections.push({
       title: 'Sizes',
-      lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ')}`),
+      lines: Object.entries(SIZES).map(([name, s]) => `- \`${name}\`: ${Object.entries(s).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ')}`),
     });
 
     machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
@@ -268,7 +284,7 @@ async function main(): Promise<void> {
       machine,
       comparisons,
       sections,
-      details: { bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace },
+      details: { bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace, postgraphile: pgl.details, kpiFanout: kpi.details },
       durationSec: (performance.now() - started) / 1000,
     };
     const md = markdown(report);

@@ -13,7 +13,7 @@ import { rng, sample } from '../lib/random';
  * Both run in this process; the load generator runs in a child process.
  */
 export const PROFILE_QUERY =
-  'query($id:ID!){profile(id:$id){id identifiers{type namespace value} traits{name value} tags{key} segments{key} events(first:20){edges{node{name timestamp}}}}}';
+  'query($id:ID!){profile(id:$id){id identifiers{type namespace value} traits{name value} tags{key} segments{key} stage{key enteredAt} health{score tier} events(first:20){edges{node{name timestamp}}}}}';
 
 export interface ProfileReadSetup {
   ids: string[];

@@ -23,7 +23,11 @@ SELECT p.id, p.traits,
   (SELECT coalesce(json_agg(json_build_object('name', e.name, 'timestamp', to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
             ORDER BY e.ts DESC, e.message_id DESC), '[]')
      FROM (SELECT name, ts, message_id FROM events WHERE workspace_id = $1 AND profile_id = p.id
-           ORDER BY ts DESC, message_id DESC LIMIT 20) e) AS events
+           ORDER BY ts DESC, message_id DESC LIMIT 20) e) AS events,
+  (SELECT json_build_object('key', st.stage, 'enteredAt', to_char(st.entered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+     FROM profile_stages st WHERE st.workspace_id = $1 AND st.profile_id = p.id) AS stage,
+  (SELECT json_build_object('score', h.score::float8, 'tier', upper(h.tier))
+     FROM profile_health h WHERE h.workspace_id = $1 AND h.profile_id = p.id) AS health
 FROM profiles q JOIN profiles p ON p.workspace_id = q.workspace_id AND p.id = coalesce(q.merged_into, q.id)
 WHERE q.workspace_id = $1 AND q.id = $2`;
 
@@ -34,6 +38,8 @@ interface Row {
   tags: string[];
   segments: string[];
   events: { name: string | null; timestamp: string }[];
+  stage: { key: string; enteredAt: string } | null;
+  health: { score: number; tier: string } | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -88,6 +94,8 @@ export async function startBareServer(opts: {
           traits: Object.entries(p.traits).map(([name, t]) => ({ name, value: t.value })),
           tags: p.tags.map((key) => ({ key })),
           segments: p.segments.map((key) => ({ key })),
+          stage: p.stage,
+          health: p.health,
           events: { edges: p.events.map((node) => ({ node })) },
         },
       },
