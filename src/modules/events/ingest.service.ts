@@ -20,6 +20,26 @@ export interface EventResult {
   error: { reason: string; field: string; message: string } | null;
 }
 
+interface WriteResult {
+  owners: Map<number, string>;
+  rejected: Map<number, { reason: string; field: string; message: string }>;
+  changes: MembershipChange[];
+  afterCommit: (() => void)[];
+  changedProfiles: string[];
+}
+
+interface WriteJob {
+  events: ValidEvent[];
+  rules: IdentityRules;
+  resolve(r: WriteResult): void;
+  reject(err: unknown): void;
+}
+
+interface WriteQueue {
+  pending: WriteJob[];
+  running: boolean;
+}
+
 export interface IngestOutcome {
   accepted: number;
   duplicates: number;
@@ -38,6 +58,10 @@ export class IngestService {
   private readonly events = new EventRepository();
   /** Read models kept current in the batch's transaction (registered by their modules). */
   private readonly hooks: IngestHook[] = [];
+  /** Per workspace: calls waiting for the next group-commit transaction. */
+  private readonly queues = new Map<string, WriteQueue>();
+  /** Write transactions run and the calls they served (group commit at work: calls ≥ transactions). */
+  readonly stats = { transactions: 0, calls: 0 };
 
   constructor(
     private readonly ds: DataSource,
@@ -86,7 +110,7 @@ export class IngestService {
     let afterCommit: (() => void)[] = [];
     let changedProfiles: string[] = [];
     if (valid.length) {
-      const written = await this.ds.transaction((em) => this.write(em, workspaceId, valid, rules));
+      const written = await this.writeGrouped(workspaceId, valid, rules);
       changes = written.changes;
       afterCommit = written.afterCommit;
       changedProfiles = written.changedProfiles;
@@ -111,6 +135,74 @@ export class IngestService {
     this.tags.publish(workspaceId, changes);
     for (const f of afterCommit) f();
     return outcome;
+  }
+
+  /**
+   * Group commit: the calls of one workspace that arrive while its previous write transaction runs
+   * are written together in the next one (up to MAX_EVENTS_PER_BATCH events), since a workspace's
+   * writes are serialised by its advisory lock anyway. Each call still answers after the commit
+   * that holds its events, and a failed transaction fails every call in it (nothing was stored).
+   */
+  private writeGrouped(workspaceId: string, events: ValidEvent[], rules: IdentityRules): Promise<WriteResult> {
+    return new Promise<WriteResult>((resolve, reject) => {
+      let q = this.queues.get(workspaceId);
+      if (!q) this.queues.set(workspaceId, (q = { pending: [], running: false }));
+      q.pending.push({ events, rules, resolve, reject });
+      if (!q.running) void this.drain(workspaceId, q);
+    });
+  }
+
+  private async drain(workspaceId: string, q: WriteQueue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.pending.length) {
+        const group: WriteJob[] = [];
+        let n = 0;
+        while (q.pending.length && (!group.length || n + q.pending[0].events.length <= MAX_EVENTS_PER_BATCH)) {
+          const job = q.pending.shift()!;
+          group.push(job);
+          n += job.events.length;
+        }
+        // One batch with fresh indices; `origin` maps them back. A messageId sent by two calls of
+        // the group is written once: the later call sees it as a duplicate.
+        const combined: ValidEvent[] = [];
+        const origin: { job: number; index: number }[] = [];
+        const seen = new Set<string>();
+        group.forEach((job, j) => {
+          for (const e of job.events) {
+            if (seen.has(e.messageId)) continue;
+            seen.add(e.messageId);
+            origin.push({ job: j, index: e.index });
+            combined.push({ ...e, index: combined.length });
+          }
+        });
+        try {
+          this.stats.transactions++;
+          this.stats.calls += group.length;
+          const written = await this.ds.transaction((em) => this.write(em, workspaceId, combined, group.at(-1)!.rules));
+          const parts: WriteResult[] = group.map((_, j) => ({
+            owners: new Map(),
+            rejected: new Map(),
+            // What happens after commit is published once, by the first call of the group.
+            changes: j === 0 ? written.changes : [],
+            afterCommit: j === 0 ? written.afterCommit : [],
+            changedProfiles: j === 0 ? written.changedProfiles : [],
+          }));
+          origin.forEach((o, i) => {
+            const owner = written.owners.get(i);
+            const rejection = written.rejected.get(i);
+            if (owner) parts[o.job].owners.set(o.index, owner);
+            if (rejection) parts[o.job].rejected.set(o.index, rejection);
+          });
+          group.forEach((job, j) => job.resolve(parts[j]));
+        } catch (err) {
+          for (const job of group) job.reject(err);
+        }
+      }
+    } finally {
+      q.running = false;
+      if (!q.pending.length) this.queues.delete(workspaceId);
+    }
   }
 
   /**
