@@ -294,11 +294,16 @@ async function piiKeyRotate(opts: { newKeyFile: string; dataKey: boolean; reencr
       reencrypted = await reencryptPii(db.dataSource, cipher, 1000, (n) => process.stderr.write(`\rre-encrypted ${n} phones and e-mails`));
       if (reencrypted) process.stderr.write('\n');
     }
+    // The embedded default without SIYU_PII_KEY keeps its key in the data directory: replace it there.
+    const keyFile = !config.piiKey && config.database.kind === 'embedded' && config.database.dataDir !== ':memory:' ? path.join(config.database.dataDir, 'siyu-pii.key') : null;
+    if (keyFile) fs.writeFileSync(keyFile, newMaster.toString('base64') + '\n', { mode: 0o600 });
     say(
       [
         `Rotated the PII keyring: it now opens with the new key only; new data is encrypted under ${r.current} (keys: ${r.keyIds.join(', ')}).`,
         `Re-encrypted ${reencrypted} stored phones and e-mails.`,
-        'Now set SIYU_PII_KEY to the new key on every instance and restart them (an old key is refused with a clear error).',
+        keyFile
+          ? `Wrote the new key to ${keyFile} (the embedded database's key file).`
+          : 'Now set SIYU_PII_KEY to the new key on every instance and restart them (an old key is refused with a clear error).',
       ].join('\n'),
     );
     return EXIT.OK;

@@ -149,3 +149,37 @@ describe('siyu CLI process', () => {
     }
   }, 180_000);
 });
+
+describe('siyu pii-key rotate', () => {
+  it('rotates the embedded key file, re-encrypts, and the database keeps working; bad input is one line, exit 2', async () => {
+    const dir = path.join(tmp, 'rotate');
+    const env = { SIYU_DATA_DIR: dir };
+    const created = await siyu(['workspace', 'create', 'rotation'], env);
+    expect(created.code).toBe(0);
+    const workspaceId = created.stdout.match(/workspace id:\s+(\S+)/)![1];
+    const keyFile = path.join(dir, 'siyu-pii.key');
+    const oldKey = fs.readFileSync(keyFile, 'utf8').trim();
+
+    const missing = await siyu(['pii-key', 'rotate', '--new-key-file', path.join(tmp, 'nope.key')], env);
+    expect(missing.code).toBe(2);
+    expect(errorLines(missing)).toEqual([expect.stringMatching(/^siyu: cannot read --new-key-file .*nope\.key: ENOENT$/)]);
+    const short = path.join(tmp, 'short.key');
+    fs.writeFileSync(short, 'c2hvcnQ=\n');
+    expect((await siyu(['pii-key', 'rotate', '--new-key-file', short], env)).code).toBe(2);
+
+    const fresh = path.join(tmp, 'new.key');
+    const newKey = Buffer.alloc(32, 9).toString('base64');
+    fs.writeFileSync(fresh, `${newKey}\n`);
+    const rotated = await siyu(['pii-key', 'rotate', '--new-key-file', fresh], env);
+    expect(errorLines(rotated)).toEqual([]);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/new data is encrypted under k2/);
+    expect(fs.readFileSync(keyFile, 'utf8').trim()).toBe(newKey);
+    expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+    // The database opens with the new key file; with the old key it refuses, naming the variable.
+    expect((await siyu(['key', 'create', '--workspace', workspaceId, '--role', 'read'], env)).code).toBe(0);
+    const old = await siyu(['key', 'create', '--workspace', workspaceId, '--role', 'read'], { ...env, SIYU_PII_KEY: oldKey });
+    expect(old.code).not.toBe(0);
+    expect(errorLines(old).join('\n')).toMatch(/SIYU_PII_KEY/);
+  }, 120_000);
+});
