@@ -45,3 +45,25 @@ it('concurrent single-event calls are written in fewer transactions, each with i
   if (usingPostgres()) expect(stats.transactions - before.transactions).toBeLessThan(30);
   else expect(stats.transactions - before.transactions).toBeLessThanOrEqual(59);
 });
+
+it('a call whose transaction fails fails alone: the others of its group are retried and stored', async () => {
+  const { workspaceId, adminKey } = await t.newWorkspace('group commit failure');
+  // A read model that fails on one event (standing in for any error inside the write transaction).
+  t.app.services.ingest.addHook({
+    name: 'test-poison',
+    afterBatch: async (b) => {
+      if (b.workspaceId === workspaceId && b.events.some((e) => e.messageId === 'gc-poison')) throw new TypeError('poisoned batch');
+    },
+  });
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => t.gql(IngestDocument, { events: [makeEvent({ messageId: i === 13 ? 'gc-poison' : `gcf-${i}`, identifiers: [`member_id::GCF-${i}`] })] }, adminKey)),
+  );
+  answers.forEach((a, i) => {
+    if (i === 13) expect(a.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    else expect(a.data!.ingestEvents.results[0]).toMatchObject({ status: 'ACCEPTED', messageId: `gcf-${i}` });
+  });
+  const [{ n }] = await t.app.db.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [workspaceId]);
+  expect(n).toBe(29);
+  const [{ p }] = await t.app.db.dataSource.query(`SELECT count(*)::int AS p FROM events WHERE workspace_id = $1 AND message_id = 'gc-poison'`, [workspaceId]);
+  expect(p).toBe(0);
+});

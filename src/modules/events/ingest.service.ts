@@ -31,6 +31,8 @@ interface WriteResult {
 interface WriteJob {
   events: ValidEvent[];
   rules: IdentityRules;
+  /** Retried on its own after its group's transaction failed. */
+  alone?: boolean;
   resolve(r: WriteResult): void;
   reject(err: unknown): void;
 }
@@ -141,7 +143,8 @@ export class IngestService {
    * Group commit: the calls of one workspace that arrive while its previous write transaction runs
    * are written together in the next one (up to MAX_EVENTS_PER_BATCH events), since a workspace's
    * writes are serialised by its advisory lock anyway. Each call still answers after the commit
-   * that holds its events, and a failed transaction fails every call in it (nothing was stored).
+   * that holds its events. When a group's transaction fails, each of its calls is retried in a
+   * transaction of its own, so only the call that caused it fails (and stores nothing).
    */
   private writeGrouped(workspaceId: string, events: ValidEvent[], rules: IdentityRules): Promise<WriteResult> {
     return new Promise<WriteResult>((resolve, reject) => {
@@ -158,7 +161,7 @@ export class IngestService {
       while (q.pending.length) {
         const group: WriteJob[] = [];
         let n = 0;
-        while (q.pending.length && (!group.length || n + q.pending[0].events.length <= MAX_EVENTS_PER_BATCH)) {
+        while (q.pending.length && (!group.length || (!group[0].alone && !q.pending[0].alone && n + q.pending[0].events.length <= MAX_EVENTS_PER_BATCH))) {
           const job = q.pending.shift()!;
           group.push(job);
           n += job.events.length;
@@ -196,7 +199,9 @@ export class IngestService {
           });
           group.forEach((job, j) => job.resolve(parts[j]));
         } catch (err) {
-          for (const job of group) job.reject(err);
+          if (group.length === 1) group[0].reject(err);
+          // One call's events must not fail the others: retry each call in a transaction of its own.
+          else q.pending.unshift(...group.map((job) => ({ ...job, alone: true })));
         }
       }
     } finally {
