@@ -1,4 +1,5 @@
 import { bootApp, type TestApp } from '../support/app';
+import { subscriptionExecutions } from '../../src/platform/graphql/ws';
 import { makeEvent } from '../support/events';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import { print } from 'graphql';
@@ -79,9 +80,13 @@ describe('kpiUpdated', () => {
     expect(subscribed.subscribers - before.subscribers).toBe(1000);
     expect(subscribed.computations - before.computations).toBe(1);
 
+    const executions = { ...subscriptionExecutions };
     await ingest(adminKey, [order('k2')]);
     await Promise.all(subs.map((s) => s.next(2, 60_000)));
     expect(hub.stats().computations - before.computations).toBe(2);
+    // The response is executed once for the new version and shared by the other 999 subscribers.
+    expect(subscriptionExecutions.executed - executions.executed).toBe(1);
+    expect(subscriptionExecutions.shared - executions.shared).toBe(999);
     expect(subs.every((s) => s.results[1].data!.kpiUpdated.version === 2)).toBe(true);
     const totals = new Set(subs.map((s) => s.results[1].data!.kpiUpdated.results[0].total.points.reduce((n, p) => n + (p.value ?? 0), 0)));
     expect([...totals]).toEqual([2]);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, parse, print, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAuthorization, type AuthInfo } from '../auth';
@@ -47,6 +47,71 @@ interface SocketState {
   cleanUp: (code: number, reason: string) => void;
 }
 
+/**
+ * Subscription root fields whose pushed values are identical for every subscriber with the same
+ * document, variables and role in a workspace (aggregates, no per-caller masking or audit): their
+ * response is executed once per pushed value and shared, so fan-out costs sending frames, not
+ * executing the selection set for each subscriber.
+ */
+const SHARED_RESULT_FIELDS = new Set(['kpiUpdated']);
+
+/** Executions of subscription payloads in this process: run, and answered from a shared result. */
+export const subscriptionExecutions = { executed: 0, shared: 0 };
+
+/** Pushed value → (operation key → its execution result). Values are the live hub's shared update objects. */
+const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+
+function sharedKey(args: ExecutionArgs): string | null {
+  const op = getOperationAST(args.document, args.operationName);
+  if (op?.operation !== 'subscription' || op.selectionSet.selections.length !== 1) return null;
+  const field = op.selectionSet.selections[0];
+  if (field.kind !== 'Field' || !SHARED_RESULT_FIELDS.has(field.name.value)) return null;
+  const auth = (args.contextValue as { auth?: AuthInfo | null } | undefined)?.auth;
+  if (!auth) return null;
+  return JSON.stringify([auth.workspaceId, auth.role, print(args.document), args.operationName ?? null, args.variableValues ?? null]);
+}
+
+/** graphql's `subscribe`, except that shared-result fields execute once per pushed value for all alike subscribers. */
+async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const key = sharedKey(args);
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+  const stream = source as AsyncIterable<unknown> & AsyncIterator<unknown>;
+  const run = (payload: unknown): Promise<ExecutionResult> => {
+    const exec = () => {
+      subscriptionExecutions.executed++;
+      return Promise.resolve(execute({ ...args, rootValue: payload }));
+    };
+    if (!key || typeof payload !== 'object' || payload === null) return exec();
+    let byKey = sharedResults.get(payload);
+    if (!byKey) sharedResults.set(payload, (byKey = new Map()));
+    let result = byKey.get(key);
+    if (result) subscriptionExecutions.shared++;
+    else byKey.set(key, (result = exec()));
+    return result;
+  };
+  // A plain iterator, not an async generator: `return()` must reach the live source at once even
+  // while a `next()` waits for the next value (a generator would queue it behind that `next()`).
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      const r = await stream.next();
+      return r.done ? { done: true, value: undefined } : { done: false, value: await run(r.value) };
+    },
+    async return() {
+      await stream.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(err: unknown) {
+      await stream.return?.();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return iterator;
+}
+
 /** Close code for a connection beyond SIYU_WS_MAX_CONNECTIONS_PER_KEY (4403 stays "bad key"). */
 export const WS_CLOSE_TOO_MANY_CONNECTIONS = 4429;
 
@@ -82,6 +147,7 @@ export function attachWebSocketServer(opts: {
   const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path, maxPayload: 1024 * 1024, handleProtocols });
   const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
     schema: opts.schema,
+    subscribe: subscribeShared,
     onConnect: async (ctx) => {
       const key = parseAuthorization(ctx.connectionParams?.authorization);
       const auth = key ? await opts.authenticate(key) : null;
