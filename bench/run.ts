@@ -14,11 +14,12 @@ import { Client } from 'pg';
 import { createApp, type SiyuApp } from '../src/app';
 import { loadConfig } from '../src/platform/config';
 import type { RawEvent } from '../src/modules/events/event-validation';
-import { INGEST_MUTATION, prepareCopyTable, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
+import { INGEST_MUTATION, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
 import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
 import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
 import { runProfilePostgraphile } from './cases/profile-postgraphile';
 import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
+import { buildBaseDataset, type BaseDataset, type BaseSize } from './lib/base-dataset';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
 import { machineFacts } from './lib/machine';
@@ -28,6 +29,8 @@ import { fmt, summarize } from './lib/stats';
 import { batches, makeStream, EVENTS_PER_PERSON } from './lib/stream';
 
 interface Size {
+  /** The base dataset every case runs on or beside (bench/lib/base-dataset.ts). */
+  base: BaseSize;
   /** Events in the ingest stream (case 1). */
   events: number;
   /** Repetitions of each case. */
@@ -48,11 +51,11 @@ interface Size {
 }
 
 const SIZES: Record<string, Size> = {
-  small: { events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
-    b1: { demoPeople: 200, demoDays: 40, identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 },
+  small: { base: { templateEvents: 5_000, copies: 4, days: 90 }, events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
+    b1: { identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 },
     kpi: { subscribers: 500, processes: 2, seconds: 4, reps: 1, intervalMs: 1000, calibrateSec: 1.5, maxRate: 5000, batchSize: 200 } },
-  full: { events: 1_000_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 30, warmupSec: 5, openSec: 30,
-    b1: { demoPeople: 10_000, demoDays: 90, identityEvents: 100_000, kpiSamples: 30, loadSec: 10, openSec: 20, reps: 3 },
+  full: { base: { templateEvents: 100_000, copies: 100, days: 90 }, events: 100_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 20, warmupSec: 5, openSec: 20,
+    b1: { identityEvents: 50_000, kpiSamples: 5, loadSec: 10, openSec: 20, reps: 2 },
     kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
 
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
   const size = { ...SIZES[args.size], ...(args.reps ? { reps: args.reps } : {}) };
   const started = performance.now();
   const date = new Date().toISOString().slice(0, 10);
-  log(`siyu bench: size ${args.size} (${size.events.toLocaleString('en-US')} events, ${size.reps} repetitions)`);
+  log(`siyu bench: size ${args.size} (base ${(size.base.templateEvents * size.base.copies).toLocaleString('en-US')} events; ${size.events.toLocaleString('en-US')} events per ingest pass, ${size.reps} repetitions)`);
 
   const databaseUrl = await recreateDatabase(args.adminUrl, DB_NAME);
   const piiKey = randomBytes(32);
@@ -141,10 +144,12 @@ async function main(): Promise<void> {
     })();
     log(`  ${machine.cpuModel}, ${machine.cores} cores; Node ${machine.node}; PostgreSQL ${machine.postgres}`);
 
-    // ---- Case 1: ingest ------------------------------------------------------------------------
     const end = new Date(`${date}T00:00:00Z`);
+    // ---- Base dataset: what the read cases read and the write cases write beside ----------------
+    const base: BaseDataset = await buildBaseDataset({ app, databaseUrl, size: size.base, seed: SEED + 100, end, batchSize: size.batchSize, log });
+
+    // ---- Case 1: ingest ------------------------------------------------------------------------
     const { events, stats } = makeStream(size.events, SEED, end);
-    await prepareCopyTable(databaseUrl);
     // Warm-up (not measured): JIT, pool connections, plan caches — a different, small stream.
     {
       const warm = makeStream(1000, SEED + 7, end).events;
@@ -163,13 +168,12 @@ async function main(): Promise<void> {
     const ctx = { app, url, databaseUrl, events, batchSize: size.batchSize, log };
     const ingestReps: IngestRep[] = [];
     let facts: IngestFacts | null = null;
-    let readWorkspace = '';
+    const readWorkspace = base.workspaceId;
     for (let rep = 0; rep < size.reps; rep++) {
       log(`  case 1 ingest, repetition ${rep + 1}/${size.reps}`);
       const r = await runIngestRep(ctx, rep, facts);
       ingestReps.push(r.rep);
       facts = r.facts;
-      if (rep === 0) readWorkspace = r.inProcessWorkspace;
     }
 
     let trace: { wallMs: number; statements: StatementTime[] } | undefined;
@@ -206,7 +210,14 @@ async function main(): Promise<void> {
     log(`  case 3 live KPI fan-out: ${size.kpi.subscribers} subscribers, ${size.kpi.seconds} s`);
     const kpi = await runKpiFanout({ app, url, seed: SEED, params: size.kpi, log });
 
-    const b1 = await runBench1Cases({ app, url, databaseUrl, load, size: size.b1, seed: SEED, end, batchSize: size.batchSize, log });
+    const kpiData = {
+      workspaceId: base.workspaceId,
+      description: `the base dataset (${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles over ${base.size.days} days; rollups ${fmt(base.counts.kpiActivityRows, 0)} \`kpi_activity\` rows).`,
+      lastDay: base.lastDay,
+      tz: base.tz,
+      funnel: ['Product Viewed', 'Product Added', 'Order Completed', 'Coupon Claimed'],
+    };
+    const b1 = await runBench1Cases({ app, url, databaseUrl, load, data: kpiData, size: size.b1, seed: SEED, end, batchSize: size.batchSize, log });
 
     // ---- Report ------------------------------------------------------------------------------------
     const ingestTarget = { target: 0.5, targetNote: args.size === 'full' ? undefined : 'at full size' };
@@ -225,14 +236,24 @@ async function main(): Promise<void> {
     const f = facts!;
     const perTenth = (k: 'inProcessFirstTenth' | 'inProcessLastTenth') => fmt(summarize(ingestReps.map((r) => r[k])).median, 0);
     const failures = readReps.flatMap((r) => [r.siyu, r.bare]).reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0);
+    const bt = base.template;
     const sections: Report['sections'] = [
+      {
+        title: 'Base dataset',
+        lines: [
+          `- Template: ${fmt(bt.events, 0)} events of ${fmt(bt.people, 0)} people over ${base.size.days} days (the case-1 stream generator, seed ${SEED + 100}) ingested through Siyu's ingest service in ${fmt(bt.ingestSec, 0)} s (${fmt(bt.eventsPerSec, 0)} events/s): identity resolution, read models and rollups exactly as ingest writes them.`,
+          `- Copied ${base.size.copies - 1} times into the same workspace by set-based SQL (own profile ids, message ids and identifier keys per copy; bench/lib/base-dataset.ts) in ${fmt(base.copySec, 0)} s, then VACUUM ANALYZE (${fmt(base.vacuumSec, 0)} s).`,
+          `- Result: ${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles (${fmt(base.counts.profiles, 0)} incl. merged-away), ${fmt(base.counts.identifiers, 0)} identifiers, ${fmt(base.counts.kpiActivityRows, 0)} \`kpi_activity\` rows, ${fmt(base.counts.profileTags, 0)} tag assignments, ${fmt(base.counts.segmentMembers, 0)} segment memberships; database ${fmt(base.databaseBytes / 2 ** 30, 2)} GiB.`,
+          '- Cases 2, 2b, KPI queries and the N+1 guard read this workspace; cases 1, 3, identity merges and single-event ingest write fresh workspaces beside it (same tables and indexes).',
+        ],
+      },
       {
         title: 'Case 1: ingest',
         lines: [
           `- Stream: ${fmt(stats.events, 0)} events (seed ${SEED}) from ${fmt(stats.people, 0)} people (${EVENTS_PER_PERSON} events/person; WeChat unionid/openids, WeCom, phone, member id, devices, anonymous ids; 1 in 50 share a family device), 1–2 identifiers per event; no duplicates generated. Kinds: ${Object.entries(stats.byKind).map(([k, v]) => `${k} ${fmt((100 * v) / stats.events, 0)}%`).join(', ')}.`,
           `- Links (events with ≥ 2 identifiers): ${fmt(stats.links, 0)}; ${fmt((100 * stats.mergingLinks) / stats.links, 1)}% of them join two profiles (plain union-find). Siyu (repetition 1): ${fmt(f.profilesCreated, 0)} profiles created, ${fmt(f.merges, 0)} merges (${fmt((100 * f.merges) / stats.links, 1)}% of links), ${fmt(f.conflicts, 0)} conflicts, ${fmt(f.liveProfiles, 0)} live profiles, ${fmt(f.identifiers, 0)} identifiers, ${fmt(f.relations, 0)} relations, ${fmt(f.segmentMemberships, 0)} segment memberships, ${fmt(f.tagAssignments, 0)} tag assignments.`,
           `- Verified every repetition: ${f.verified.join('; ')}.`,
-          `- Storage: Siyu writes ${fmt(f.siyuAllTablesBytesPerEvent, 0)} bytes/event over all its tables (incl. indexes); the events table alone (= what COPY writes) is ${fmt(f.eventsTableBytesPerEvent, 0)} bytes/event.`,
+          `- Storage (growth of the tables incl. indexes in repetition 1): Siyu writes ${fmt(f.siyuAllTablesBytesPerEvent, 0)} bytes/event over all its tables; COPY grows \`events\` by ${fmt(f.eventsTableBytesPerEvent, 0)} bytes/event.`,
           `- In-process rate over the first tenth of the batches: ${perTenth('inProcessFirstTenth')} events/s; over the last tenth: ${perTenth('inProcessLastTenth')} events/s (medians over repetitions).`,
           `- HTTP ingest sends one request at a time (a batch of one workspace is serialised by an advisory lock anyway), bodies serialised before timing; the mutation asks for per-event results as \`siyu import --url\` does.`,
         ],
@@ -240,7 +261,7 @@ async function main(): Promise<void> {
       {
         title: 'Case 2: profile 360',
         lines: [
-          `- Query: \`${PROFILE_QUERY}\`, ${fmt(read.ids.length, 0)} random live profiles of the repetition-1 workspace, rotated; autocannon in a child process, ${size.connections} connections, ${size.readSec} s per run after a ${size.warmupSec} s warm-up of each; the order of Siyu and the bare handler alternates between repetitions. Both servers in the bench process, pool size ${POOL_SIZE} each.`,
+          `- Query: \`${PROFILE_QUERY}\`, ${fmt(read.ids.length, 0)} random live profiles of the base dataset, rotated; autocannon in a child process, ${size.connections} connections, ${size.readSec} s per run after a ${size.warmupSec} s warm-up of each; the order of Siyu and the bare handler alternates between repetitions. Both servers in the bench process, pool size ${POOL_SIZE} each.`,
           `- Same data: ${read.identical}/${read.compared} sampled answers identical (segments compared as a set). Failed requests (errors, timeouts, non-2xx, bodies with errors) over all runs: ${failures}.`,
           `- Open loop at a fixed ${fmt(openRate, 0)} req/s (half of Siyu's closed-loop median), ${size.openSec} s each, latency from the intended send time (HDR histogram, no coordinated omission):`,
           '',
@@ -284,16 +305,16 @@ async function main(): Promise<void> {
       machine,
       comparisons,
       sections,
-      details: { bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace, postgraphile: pgl.details, kpiFanout: kpi.details },
+      details: { base, bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace, postgraphile: pgl.details, kpiFanout: kpi.details },
       durationSec: (performance.now() - started) / 1000,
     };
     const md = markdown(report);
     fs.mkdirSync(args.out, { recursive: true });
-    const base = path.join(args.out, `${date}-${args.size}`);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(`${base}.md`, md);
+    const file = path.join(args.out, `${date}-${args.size}`);
+    fs.writeFileSync(`${file}.json`, JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(`${file}.md`, md);
     process.stdout.write(md);
-    log(`wrote ${base}.json and ${base}.md (${fmt(report.durationSec, 0)} s)`);
+    log(`wrote ${file}.json and ${file}.md (${fmt(report.durationSec, 0)} s)`);
   } finally {
     load?.close();
     await read?.bareServer.close().catch(() => {});

@@ -9,7 +9,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from './platform/config';
-import { openDatabase, type Database, type OpenDatabaseOptions } from './platform/db';
+import { openDatabase, StatisticsRefresher, type Database, type OpenDatabaseOptions } from './platform/db';
 import { AppError, createErrorFormatter, isDatabaseUnavailable } from './platform/errors';
 import { checkQueryLimits, createRateLimits, isIngestOperation, requestError, type RateLimits } from './platform/limits';
 import { parseAuthorization } from './platform/auth';
@@ -68,6 +68,8 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     const metrics = createMetrics(() => db.poolStats());
     const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
     const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live);
+    // Planner statistics follow growing workspaces (see StatisticsRefresher); not on the embedded database.
+    if (db.kind === 'postgres') services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };
@@ -307,6 +309,7 @@ async function assemble(
           else await ws.close();
         } finally {
           services.live.close();
+          await services.ingest.statistics?.close();
           await rateLimits.close();
           await pubsub.close();
           await db.close();

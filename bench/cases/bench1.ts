@@ -3,7 +3,7 @@ import type { LoadGenerator } from '../lib/load';
 import type { Comparison, Report } from '../lib/report';
 import { makeStream } from '../lib/stream';
 import { runIdentityMerges } from './identity-merges';
-import { runKpiQueries, seedDemoWorkspace } from './kpi-queries';
+import { runKpiQueries, type KpiData } from './kpi-queries';
 import { runNPlusOne } from './n-plus-one';
 import { runSingleIngest } from './single-ingest';
 
@@ -11,9 +11,6 @@ export { BENCH_RESOLVERS } from './single-ingest';
 
 /** Size parameters of the four cases below (SIZES in run.ts). */
 export interface Bench1Size {
-  /** Demo generator population and days (KPI queries and the N+1 guard read it). */
-  demoPeople: number;
-  demoDays: number;
   /** Events in the identity-merge stream. */
   identityEvents: number;
   /** Sequential requests per query, side and repetition (KPI queries). */
@@ -30,6 +27,8 @@ export async function runBench1Cases(o: {
   url: string;
   databaseUrl: string;
   load: LoadGenerator;
+  /** The base dataset's workspace, read by the KPI queries and the N+1 guard. */
+  data: KpiData;
   size: Bench1Size;
   seed: number;
   end: Date;
@@ -38,8 +37,8 @@ export async function runBench1Cases(o: {
 }): Promise<{ comparisons: Comparison[]; sections: Report['sections']; details: Record<string, unknown> }> {
   const { app, url, size, log } = o;
   const t0 = performance.now();
-  log(`  KPI queries: seeding the demo population (${size.demoPeople} people, ${size.demoDays} days)`);
-  const data = await seedDemoWorkspace(app, { profiles: size.demoPeople, days: size.demoDays, seed: o.seed, end: o.end, log });
+  const data = o.data;
+  log(`  KPI queries on the base dataset`);
   const kpi = await runKpiQueries({ app, url, databaseUrl: o.databaseUrl, data, reps: size.reps, samples: size.kpiSamples, log });
   log(`  N+1 guard: profiles(first: 2/10/50), DataLoader on/off`);
   const n1 = await runNPlusOne({ app, url, load: o.load, workspaceId: data.workspaceId, reps: size.reps, connections: 16, durationSec: size.loadSec, log });
@@ -58,6 +57,6 @@ export async function runBench1Cases(o: {
       { title: 'Identity merges (ingest vs identifier upsert)', lines: idm.lines },
       { title: 'Single-event ingest, 64 connections (vs a no-op mutation)', lines: single.lines },
     ],
-    details: { seconds: sec, kpiData: data, kpiQueries: kpi.facts, nPlusOne: n1.facts, identity: idm.reps, singleIngest: { reps: single.reps, open: single.open, openRate: single.openRate } },
+    details: { seconds: sec, kpiQueries: kpi.facts, nPlusOne: n1.facts, identity: idm.reps, singleIngest: { reps: single.reps, open: single.open, openRate: single.openRate } },
   };
 }

@@ -9,11 +9,12 @@ import { batches, type BenchEvent } from '../lib/stream';
 
 /**
  * Case 1: batched ingest through Siyu (identity resolution, rollups, tag/segment evaluation, ack
- * after commit) against COPY of the same rows into an identical table. Every repetition ingests the
- * whole stream into a fresh workspace (in-process, then over HTTP into another), and copies the
- * rows Siyu wrote into `bench_copy` (LIKE events INCLUDING ALL): 500-row COPY statements for the
- * in-process workspace's rows, one COPY for the HTTP workspace's rows. Both tables grow by the same
- * rows each repetition, so index sizes stay comparable.
+ * after commit) against COPY of the same rows into the same table. Every repetition ingests the
+ * whole stream into a fresh workspace (in-process, then over HTTP into another), and copies the rows
+ * Siyu wrote back into `events` itself under a reference workspace of their own: 500-row COPY
+ * statements for the in-process workspace's rows, one COPY for the HTTP workspace's rows. Siyu and
+ * COPY thus write into the same table with the same indexes, of the same size (the base dataset's
+ * rows included).
  */
 
 export const INGEST_MUTATION =
@@ -69,15 +70,26 @@ async function withClient<T>(databaseUrl: string, fn: (c: Client) => Promise<T>)
   }
 }
 
-export async function prepareCopyTable(databaseUrl: string): Promise<void> {
-  await withClient(databaseUrl, (c) => c.query('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE events INCLUDING ALL)'));
+/** The columns of `events`, in order, quoted. */
+async function eventColumns(c: Client): Promise<string[]> {
+  const { rows } = await c.query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'events' ORDER BY ordinal_position`,
+  );
+  return rows.map((r) => `"${r.column_name}"`);
 }
 
-/** The rows Siyu wrote for a workspace, as COPY text, `size` rows per chunk (built before timing). */
-async function copyChunks(c: Client, workspaceId: string, size: number): Promise<Buffer[]> {
+/** COPY of the rows Siyu wrote: into `events` itself, under the reference workspace. */
+const copyIn = (columns: string[]) => `COPY events (${columns.join(', ')}) FROM STDIN`;
+
+/**
+ * The rows Siyu wrote for a workspace, as COPY text with the workspace id replaced by `target`'s,
+ * `size` rows per chunk (built before timing).
+ */
+async function copyChunks(c: Client, columns: string[], workspaceId: string, target: string, size: number): Promise<Buffer[]> {
   const parts: Buffer[] = [];
+  const select = columns.map((col) => (col === '"workspace_id"' ? `'${target}'::uuid` : col)).join(', ');
   await pipeline(
-    c.query(copyTo(`COPY (SELECT * FROM events WHERE workspace_id = '${workspaceId}') TO STDOUT`)),
+    c.query(copyTo(`COPY (SELECT ${select} FROM events WHERE workspace_id = '${workspaceId}') TO STDOUT`)),
     new Writable({
       write(chunk: Buffer, _enc, cb) {
         parts.push(chunk);
@@ -122,6 +134,7 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
     // Siyu, in-process: the real service, one call per batch.
     const wsA = (await app.services.workspaces.createWorkspace(`bench ${rep} in-process`, undefined)).workspace.id;
     await c.query('CHECKPOINT');
+    const siyuBefore = await tablesBytes(c);
     const perBatch: number[] = [];
     let t0 = performance.now();
     for (const b of groups) {
@@ -133,6 +146,7 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
       totals.rejected += out.rejected;
     }
     const siyuInProcess = n / ((performance.now() - t0) / 1000);
+    const siyuBytes = (await tablesBytes(c)) - siyuBefore;
     check(totals.accepted === n && totals.duplicates === 0 && totals.rejected === 0, 'in-process: accepted == N, no duplicates, no rejections', verified);
     check((await count(c, 'events', wsA)) === n, 'in-process: rows in events for the workspace == accepted == N', verified);
     const tenth = Math.max(1, Math.floor(perBatch.length / 10));
@@ -140,12 +154,16 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
     ctx.log(`    in-process ${Math.round(siyuInProcess)} events/s`);
 
     // Reference: the same rows in 500-row COPY statements (each its own transaction, like a batch).
-    const chunksA = await copyChunks(c, wsA, batchSize);
+    const columns = await eventColumns(c);
+    const refA = (await app.services.workspaces.createWorkspace(`bench ${rep} COPY x${batchSize}`, undefined)).workspace.id;
+    const chunksA = await copyChunks(c, columns, wsA, refA, batchSize);
     await c.query('CHECKPOINT');
+    const eventsBefore = await tableBytes(c, 'events');
     t0 = performance.now();
-    for (const chunk of chunksA) await pipeline(Readable.from([chunk]), c.query(copyFrom('COPY bench_copy FROM STDIN')));
+    for (const chunk of chunksA) await pipeline(Readable.from([chunk]), c.query(copyFrom(copyIn(columns))));
     const copy500 = n / ((performance.now() - t0) / 1000);
-    check((await count(c, 'bench_copy', wsA)) === n, 'COPY: rows in bench_copy == N', verified);
+    const copyBytes = (await tableBytes(c, 'events')) - eventsBefore;
+    check((await count(c, 'events', refA)) === n, 'COPY: rows in events for the reference workspace == N', verified);
     ctx.log(`    COPY x${batchSize} ${Math.round(copy500)} rows/s`);
 
     // Siyu over HTTP: GraphQL ingestEvents with an INGEST key, one request per batch, as a client sees it.
@@ -169,12 +187,13 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
     ctx.log(`    HTTP ${Math.round(siyuHttp)} events/s`);
 
     // Second reference: the HTTP workspace's rows in one COPY statement.
-    const chunksB = await copyChunks(c, wsB, batchSize);
+    const refB = (await app.services.workspaces.createWorkspace(`bench ${rep} one COPY`, undefined)).workspace.id;
+    const chunksB = await copyChunks(c, columns, wsB, refB, batchSize);
     await c.query('CHECKPOINT');
     t0 = performance.now();
-    await pipeline(Readable.from(chunksB), c.query(copyFrom('COPY bench_copy FROM STDIN')));
+    await pipeline(Readable.from(chunksB), c.query(copyFrom(copyIn(columns))));
     const copyBig = n / ((performance.now() - t0) / 1000);
-    check((await count(c, 'bench_copy', wsB)) === n, 'one COPY: rows in bench_copy == N', verified);
+    check((await count(c, 'events', refB)) === n, 'one COPY: rows in events for the reference workspace == N', verified);
     ctx.log(`    one COPY ${Math.round(copyBig)} rows/s`);
 
     const result: IngestRep = {
@@ -185,8 +204,21 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
       inProcessFirstTenth: rate(perBatch.slice(0, tenth)),
       inProcessLastTenth: rate(perBatch.slice(-tenth)),
     };
-    return { rep: result, facts: facts ?? (await describe(c, wsA, n, batchSize, totals, verified)), inProcessWorkspace: wsA };
+    return { rep: result, facts: facts ?? (await describe(c, wsA, n, batchSize, totals, verified, { siyu: siyuBytes, copy: copyBytes })), inProcessWorkspace: wsA };
   });
+}
+
+/** Siyu's tables that grow with ingest (storage per event). */
+const SIYU_TABLES = ['profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags', 'segment_members', 'membership_changes', 'profile_stages', 'stage_transitions', 'profile_health', 'kpi_activity', 'kpi_profiles'];
+
+async function tableBytes(c: Client, table: string): Promise<number> {
+  return Number((await c.query<{ n: string }>(`SELECT pg_total_relation_size('${table}') AS n`)).rows[0].n);
+}
+
+async function tablesBytes(c: Client): Promise<number> {
+  let all = 0;
+  for (const t of SIYU_TABLES) all += await tableBytes(c, t);
+  return all;
 }
 
 async function describe(
@@ -196,13 +228,9 @@ async function describe(
   batchSize: number,
   totals: { accepted: number; duplicates: number; rejected: number },
   verified: string[],
+  growth: { siyu: number; copy: number },
 ): Promise<IngestFacts> {
   const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
-  const tables = ['profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags', 'segment_members', 'membership_changes'];
-  // Called after the first repetition: every table then holds exactly its two workspaces' rows (2N events).
-  const size = async (t: string) => Number((await c.query<{ n: string }>(`SELECT pg_total_relation_size('${t}') AS n`)).rows[0].n);
-  let all = 0;
-  for (const t of tables) all += await size(t);
   return {
     events: n,
     batchSize,
@@ -216,7 +244,8 @@ async function describe(
     identifiers: await one('SELECT count(*) AS n FROM identifiers WHERE workspace_id = $1'),
     segmentMemberships: await one('SELECT count(*) AS n FROM segment_members WHERE workspace_id = $1'),
     tagAssignments: await one('SELECT count(*) AS n FROM profile_tags WHERE workspace_id = $1'),
-    eventsTableBytesPerEvent: Math.round((await size('bench_copy')) / (2 * n)),
-    siyuAllTablesBytesPerEvent: Math.round(all / (2 * n)),
+    // Growth of the tables (relation + indexes) while each side wrote the first repetition's rows.
+    eventsTableBytesPerEvent: Math.round(growth.copy / n),
+    siyuAllTablesBytesPerEvent: Math.round(growth.siyu / n),
   };
 }

@@ -2,48 +2,24 @@ import { isDeepStrictEqual } from 'node:util';
 import { Client } from 'pg';
 import type { SiyuApp } from '../../src/app';
 import { Role } from '../../src/platform/auth';
-import { DemoGenerator } from '../../src/demo/generator';
 import { compare, type Comparison } from '../lib/report';
 import { fmt } from '../lib/stats';
 
 /**
  * KPI queries through GraphQL (Siyu reads its rollups `kpi_activity` / `kpi_profiles`, kept in the
  * ingest transaction) against the naive SQL over the raw `events` table answering the same
- * question. Data: the demo generator (`src/demo/generator.ts`) ingested through Siyu's ingest
- * service, so every table is exactly what ingest produces. Answers are checked for equality.
+ * question. Data: the base dataset (bench/lib/base-dataset.ts). Answers are checked for equality.
  */
 
 export interface KpiData {
   workspaceId: string;
-  events: number;
-  profiles: number;
-  days: number;
-  seedSec: number;
+  /** One line saying what the data is (for the report). */
+  description: string;
   /** The last full local day of data, and the workspace time zone. */
   lastDay: string;
   tz: string;
-}
-
-/** Seeds the demo population into a fresh workspace through the ingest service (what `siyu seed` does). */
-export async function seedDemoWorkspace(app: SiyuApp, opts: { profiles: number; days: number; seed: number; end: Date; log: (m: string) => void }): Promise<KpiData> {
-  const ws = (await app.services.workspaces.createWorkspace('bench demo', undefined)).workspace.id;
-  const gen = new DemoGenerator({ profiles: opts.profiles, days: opts.days, seed: opts.seed, end: opts.end });
-  let events = 0;
-  const t0 = performance.now();
-  for (const b of gen.batches(500)) {
-    const r = await app.services.ingest.ingest(ws, b);
-    events += r.results.filter((x) => x.status === 'ACCEPTED').length;
-  }
-  const seedSec = (performance.now() - t0) / 1000;
-  await app.services.kpis.alerts.idle();
-  const [{ tz, last }] = await app.db.dataSource.query(
-    `SELECT w.time_zone AS tz, to_char((max(e.ts) AT TIME ZONE w.time_zone)::date - 1, 'YYYY-MM-DD') AS last
-     FROM workspaces w JOIN events e ON e.workspace_id = w.id WHERE w.id = $1 GROUP BY w.time_zone`,
-    [ws],
-  );
-  await app.db.dataSource.query('ANALYZE');
-  opts.log(`    seeded ${fmt(events, 0)} demo events (${opts.profiles} people, ${opts.days} days) in ${fmt(seedSec, 1)} s`);
-  return { workspaceId: ws, events, profiles: opts.profiles, days: opts.days, seedSec, lastDay: last, tz };
+  /** Event names of the 4-step funnel, in order. */
+  funnel: string[];
 }
 
 const addDays = (day: string, n: number) => {
@@ -51,8 +27,6 @@ const addDays = (day: string, n: number) => {
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
 };
-
-const FUNNEL = ['Product Viewed', 'Product Added', 'Checkout Started', 'Order Completed'];
 
 interface KpiQuery {
   name: string;
@@ -98,7 +72,7 @@ function queries(d: KpiData): KpiQuery[] {
     {
       name: `funnel, 4 steps, 30 days, 168 h`,
       gql: 'query($r:KpiRangeInput!,$s:[String!]!){funnel(range:$r,steps:$s,withinHours:168){name count}}',
-      variables: { r: { from, to }, s: FUNNEL },
+      variables: { r: { from, to }, s: d.funnel },
       fromGql: (x) => (x as { funnel: { count: number }[] }).funnel.map((s) => s.count),
       // Per person: the first step-1 event in the range, then the first of each next step at or after
       // the previous step and within 168 h of step 1 — correlated subqueries over the raw events.
@@ -109,7 +83,7 @@ function queries(d: KpiData): KpiQuery[] {
                  p2 AS (SELECT p1.*, (SELECT min(ts) FROM events e WHERE e.workspace_id = $1 AND e.profile_id = p1.profile_id AND e.name = $7 AND e.ts >= p1.t1 AND e.ts <= p1.t0 + interval '168 hours') AS t2 FROM p1),
                  p3 AS (SELECT p2.*, (SELECT min(ts) FROM events e WHERE e.workspace_id = $1 AND e.profile_id = p2.profile_id AND e.name = $8 AND e.ts >= p2.t2 AND e.ts <= p2.t0 + interval '168 hours') AS t3 FROM p2)
             SELECT count(*)::int AS c0, count(t1)::int AS c1, count(t2)::int AS c2, count(t3)::int AS c3 FROM p3`,
-      params: [ws, from, to, d.tz, ...FUNNEL],
+      params: [ws, from, to, d.tz, ...d.funnel],
       fromSql: (rows) => [rows[0].c0, rows[0].c1, rows[0].c2, rows[0].c3].map(Number),
     },
     {
@@ -220,7 +194,7 @@ export async function runKpiQueries(opts: { app: SiyuApp; url: string; databaseU
     return c;
   });
   const lines = [
-    `- Data: demo generator (\`src/demo/generator.ts\`), ${fmt(opts.data.profiles, 0)} people over ${opts.data.days} days, ${fmt(opts.data.events, 0)} events ingested through Siyu's ingest service in ${fmt(opts.data.seedSec, 0)} s (${fmt(opts.data.events / opts.data.seedSec, 0)} events/s), so the rollups are exactly what ingest writes. Time zone ${opts.data.tz}; last full local day ${opts.data.lastDay}.`,
+    `- Data: ${opts.data.description} Time zone ${opts.data.tz}; last full local day ${opts.data.lastDay}. Funnel steps: ${opts.data.funnel.join(' → ')}.`,
     `- ${opts.samples} sequential requests per side per repetition, Siyu and naive alternating; ANALYST key; the naive SQL runs on one pg connection.`,
     '',
     '| query | answers equal | Siyu p95 ms (median) | ≤ 50 ms | naive p95 ms (median) |',

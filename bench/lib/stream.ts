@@ -100,16 +100,16 @@ function body(r: Rng, i: number): Pick<BenchEvent, 'type' | 'name' | 'traits' | 
 }
 
 /**
- * `events` events over the 60 days before `end`, roughly in time order (±1 h jitter), each carrying
+ * `events` events over the `days` (default 60) days before `end`, roughly in time order (±1 h jitter), each carrying
  * 1–2 identifiers of one person, so links appear gradually. Every messageId is unique (no
  * duplicates are generated). About 3% carry `context.sharedBy` (a relation to another person);
  * WeCom events carry `context.staff` (a `served_by` relation).
  */
-export function makeStream(events: number, seed: number, end: Date): { events: BenchEvent[]; stats: StreamStats } {
+export function makeStream(events: number, seed: number, end: Date, days = 60): { events: BenchEvent[]; stats: StreamStats } {
   const peopleCount = Math.max(1, Math.round(events / EVENTS_PER_PERSON));
   const people = makePeople(peopleCount, seed, Math.round(peopleCount / 50));
   const r = rng(seed + 1);
-  const span = 60 * 24 * 3600 * 1000;
+  const span = days * 24 * 3600 * 1000;
   const start = end.getTime() - span;
   const out: BenchEvent[] = [];
   const parent = new Map<string, string>();

@@ -84,9 +84,10 @@ describe('kpiUpdated', () => {
     await ingest(adminKey, [order('k2')]);
     await Promise.all(subs.map((s) => s.next(2, 60_000)));
     expect(hub.stats().computations - before.computations).toBe(2);
-    // The response is executed once for the new version and shared by the other 999 subscribers.
+    // The response is executed and serialised once for the new version and shared by the other 999 subscribers.
     expect(subscriptionExecutions.executed - executions.executed).toBe(1);
     expect(subscriptionExecutions.shared - executions.shared).toBe(999);
+    expect(subscriptionExecutions.serialised - executions.serialised).toBe(1);
     expect(subs.every((s) => s.results[1].data!.kpiUpdated.version === 2)).toBe(true);
     const totals = new Set(subs.map((s) => s.results[1].data!.kpiUpdated.results[0].total.points.reduce((n, p) => n + (p.value ?? 0), 0)));
     expect([...totals]).toEqual([2]);

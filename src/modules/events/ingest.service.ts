@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
+import type { StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
@@ -64,6 +65,8 @@ export class IngestService {
   private readonly queues = new Map<string, WriteQueue>();
   /** Write transactions run and the calls they served (group commit at work: calls ≥ transactions). */
   readonly stats = { transactions: 0, calls: 0 };
+  /** Told what each workspace wrote, to keep the planner's statistics current (PostgreSQL; set by the app). */
+  statistics: StatisticsRefresher | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -132,7 +135,10 @@ export class IngestService {
       droppedIdentifiers: results.reduce((n, r) => n + r.droppedIdentifiers, 0),
       results,
     };
-    if (outcome.accepted) this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
+    if (outcome.accepted) {
+      this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
+      this.statistics?.noteWritten(workspaceId, outcome.accepted);
+    }
     publishProfilesChanged(this.pubSub, workspaceId, changedProfiles);
     this.tags.publish(workspaceId, changes);
     for (const f of afterCommit) f();

@@ -55,11 +55,24 @@ interface SocketState {
  */
 const SHARED_RESULT_FIELDS = new Set(['kpiUpdated']);
 
-/** Executions of subscription payloads in this process: run, and answered from a shared result. */
-export const subscriptionExecutions = { executed: 0, shared: 0 };
+/**
+ * Executions of subscription payloads in this process: run, and answered from a shared result; and
+ * `serialised`: shared results turned into JSON (once each, however many subscribers receive them).
+ */
+export const subscriptionExecutions = { executed: 0, shared: 0, serialised: 0 };
 
 /** Pushed value → (operation key → its execution result). Values are the live hub's shared update objects. */
 const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+/** Results that are shared by alike subscribers (serialised once, see `attachWebSocketServer`). */
+const sharedResultObjects = new WeakSet<ExecutionResult>();
+
+/**
+ * Stands in for a shared payload while graphql-ws serialises a `next` message; the socket's `send`
+ * splices the payload's JSON (made once per shared result) in its place. A string no GraphQL result
+ * here produces, and it is looked for last in the frame (after the client-chosen id).
+ */
+const SHARED_PAYLOAD_MARKER = '\u0000siyu:shared-payload\u0000';
+const SHARED_PAYLOAD_MARKER_JSON = JSON.stringify(SHARED_PAYLOAD_MARKER);
 
 function sharedKey(args: ExecutionArgs): string | null {
   const op = getOperationAST(args.document, args.operationName);
@@ -87,7 +100,14 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
     if (!byKey) sharedResults.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
     if (result) subscriptionExecutions.shared++;
-    else byKey.set(key, (result = exec()));
+    else
+      byKey.set(
+        key,
+        (result = exec().then((r) => {
+          sharedResultObjects.add(r);
+          return r;
+        })),
+      );
     return result;
   };
   // A plain iterator, not an async generator: `return()` must reach the live source at once even
@@ -145,6 +165,21 @@ export function attachWebSocketServer(opts: {
   const { log, metrics, guard } = opts;
   const connections = new ConnectionCounter(opts.maxConnectionsPerKey);
   const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path, maxPayload: 1024 * 1024, handleProtocols });
+  // Shared results are serialised once: JSON of their `next` payload (errors formatted as onNext does).
+  const sharedJson = new WeakMap<ExecutionResult, string>();
+  const payloadJson = (result: ExecutionResult): string => {
+    let json = sharedJson.get(result);
+    if (json === undefined) {
+      const { errors, ...rest } = result;
+      json = JSON.stringify(errors?.length ? { ...rest, errors: errors.map((e) => opts.formatError(e.toJSON(), e)) } : rest);
+      sharedJson.set(result, json);
+      subscriptionExecutions.serialised++;
+    }
+    return json;
+  };
+  // Set by the replacer while a frame with a shared payload is serialised; taken by the very next
+  // `send` (graphql-ws calls it synchronously with the string the replacer helped make).
+  let stagedPayload: string | null = null;
   const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
     schema: opts.schema,
     subscribe: subscribeShared,
@@ -202,7 +237,16 @@ export function attachWebSocketServer(opts: {
         contextValue: createRequestContext(auth ?? null, randomUUID()),
       };
     },
+    jsonMessageReplacer(this: unknown, key: string, value: unknown) {
+      if (key === 'payload' && typeof value === 'object' && value !== null && sharedResultObjects.has(value as ExecutionResult) && (this as { type?: unknown }).type === 'next') {
+        stagedPayload = payloadJson(value as ExecutionResult);
+        return SHARED_PAYLOAD_MARKER;
+      }
+      return value;
+    },
     onNext: (_ctx, _id, _payload, _args, result) => {
+      // The shared object itself (not a copy), so the replacer recognises it.
+      if (sharedResultObjects.has(result)) return result;
       if (!result.errors?.length) return;
       return { ...result, errors: result.errors.map((e) => opts.formatError(e.toJSON(), e)) };
     },
@@ -265,8 +309,14 @@ export function attachWebSocketServer(opts: {
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
+        send: (frame) => {
+          let data = frame;
+          if (stagedPayload !== null) {
+            const at = data.lastIndexOf(SHARED_PAYLOAD_MARKER_JSON);
+            if (at >= 0) data = data.slice(0, at) + stagedPayload + data.slice(at + SHARED_PAYLOAD_MARKER_JSON.length);
+            stagedPayload = null;
+          }
+          return new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN || state.slow) return resolve();
             state.pending.push(Date.now());
             socket.send(data, (err) => {
@@ -275,7 +325,8 @@ export function attachWebSocketServer(opts: {
               else resolve();
             });
             check(state, Date.now());
-          }),
+          });
+        },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', async (event) => {

@@ -1,0 +1,169 @@
+import { Client } from 'pg';
+import type { SiyuApp } from '../../src/app';
+import type { RawEvent } from '../../src/modules/events/event-validation';
+import { fmt } from './stats';
+import { batches, makeStream, type StreamStats } from './stream';
+
+/**
+ * The base dataset the read cases run on (profile 360, KPI queries, N+1 guard) and that the write
+ * cases write beside (ingest, merges), so every case meets tables and indexes of the run's size.
+ *
+ * Built in two steps, because ingesting 10 M events through Siyu at ~2,000 events/s would take
+ * about 80 minutes:
+ *
+ * 1. **Template**: a seeded stream (`lib/stream.ts`, 90 days) ingested through Siyu's ingest service
+ *    into the workspace `bench base` — identity resolution with merges and refused links, profile
+ *    aggregates, tags, segments, stages, health, KPI rollups: exactly what ingest writes.
+ * 2. **Copies**: the template's people copied `copies − 1` times into the same workspace by set-based
+ *    SQL, each copy with its own profile ids (`md5(id ‖ copy)::uuid`), message ids and identifier
+ *    keys (suffix `~copy`); everything else (timestamps, traits, channels, tags, scores, rollup rows)
+ *    is the template's. The tables copied are those a person's rows live in (`PERSON_TABLES`); the
+ *    history tables (membership changes, stage transitions, audit) are not.
+ *
+ * The result has `copies ×` the template's events, profiles, identifiers and rollup rows; per-person
+ * consistency (each copy's events, identifiers and read models belong to its own profiles) holds by
+ * construction, and the KPI case checks that Siyu's rollup answers equal the naive SQL over the raw
+ * events of the whole workspace. Known difference from a real ingest of the same size: copies repeat
+ * the template's timestamps, so each hour holds `copies ×` the template's activity of that hour; and
+ * `events.identifier_keys` / `identity_merges.moved` (used only by unmerge) keep the template's keys.
+ */
+
+export interface BaseSize {
+  /** Events of the template stream (ingested through Siyu). */
+  templateEvents: number;
+  /** Total copies including the template (≥ 1). */
+  copies: number;
+  /** Days the stream spans, ending at the run's date. */
+  days: number;
+}
+
+export interface BaseDataset {
+  workspaceId: string;
+  size: BaseSize;
+  template: StreamStats & { ingestSec: number; eventsPerSec: number };
+  copySec: number;
+  vacuumSec: number;
+  /** Row counts of the workspace after copying. */
+  counts: { events: number; profiles: number; liveProfiles: number; identifiers: number; kpiActivityRows: number; profileTags: number; segmentMembers: number };
+  /** Database size after the build, bytes. */
+  databaseBytes: number;
+  /** Local time zone and last full local day (for the KPI queries). */
+  tz: string;
+  lastDay: string;
+}
+
+/** Tables holding a person's rows (all of a workspace's rows in them belong to some person). */
+const PERSON_TABLES = [
+  'profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags',
+  'segment_members', 'profile_stages', 'profile_health', 'consents', 'kpi_activity', 'kpi_profiles',
+];
+
+/** uuid columns that hold a profile id (remapped per copy). */
+const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
+/** text columns that must stay unique per workspace (suffixed per copy). */
+const SUFFIXED_COLUMNS = new Set(['message_id', 'event_message_id', 'value_key']);
+
+/** Copies per INSERT statement (one transaction each). */
+const COPIES_PER_STATEMENT = 5;
+
+async function selectList(c: Client, table: string): Promise<{ columns: string[]; exprs: string[] }> {
+  const { rows } = await c.query<{ column_name: string; data_type: string; column_default: string | null }>(
+    `SELECT column_name, data_type, column_default FROM information_schema.columns
+     WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  if (!rows.length) throw new Error(`table ${table} not found`);
+  const columns: string[] = [];
+  const exprs: string[] = [];
+  for (const r of rows) {
+    const col = `"${r.column_name}"`;
+    // Sequence numbers and generated row ids: the column default gives the copy its own.
+    if (r.column_default?.startsWith('nextval(')) continue;
+    if (r.column_name === 'id' && table !== 'profiles') continue;
+    columns.push(col);
+    if ((table === 'profiles' && r.column_name === 'id') || (PROFILE_COLUMNS.has(r.column_name) && r.data_type === 'uuid')) {
+      exprs.push(`md5(t.${col}::text || ':' || k)::uuid`);
+    } else if (SUFFIXED_COLUMNS.has(r.column_name) && r.data_type === 'text') {
+      exprs.push(`t.${col} || '~' || k`);
+    } else exprs.push(`t.${col}`);
+  }
+  return { columns, exprs };
+}
+
+export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; size: BaseSize; seed: number; end: Date; batchSize: number; log: (m: string) => void }): Promise<BaseDataset> {
+  const { app, size, log } = o;
+  if (!Number.isInteger(size.copies) || size.copies < 1) throw new Error('base dataset: copies must be a positive integer');
+  const ws = (await app.services.workspaces.createWorkspace('bench base', undefined)).workspace.id;
+  const { events, stats } = makeStream(size.templateEvents, o.seed, o.end, size.days);
+  log(`  base dataset: template of ${fmt(events.length, 0)} events through the ingest service`);
+  let t0 = performance.now();
+  for (const b of batches(events, o.batchSize)) {
+    const r = await app.services.ingest.ingest(ws, b as RawEvent[]);
+    if (r.accepted !== b.length) throw new Error(`base dataset: template batch accepted ${r.accepted}/${b.length}`);
+  }
+  const ingestSec = (performance.now() - t0) / 1000;
+  await app.services.kpis.alerts.idle();
+  log(`    ${fmt(events.length / ingestSec, 0)} events/s; copying ${size.copies - 1} times`);
+
+  const c = new Client({ connectionString: o.databaseUrl });
+  await c.connect();
+  try {
+    t0 = performance.now();
+    // Snapshot the template's rows first, so every copy reads exactly them.
+    const plans = [];
+    for (const table of PERSON_TABLES) {
+      await c.query(`DROP TABLE IF EXISTS bench_tpl_${table}; CREATE UNLOGGED TABLE bench_tpl_${table} AS SELECT * FROM ${table} WHERE workspace_id = '${ws}'`);
+      plans.push({ table, ...(await selectList(c, table)) });
+    }
+    for (let first = 1; first < size.copies; first += COPIES_PER_STATEMENT) {
+      const last = Math.min(size.copies - 1, first + COPIES_PER_STATEMENT - 1);
+      for (const p of plans) {
+        await c.query(
+          `INSERT INTO ${p.table} (${p.columns.join(', ')})
+           SELECT ${p.exprs.join(', ')} FROM generate_series($1::int, $2::int) AS k CROSS JOIN bench_tpl_${p.table} t`,
+          [first, last],
+        );
+      }
+      log(`    copies ${first}–${last} of ${size.copies - 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+    }
+    for (const table of PERSON_TABLES) await c.query(`DROP TABLE bench_tpl_${table}`);
+    const copySec = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    await c.query(`VACUUM (ANALYZE) ${PERSON_TABLES.join(', ')}`);
+    await c.query('CHECKPOINT');
+    const vacuumSec = (performance.now() - t0) / 1000;
+    const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
+    const counts = {
+      events: await one('SELECT count(*) AS n FROM events WHERE workspace_id = $1'),
+      profiles: await one('SELECT count(*) AS n FROM profiles WHERE workspace_id = $1'),
+      liveProfiles: await one('SELECT count(*) AS n FROM profiles WHERE workspace_id = $1 AND merged_into IS NULL'),
+      identifiers: await one('SELECT count(*) AS n FROM identifiers WHERE workspace_id = $1'),
+      kpiActivityRows: await one('SELECT count(*) AS n FROM kpi_activity WHERE workspace_id = $1'),
+      profileTags: await one('SELECT count(*) AS n FROM profile_tags WHERE workspace_id = $1'),
+      segmentMembers: await one('SELECT count(*) AS n FROM segment_members WHERE workspace_id = $1'),
+    };
+    if (counts.events !== events.length * size.copies) throw new Error(`base dataset: ${counts.events} events, expected ${events.length * size.copies}`);
+    const databaseBytes = Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0].n);
+    const { rows } = await c.query<{ tz: string; last: string }>(
+      `SELECT w.time_zone AS tz, to_char((max(e.ts) AT TIME ZONE w.time_zone)::date - 1, 'YYYY-MM-DD') AS last
+       FROM workspaces w JOIN events e ON e.workspace_id = w.id WHERE w.id = $1 GROUP BY w.time_zone`,
+      [ws],
+    );
+    log(
+      `    base: ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
+    );
+    return {
+      workspaceId: ws,
+      size,
+      template: { ...stats, ingestSec, eventsPerSec: events.length / ingestSec },
+      copySec,
+      vacuumSec,
+      counts,
+      databaseBytes,
+      tz: rows[0].tz,
+      lastDay: rows[0].last,
+    };
+  } finally {
+    await c.end();
+  }
+}
