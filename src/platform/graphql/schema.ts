@@ -1,23 +1,10 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema, type MiddlewareFn, type ContainerType, type ResolverData } from 'type-graphql';
+import { buildSchema, type ContainerType, type ResolverData } from 'type-graphql';
 import { authChecker } from '../auth';
 import type { SiyuPubSub } from '../pubsub';
 import { RESOLVERS } from '../../modules/registry';
 import type { AppServices } from '../../services';
-import type { RequestContext } from './context';
-import { LoaderRegistry } from './loaders';
 import { registerSchemaServices } from './services-for';
-
-/**
- * A subscription's context lives as long as the subscription. Loaders must not: each emitted event
- * starts at the root subscription field, so give every event a fresh registry there.
- */
-const freshLoadersPerSubscriptionEvent: MiddlewareFn<RequestContext> = ({ context, info }, next) => {
-  if (info.operation.operation === 'subscription' && info.path.prev === undefined) {
-    context.loaders = new LoaderRegistry();
-  }
-  return next();
-};
 
 /** Resolvers are constructed with the app's services: one instance per resolver class per app. */
 function createContainer(services: AppServices): ContainerType {
@@ -42,7 +29,8 @@ export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub, 
     authChecker,
     authMode: 'error',
     pubSub,
-    globalMiddlewares: [freshLoadersPerSubscriptionEvent],
+    // No global middleware: it would wrap every field (scalars included) in an async chain, one
+    // promise per field of every list item. Subscriptions get fresh loaders per event in ws.ts.
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
   });
   registerSchemaServices(schema, services);

@@ -8,7 +8,8 @@ import { AppError, type ErrorFormatter } from '../errors';
 import { checkQueryLimits, ConnectionCounter, isIngestOperation, type QueryLimits, type RateLimits } from '../limits';
 import type { Logger } from '../logging';
 import type { Metrics } from '../metrics';
-import { createRequestContext } from './context';
+import { createRequestContext, type RequestContext } from './context';
+import { LoaderRegistry } from './loaders';
 
 /**
  * Close code for a socket that stopped reading: its unsent data exceeded `SIYU_WS_MAX_BUFFERED_BYTES`
@@ -93,6 +94,10 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
   const run = (payload: unknown): Promise<ExecutionResult> => {
     const exec = () => {
       subscriptionExecutions.executed++;
+      // A subscription's context lives as long as the subscription; loaders must not (their cache
+      // would serve the first event's rows to every later one): a fresh registry per event.
+      const context = args.contextValue as RequestContext | undefined;
+      if (context) context.loaders = new LoaderRegistry();
       return Promise.resolve(execute({ ...args, rootValue: payload }));
     };
     if (!key || typeof payload !== 'object' || payload === null) return exec();
