@@ -15,9 +15,9 @@ import { createApp, type SiyuApp } from '../src/app';
 import { loadConfig } from '../src/platform/config';
 import type { RawEvent } from '../src/modules/events/event-validation';
 import { INGEST_MUTATION, runIngestRep, type IngestFacts, type IngestRep } from './cases/ingest';
-import { runOpenLoop, runReadRep, setupProfileRead, warmUp, PROFILE_QUERY, type ProfileReadSetup, type ReadRep } from './cases/profile-read';
+import { type ProfileReadSetup } from './cases/profile-read';
+import { runProfileSuite } from './cases/profile-suite';
 import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
-import { runProfilePostgraphile } from './cases/profile-postgraphile';
 import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
 import { buildBaseDataset, type BaseDataset, type BaseSize } from './lib/base-dataset';
 import { recreateDatabase, dropDatabase } from './lib/db';
@@ -63,10 +63,11 @@ const SEED = 20261123;
 const DB_NAME = process.env.BENCH_DB_NAME || 'siyu_bench';
 const POOL_SIZE = 10;
 
-function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boolean; adminUrl: string; out: string } {
+function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boolean; keepDb: boolean; adminUrl: string; out: string } {
   let size = 'small';
   let reps: number | undefined;
   let traceSql = false;
+  let keepDb = false;
   let adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   let out = path.resolve(__dirname, '..', '..', 'bench', 'results');
   for (let i = 0; i < argv.length; i++) {
@@ -81,15 +82,16 @@ function parseArgs(argv: string[]): { size: string; reps?: number; traceSql: boo
       reps = Number(value());
       if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
     } else if (a === '--trace-sql') traceSql = true;
+    else if (a === '--keep-db') keepDb = true;
     else if (a === '--admin-url' || a.startsWith('--admin-url=')) adminUrl = value();
     else if (a === '--out' || a.startsWith('--out=')) out = path.resolve(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --size small|full] [--reps n] [--trace-sql] [--admin-url postgres://…/postgres] [--out dir]');
+      console.log('usage: npm run bench [-- --size small|full] [--reps n] [--trace-sql] [--keep-db] [--admin-url postgres://…/postgres] [--out dir]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (see --help)`);
   }
   if (!SIZES[size]) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
-  return { size, reps, traceSql, adminUrl, out };
+  return { size, reps, traceSql, keepDb, adminUrl, out };
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -137,6 +139,9 @@ async function main(): Promise<void> {
       const c = new Client({ connectionString: databaseUrl });
       await c.connect();
       try {
+        // The run's PII key, for follow-up runs on a kept database (--keep-db; a throwaway key of a throwaway database).
+        await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
+        await c.query(`INSERT INTO bench_meta VALUES ('piiKey', to_jsonb($1::text)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [piiKey.toString('base64')]);
         return await machineFacts(c);
       } finally {
         await c.end();
@@ -186,26 +191,10 @@ async function main(): Promise<void> {
       });
     }
 
-    // ---- Case 2: profile-360 read ---------------------------------------------------------------
-    log(`  case 2 profile read: ${size.profiles} profiles, ${size.connections} connections, ${size.readSec} s per run`);
+    // ---- Cases 2 and 2b: profile-360 read ---------------------------------------------------------
     load = new LoadGenerator();
-    read = await setupProfileRead({ app, url, databaseUrl, piiKey, workspaceId: readWorkspace, seed: SEED, count: size.profiles, poolSize: POOL_SIZE });
-    if (read.identical !== read.compared) {
-      log(`  WARNING: ${read.compared - read.identical}/${read.compared} answers differ, e.g. ${JSON.stringify(read.mismatchExample).slice(0, 2000)}`);
-    }
-    await warmUp(load, read, size.connections, size.warmupSec);
-    const readReps: ReadRep[] = [];
-    for (let rep = 0; rep < size.reps; rep++) {
-      const r = await runReadRep(load, read, rep, size.connections, size.readSec);
-      log(`    repetition ${rep + 1}/${size.reps}: Siyu ${fmt(r.siyu.rps, 0)} req/s, bare ${fmt(r.bare.rps, 0)} req/s`);
-      readReps.push(r);
-    }
-    const siyuMax = summarize(readReps.map((r) => r.siyu.rps)).median;
-    const openRate = Math.max(1, Math.round(siyuMax / 2));
-    log(`  case 2 open loop at ${openRate} req/s (half of Siyu's closed-loop rate), ${size.openSec} s per target`);
-    const open = await runOpenLoop(load, read, openRate, size.openSec);
-    log('  case 2b profile read vs PostGraphile');
-    const pgl = await runProfilePostgraphile({ load, read, databaseUrl, piiKey, workspaceId: readWorkspace, poolSize: POOL_SIZE, connections: size.connections, readSec: size.readSec, warmupSec: size.warmupSec, siyuReps: readReps.map((r) => r.siyu), openRate, openSec: size.openSec, siyuOpen: open.siyu, bareReps: readReps.map((r) => r.bare.rps), log });
+    const profile = await runProfileSuite({ app, url, databaseUrl, piiKey, workspaceId: readWorkspace, dataNote: 'the base dataset', seed: SEED, poolSize: POOL_SIZE, load, size, log });
+    read = profile.read;
 
     log(`  case 3 live KPI fan-out: ${size.kpi.subscribers} subscribers, ${size.kpi.seconds} s`);
     const kpi = await runKpiFanout({ app, url, seed: SEED, params: size.kpi, log });
@@ -226,16 +215,12 @@ async function main(): Promise<void> {
       compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'GraphQL ingestEvents over HTTP, 500/request', siyu: ingestReps.map((r) => r.siyuHttp), referenceName: 'COPY, 500 rows/statement', reference: ingestReps.map((r) => r.copy500), ...ingestTarget }),
       compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'service in-process, 500/call', siyu: ingestReps.map((r) => r.siyuInProcess), referenceName: 'one COPY of all rows', reference: ingestReps.map((r) => r.copyBig), target: null }),
       compare({ case: '1 ingest', metric: 'events/s', higherIsBetter: true, siyuName: 'GraphQL ingestEvents over HTTP, 500/request', siyu: ingestReps.map((r) => r.siyuHttp), referenceName: 'one COPY of all rows', reference: ingestReps.map((r) => r.copyBig), target: null }),
-      compare({ case: '2 profile 360', metric: 'requests/s (closed loop)', higherIsBetter: true, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.rps), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.rps), target: 0.5 }),
-      compare({ case: '2 profile 360', metric: 'p50 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p50), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p50), target: null }),
-      compare({ case: '2 profile 360', metric: 'p99 latency ms (closed loop)', higherIsBetter: false, siyuName: 'GraphQL profile(id), READ key', siyu: readReps.map((r) => r.siyu.latencyMs.p99), referenceName: 'bare node:http + pg, one SQL', reference: readReps.map((r) => r.bare.latencyMs.p99), target: null }),
-      ...pgl.comparisons,
+      ...profile.comparisons,
       ...kpi.comparisons,
     ];
 
     const f = facts!;
     const perTenth = (k: 'inProcessFirstTenth' | 'inProcessLastTenth') => fmt(summarize(ingestReps.map((r) => r[k])).median, 0);
-    const failures = readReps.flatMap((r) => [r.siyu, r.bare]).reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0);
     const bt = base.template;
     const sections: Report['sections'] = [
       {
@@ -258,26 +243,11 @@ async function main(): Promise<void> {
           `- HTTP ingest sends one request at a time (a batch of one workspace is serialised by an advisory lock anyway), bodies serialised before timing; the mutation asks for per-event results as \`siyu import --url\` does.`,
         ],
       },
-      {
-        title: 'Case 2: profile 360',
-        lines: [
-          `- Query: \`${PROFILE_QUERY}\`, ${fmt(read.ids.length, 0)} random live profiles of the base dataset, rotated; autocannon in a child process, ${size.connections} connections, ${size.readSec} s per run after a ${size.warmupSec} s warm-up of each; the order of Siyu and the bare handler alternates between repetitions. Both servers in the bench process, pool size ${POOL_SIZE} each.`,
-          `- Same data: ${read.identical}/${read.compared} sampled answers identical (segments compared as a set). Failed requests (errors, timeouts, non-2xx, bodies with errors) over all runs: ${failures}.`,
-          `- Open loop at a fixed ${fmt(openRate, 0)} req/s (half of Siyu's closed-loop median), ${size.openSec} s each, latency from the intended send time (HDR histogram, no coordinated omission):`,
-          '',
-          '| target | sent | failed | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |',
-          '|---|---:|---:|---:|---:|---:|---:|---:|',
-          ...(['siyu', 'bare'] as const).map((k) => {
-            const o = open[k];
-            const l = o.latencyMs;
-            return `| ${k === 'siyu' ? 'Siyu GraphQL' : 'bare handler'} | ${fmt(o.sent, 0)} | ${o.failed} | ${fmt(l.p50, 2)} | ${fmt(l.p90, 2)} | ${fmt(l.p99, 2)} | ${fmt(l.p999, 2)} | ${fmt(l.max, 2)} |`;
-          }),
-        ],
-      },
+      ...profile.sections,
     ];
     comparisons.push(...b1.comparisons);
     sections.push(...b1.sections);
-    sections.push(pgl.section, kpi.section);
+    sections.push(kpi.section);
     if (trace) {
       const sqlMs = trace.statements.reduce((n, s) => n + s.totalMs, 0);
       sections.push({
@@ -305,7 +275,7 @@ async function main(): Promise<void> {
       machine,
       comparisons,
       sections,
-      details: { base, bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, readReps, openLoop: open, readSetup: { compared: read.compared, identical: read.identical, mismatchExample: read.mismatchExample }, trace, postgraphile: pgl.details, kpiFanout: kpi.details },
+      details: { base, bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, ...profile.details, trace, kpiFanout: kpi.details },
       durationSec: (performance.now() - started) / 1000,
     };
     const md = markdown(report);
@@ -319,7 +289,9 @@ async function main(): Promise<void> {
     load?.close();
     await read?.bareServer.close().catch(() => {});
     await app?.stop().catch((err: unknown) => log(`stopping the app: ${String(err)}`));
-    await dropDatabase(args.adminUrl, DB_NAME);
+    // --keep-db: leave the database (base dataset included) for a follow-up run of one case, e.g. run-profile.ts.
+    if (args.keepDb) log(`kept database ${DB_NAME} (--keep-db); drop it with: psql … -c 'DROP DATABASE ${DB_NAME}'`);
+    else await dropDatabase(args.adminUrl, DB_NAME);
   }
 }
 

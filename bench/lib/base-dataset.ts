@@ -163,7 +163,7 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
     log(
       `    base: ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
     );
-    return {
+    const base: BaseDataset = {
       workspaceId: ws,
       size,
       template: { ...stats, ingestSec, eventsPerSec: events.length / ingestSec },
@@ -174,6 +174,10 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
       tz: rows[0].tz,
       lastDay: rows[0].last,
     };
+    // Recorded in the database, for follow-up runs on a kept database (bench/run-profile.ts).
+    await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
+    await c.query(`INSERT INTO bench_meta VALUES ('base', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(base)]);
+    return base;
   } finally {
     await c.end();
   }
