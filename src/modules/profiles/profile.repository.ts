@@ -179,15 +179,21 @@ export class ProfileReadRepository {
   async profileWith(
     em: EntityManager,
     workspaceId: string,
-    id: string,
+    key: { id: string } | { identifier: { type: string; namespace: string; valueKey: string } },
     columns: (param: (value: unknown) => string) => string[],
   ): Promise<{ row: ProfileRow; values: unknown[] } | null> {
-    const params: unknown[] = [workspaceId, id];
-    const extra = columns(binder(params));
+    const params: unknown[] = [workspaceId];
+    const bind = binder(params);
+    // By identifier: its holder, looked up in the same statement (as `profileIdByIdentifier`).
+    const asked =
+      'id' in key
+        ? `${bind(key.id)}::uuid`
+        : `(SELECT profile_id FROM identifiers WHERE workspace_id = $1 AND type = ${bind(key.identifier.type)} AND namespace = ${bind(key.identifier.namespace)} AND value_key = ${bind(key.identifier.valueKey)})`;
+    const extra = columns(bind);
     const [r]: Record<string, unknown>[] = await em.query(
       `SELECT p.*${extra.map((c, i) => `, ${c} AS _pf${i}`).join('')}
        FROM profiles q JOIN profiles p ON p.workspace_id = $1 AND p.id = coalesce(q.merged_into, q.id)
-       WHERE q.workspace_id = $1 AND q.id = $2::uuid`,
+       WHERE q.workspace_id = $1 AND q.id = ${asked}`,
       params,
     );
     return r ? split(r, extra.length) : null;

@@ -50,7 +50,7 @@ export class ProfileService {
   async getWith(workspaceId: string, id: string, plan: PlannedPart[]): Promise<{ row: ProfileRow; values: unknown[] }> {
     if (!plan.length) return { row: await this.get(workspaceId, id), values: [] };
     assertId(id);
-    const r = await this.repo.profileWith(this.ds.manager, workspaceId, id, (param) => this.prefetch.columns(plan, param));
+    const r = await this.repo.profileWith(this.ds.manager, workspaceId, { id }, (param) => this.prefetch.columns(plan, param));
     if (!r) throw notFound(id);
     return r;
   }
@@ -66,9 +66,16 @@ export class ProfileService {
       if (r.dropped) throw AppError.badInput('BLOCKED_VALUE', 'identifier.value', 'this value is blocked and never identifies anyone');
       throw AppError.badInput(r.reason, `identifier.${r.field}`, r.message);
     }
-    const id = await this.repo.profileIdByIdentifier(this.ds.manager, workspaceId, r.id.type, r.id.namespace, r.id.valueKey);
+    const { type, namespace, valueKey } = r.id;
+    if (plan.length) {
+      // The holder and its planned relations in one statement.
+      const found = await this.repo.profileWith(this.ds.manager, workspaceId, { identifier: { type, namespace, valueKey } }, (param) => this.prefetch.columns(plan, param));
+      if (!found) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, 'No profile holds this identifier.');
+      return found;
+    }
+    const id = await this.repo.profileIdByIdentifier(this.ds.manager, workspaceId, type, namespace, valueKey);
     if (!id) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, 'No profile holds this identifier.');
-    return this.getWith(workspaceId, id, plan);
+    return { row: await this.get(workspaceId, id), values: [] };
   }
 
   async list(workspaceId: string, filter: ProfileListFilter, first: number, after?: string | null): Promise<{ rows: ProfileRow[]; hasNext: boolean }> {
