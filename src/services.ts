@@ -6,12 +6,12 @@ import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
 import { ProfileService } from './modules/profiles/profile.service';
-import { TagService } from './modules/tags';
+import { TAG_PROFILE_PREFETCH, TagService } from './modules/tags';
 import type { SweepTask } from './platform/hooks';
 import type { ModuleContext } from './platform/module';
-import { StageService } from './modules/stages';
+import { STAGE_PROFILE_PREFETCH, StageService } from './modules/stages';
 import { JourneyService } from './modules/journeys';
-import { HealthService } from './modules/health';
+import { HEALTH_PROFILE_PREFETCH, HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
 import { AuditService, ComplianceService, MARKETING } from './modules/compliance';
 
@@ -78,11 +78,14 @@ export function createServices(
     ...(await health.refresh(em, workspaceId, ids)),
     ...(await tags.reevaluate(em, workspaceId, ids, () => 'unmerge')),
   ];
+  const profiles = new ProfileService(ds, identities);
+  // A profile read fetches the selected relations of these modules with the profile (one statement).
+  profiles.prefetch.add(...TAG_PROFILE_PREFETCH, ...STAGE_PROFILE_PREFETCH, ...HEALTH_PROFILE_PREFETCH);
   return {
     workspaces,
     identities,
     ingest,
-    profiles: new ProfileService(ds, identities),
+    profiles,
     tags,
     sweepTasks,
     stages,

@@ -5,6 +5,7 @@ import type { AppServices } from '../../services';
 import { Profile } from '../profiles/profile.type';
 import { UpdateHealthSettingsInput } from './health.inputs';
 import type { HealthComponentValue, WeightedScore } from './health.score';
+import { PROFILE_HEALTH_LOADER } from './health.prefetch';
 import type { ProfileHealthRead } from './health.service';
 import type { HealthSettings } from './health.settings';
 import {
@@ -90,7 +91,7 @@ export class ProfileHealthResolver {
   @FieldResolver(() => ProfileHealth, { nullable: true, description: '健康度: score, tier and explained components; null until first computed (on the next event or sweep).' })
   async health(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<ProfileHealth | null> {
     const ws = requireAuth(ctx).workspaceId;
-    const h = await ctx.loaders.get('profile.health', (ids: readonly string[]) => this.services.health.healthOf(ws, ids)).load(p.id);
+    const h = await ctx.loaders.get(PROFILE_HEALTH_LOADER, (ids: readonly string[]) => this.services.health.healthOf(ws, ids)).load(p.id);
     return h ? toProfileHealth(h) : null;
   }
 }

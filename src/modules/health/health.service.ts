@@ -144,6 +144,6 @@ export class HealthService {
   }
 }
 
-function toRead(r: ProfileHealthRow): ProfileHealthRead {
+export function toRead(r: ProfileHealthRow): ProfileHealthRead {
   return { profileId: r.profile_id, score: Number(r.score), tier: r.tier as HealthTierKey, components: r.components, computedAt: r.computed_at };
 }

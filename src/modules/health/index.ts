@@ -8,3 +8,4 @@ export type { HealthSettings } from './health.settings';
 
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
 export const HEALTH_RESOLVERS: Function[] = [HealthResolver, ProfileHealthResolver];
+export { HEALTH_PROFILE_PREFETCH } from './health.prefetch';

@@ -172,6 +172,33 @@ export class ProfileReadRepository {
     return new Map(rows.map((r) => [r.asked, r]));
   }
 
+  /**
+   * `profilesByIds` for one id, with extra json columns computed over the live row `p` in the same
+   * statement (a profile read with its relations: see profile.prefetch.ts). Values in column order.
+   */
+  async profileWith(
+    em: EntityManager,
+    workspaceId: string,
+    key: { id: string } | { identifier: { type: string; namespace: string; valueKey: string } },
+    columns: (param: (value: unknown) => string) => string[],
+  ): Promise<{ row: ProfileRow; values: unknown[] } | null> {
+    const params: unknown[] = [workspaceId];
+    const bind = binder(params);
+    // By identifier: its holder, looked up in the same statement (as `profileIdByIdentifier`).
+    const asked =
+      'id' in key
+        ? `${bind(key.id)}::uuid`
+        : `(SELECT profile_id FROM identifiers WHERE workspace_id = $1 AND type = ${bind(key.identifier.type)} AND namespace = ${bind(key.identifier.namespace)} AND value_key = ${bind(key.identifier.valueKey)})`;
+    const extra = columns(bind);
+    const [r]: Record<string, unknown>[] = await em.query(
+      `SELECT p.*${extra.map((c, i) => `, ${c} AS _pf${i}`).join('')}
+       FROM profiles q JOIN profiles p ON p.workspace_id = $1 AND p.id = coalesce(q.merged_into, q.id)
+       WHERE q.workspace_id = $1 AND q.id = ${asked}`,
+      params,
+    );
+    return r ? split(r, extra.length) : null;
+  }
+
   async profileIdByIdentifier(em: EntityManager, workspaceId: string, type: string, namespace: string, valueKey: string): Promise<string | null> {
     const rows = await em.query(
       `SELECT profile_id FROM identifiers WHERE workspace_id = $1 AND type = $2 AND namespace = $3 AND value_key = $4`,
@@ -183,7 +210,7 @@ export class ProfileReadRepository {
   identifiersOf(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<IdentifierReadRow[]> {
     return em.query(
       `SELECT profile_id, type, namespace, value_key, value_enc, first_seen_at, last_seen_at FROM identifiers
-       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY profile_id, type, namespace, first_seen_at`,
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY profile_id, type, namespace, first_seen_at, value_key`,
       [workspaceId, ids],
     );
   }
@@ -231,8 +258,18 @@ export class ProfileReadRepository {
     );
   }
 
-  /** Live profiles matching the filter, in creation order after `afterSeq`. */
-  list(em: EntityManager, workspaceId: string, filter: ProfileListFilter, limit: number, afterSeq: number | null): Promise<ProfileRow[]> {
+  /**
+   * Live profiles matching the filter, in creation order after `afterSeq`; with `columns`, extra
+   * json columns over each row `p` in the same statement (values in column order, per row).
+   */
+  async list(
+    em: EntityManager,
+    workspaceId: string,
+    filter: ProfileListFilter,
+    limit: number,
+    afterSeq: number | null,
+    columns?: (param: (value: unknown) => string) => string[],
+  ): Promise<{ row: ProfileRow; values: unknown[] }[]> {
     const where = ['workspace_id = $1', 'merged_into IS NULL'];
     const params: unknown[] = [workspaceId];
     const add = (sql: string, v: unknown) => {
@@ -271,6 +308,31 @@ export class ProfileReadRepository {
       add('EXISTS (SELECT 1 FROM profile_stages ps WHERE ps.workspace_id = profiles.workspace_id AND ps.profile_id = profiles.id AND ps.stage = ?)', filter.stage);
     }
     params.push(limit);
-    return em.query(`SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
+    const page = `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;
+    const extra = columns?.(binder(params)) ?? [];
+    if (!extra.length) return (await em.query(page, params)).map((row: ProfileRow) => ({ row, values: [] }));
+    const rows: Record<string, unknown>[] = await em.query(
+      `SELECT p.*${extra.map((c, i) => `, ${c} AS _pf${i}`).join('')} FROM (${page}) p ORDER BY p.seq`,
+      params,
+    );
+    return rows.map((r) => split(r, extra.length));
   }
+}
+
+/** Binds values after `params`' own, returning their placeholders. */
+function binder(params: unknown[]): (value: unknown) => string {
+  return (value) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+}
+
+/** Separates the extra `_pf<i>` columns from the profile row. */
+function split(r: Record<string, unknown>, n: number): { row: ProfileRow; values: unknown[] } {
+  const values: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    values.push(r[`_pf${i}`]);
+    delete r[`_pf${i}`];
+  }
+  return { row: r as unknown as ProfileRow, values };
 }

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
@@ -69,8 +70,12 @@ export class ProfileResolver {
 
   @Authorized(...READERS)
   @Query(() => Profile, { description: 'One profile by id; the id of a merged profile resolves to the survivor. READ.' })
-  async profile(@Arg('id', () => ID, { description: 'Profile id.' }) id: string, @Ctx() ctx: RequestContext): Promise<Profile> {
-    return toProfile(await this.services.profiles.get(requireAuth(ctx).workspaceId, id));
+  async profile(@Arg('id', () => ID, { description: 'Profile id.' }) id: string, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Profile> {
+    // The selected relations come with the profile in one statement and prime their loaders.
+    const plan = this.services.profiles.prefetch.plan(info);
+    const { row, values } = await this.services.profiles.getWith(requireAuth(ctx).workspaceId, id, plan);
+    this.services.profiles.prefetch.prime(ctx.loaders, row.id, plan, values);
+    return toProfile(row);
   }
 
   @Authorized(...READERS)
@@ -101,20 +106,28 @@ export class ProfileResolver {
   async profileByIdentifier(
     @Arg('identifier', () => IdentifierInput, { description: 'Type, namespace and value.' }) identifier: IdentifierInput,
     @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Profile> {
-    return toProfile(await this.services.profiles.byIdentifier(requireAuth(ctx).workspaceId, identifier));
+    const plan = this.services.profiles.prefetch.plan(info);
+    const { row, values } = await this.services.profiles.byIdentifierWith(requireAuth(ctx).workspaceId, identifier, plan);
+    this.services.profiles.prefetch.prime(ctx.loaders, row.id, plan, values);
+    return toProfile(row);
   }
 
   @Authorized(...READERS)
   @Query(() => ProfileConnection, { description: 'Profiles in creation order, filtered, as a Relay connection. READ.' })
   async profiles(
     @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => ProfileFilter, { nullable: true, description: 'Conditions; all must hold.' }) filter?: ProfileFilter,
     @Arg('first', () => Int, { defaultValue: 20, description: 'Page size, 1–100.' }) first = 20,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from `pageInfo.endCursor`.' }) after?: string | null,
   ): Promise<ProfileConnection> {
-    const { rows, hasNext } = await this.services.profiles.list(requireAuth(ctx).workspaceId, filter ?? {}, first, after);
-    const edges = rows.map((r) => Object.assign(new ProfileEdge(), { cursor: encodeCursor('p', r.seq), node: toProfile(r) }));
+    const prefetch = this.services.profiles.prefetch;
+    const plan = prefetch.plan(info, ['edges', 'node']);
+    const { rows, hasNext } = await this.services.profiles.listWith(requireAuth(ctx).workspaceId, filter ?? {}, first, after, plan);
+    for (const { row, values } of rows) prefetch.prime(ctx.loaders, row.id, plan, values);
+    const edges = rows.map(({ row: r }) => Object.assign(new ProfileEdge(), { cursor: encodeCursor('p', r.seq), node: toProfile(r) }));
     return Object.assign(new ProfileConnection(), {
       edges,
       pageInfo: Object.assign(new PageInfo(), { hasNextPage: hasNext, endCursor: edges.at(-1)?.cursor ?? null }),

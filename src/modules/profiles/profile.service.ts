@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import { CHANNELS, PII_TYPES, maskEmail, maskPhone, prepareIdentifier, type IdentityService } from '../identities';
 import { ProfileErrorCode } from './profile.errors';
+import { ProfilePrefetch, type PlannedPart } from './profile.prefetch';
 import {
   ProfileReadRepository,
   type ConflictReadRow,
@@ -14,6 +15,8 @@ import {
 } from './profile.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const notFound = (id: string) => AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, `Profile ${id} does not exist in this workspace.`);
 
 export function assertId(id: string, field = 'id'): void {
   if (!UUID.test(id)) throw AppError.badInput(ProfileErrorCode.INVALID_ID, field, `${field} must be a profile id (UUID)`);
@@ -28,6 +31,8 @@ function group<T>(rows: T[], keys: readonly string[], keyOf: (r: T) => (string |
 /** Reads of the 360° view. Batch methods take many profile ids and return results in key order. */
 export class ProfileService {
   private readonly repo = new ProfileReadRepository();
+  /** Relations a profile read may fetch with the profile; other modules add their parts (src/services.ts). */
+  readonly prefetch = new ProfilePrefetch();
 
   constructor(
     private readonly ds: DataSource,
@@ -37,22 +42,55 @@ export class ProfileService {
   async get(workspaceId: string, id: string): Promise<ProfileRow> {
     assertId(id);
     const row = (await this.repo.profilesByIds(this.ds.manager, workspaceId, [id])).get(id);
-    if (!row) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, `Profile ${id} does not exist in this workspace.`);
+    if (!row) throw notFound(id);
     return row;
   }
 
+  /** `get`, with the planned relations read in the same statement (their values in plan order). */
+  async getWith(workspaceId: string, id: string, plan: PlannedPart[]): Promise<{ row: ProfileRow; values: unknown[] }> {
+    if (!plan.length) return { row: await this.get(workspaceId, id), values: [] };
+    assertId(id);
+    const r = await this.repo.profileWith(this.ds.manager, workspaceId, { id }, (param) => this.prefetch.columns(plan, param));
+    if (!r) throw notFound(id);
+    return r;
+  }
+
   async byIdentifier(workspaceId: string, input: { type: string; namespace?: string; value: string }): Promise<ProfileRow> {
+    return (await this.byIdentifierWith(workspaceId, input, [])).row;
+  }
+
+  /** `byIdentifier`, with the planned relations read with the profile. */
+  async byIdentifierWith(workspaceId: string, input: { type: string; namespace?: string; value: string }, plan: PlannedPart[]): Promise<{ row: ProfileRow; values: unknown[] }> {
     const r = prepareIdentifier(input, await this.identities.rules(workspaceId), this.identities.cipher);
     if (!r.ok) {
       if (r.dropped) throw AppError.badInput('BLOCKED_VALUE', 'identifier.value', 'this value is blocked and never identifies anyone');
       throw AppError.badInput(r.reason, `identifier.${r.field}`, r.message);
     }
-    const id = await this.repo.profileIdByIdentifier(this.ds.manager, workspaceId, r.id.type, r.id.namespace, r.id.valueKey);
+    const { type, namespace, valueKey } = r.id;
+    if (plan.length) {
+      // The holder and its planned relations in one statement.
+      const found = await this.repo.profileWith(this.ds.manager, workspaceId, { identifier: { type, namespace, valueKey } }, (param) => this.prefetch.columns(plan, param));
+      if (!found) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, 'No profile holds this identifier.');
+      return found;
+    }
+    const id = await this.repo.profileIdByIdentifier(this.ds.manager, workspaceId, type, namespace, valueKey);
     if (!id) throw AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, 'No profile holds this identifier.');
-    return this.get(workspaceId, id);
+    return { row: await this.get(workspaceId, id), values: [] };
   }
 
   async list(workspaceId: string, filter: ProfileListFilter, first: number, after?: string | null): Promise<{ rows: ProfileRow[]; hasNext: boolean }> {
+    const { rows, hasNext } = await this.listWith(workspaceId, filter, first, after, []);
+    return { rows: rows.map((r) => r.row), hasNext };
+  }
+
+  /** `list`, with the planned relations of each profile read in the same statement. */
+  async listWith(
+    workspaceId: string,
+    filter: ProfileListFilter,
+    first: number,
+    after: string | null | undefined,
+    plan: PlannedPart[],
+  ): Promise<{ rows: { row: ProfileRow; values: unknown[] }[]; hasNext: boolean }> {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput('INVALID_PAGE_SIZE', 'first', 'first must be between 1 and 100');
     if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
     if (filter.segment) assertId(filter.segment, 'filter.segment');
@@ -70,7 +108,8 @@ export class ProfileService {
       throw AppError.badInput('INVALID_STAGE', 'filter.stage', 'stage must be a stage key of 1–64 characters');
     }
     const afterSeq = after ? decodeCursor(after, 'p') : null;
-    const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq));
+    const columns = plan.length ? (param: (value: unknown) => string) => this.prefetch.columns(plan, param) : undefined;
+    const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq), columns);
     return { rows: rows.slice(0, first), hasNext: rows.length > first };
   }
 

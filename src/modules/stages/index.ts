@@ -7,3 +7,4 @@ export type { StageModel, StageState } from './stage.model';
 
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
 export const STAGE_RESOLVERS: Function[] = [StageResolver, ProfileStageResolver];
+export { STAGE_PROFILE_PREFETCH } from './stage.prefetch';

@@ -67,6 +67,17 @@ export interface CompiledModel {
   names: Map<string, string>;
 }
 
+/** A person's current stage as `Profile.stage` reads it: the stored state under the model, named. */
+export interface CurrentStage {
+  state: StageState;
+  name: string;
+  inactive: boolean;
+}
+
+export function currentStage(m: CompiledModel, s: StageState | undefined | null): CurrentStage | null {
+  return s ? { state: s, name: m.names.get(s.stage) ?? s.stage, inactive: m.inactiveIndex.has(s.stage) } : null;
+}
+
 export function compile(model: StageModel): CompiledModel {
   const main = model.stages.filter((s) => s.enter.kind !== 'inactive_days');
   const inactive = model.stages.flatMap((s) => (s.enter.kind === 'inactive_days' ? [{ key: s.key, name: s.name, days: s.enter.days }] : []));

@@ -4,6 +4,7 @@ import type { RequestContext } from '../../platform/graphql/context';
 import type { AppServices } from '../../services';
 import { Profile } from '../profiles/profile.type';
 import type { StageModel as StageModelData } from './stage.model';
+import { PROFILE_STAGE_LOADER } from './stage.prefetch';
 import {
   LifecycleStage,
   StageCondition,
@@ -79,7 +80,7 @@ export class ProfileStageResolver {
   @FieldResolver(() => LifecycleStage, { nullable: true, description: 'The person\'s lifecycle stage now (生命周期); null before any stage applies. READ.' })
   async stage(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<LifecycleStage | null> {
     const ws = requireAuth(ctx).workspaceId;
-    const s = await ctx.loaders.get('profile.stage', (ids: readonly string[]) => this.services.stages.stagesOf(ws, ids)).load(p.id);
+    const s = await ctx.loaders.get(PROFILE_STAGE_LOADER, (ids: readonly string[]) => this.services.stages.stagesOf(ws, ids)).load(p.id);
     return s
       ? Object.assign(new LifecycleStage(), { key: s.state.stage, name: s.name, inactive: s.inactive, enteredAt: s.state.enteredAt, previousStage: s.state.previousStage, mainStage: s.state.mainStage })
       : null;

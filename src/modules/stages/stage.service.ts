@@ -4,7 +4,7 @@ import type { ModuleContext } from '../../platform/module';
 import { AppError } from '../../platform/errors';
 import type { MembershipChange } from '../tags';
 import { StageErrorCode } from './stage.errors';
-import { canonical, compile, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
+import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
 
 /** System tag group of the stage tag `stage:<key>`. */
@@ -193,13 +193,10 @@ export class StageService {
   // ---- reads -------------------------------------------------------------------------------
 
   /** Current stage of each profile id (null without one), in key order. */
-  async stagesOf(ws: string, ids: readonly string[]): Promise<({ state: StageState; name: string; inactive: boolean } | null)[]> {
+  async stagesOf(ws: string, ids: readonly string[]): Promise<(CurrentStage | null)[]> {
     const m = compile(await this.model(ws));
     const map = await this.repo.currentOf(this.ctx.ds.manager, ws, m.model.key, ids);
-    return ids.map((id) => {
-      const s = map.get(id);
-      return s ? { state: s, name: m.names.get(s.stage) ?? s.stage, inactive: m.inactiveIndex.has(s.stage) } : null;
-    });
+    return ids.map((id) => currentStage(m, map.get(id)));
   }
 
   /** Transitions of each profile id, oldest first, in key order. */

@@ -7,6 +7,7 @@ import type { AppServices } from '../../services';
 import { PageInfo, Profile, ProfileConnection, ProfileEdge, toProfile } from '../profiles/profile.type';
 import { encodeCursor } from '../profiles/profile.service';
 import type { SegmentRow, TagRow } from './tag.repository';
+import { PROFILE_SEGMENTS_LOADER, PROFILE_TAGS_LOADER, toProfileSegment, toProfileTag } from './tag.prefetch';
 import {
   BreakdownCount,
   CreateSegmentInput,
@@ -287,18 +288,12 @@ export class ProfileTagsResolver {
   @FieldResolver(() => [ProfileTag], { description: 'Tags of the person (manual, rule and system).' })
   async tags(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<ProfileTag[]> {
     const ws = requireAuth(ctx).workspaceId;
+    // A profile read may have primed this loader with the same values (tag.prefetch.ts).
     const rows = await ctx.loaders
-      .get('profile.tags', async (ids: readonly string[]) => {
+      .get(PROFILE_TAGS_LOADER, async (ids: readonly string[]) => {
         const [assigned, defs] = await Promise.all([this.services.tags.tagsOf(ws, ids), this.services.tags.listTags(ws)]);
         const byKey = new Map(defs.map((d) => [d.key, d]));
-        return ids.map((id) =>
-          assigned
-            .filter((a) => a.profile_id === id && byKey.has(a.tag_key))
-            .map((a) => {
-              const d = byKey.get(a.tag_key)!;
-              return Object.assign(new ProfileTag(), { key: d.key, name: d.name, group: d.group_name, kind: d.kind as TagKindType, source: a.source, addedAt: a.added_at });
-            }),
-        );
+        return ids.map((id) => assigned.filter((a) => a.profile_id === id && byKey.has(a.tag_key)).map((a) => toProfileTag(byKey.get(a.tag_key)!, a)));
       })
       .load(p.id);
     return rows;
@@ -307,18 +302,17 @@ export class ProfileTagsResolver {
   @FieldResolver(() => [ProfileSegment], { description: 'Segments the person is in now.' })
   async segments(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<ProfileSegment[]> {
     const ws = requireAuth(ctx).workspaceId;
+    // A profile read may have primed this loader with the same values (tag.prefetch.ts).
     return ctx.loaders
-      .get('profile.segments', async (ids: readonly string[]) => {
+      .get(PROFILE_SEGMENTS_LOADER, async (ids: readonly string[]) => {
         const [members, defs] = await Promise.all([this.services.tags.segmentsOf(ws, ids), this.services.tags.listSegments(ws)]);
-        const byId = new Map(defs.map((d) => [d.id, d]));
-        return ids.map((id) =>
-          members
-            .filter((m) => m.profile_id === id && byId.has(m.segment_id))
-            .map((m) => {
-              const d = byId.get(m.segment_id)!;
-              return Object.assign(new ProfileSegment(), { id: d.id, key: d.key, name: d.name, enteredAt: m.entered_at });
-            }),
-        );
+        const byProfile = new Map<string, Map<string, (typeof members)[number]>>(ids.map((id) => [id, new Map()]));
+        for (const m of members) byProfile.get(m.profile_id)?.set(m.segment_id, m);
+        // In the order of the segment list (default segments first, then by creation).
+        return ids.map((id) => {
+          const mine = byProfile.get(id)!;
+          return defs.filter((d) => mine.has(d.id)).map((d) => toProfileSegment(d, mine.get(d.id)!));
+        });
       })
       .load(p.id);
   }
