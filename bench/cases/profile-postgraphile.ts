@@ -29,7 +29,7 @@ import { PROFILE_QUERY, type ProfileReadSetup } from './profile-read';
  * on the client side), no following of merged-away ids (the sampled ids are live profiles).
  */
 export const POSTGRAPHILE_QUERY = `query($ws:UUID!,$id:UUID!){profileByWorkspaceIdAndId(workspaceId:$ws,id:$id){id traits
-identifiersByWorkspaceIdAndProfileId(orderBy:[TYPE_ASC,NAMESPACE_ASC,FIRST_SEEN_AT_ASC]){nodes{type namespace valueKey valueEnc}}
+identifiersByWorkspaceIdAndProfileId(orderBy:[TYPE_ASC,NAMESPACE_ASC,FIRST_SEEN_AT_ASC,VALUE_KEY_ASC]){nodes{type namespace valueKey valueEnc}}
 profileTagsByWorkspaceIdAndProfileId(orderBy:TAG_KEY_ASC){nodes{tagKey}}
 segmentMembersByWorkspaceIdAndProfileId{nodes{segmentByWorkspaceIdAndSegmentId{key}}}
 profileStageByWorkspaceIdAndProfileId{stage enteredAt}

@@ -12,7 +12,7 @@ import { PII_TYPES, PiiCipher, maskEmail, maskPhone } from '../../src/modules/id
  */
 export const PROFILE_360_SQL = `
 SELECT p.id, p.traits,
-  (SELECT coalesce(json_agg(json_build_array(i.type, i.namespace, i.value_key, i.value_enc) ORDER BY i.type, i.namespace, i.first_seen_at), '[]')
+  (SELECT coalesce(json_agg(json_build_array(i.type, i.namespace, i.value_key, i.value_enc) ORDER BY i.type, i.namespace, i.first_seen_at, i.value_key), '[]')
      FROM identifiers i WHERE i.workspace_id = $1 AND i.profile_id = p.id) AS identifiers,
   (SELECT coalesce(json_agg(t.tag_key ORDER BY t.tag_key), '[]')
      FROM profile_tags t JOIN tags d ON d.workspace_id = t.workspace_id AND d.key = t.tag_key
