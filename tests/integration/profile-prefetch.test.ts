@@ -1,8 +1,9 @@
 import { bootApp, type TestApp } from '../support/app';
+import { createReadKey, ingestAccepted } from '../support/api';
 import { makeEvent } from '../support/events';
 import { countStatements } from '../support/sql-count';
 import { ProfilePrefetch } from '../../src/modules/profiles';
-import { CreateApiKeyDocument, CreateSegmentDocument, CreateTagDocument, IngestDocument, TagProfilesDocument } from '../generated/graphql';
+import { CreateSegmentDocument, CreateTagDocument, TagProfilesDocument } from '../generated/graphql';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -34,17 +35,8 @@ const FULL_BY_ID = `query($id: ID!) { profile(id: $id) { ...Full orders: events(
 const FULL_BY_IDENTIFIER = `query($identifier: IdentifierInput!) { profileByIdentifier(identifier: $identifier) { ... on Profile { ...Full } } } ${FULL}`;
 const FULL_LIST = `query { profiles(first: 10) { edges { cursor node { ...Full } } pageInfo { hasNextPage endCursor } } } ${FULL}`;
 
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.rejected).toBe(0);
-  return r.data!.ingestEvents.results;
-}
-
-async function readKey(admin: string, pii: boolean): Promise<string> {
-  const { data } = await t.gql(CreateApiKeyDocument, { input: { role: 'READ', name: 'console', pii } }, admin);
-  return data!.createApiKey.key;
-}
+const ingest = (key: string, events: ReturnType<typeof makeEvent>[]) => ingestAccepted(t, key, events);
+const readKey = (admin: string, pii: boolean) => createReadKey(t, admin, pii);
 
 /** The answer and the statements it took, with the prefetch on or off. */
 async function read(prefetch: boolean, query: string, variables: Record<string, unknown>, key: string) {

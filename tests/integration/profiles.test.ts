@@ -1,7 +1,7 @@
 import { bootApp, type TestApp } from '../support/app';
+import { createReadKey, ingestAccepted } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
-  CreateApiKeyDocument,
   IngestDocument,
   ProfileByIdentifierDocument,
   ProfileDocument,
@@ -16,17 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.rejected).toBe(0);
-  return r.data!.ingestEvents.results;
-}
-
-async function readKey(admin: string, pii: boolean): Promise<string> {
-  const { data } = await t.gql(CreateApiKeyDocument, { input: { role: 'READ', name: 'console', pii } }, admin);
-  return data!.createApiKey.key;
-}
+const ingest = (key: string, events: ReturnType<typeof makeEvent>[]) => ingestAccepted(t, key, events);
+const readKey = (admin: string, pii: boolean) => createReadKey(t, admin, pii);
 
 describe('the 360° profile', () => {
   it('aggregates channels, orders, spend and traits (last write wins by event time)', async () => {
