@@ -8,6 +8,7 @@ import { Kpis1763893000000 } from './1763893000000-Kpis';
 import { Compliance1763894000000 } from './1763894000000-Compliance';
 import { Seed1763896000000 } from './1763896000000-Seed';
 import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
+import { RecomputePartsFromManifests1764000000000 } from './1764000000000-RecomputePartsFromManifests';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   Compliance1763894000000,
   Seed1763896000000,
   PiiKeyring1763897000000,
+  RecomputePartsFromManifests1764000000000,
 ];

@@ -23,6 +23,7 @@ import { createMetrics, type Metrics } from './platform/metrics';
 import { openPubSub, type PubSubHandle } from './platform/pubsub';
 import { LiveHub } from './platform/live';
 import { createServices, type AppServices } from './services';
+import type { Projection } from './modules/events';
 import type { BootstrapResult } from './modules/workspaces';
 import { openPiiCipher, resolvePiiMasterKey } from './modules/identities';
 import { createSegmentRouter } from './modules/events';
@@ -32,6 +33,8 @@ export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
   /** Benchmark builds only (bench/cases/single-ingest.ts adds a no-op mutation as its reference); not reachable from config. */
   extraResolvers?: readonly Function[];
+  /** Only for tests: read models beyond the manifests' (a probe, a failing projection), ordered with them. */
+  extraProjections?: readonly Projection[];
 }
 
 export interface SiyuApp {
@@ -67,7 +70,7 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     rateLimits = createRateLimits(config.limits.rate, config.redisUrl?.reveal(), log);
     const metrics = createMetrics(() => db.poolStats());
     const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
-    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live);
+    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live, opts.extraProjections);
     // Planner statistics follow growing workspaces (see StatisticsRefresher); not on the embedded database.
     if (db.kind === 'postgres') services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);
     const bootstrap = (await db.migrationsCurrent())
@@ -277,7 +280,7 @@ async function assemble(
   });
 
 
-  services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, () => services.sweepTasks);
+  services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, services.sweepSteps);
   let stopped: Promise<void> | undefined;
   return {
     config,

@@ -2,18 +2,19 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from './platform/logging';
 import { publishProfilesChanged, type SiyuPubSub } from './platform/pubsub';
 import { LiveHub } from './platform/live';
+import type { ModuleDeps, ModuleManifest } from './platform/module';
 import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
-import { IngestService } from './modules/events';
-import { ProfileService } from './modules/profiles/profile.service';
-import { TAG_PROFILE_PREFETCH, TagService } from './modules/tags';
-import type { SweepTask } from './platform/hooks';
-import type { ModuleContext } from './platform/module';
-import { STAGE_PROFILE_PREFETCH, StageService } from './modules/stages';
+import { IngestService, ProjectionPhases, type Projection } from './modules/events';
+import { ProfileService } from './modules/profiles';
+import { systemTagWriter, TagService, type SweepStep } from './modules/tags';
+import { StageService } from './modules/stages';
 import { JourneyService } from './modules/journeys';
-import { HEALTH_PROFILE_PREFETCH, HealthService } from './modules/health';
+import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
 import { AuditService, ComplianceService, MARKETING } from './modules/compliance';
+import { RecomputeService } from './modules/recompute';
+import { MODULES } from './modules/registry';
 
 /** The module services of one app instance; resolvers receive this through the container. */
 export interface AppServices {
@@ -22,78 +23,72 @@ export interface AppServices {
   readonly ingest: IngestService;
   readonly profiles: ProfileService;
   readonly tags: TagService;
-  /** Modules' time-based sweep tasks, run before the tag/segment sweep of each workspace. */
-  readonly sweepTasks: SweepTask[];
   readonly stages: StageService;
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
   /** Consent, rights of the person (export, erasure), retention. */
   readonly compliance: ComplianceService;
-  /** The audit log: other modules' resolvers call `audit.log(ctx, …)` after audited changes. */
+  /** The audit log. */
   readonly audit: AuditService;
-  /** Shared, coalesced live values for subscriptions (`profileUpdated`, later KPIs). */
+  /** Shared, coalesced live values for subscriptions (`profileUpdated`, KPIs). */
   readonly live: LiveHub;
+  /** Every read model's phases, derived once from the module manifests. */
+  readonly phases: ProjectionPhases;
+  /** The sweeper's steps: every projection's `sweep` phase, in order. */
+  readonly sweepSteps: readonly SweepStep[];
+  /** `siyu recompute`: every projection's `rebuild` phase. */
+  readonly recompute: RecomputeService;
 }
 
+/**
+ * The composition root: builds each module's service with its required collaborators, asks every
+ * manifest for its projection, orders them once (`ProjectionPhases`) and hands every phase list —
+ * ingest, unmerge refresh, rebuild, sweep, profile prefetch — to whoever runs it.
+ */
 export function createServices(
   ds: DataSource,
   pubSub: SiyuPubSub,
   log: Logger,
   cipher: PiiCipher,
   live: LiveHub = new LiveHub({ pubSub, log }),
+  /** Tests only: read models beyond the manifests' (ordered with them). */
+  extraProjections: readonly Projection[] = [],
 ): AppServices {
-  const identities = new IdentityService(ds, cipher, log);
-  identities.onUnmergeCommitted = (workspaceId, ids) => publishProfilesChanged(pubSub, workspaceId, ids);
+  const deps: ModuleDeps = { ds, pubSub, log };
   const tags = new TagService(ds, pubSub, log);
-  const workspaces = new WorkspaceService(ds, pubSub, log);
+  const systemTags = systemTagWriter(tags);
   // Every workspace starts with the default segments (用户分层).
-  workspaces.onCreated = (em, workspaceId) => tags.ensureDefaults(workspaceId, em);
-  const ingest = new IngestService(ds, identities, tags, pubSub, log);
-  const sweepTasks: SweepTask[] = [];
-  const ctx: ModuleContext = {
-    ds,
-    pubSub,
-    log,
-    tags,
-    addIngestHook: (h) => ingest.addHook(h),
-    addSweepTask: (t) => sweepTasks.push(t),
-  };
-  // Read models kept current on ingest register their hooks and sweep tasks in their constructors;
-  // compliance first (consents recorded in a batch count for that batch's journey triggers), then
-  // stages (health and journeys may read the stage).
-  const compliance = new ComplianceService(ctx, cipher);
-  const stages = new StageService(ctx);
-  const health = new HealthService(ctx);
-  const journeys = new JourneyService(ctx);
-  const kpis = new KpiService(ctx);
-  journeys.consentCheck = async (em, ws, candidates) => {
+  const workspaces = new WorkspaceService(ds, pubSub, log, (em, workspaceId) => tags.ensureDefaults(workspaceId, em));
+  const compliance = new ComplianceService(deps, cipher);
+  const stages = new StageService(ds, systemTags);
+  const health = new HealthService(ds, systemTags);
+  // Journey triggers reach only people with marketing consent (PIPL), checked in the batch's transaction.
+  const journeys = new JourneyService(deps, async (em, ws, candidates) => {
     const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);
     return candidates.map((c) => ok.has(c.profileId));
-  };
-  // After an unmerge both people are re-derived: stage, health, then tags and segments.
-  identities.onUnmerged = async (em, workspaceId, ids) => [
-    ...(await kpis.refresh(em, workspaceId, ids).then(() => [])),
-    ...(await stages.refresh(em, workspaceId, ids)),
-    ...(await health.refresh(em, workspaceId, ids)),
-    ...(await tags.reevaluate(em, workspaceId, ids, () => 'unmerge')),
-  ];
-  const profiles = new ProfileService(ds, identities);
-  // A profile read fetches the selected relations of these modules with the profile (one statement).
-  profiles.prefetch.add(...TAG_PROFILE_PREFETCH, ...STAGE_PROFILE_PREFETCH, ...HEALTH_PROFILE_PREFETCH);
+  });
+  const kpis = new KpiService(deps);
+  const readModels = { tags, compliance, stages, health, journeys, kpis };
+  const manifests: readonly ModuleManifest<typeof readModels, Projection>[] = MODULES;
+  const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
+
+  const identities = new IdentityService(ds, cipher, log, {
+    refresh: (em, workspaceId, ids) => phases.refresh(em, workspaceId, ids, 'unmerge'),
+    committed: (workspaceId, ids) => publishProfilesChanged(pubSub, workspaceId, ids),
+  });
+  const ingest = new IngestService(ds, identities, phases, tags, pubSub, log);
+  const profiles = new ProfileService(ds, identities, phases.prefetchParts);
   return {
     workspaces,
     identities,
     ingest,
     profiles,
-    tags,
-    sweepTasks,
-    stages,
-    journeys,
-    health,
-    kpis,
-    compliance,
+    ...readModels,
     audit: compliance.audit,
     live,
+    phases,
+    sweepSteps: phases.list('sweep').map((s) => ({ name: s.name, run: s.run })),
+    recompute: new RecomputeService({ ds, phases, systemTags }),
   };
 }

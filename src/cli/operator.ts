@@ -4,7 +4,7 @@ import { DemoGenerator, MAX_DAYS, MAX_PROFILES, Rng, mix, type DemoEvent } from 
 import { ingestInto, seed, type SeedProgress } from '../demo/seed';
 import { workspaceSummary } from '../demo/summary';
 import { DEMO } from '../demo/demo';
-import { RECOMPUTE_PARTS, isRecomputePart, type RecomputePart, type RecomputeProgress } from '../modules/recompute';
+import type { RecomputePart, RecomputeProgress } from '../modules/recompute';
 import { MAX_EVENTS_PER_BATCH } from '../modules/events';
 import { CliError, EXIT, findWorkspace, onlyWorkspace, say, withLocal, type Local } from './siyu';
 import type { ImportSink } from './import';
@@ -278,26 +278,25 @@ export interface RecomputeCliOptions {
   restart?: boolean;
 }
 
-export function parseParts(only: string | undefined): RecomputePart[] {
-  if (only === undefined) return [...RECOMPUTE_PARTS];
+/** `--only` against the read models with a rebuild phase (`known`, in their order). */
+export function parseParts(only: string | undefined, known: readonly RecomputePart[]): RecomputePart[] {
+  if (only === undefined) return [...known];
   const parts = only.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
-  if (!parts.length) throw new CliError(`--only: name at least one of ${RECOMPUTE_PARTS.join(', ')}`);
-  const bad = parts.find((p) => !isRecomputePart(p));
-  if (bad !== undefined) throw new CliError(`--only ${only}: unknown read model "${bad}"; choose from ${RECOMPUTE_PARTS.join(', ')}`);
-  return RECOMPUTE_PARTS.filter((p) => parts.includes(p));
+  if (!parts.length) throw new CliError(`--only: name at least one of ${known.join(', ')}`);
+  const bad = parts.find((p) => !known.includes(p));
+  if (bad !== undefined) throw new CliError(`--only ${only}: unknown read model "${bad}"; choose from ${known.join(', ')}`);
+  return known.filter((p) => parts.includes(p));
 }
 
 export async function recomputeCommand(o: RecomputeCliOptions): Promise<number> {
-  const parts = parseParts(o.only);
   const chunk = wholeNumber('--chunk', o.chunk, 1, 10_000);
   const controller = new AbortController();
   const release = onInterrupt(controller, 'siyu recompute');
   try {
     return await withLocal({ pubsub: true }, async (local) => {
       const ws = o.workspace !== undefined ? await findWorkspace(local, o.workspace) : await onlyWorkspace(local);
-      const { RecomputeService } = await import('../modules/recompute');
-      const s = local.services;
-      const service = new RecomputeService({ ds: local.db.dataSource, kpis: s.kpis, stages: s.stages, health: s.health, tags: s.tags });
+      const service = local.services.recompute;
+      const parts = parseParts(o.only, service.parts);
       process.stderr.write(`siyu recompute: ${parts.join(', ')} of workspace "${ws.name}" (${ws.id})\n`);
       let bar: ReturnType<typeof progressBar> | null = null;
       let current: string | null = null;

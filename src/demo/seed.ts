@@ -1,3 +1,4 @@
+import type { Rejection } from '../platform/errors';
 import type { AppServices } from '../services';
 import { DemoGenerator, type DemoEvent, type GeneratorOptions } from './generator';
 
@@ -21,7 +22,7 @@ export interface SeedProgress {
 
 export interface SeedReport extends SeedProgress {
   /** First rejections (there should be none: the generator makes valid events). */
-  rejections: { messageId: string | null; reason: string; field: string; message: string }[];
+  rejections: ({ messageId: string | null } & Rejection)[];
   /** Set when `signal` stopped the run between two batches. */
   stopped: boolean;
 }
@@ -38,7 +39,7 @@ export interface SeedRunOptions extends GeneratorOptions {
   pauseMs?: number;
 }
 
-export type Ingest = (events: DemoEvent[]) => Promise<{ status: 'ACCEPTED' | 'DUPLICATE' | 'REJECTED'; messageId: string | null; error: { reason: string; field: string; message: string } | null }[]>;
+export type Ingest = (events: DemoEvent[]) => Promise<{ status: 'ACCEPTED' | 'DUPLICATE' | 'REJECTED'; messageId: string | null; error: Rejection | null }[]>;
 
 /** An `Ingest` through this process's ingest service. */
 export function ingestInto(services: Pick<AppServices, 'ingest'>, workspaceId: string): Ingest {

@@ -1,27 +1,35 @@
-import { ApiKeyEntity, WorkspaceEntity, WorkspaceResolver } from './workspaces';
-import { EventResolver } from './events';
-import { IdentityResolver } from './identities/identity.resolver';
-import { ProfileResolver } from './profiles/profile.resolver';
-import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags/tag.resolver';
-import { STAGE_RESOLVERS } from './stages';
-import { JOURNEY_RESOLVERS } from './journeys';
-import { HEALTH_RESOLVERS } from './health';
-import { KPI_RESOLVERS } from './kpis';
-import { COMPLIANCE_RESOLVERS } from './compliance';
+import type { ModuleManifest } from '../platform/module';
+import { WORKSPACES_MODULE } from './workspaces';
+import { IDENTITIES_MODULE } from './identities';
+import { EVENTS_MODULE } from './events';
+import { PROFILES_MODULE } from './profiles';
+import { COMPLIANCE_MODULE } from './compliance';
+import { KPIS_MODULE } from './kpis';
+import { STAGES_MODULE } from './stages';
+import { HEALTH_MODULE } from './health';
+import { JOURNEYS_MODULE } from './journeys';
+import { TAGS_MODULE } from './tags';
+import { RECOMPUTE_MODULE } from './recompute';
 
-/** Every module's TypeORM entities and GraphQL resolvers; a new module adds itself here. */
-export const ENTITIES = [WorkspaceEntity, ApiKeyEntity];
-export const RESOLVERS = [
-  WorkspaceResolver,
-  EventResolver,
-  IdentityResolver,
-  ProfileResolver,
-  TagResolver,
-  SegmentResolver,
-  ProfileTagsResolver,
-  ...STAGE_RESOLVERS,
-  ...HEALTH_RESOLVERS,
-  ...JOURNEY_RESOLVERS,
-  ...KPI_RESOLVERS,
-  ...COMPLIANCE_RESOLVERS,
-] as const;
+/**
+ * Every module's manifest: the one list of modules. Entities, resolvers and (through the
+ * projections, ordered by their `after` declarations) every read-model phase list derive from it.
+ */
+export const MODULES = [
+  WORKSPACES_MODULE,
+  IDENTITIES_MODULE,
+  EVENTS_MODULE,
+  PROFILES_MODULE,
+  COMPLIANCE_MODULE,
+  KPIS_MODULE,
+  STAGES_MODULE,
+  HEALTH_MODULE,
+  JOURNEYS_MODULE,
+  TAGS_MODULE,
+  RECOMPUTE_MODULE,
+] as const satisfies readonly ModuleManifest<never, unknown>[];
+
+/** Every module's TypeORM entities. */
+export const moduleEntities = (): Function[] => MODULES.flatMap((m: ModuleManifest<never, unknown>) => m.entities ?? []);
+/** Every module's GraphQL resolvers. */
+export const moduleResolvers = (): Function[] => MODULES.flatMap((m: ModuleManifest<never, unknown>) => m.resolvers);

@@ -1,18 +1,24 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from './logging';
 import type { SiyuPubSub } from './pubsub';
-import type { IngestHook, SweepTask } from './hooks';
-import type { TagService } from '../modules/tags';
 
-/** What a read-model module gets at start-up to plug itself in. */
-export interface ModuleContext {
+/** The infrastructure every module service may take: the database, pub/sub and the logger. */
+export interface ModuleDeps {
   ds: DataSource;
   pubSub: SiyuPubSub;
   log: Logger;
-  /** Tags: system tag groups (`replaceSystemTags`) and publishing membership changes. */
-  tags: TagService;
-  /** Register a read model kept current in every ingest batch's transaction. */
-  addIngestHook(hook: IngestHook): void;
-  /** Register a time-based task run by the sweep scheduler. */
-  addSweepTask(task: SweepTask): void;
+}
+
+
+/**
+ * What a module is, exported from its `index.ts`: its name, its TypeORM entities, its resolvers and
+ * the services they need (`Needs`, a narrow type: the composition root must satisfy it), and — for a
+ * read model — how to get its projection from the app's services.
+ */
+export interface ModuleManifest<Needs = unknown, P = never> {
+  readonly name: string;
+  readonly entities?: readonly Function[];
+  readonly resolvers: readonly Function[];
+  /** The module's read model, for modules kept current from ingest. */
+  readonly projection?: (services: Needs) => P;
 }

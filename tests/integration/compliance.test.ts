@@ -387,7 +387,7 @@ describe('retention', () => {
     // Omitted keeps the value; explicit null keeps events forever again.
     expect((await t.gql(UpdateComplianceSettingsDocument, { input: { consentPolicy: 'REQUIRE_GRANTED' } }, key)).data!.updateComplianceSettings.eventRetentionDays).toBe(30);
     expect((await t.gql(UpdateComplianceSettingsDocument, { input: { eventRetentionDays: null } }, key)).data!.updateComplianceSettings.eventRetentionDays).toBeNull();
-    expect(t.app.services.sweepTasks.map((s) => s.name)).toContain('retention');
+    expect(t.app.services.sweepSteps.map((s) => s.name)).toContain('compliance');
   });
 });
 

@@ -2,7 +2,6 @@ import { bootApp, type TestApp } from '../support/app';
 import { ingestInto, seed } from '../../src/demo/seed';
 import { workspaceSummary } from '../../src/demo/summary';
 import { KpiMetric } from '../../src/modules/kpis';
-import { RecomputeService } from '../../src/modules/recompute';
 
 /**
  * `siyu seed` through the real ingest pipeline: a small seeded population gives merges, orders,
@@ -73,10 +72,7 @@ describe('siyu seed (embedded or PostgreSQL)', () => {
 });
 
 describe('siyu recompute', () => {
-  const service = () => {
-    const s = t.app.services;
-    return new RecomputeService({ ds: t.app.db.dataSource, kpis: s.kpis, stages: s.stages, health: s.health, tags: s.tags });
-  };
+  const service = () => t.app.services.recompute;
   const dropRollups = async () => {
     await t.app.db.dataSource.query(`DELETE FROM kpi_activity WHERE workspace_id = $1`, [ws]);
     await t.app.db.dataSource.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1`, [ws]);

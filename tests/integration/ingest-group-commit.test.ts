@@ -1,14 +1,28 @@
 import { bootApp, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { IngestDocument } from '../generated/graphql';
+import type { Projection } from '../../src/modules/events';
 
 /**
  * Group commit: concurrent ingest calls of one workspace share write transactions, and each call
  * still gets exactly its own per-event results, answered after the commit that holds its events.
  */
+// A read model that fails on one event (standing in for any error inside the write transaction).
+const poison: Projection = {
+  name: 'test-poison',
+  after: [],
+  apply: async (b) => {
+    if (b.events.some((e) => e.messageId === 'gc-poison')) throw new TypeError('poisoned batch');
+  },
+  refresh: { skip: 'test probe' },
+  rebuild: { skip: 'test probe' },
+  sweep: { skip: 'test probe' },
+  prefetch: { skip: 'test probe' },
+};
+
 let t: TestApp;
 beforeAll(async () => {
-  t = await bootApp();
+  t = await bootApp({}, { extraProjections: [poison] });
 });
 afterAll(() => t.stop());
 
@@ -48,13 +62,6 @@ it('concurrent single-event calls are written in fewer transactions, each with i
 
 it('a call whose transaction fails fails alone: the others of its group are retried and stored', async () => {
   const { workspaceId, adminKey } = await t.newWorkspace('group commit failure');
-  // A read model that fails on one event (standing in for any error inside the write transaction).
-  t.app.services.ingest.addHook({
-    name: 'test-poison',
-    afterBatch: async (b) => {
-      if (b.workspaceId === workspaceId && b.events.some((e) => e.messageId === 'gc-poison')) throw new TypeError('poisoned batch');
-    },
-  });
   const answers = await Promise.all(
     Array.from({ length: 30 }, (_, i) => t.gql(IngestDocument, { events: [makeEvent({ messageId: i === 13 ? 'gc-poison' : `gcf-${i}`, identifiers: [`member_id::GCF-${i}`] })] }, adminKey)),
   );

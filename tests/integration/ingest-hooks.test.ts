@@ -1,29 +1,38 @@
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
-import type { BatchContext } from '../../src/platform/hooks';
+import type { BatchContext, Projection } from '../../src/modules/events';
 import { IngestDocument } from '../generated/graphql';
+
+// A probe read model, ordered with the manifests' projections like any other.
+const seen: { ctx: BatchContext; inTx: number }[] = [];
+const committed: string[] = [];
+let probeWorkspace = '';
+const probe: Projection = {
+  name: 'probe',
+  after: ['tags'],
+  async apply(ctx) {
+    if (ctx.workspaceId !== probeWorkspace) return;
+    // Inside the transaction: the batch's events are visible through its manager.
+    const [{ n }] = await ctx.em.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ctx.workspaceId]);
+    seen.push({ ctx, inTx: n });
+    return { afterCommit: () => committed.push(ctx.events.map((e) => e.messageId).join(',')) };
+  },
+  refresh: { skip: 'test probe' },
+  rebuild: { skip: 'test probe' },
+  sweep: { skip: 'test probe' },
+  prefetch: { skip: 'test probe' },
+};
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await bootApp();
+  t = await bootApp({}, { extraProjections: [probe] });
 });
 afterAll(() => t.stop());
 
-describe('ingest hooks (read models kept current in the batch transaction)', () => {
+describe('projections (read models kept current in the batch transaction)', () => {
   it('see the batch after identity resolution, write in its transaction, and act after commit', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
-    const seen: { ctx: BatchContext; inTx: number }[] = [];
-    const committed: string[] = [];
-    t.app.services.ingest.addHook({
-      name: 'probe',
-      async afterBatch(ctx) {
-        if (ctx.workspaceId !== workspaceId) return;
-        // Inside the transaction: the batch's events are visible through its manager.
-        const [{ n }] = await ctx.em.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ctx.workspaceId]);
-        seen.push({ ctx, inTx: n });
-        return () => committed.push(ctx.events.map((e) => e.messageId).join(','));
-      },
-    });
+    probeWorkspace = workspaceId;
     const r = await t.gql(
       IngestDocument,
       { events: [makeEvent({ identifiers: ['member_id::H1'] }), makeEvent({ identifiers: ['member_id::H1', 'device_id::HD'], name: 'Order Completed', properties: { revenue: 12 } })] },
@@ -37,5 +46,12 @@ describe('ingest hooks (read models kept current in the batch transaction)', () 
     expect(ctx.profiles).toHaveLength(1);
     expect(ctx.profiles[0]).toMatchObject({ orderCount: 1, totalSpend: 12, eventCount: 2 });
     expect(committed).toEqual([r.data!.ingestEvents.results.map((x) => x.messageId).join(',')]);
+  });
+
+  it('runs in the order the manifests declare: after the tags projection it asked to follow', () => {
+    const names = t.app.services.phases.ordered.map((p) => p.name);
+    expect(names.indexOf('probe')).toBeGreaterThan(names.indexOf('tags'));
+    expect(names.indexOf('tags')).toBeGreaterThan(names.indexOf('stages'));
+    expect(names.indexOf('tags')).toBeGreaterThan(names.indexOf('health'));
   });
 });

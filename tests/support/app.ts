@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import request from 'supertest';
-import { createApp, type SiyuApp } from '../../src/app';
+import { createApp, type CreateAppOptions, type SiyuApp } from '../../src/app';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logging';
 
@@ -53,9 +53,10 @@ export function snapshotBlob(): Blob | undefined {
 }
 
 /** Boots a real Siyu on a free port against the run's database. */
-export async function bootApp(extraEnv: Record<string, string> = {}): Promise<TestApp> {
+export async function bootApp(extraEnv: Record<string, string> = {}, opts: Pick<CreateAppOptions, 'extraProjections'> = {}): Promise<TestApp> {
   const config = loadConfig(testEnv(extraEnv));
   const app = await createApp(config, {
+    ...opts,
     embeddedSnapshot: config.database.kind === 'embedded' ? snapshotBlob() : undefined,
     logger: createLogger(config.logLevel),
   });

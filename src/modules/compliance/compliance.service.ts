@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
-import type { BatchContext, EventRejection, ScreenContext, ScreenResult } from '../../platform/hooks';
-import type { ModuleContext } from '../../platform/module';
+import type { Rejection } from '../../platform/errors';
+import type { BatchContext, Projection, ScreenContext, ScreenResult } from '../events';
+import type { ModuleDeps } from '../../platform/module';
 import { PII_TYPES, splitIdKey, type PiiCipher } from '../identities';
 import { AuditService, type AuditActor } from './audit.service';
 import { ComplianceErrorCode } from './compliance.errors';
@@ -50,21 +51,30 @@ export class ComplianceService {
   readonly audit: AuditService;
 
   constructor(
-    protected readonly ctx: ModuleContext,
+    protected readonly ctx: ModuleDeps,
     private readonly cipher: PiiCipher,
   ) {
     this.audit = new AuditService(ctx.ds);
-    ctx.addIngestHook({
-      name: 'compliance',
-      validate: (e) => {
-        const r = consentsInEvent(e);
-        return r.ok ? null : r.rejection;
-      },
-      screen: (s) => this.screen(s),
-      afterBatch: (b) => this.afterBatch(b),
-    });
-    ctx.addSweepTask({ name: 'retention', step: (ws, now, max) => this.retentionStep(ws, now, max) });
   }
+
+  /**
+   * The read model: consents recorded from each batch's consent events; the suppression list
+   * screens events of erased people; raw-event retention is the sweep.
+   */
+  readonly projection: Projection = {
+    name: 'compliance',
+    after: [],
+    validate: (e) => {
+      const r = consentsInEvent(e);
+      return r.ok ? null : r.rejection;
+    },
+    screen: (s) => this.screen(s),
+    apply: (b) => this.afterBatch(b),
+    refresh: { skip: 'consents are keyed by the profile that gave them and move only with merges; an unmerge leaves each where its event put it' },
+    rebuild: { skip: 'consent state is its own history (consent_history), not derived from other read models' },
+    sweep: (ws, now, max) => this.retentionStep(ws, now, max),
+    prefetch: { skip: 'consents are read through their own loader' },
+  };
 
   // ---- settings ------------------------------------------------------------------------------
 
@@ -175,7 +185,7 @@ export class ComplianceService {
   }
 
   private async screen(s: ScreenContext): Promise<ScreenResult> {
-    const result: ScreenResult = { rejected: new Map(), blockedRelatedKeys: new Set() };
+    const result = { rejected: new Map<number, Rejection>(), blockedRelatedKeys: new Set<string>() } satisfies ScreenResult;
     const hashOf = new Map<string, string>();
     for (const e of s.events) {
       for (const k of [...e.identifierKeys, ...e.relatedKeys]) {
@@ -191,7 +201,7 @@ export class ComplianceService {
     for (const e of s.events) {
       const hit = e.identifierKeys.map((k) => hashOf.get(k)!).filter((h) => blocked.has(h));
       if (hit.length) {
-        const rejection: EventRejection = {
+        const rejection: Rejection = {
           reason: ComplianceErrorCode.SUPPRESSED,
           field: 'identifiers',
           message: 'the event carries an identifier of a person who was erased; it is not stored and nobody is re-created',

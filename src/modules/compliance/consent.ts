@@ -1,4 +1,4 @@
-import type { EventRejection } from '../../platform/hooks';
+import type { Rejection } from '../../platform/errors';
 import { ComplianceErrorCode } from './compliance.errors';
 
 /** Purposes a person consents to (PIPL 个人信息保护法). */
@@ -36,7 +36,7 @@ function text(v: unknown): string | null | undefined {
   return v.trim();
 }
 
-const bad = (field: string, message: string): { ok: false; rejection: EventRejection } => ({
+const bad = (field: string, message: string): { ok: false; rejection: Rejection } => ({
   ok: false,
   rejection: { reason: ComplianceErrorCode.INVALID_CONSENT, field, message },
 });
@@ -49,7 +49,7 @@ const bad = (field: string, message: string): { ok: false; rejection: EventRejec
  */
 export function consentsInEvent(e: { type: string; name: string | null; traits: Record<string, unknown> | null; properties: Record<string, unknown> | null }):
   | { ok: true; consents: EventConsent[] }
-  | { ok: false; rejection: EventRejection } {
+  | { ok: false; rejection: Rejection } {
   const out: EventConsent[] = [];
   if (e.type === 'track' && e.name === CONSENT_EVENT) {
     const p = e.properties ?? {};

@@ -1,3 +1,4 @@
+import type { Rejection } from '../../platform/errors';
 import { isChannel, prepareIdentifier, type Channel, type IdentityRules, type PiiCipher, type PreparedIdentifier } from '../identities';
 
 export const MAX_EVENTS_PER_BATCH = 1000;
@@ -50,13 +51,7 @@ export interface ValidEvent {
   tags: string[];
 }
 
-export interface EventRejection {
-  reason: string;
-  field: string;
-  message: string;
-}
-
-export type Validation = { ok: true; event: ValidEvent } | ({ ok: false } & EventRejection);
+export type Validation = { ok: true; event: ValidEvent } | ({ ok: false } & Rejection);
 
 /** Well-known events that link the person to another one through a property. */
 const PROPERTY_RELATIONS: Record<string, { property: string; kind: RelationKind }> = {
@@ -196,7 +191,7 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   }
 
   const relations: RelationRef[] = [];
-  const addRelation = (kind: RelationKind, value: unknown, field: string): EventRejection | null => {
+  const addRelation = (kind: RelationKind, value: unknown, field: string): Rejection | null => {
     if (!isObject(value)) return { reason: 'INVALID_RELATION', field, message: `${field} must be an identifier {type, namespace, value}` };
     const r = prepareIdentifier(value, rules, cipher);
     if (r.ok) relations.push({ kind, other: r.id });

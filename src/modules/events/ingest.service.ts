@@ -1,14 +1,13 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { AppError } from '../../platform/errors';
+import { AppError, type Rejection } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import type { StatisticsRefresher } from '../../platform/db';
+import { lockWorkspaceWrites, type StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
-import type { MembershipChange, TagService } from '../tags';
-import type { BatchEvent, IngestHook } from '../../platform/hooks';
 import { EventRepository, type EventRow, type RelationRow } from './event.repository';
 import { MAX_EVENTS_PER_BATCH, validateEvent, type RawEvent, type ValidEvent } from './event-validation';
+import type { BatchEvent, ProjectionPhases } from './projection';
 
 export type IngestStatus = 'ACCEPTED' | 'DUPLICATE' | 'REJECTED';
 
@@ -18,15 +17,14 @@ export interface EventResult {
   status: IngestStatus;
   profileId: string | null;
   droppedIdentifiers: number;
-  error: { reason: string; field: string; message: string } | null;
+  error: Rejection | null;
 }
 
 interface WriteResult {
   owners: Map<number, string>;
-  rejected: Map<number, { reason: string; field: string; message: string }>;
-  changes: MembershipChange[];
+  rejected: Map<number, Rejection>;
+  /** Effects of the commit (publishing), in order; the one route for everything after commit. */
   afterCommit: (() => void)[];
-  changedProfiles: string[];
 }
 
 interface WriteJob {
@@ -41,6 +39,38 @@ interface WriteJob {
 interface WriteQueue {
   pending: WriteJob[];
   running: boolean;
+}
+
+/** The state one batch's steps share inside its transaction. */
+interface BatchState {
+  em: EntityManager;
+  workspaceId: string;
+  rules: IdentityRules;
+  /** Events refused inside the transaction (by index): projections' screens. */
+  rejected: Map<number, Rejection>;
+  /** Events to write: not stored before, not rejected. */
+  events: ValidEvent[];
+  now: Date;
+}
+
+/** What identity resolution decided for a batch. */
+interface Resolved {
+  graph: IdentityGraph;
+  prepared: Map<string, PreparedIdentifier>;
+  /** Event index → the profile it resolved to when it was resolved (before later merges). */
+  origin: Map<number, string>;
+  relationEnds: { event: ValidEvent; kind: RelationRow['kind']; from: string | null; staffId: string | null }[];
+  heldSeen: Map<string, { first: Date; last: Date }>;
+  existingIds: string[];
+  /** Existing profiles merged away by the batch. */
+  mergedExisting: string[];
+  /** Live profiles the batch touched, after its merges. */
+  live: string[];
+}
+
+/** Makes sure a workspace's tag defaults exist before its first batch (the tags module). */
+export interface IngestPreparation {
+  ensureDefaults(workspaceId: string, em: EntityManager): Promise<void>;
 }
 
 export interface IngestOutcome {
@@ -59,8 +89,6 @@ export class IngestService {
   private readonly identities = new IdentityRepository();
   private readonly profiles = new ProfileRepository();
   private readonly events = new EventRepository();
-  /** Read models kept current in the batch's transaction (registered by their modules). */
-  private readonly hooks: IngestHook[] = [];
   /** Per workspace: calls waiting for the next group-commit transaction. */
   private readonly queues = new Map<string, WriteQueue>();
   /** Write transactions run and the calls they served (group commit at work: calls ≥ transactions). */
@@ -71,21 +99,19 @@ export class IngestService {
   constructor(
     private readonly ds: DataSource,
     private readonly identity: IdentityService,
-    private readonly tags: TagService,
+    /** The read models, ordered: screens, validators and `apply` of every projection. */
+    private readonly phases: ProjectionPhases,
+    private readonly preparation: IngestPreparation,
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
   ) {}
-
-  addHook(hook: IngestHook): void {
-    this.hooks.push(hook);
-  }
 
   async ingest(workspaceId: string, raw: RawEvent[]): Promise<IngestOutcome> {
     if (raw.length > MAX_EVENTS_PER_BATCH) {
       throw AppError.badInput('BATCH_TOO_LARGE', 'events', `at most ${MAX_EVENTS_PER_BATCH} events per call; got ${raw.length}`);
     }
     const rules = await this.identity.rules(workspaceId);
-    await this.tags.ensureDefaults(workspaceId);
+    await this.preparation.ensureDefaults(workspaceId, this.ds.manager);
     const cipher = this.identity.cipher;
     const results: EventResult[] = [];
     const valid: ValidEvent[] = [];
@@ -96,7 +122,7 @@ export class IngestService {
       // Modules' own payload checks (e.g. consent events), one rejection per event like any other.
       if (v.ok) {
         const event = v.event;
-        const bad = this.hooks.map((h) => h.validate?.(event)).find((x) => x);
+        const bad = this.phases.validators().map((validate) => validate(event)).find((x) => x);
         if (bad) v = { ok: false, ...bad };
       }
       const messageId = typeof r?.messageId === 'string' ? r.messageId.trim() : null;
@@ -111,14 +137,10 @@ export class IngestService {
       }
     });
 
-    let changes: MembershipChange[] = [];
     let afterCommit: (() => void)[] = [];
-    let changedProfiles: string[] = [];
     if (valid.length) {
       const written = await this.writeGrouped(workspaceId, valid, rules);
-      changes = written.changes;
       afterCommit = written.afterCommit;
-      changedProfiles = written.changedProfiles;
       for (const e of valid) {
         const owner = written.owners.get(e.index);
         const rejection = written.rejected.get(e.index);
@@ -139,8 +161,6 @@ export class IngestService {
       this.pubSub.publish(Topics.eventsIngested(workspaceId), { workspaceId, accepted: outcome.accepted });
       this.statistics?.noteWritten(workspaceId, outcome.accepted);
     }
-    publishProfilesChanged(this.pubSub, workspaceId, changedProfiles);
-    this.tags.publish(workspaceId, changes);
     for (const f of afterCommit) f();
     return outcome;
   }
@@ -193,9 +213,7 @@ export class IngestService {
             owners: new Map(),
             rejected: new Map(),
             // What happens after commit is published once, by the first call of the group.
-            changes: j === 0 ? written.changes : [],
             afterCommit: j === 0 ? written.afterCommit : [],
-            changedProfiles: j === 0 ? written.changedProfiles : [],
           }));
           origin.forEach((o, i) => {
             const owner = written.owners.get(i);
@@ -217,58 +235,67 @@ export class IngestService {
   }
 
   /**
-   * Returns the final profile of every event written (duplicates of stored events are absent), the
-   * events rejected inside the transaction (unknown tags), the tag/segment membership changes, and
-   * the profiles changed (live ones touched plus ids merged away) for live subscribers.
+   * One batch in its transaction, as named steps over one state: screen → resolve identities →
+   * store events → profiles → projections (in their declared order). Returns the final profile of
+   * every event written (duplicates of stored events are absent), the events rejected inside the
+   * transaction, and the effects to run after commit.
    */
-  private async write(
-    em: EntityManager,
-    workspaceId: string,
-    batch: ValidEvent[],
-    rules: IdentityRules,
-  ): Promise<{
-    owners: Map<number, string>;
-    rejected: Map<number, { reason: string; field: string; message: string }>;
-    changes: MembershipChange[];
-    afterCommit: (() => void)[];
-    changedProfiles: string[];
-  }> {
-    await this.identities.lockWorkspace(em, workspaceId);
-    const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
-    const rejected = new Map<number, { reason: string; field: string; message: string }>();
-    const tagKeys = [...new Set(batch.flatMap((e) => e.tags))];
-    const manual = tagKeys.length ? await this.tags.manualTagKeys(em, workspaceId, tagKeys) : new Set<string>();
-    for (const e of batch) {
-      const i = e.tags.findIndex((k) => !manual.has(k));
-      if (i >= 0 && !stored.has(e.messageId)) {
-        rejected.set(e.index, { reason: 'UNKNOWN_TAG', field: `traits.tags.${i}`, message: `${JSON.stringify(e.tags[i])} is not a manual tag of this workspace` });
-      }
-    }
-    // Modules screen what is about to be resolved (suppressed identifiers of erased people).
-    for (const hook of this.hooks.filter((h) => h.screen)) {
-      const pending = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
-      const keys = (e: ValidEvent) => ({ index: e.index, identifierKeys: e.identifiers.map((i) => i.key), relatedKeys: e.relations.flatMap((r) => (r.other ? [r.other.key] : [])) });
-      const s = await hook.screen!({ em, workspaceId, events: pending.map(keys) });
-      for (const [i, r] of s.rejected) rejected.set(i, r);
-      for (const e of pending) e.relations = e.relations.filter((r) => !r.other || !s.blockedRelatedKeys.has(r.other.key));
-    }
-    const events = batch.filter((e) => !stored.has(e.messageId) && !rejected.has(e.index));
-    if (!events.length) return { owners: new Map(), rejected, changes: [], afterCommit: [], changedProfiles: [] };
+  private async write(em: EntityManager, workspaceId: string, batch: ValidEvent[], rules: IdentityRules): Promise<WriteResult> {
+    await lockWorkspaceWrites(em, workspaceId);
+    const state: BatchState = { em, workspaceId, rules, rejected: new Map(), events: [], now: new Date() };
+    await this.screen(state, batch);
+    if (!state.events.length) return { owners: new Map(), rejected: state.rejected, afterCommit: [] };
+    const resolved = await this.resolveIdentities(state);
+    const aggregates = await this.aggregateProfiles(state, resolved);
+    const rows = await this.storeEvents(state, resolved, aggregates);
+    const touched = await this.updateProfiles(state, resolved, aggregates);
+    const afterCommit = await this.phases.apply({
+      em,
+      workspaceId,
+      events: rows.map(toBatchEvent),
+      profiles: touched,
+      merged: resolved.mergedExisting.map((m) => ({ mergedId: m, survivorId: resolved.graph.find(m) })),
+      now: state.now,
+    });
+    const changed = [...touched.map((p) => p.id), ...resolved.mergedExisting];
+    return {
+      owners: new Map(rows.map((r) => [r.event.index, r.profileId])),
+      rejected: state.rejected,
+      afterCommit: [() => publishProfilesChanged(this.pubSub, workspaceId, changed), ...afterCommit],
+    };
+  }
 
-    // Load the part of the identity graph this batch can touch, then resolve event by event.
+  /** Step 1: drop events already stored; projections' screens reject events (erased people, unknown tags). */
+  private async screen(state: BatchState, batch: ValidEvent[]): Promise<void> {
+    const { em, workspaceId, rejected } = state;
+    const stored = await this.events.existingMessageIds(em, workspaceId, batch.map((e) => e.messageId));
+    const fresh = batch.filter((e) => !stored.has(e.messageId));
+    for (const screen of this.phases.screens()) {
+      const pending = fresh.filter((e) => !rejected.has(e.index));
+      const keys = (e: ValidEvent) => ({ index: e.index, identifierKeys: e.identifiers.map((i) => i.key), relatedKeys: e.relations.flatMap((r) => (r.other ? [r.other.key] : [])), tags: e.tags });
+      const s = await screen({ em, workspaceId, events: pending.map(keys) });
+      for (const [i, r] of s.rejected) rejected.set(i, r);
+      const blocked = s.blockedRelatedKeys;
+      if (blocked?.size) for (const e of pending) e.relations = e.relations.filter((r) => !r.other || !blocked.has(r.other.key));
+    }
+    state.events = fresh.filter((e) => !rejected.has(e.index));
+  }
+
+  /** Step 2: load the part of the identity graph the batch can touch and resolve event by event. */
+  private async resolveIdentities(state: BatchState): Promise<Resolved> {
+    const { em, workspaceId, events } = state;
     const prepared = new Map<string, PreparedIdentifier>();
     for (const e of events) {
       for (const i of e.identifiers) prepared.set(i.key, i);
       for (const r of e.relations) if (r.other) prepared.set(r.other.key, r.other);
     }
     const loaded = await this.identities.loadGraph(em, workspaceId, [...prepared.keys()]);
-    const graph = new IdentityGraph(rules);
+    const graph = new IdentityGraph(state.rules);
     for (const p of loaded.profiles) graph.addProfile(p.id, p.seq, p.ids);
     for (const [a, b] of loaded.exclusions) graph.addExclusion(a, b);
 
-    const byIndex = new Map(events.map((e) => [e.index, e]));
     const origin = new Map<number, string>();
-    const relationEnds: { event: ValidEvent; kind: RelationRow['kind']; from: string | null; staffId: string | null }[] = [];
+    const relationEnds: Resolved['relationEnds'] = [];
     const heldSeen = new Map<string, { first: Date; last: Date }>();
     for (const e of events) {
       for (const r of e.relations) {
@@ -284,106 +311,95 @@ export class IngestService {
         else if (e.ts > seen.last) seen.last = e.ts;
       }
     }
-
-    // Read models: existing aggregates, merged in memory, then this batch's events applied.
     const existingIds = loaded.profiles.map((p) => p.id);
-    const aggregates = await this.profiles.loadAggregates(em, workspaceId, existingIds);
+    const mergedExisting = existingIds.filter((id) => graph.find(id) !== id);
+    const live = [...new Set([...existingIds, ...graph.created.map((n) => n.id)].map((id) => graph.find(id)))];
+    return { graph, prepared, origin, relationEnds, heldSeen, existingIds, mergedExisting, live };
+  }
+
+  /**
+   * Step 3: profile aggregates in memory — existing ones loaded, merged as the graph merged them,
+   * this batch's events applied. Nothing is written yet.
+   */
+  private async aggregateProfiles(state: BatchState, r: Resolved): Promise<Map<string, ProfileAggregate>> {
+    const { graph } = r;
+    const aggregates = await this.profiles.loadAggregates(state.em, state.workspaceId, r.existingIds);
     for (const n of graph.created) aggregates.set(n.id, emptyAggregate(n.id));
     for (const m of graph.merges) {
-      const survivor = aggregates.get(m.survivorId)!;
-      const merged = aggregates.get(m.mergedId)!;
-      combine(survivor, merged);
-      aggregates.set(m.mergedId, { ...emptyAggregate(m.mergedId) });
+      combine(aggregates.get(m.survivorId)!, aggregates.get(m.mergedId)!);
+      aggregates.set(m.mergedId, emptyAggregate(m.mergedId));
     }
-    for (const e of events) applyEvent(aggregates.get(graph.find(origin.get(e.index)!))!, e);
+    for (const e of state.events) applyEvent(aggregates.get(graph.find(r.origin.get(e.index)!))!, e);
+    return aggregates;
+  }
 
-    // Write: new profiles, merges of existing ones, identifiers, events, relations, aggregates, history.
-    const created = graph.created.map((n) => aggregates.get(n.id)!);
-    await this.profiles.insertProfiles(em, workspaceId, created, graph.created.map((n) => (n.mergedInto ? graph.find(n.id) : null)));
-    const mergedExisting = existingIds.filter((id) => graph.find(id) !== id);
-    await this.identities.applyMerges(em, workspaceId, mergedExisting, mergedExisting.map((id) => graph.find(id)));
-    await this.tags.moveTagsOnMerge(em, workspaceId, mergedExisting, mergedExisting.map((id) => graph.find(id)));
+  /** Step 4: new profiles, merges, identifiers, events, relations, merge and conflict history. */
+  private async storeEvents(state: BatchState, r: Resolved, aggregates: Map<string, ProfileAggregate>): Promise<EventRow[]> {
+    const { em, workspaceId, events } = state;
+    const { graph } = r;
+    const byIndex = new Map(events.map((e) => [e.index, e]));
+    await this.profiles.insertProfiles(em, workspaceId, graph.created.map((n) => aggregates.get(n.id)!), graph.created.map((n) => (n.mergedInto ? graph.find(n.id) : null)));
+    await this.identities.applyMerges(em, workspaceId, r.mergedExisting, r.mergedExisting.map((id) => graph.find(id)));
 
     const idRows: IdentifierRow[] = [];
-    for (const [key, seen] of heldSeen) {
+    for (const [key, seen] of r.heldSeen) {
       const holder = graph.holderOf(key);
-      if (holder) idRows.push({ ...identifierRowFrom(prepared.get(key)!, holder, seen.first), lastSeenAt: seen.last });
+      if (holder) idRows.push({ ...identifierRowFrom(r.prepared.get(key)!, holder, seen.first), lastSeenAt: seen.last });
     }
     for (const [key, a] of graph.attached) {
-      if (!heldSeen.has(key)) idRows.push(identifierRowFrom(prepared.get(key)!, graph.find(a.profileId), byIndex.get(a.eventIndex)!.ts));
+      if (!r.heldSeen.has(key)) idRows.push(identifierRowFrom(r.prepared.get(key)!, graph.find(a.profileId), byIndex.get(a.eventIndex)!.ts));
     }
     await this.identities.upsertIdentifiers(em, workspaceId, idRows);
 
-    const rows: EventRow[] = events.map((e) => ({ event: e, originProfileId: origin.get(e.index)!, profileId: graph.find(origin.get(e.index)!) }));
+    const rows: EventRow[] = events.map((e) => ({ event: e, originProfileId: r.origin.get(e.index)!, profileId: graph.find(r.origin.get(e.index)!) }));
     await this.events.insertEvents(em, workspaceId, rows, new Date());
     await this.events.insertRelations(
       em,
       workspaceId,
-      relationEnds
-        .map((r) => ({
-          kind: r.kind,
-          fromProfileId: r.from ? graph.find(r.from) : null,
-          toProfileId: graph.find(origin.get(r.event.index)!),
-          staffId: r.staffId,
-          eventMessageId: r.event.messageId,
-          occurredAt: r.event.ts,
+      r.relationEnds
+        .map((x) => ({
+          kind: x.kind,
+          fromProfileId: x.from ? graph.find(x.from) : null,
+          toProfileId: graph.find(r.origin.get(x.event.index)!),
+          staffId: x.staffId,
+          eventMessageId: x.event.messageId,
+          occurredAt: x.event.ts,
         }))
-        .filter((r) => r.fromProfileId !== r.toProfileId),
-    );
-
-    const live = new Set([...existingIds, ...graph.created.map((n) => n.id)].map((id) => graph.find(id)));
-    await this.profiles.updateAggregates(
-      em,
-      workspaceId,
-      [...live].filter((id) => !graph.profile(id)?.isNew).map((id) => aggregates.get(id)!),
+        .filter((x) => x.fromProfileId !== x.toProfileId),
     );
     const msg = (i: number) => byIndex.get(i)!.messageId;
     await this.identities.insertMerges(em, workspaceId, graph.merges.map((m) => ({ ...m, eventMessageId: msg(m.eventIndex) })));
     await this.identities.insertConflicts(em, workspaceId, graph.conflicts.map((c) => ({ ...c, eventMessageId: msg(c.eventIndex) })));
-
-    const now = new Date();
-    const touched = [...live].map((id) => aggregates.get(id)!);
-    // Other read models (stages, journeys, health) in this same transaction, before tags and
-    // segments so that their system tags are current when rules are evaluated.
-    const afterCommit: (() => void)[] = [];
-    if (this.hooks.length) {
-      const batchEvents: BatchEvent[] = rows.map((r) => ({
-        messageId: r.event.messageId,
-        type: r.event.type,
-        name: r.event.name,
-        channel: r.event.channel,
-        ts: r.event.ts,
-        profileId: r.profileId,
-        properties: r.event.properties,
-        revenue: r.event.revenue,
-        traits: r.event.traits,
-        context: r.event.context,
-      }));
-      const merged = mergedExisting.map((m) => ({ mergedId: m, survivorId: graph.find(m) }));
-      for (const hook of this.hooks) {
-        const after = await hook.afterBatch({ em, workspaceId, events: batchEvents, profiles: touched, merged, now });
-        if (after) afterCommit.push(after);
-      }
-    }
-
-    // Tags and segments of the touched profiles, in this same transaction.
-    const cause = new Map<string, string>();
-    for (const r of rows) cause.set(r.profileId, `event:${r.event.messageId}`);
-    const changes = await this.tags.addTagsInTransaction(
-      em,
-      workspaceId,
-      rows.flatMap((r) => r.event.tags.map((key) => ({ profileId: r.profileId, key, source: 'ingest', cause: `event:${r.event.messageId}` }))),
-    );
-    changes.push(...(await this.tags.evaluateTouched(em, workspaceId, touched, (id) => cause.get(id) ?? 'ingest', now)));
-
-    return {
-      owners: new Map(rows.map((r) => [r.event.index, r.profileId])),
-      rejected,
-      changes,
-      afterCommit,
-      changedProfiles: [...live, ...mergedExisting],
-    };
+    return rows;
   }
+
+  /** Step 5: the aggregates of existing live profiles the batch touched are written. Returns every live profile it touched. */
+  private async updateProfiles(state: BatchState, r: Resolved, aggregates: Map<string, ProfileAggregate>): Promise<ProfileAggregate[]> {
+    const { graph } = r;
+    await this.profiles.updateAggregates(
+      state.em,
+      state.workspaceId,
+      r.live.filter((id) => !graph.profile(id)?.isNew).map((id) => aggregates.get(id)!),
+    );
+    return r.live.map((id) => aggregates.get(id)!);
+  }
+}
+
+function toBatchEvent(r: EventRow): BatchEvent {
+  const e = r.event;
+  return {
+    messageId: e.messageId,
+    type: e.type,
+    name: e.name,
+    channel: e.channel,
+    ts: e.ts,
+    profileId: r.profileId,
+    properties: e.properties,
+    revenue: e.revenue,
+    traits: e.traits,
+    context: e.context,
+    tags: e.tags,
+  };
 }
 
 export type { ProfileAggregate };

@@ -1,3 +1,4 @@
+import type { Rejection } from '../../platform/errors';
 import { randomUUID } from 'node:crypto';
 import { IDENTIFIER_TYPES, isChannel, isIdentifierType, type Channel, type IdentifierType } from '../identities';
 import type { RawEvent } from './event-validation';
@@ -246,7 +247,7 @@ export function segmentToRawEvent(message: unknown, opts: MapOptions): MappedEve
 }
 
 /** A pipeline rejection, restated in Segment's terms: the field is the Segment field that caused it. */
-export function segmentRejection(error: { reason: string; field: string; message: string }, sources: FieldSources): { field: string; message: string } {
+export function segmentRejection(error: Rejection, sources: FieldSources): { field: string; message: string } {
   const { reason, field, message } = error;
   if (reason === 'NO_IDENTIFIER' || reason === 'NO_USABLE_IDENTIFIER') {
     return { field: 'userId', message: reason === 'NO_IDENTIFIER' ? 'a message needs a userId or an anonymousId' : message };

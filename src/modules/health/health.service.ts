@@ -1,7 +1,7 @@
-import type { EntityManager } from 'typeorm';
-import type { BatchContext, IngestHook, SweepTask } from '../../platform/hooks';
-import type { ModuleContext } from '../../platform/module';
-import type { MembershipChange } from '../tags';
+import type { DataSource, EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db';
+import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
+import { HEALTH_PROFILE_PREFETCH } from './health.prefetch';
 import { HealthRepository, type ProfileHealthRow } from './health.repository';
 import { healthIndices, profileHealth, TIER_LABELS, type HealthIndicesValue, type HealthTierKey, type ProfileHealthValue } from './health.score';
 import { applyPatch, withDefaults, type HealthSettings, type HealthSettingsPatch } from './health.settings';
@@ -33,14 +33,25 @@ export interface ProfileHealthRead {
 export class HealthService {
   private readonly repo = new HealthRepository();
 
-  constructor(protected readonly ctx: ModuleContext) {
-    const hook: IngestHook = { name: 'health', afterBatch: (b) => this.afterBatch(b) };
-    const task: SweepTask = { name: 'health', step: (ws, now, max) => this.sweepStep(ws, now, max) };
-    ctx.addIngestHook(hook);
-    ctx.addSweepTask(task);
-  }
+  constructor(
+    private readonly ds: DataSource,
+    /** Writes the tier tags where no tags projection runs after this one (sweeps, settings changes, rebuilds). */
+    private readonly systemTags: SystemTagWriter,
+  ) {}
 
-  async settings(ws: string, em: EntityManager = this.ctx.ds.manager): Promise<{ settings: HealthSettings; version: number }> {
+  /** The read model: scores of the people a batch touched (and their inviters), kept in the batch's transaction. */
+  readonly projection: Projection = {
+    name: 'health',
+    // Scores may read the stage.
+    after: ['stages'],
+    apply: (b) => this.afterBatch(b),
+    refresh: async (r) => ({ systemTags: [await this.recompute(r.em, r.workspaceId, r.profileIds, r.now, await this.settings(r.workspaceId, r.em), `health:${r.cause}`)] }),
+    rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:recompute')] }),
+    sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    prefetch: HEALTH_PROFILE_PREFETCH,
+  };
+
+  async settings(ws: string, em: EntityManager = this.ds.manager): Promise<{ settings: HealthSettings; version: number }> {
     const r = await this.repo.settings(em, ws);
     return { settings: withDefaults(r.settings), version: r.version };
   }
@@ -52,22 +63,22 @@ export class HealthService {
    */
   async updateSettings(ws: string, patch: HealthSettingsPatch): Promise<HealthSettings> {
     const next = applyPatch((await this.settings(ws)).settings, patch);
-    const version = await this.ctx.ds.transaction(async (em) => {
-      await this.lock(em, ws);
+    const version = await this.ds.transaction(async (em) => {
+      await lockWorkspaceWrites(em, ws);
       return this.repo.saveSettings(em, ws, next);
     });
     let afterSeq = 0;
     for (let i = 0; i < RECOMPUTE_CHUNKS_IN_MUTATION; i++) {
-      const { n, changes, last } = await this.ctx.ds.transaction(async (em) => {
-        await this.lock(em, ws);
+      const { n, publish, last } = await this.ds.transaction(async (em) => {
+        await lockWorkspaceWrites(em, ws);
         const current = await this.settings(ws, em);
         // A later update superseded this one: it recomputes for itself.
-        if (current.version !== version) return { n: 0, changes: [] as MembershipChange[], last: afterSeq };
+        if (current.version !== version) return { n: 0, publish: () => {}, last: afterSeq };
         const chunk = await this.repo.staleChunk(em, ws, version, afterSeq, RECOMPUTE_CHUNK);
-        const changes = await this.recompute(em, ws, chunk.map((c) => c.id), new Date(), current, 'health:settings');
-        return { n: chunk.length, changes, last: chunk.at(-1)?.seq ?? afterSeq };
+        const tags = await this.recompute(em, ws, chunk.map((c) => c.id), new Date(), current, 'health:settings');
+        return { n: chunk.length, publish: (await this.systemTags.writeSystemTags(em, ws, [tags])).publish, last: chunk.at(-1)?.seq ?? afterSeq };
       });
-      this.ctx.tags.publish(ws, changes);
+      publish();
       afterSeq = last;
       if (n < RECOMPUTE_CHUNK) break;
     }
@@ -76,7 +87,7 @@ export class HealthService {
 
   async recomputeStatus(ws: string): Promise<RecomputeStatus> {
     const { version } = await this.settings(ws);
-    return { settingsVersion: version, ...(await this.repo.recomputeStatus(this.ctx.ds.manager, ws, version)) };
+    return { settingsVersion: version, ...(await this.repo.recomputeStatus(this.ds.manager, ws, version)) };
   }
 
   /**
@@ -85,62 +96,44 @@ export class HealthService {
    * time passes. Skipped (returns 0) while another writer holds the workspace's ingest lock.
    */
   async sweepStep(ws: string, now: Date, maxProfiles: number): Promise<number> {
-    const r = await this.ctx.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
-      if (!ok) return null;
+    const r = await this.ds.transaction(async (em) => {
+      if (!(await tryLockWorkspaceWrites(em, ws))) return null;
       const s = await this.settings(ws, em);
       const ids = await this.repo.sweepCandidates(em, ws, s.version, maxProfiles);
-      return { n: ids.length, changes: await this.recompute(em, ws, ids, now, s, 'health:sweep') };
+      return { n: ids.length, publish: (await this.systemTags.writeSystemTags(em, ws, [await this.recompute(em, ws, ids, now, s, 'health:sweep')])).publish };
     });
     if (!r) return 0;
-    this.ctx.tags.publish(ws, r.changes);
+    r.publish();
     return r.n;
   }
 
   async healthOf(ws: string, ids: readonly string[]): Promise<(ProfileHealthRead | null)[]> {
-    const rows = await this.repo.healthOf(this.ctx.ds.manager, ws, ids);
+    const rows = await this.repo.healthOf(this.ds.manager, ws, ids);
     const m = new Map(rows.map((r) => [r.profile_id, toRead(r)]));
     return ids.map((id) => m.get(id) ?? null);
   }
 
   async indices(ws: string, now = new Date()): Promise<HealthIndicesValue & { computedAt: Date }> {
     const { settings } = await this.settings(ws);
-    return { ...healthIndices(await this.repo.aggregates(this.ctx.ds.manager, ws, now), settings), computedAt: now };
+    return { ...healthIndices(await this.repo.aggregates(this.ds.manager, ws, now), settings), computedAt: now };
   }
 
-  private async afterBatch(b: BatchContext): Promise<(() => void) | void> {
+  private async afterBatch(b: BatchContext): Promise<{ systemTags: SystemTagUpdate[] }> {
     const s = await this.settings(b.workspaceId, b.em);
     await this.repo.remove(b.em, b.workspaceId, b.merged.map((m) => m.mergedId));
     // Inviters whose invitees arrived in this batch have a new referral value.
     const inviters = await this.repo.invitersOf(b.em, b.workspaceId, b.events.filter((e) => e.name === 'Invite Accepted').map((e) => e.messageId));
     const ids = [...new Set([...b.profiles.map((p) => p.id), ...inviters])];
-    const changes = await this.recompute(b.em, b.workspaceId, ids, b.now, s, 'health:ingest');
-    if (changes.length) return () => this.ctx.tags.publish(b.workspaceId, changes);
+    return { systemTags: [await this.recompute(b.em, b.workspaceId, ids, b.now, s, 'health:ingest')] };
   }
 
-  /** Rescores some profiles in the caller's transaction (after an unmerge). Returns the tag changes. */
-  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date(), cause = 'health:unmerge'): Promise<MembershipChange[]> {
-    return this.recompute(em, ws, ids, now, await this.settings(ws, em), cause);
-  }
-
-  /** Computes, stores and tags the scores of the live profiles among `ids` as of `now`. */
-  private async recompute(em: EntityManager, ws: string, ids: string[], now: Date, s: { settings: HealthSettings; version: number }, cause: string): Promise<MembershipChange[]> {
-    if (!ids.length) return [];
+  /** Computes and stores the scores of the live profiles among `ids` as of `now`; returns their tier tags. */
+  private async recompute(em: EntityManager, ws: string, ids: string[], now: Date, s: { settings: HealthSettings; version: number }, cause: string): Promise<SystemTagUpdate> {
+    if (!ids.length) return { group: 'health', rows: [], cause };
     const inputs = await this.repo.inputs(em, ws, ids, now, s.settings.interactionEvents);
     const values = inputs.map((i) => profileHealth(i, s.settings, now));
     await this.repo.upsert(em, ws, values, s.version, now);
-    return this.ctx.tags.replaceSystemTags(
-      em,
-      ws,
-      'health',
-      values.map((v) => ({ profileId: v.profileId, key: `health:${v.tier}`, name: `健康度: ${TIER_LABELS[v.tier]}` })),
-      cause,
-    );
-  }
-
-  private async lock(em: EntityManager, ws: string): Promise<void> {
-    // The ingest lock: scores and tags of a workspace change one writer at a time.
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    return { group: 'health', rows: values.map((v) => ({ profileId: v.profileId, key: `health:${v.tier}`, name: `健康度: ${TIER_LABELS[v.tier]}` })), cause };
   }
 }
 

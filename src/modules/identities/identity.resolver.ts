@@ -63,7 +63,6 @@ export class IdentityResolver {
     uuid(mergeId, 'mergeId');
     const ws = requireAuth(ctx).workspaceId;
     const r = await this.services.identities.unmerge(ws, mergeId);
-    this.services.tags.publish(ws, r.changes as Parameters<AppServices['tags']['publish']>[1]);
     const [survivor, restored] = await Promise.all([this.services.profiles.get(ws, r.survivorId), this.services.profiles.get(ws, r.restoredId)]);
     return Object.assign(new UnmergeResult(), { merge: toMerge(r.merge), survivor: toProfile(survivor), restored: toProfile(restored) });
   }

@@ -9,20 +9,26 @@ import { UnmergeRepository, type MergeRow } from './unmerge.repository';
 
 const RULES_TTL_MS = 5_000;
 
+/** What follows an unmerge: read models re-derive both people in its transaction; subscribers are told after commit. */
+export interface UnmergeFollowers {
+  /** In the unmerge's transaction; returns the effects to run after commit. */
+  refresh(em: EntityManager, workspaceId: string, profileIds: string[]): Promise<(() => void)[]>;
+  /** After commit, with both profiles. */
+  committed(workspaceId: string, profileIds: string[]): void;
+}
+
 /** Identity rules, the PII cipher, and undoing merges. Resolution itself runs inside ingest. */
 export class IdentityService {
   private readonly repo = new IdentityRepository();
   private readonly unmerges = new UnmergeRepository();
   private readonly rulesCache = new Map<string, { rules: IdentityRules; until: number }>();
-  /** Called in the unmerge transaction with both profiles (tags and segments are re-evaluated). */
-  onUnmerged: (em: EntityManager, workspaceId: string, profileIds: string[]) => Promise<unknown[]> = async () => [];
-  /** Called after an unmerge committed, with both profiles (live subscribers are told). */
-  onUnmergeCommitted: (workspaceId: string, profileIds: string[]) => void = () => {};
 
   constructor(
     private readonly ds: DataSource,
     readonly cipher: PiiCipher,
     private readonly log: Logger,
+    /** Who re-derives both people of an unmerge (every read model's `refresh`) and is told after commit. */
+    private readonly followers: UnmergeFollowers,
   ) {}
 
   /** The workspace's rules (defaults until an admin changes them); cached for 5 s per instance. */
@@ -48,7 +54,7 @@ export class IdentityService {
    * merge; the merging event and later ones go to the holder of their strongest identifier; the two
    * profiles are never merged automatically again until an admin clears the exclusion.
    */
-  async unmerge(workspaceId: string, mergeId: string): Promise<{ merge: MergeRow; survivorId: string; restoredId: string; changes: unknown[] }> {
+  async unmerge(workspaceId: string, mergeId: string): Promise<{ merge: MergeRow; survivorId: string; restoredId: string }> {
     const result = await this.ds.transaction(async (em) => {
       await this.repo.lockWorkspace(em, workspaceId);
       const m = await this.unmerges.lockMerge(em, workspaceId, mergeId);
@@ -58,12 +64,13 @@ export class IdentityService {
       const absorbed = await this.unmerges.absorbed(em, workspaceId, m);
       await this.unmerges.restore(em, workspaceId, m, live, absorbed);
       await this.unmerges.recomputeAggregates(em, workspaceId, [live, m.merged_id]);
-      const changes = await this.onUnmerged(em, workspaceId, [live, m.merged_id]);
+      const afterCommit = await this.followers.refresh(em, workspaceId, [live, m.merged_id]);
       this.log.info({ workspaceId, mergeId, survivorId: live, restoredId: m.merged_id }, 'merge undone');
-      return { merge: { ...m, undone_at: new Date() }, survivorId: live, restoredId: m.merged_id, changes };
+      return { merge: { ...m, undone_at: new Date() }, survivorId: live, restoredId: m.merged_id, afterCommit };
     });
-    this.onUnmergeCommitted(workspaceId, [result.survivorId, result.restoredId]);
-    return result;
+    this.followers.committed(workspaceId, [result.survivorId, result.restoredId]);
+    for (const f of result.afterCommit) f();
+    return { merge: result.merge, survivorId: result.survivorId, restoredId: result.restoredId };
   }
 
   /** Lets two profiles that were unmerged be merged automatically again. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import type { BatchContext } from '../../platform/hooks';
-import type { ModuleContext } from '../../platform/module';
+import type { ModuleDeps } from '../../platform/module';
+import type { BatchContext, Projection } from '../events';
 import { Topics } from '../../platform/pubsub';
 import { ANY_EVENT, BIRTHDAY_EVENT, validateName, validateSteps, type StepDef, type StepInputLike } from './journey.definition';
 import { advanceByTime, applyEvent, enter, newOutput, type EngineJourney, type EngineOutput, type JourneyState } from './journey.engine';
@@ -88,13 +88,26 @@ const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 export class JourneyService {
   private readonly repo = new JourneyRepository();
 
-  /** Consent hook for triggers (marketing): replace to veto. Allows all for now. */
-  consentCheck: TriggerConsentCheck = async (_em, _ws, candidates) => candidates.map(() => true);
+  constructor(
+    protected readonly ctx: ModuleDeps,
+    /** Marketing consent of the people a trigger would reach (the compliance module); vetoed triggers are never published. */
+    private readonly consentCheck: TriggerConsentCheck,
+  ) {}
 
-  constructor(protected readonly ctx: ModuleContext) {
-    ctx.addIngestHook({ name: 'journeys', afterBatch: (b) => this.afterBatch(b) });
-    ctx.addSweepTask({ name: 'journeys', step: (ws, now, max) => this.sweepStep(ws, now, max) });
-  }
+  /** The read model: journey states advanced by each batch's events, in the batch's transaction. */
+  readonly projection: Projection = {
+    name: 'journeys',
+    // Consents recorded in a batch count for that batch's triggers; journeys may read the stage.
+    after: ['compliance', 'stages'],
+    apply: async (b) => {
+      const publish = await this.afterBatch(b);
+      return publish ? { afterCommit: publish } : undefined;
+    },
+    refresh: { skip: 'journey entries and triggers are history: an unmerge does not re-enter or re-trigger anyone (their entries stay where the events put them)' },
+    rebuild: { skip: 'journey states are advanced only by events as they arrive; replaying history would re-send triggers' },
+    sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    prefetch: { skip: 'no Profile field of this module' },
+  };
 
   // ---- definitions -------------------------------------------------------------------------
 

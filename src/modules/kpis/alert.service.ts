@@ -1,5 +1,5 @@
 import { AppError } from '../../platform/errors';
-import type { ModuleContext } from '../../platform/module';
+import type { ModuleDeps } from '../../platform/module';
 import { Topics } from '../../platform/pubsub';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
@@ -43,7 +43,7 @@ export class AlertService {
   evaluations = 0;
 
   constructor(
-    private readonly ctx: ModuleContext,
+    private readonly ctx: ModuleDeps,
     private readonly kpis: KpiService,
   ) {}
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { BatchEvent } from '../../platform/hooks';
+import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -92,7 +92,7 @@ export class KpiRepository {
   }
 
   /** Adds a batch's events to the rollups (one statement per table). */
-  async addEvents(em: EntityManager, ws: string, events: BatchEvent[]): Promise<void> {
+  async addEvents(em: EntityManager, ws: string, events: Omit<BatchEvent, 'tags' | 'traits'>[]): Promise<void> {
     if (!events.length) return;
     const rows = new Map<string, ActivityRow>();
     const first = new Map<string, { ts: number; c: string; t: string }>();

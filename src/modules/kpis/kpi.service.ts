@@ -1,7 +1,6 @@
-import type { EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import type { BatchContext, IngestHook } from '../../platform/hooks';
-import type { ModuleContext } from '../../platform/module';
+import type { ModuleDeps } from '../../platform/module';
+import type { BatchContext, Projection } from '../events';
 import { CATALOGUE, familiesOf, KpiMetric, type Base } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
@@ -94,11 +93,25 @@ export class KpiService {
   /** Targets, alert rules and alerts. */
   readonly alerts: AlertService;
 
-  constructor(protected readonly ctx: ModuleContext) {
-    const hook: IngestHook = { name: 'kpis', afterBatch: (b) => this.afterBatch(b) };
-    ctx.addIngestHook(hook);
+  constructor(protected readonly ctx: ModuleDeps) {
     this.alerts = new AlertService(ctx, this);
   }
+
+  /** The read model: KPI rollups of each batch's events, in the batch's transaction; alert rules are evaluated after commit. */
+  readonly projection: Projection = {
+    name: 'kpis',
+    after: [],
+    apply: async (b) => ({ afterCommit: await this.afterBatch(b) }),
+    // After an unmerge moved events back: both people's rollups are rebuilt from their events.
+    refresh: async (r) => {
+      await this.repo.rebuild(r.em, r.workspaceId, r.profileIds);
+    },
+    rebuild: async (em, ws, ids) => {
+      await this.repo.rebuild(em, ws, ids);
+    },
+    sweep: { skip: 'rollups do not change with time; alert rules are evaluated after each commit (scheduled by apply)' },
+    prefetch: { skip: 'no Profile field of this module' },
+  };
 
   private async afterBatch(b: BatchContext): Promise<() => void> {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
@@ -134,11 +147,6 @@ export class KpiService {
       const v = filter[k];
       if (v != null && (typeof v !== 'string' || !v || v.length > 200)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}`, `${k} is a key of 1–200 characters`);
     }
-  }
-
-  /** After an unmerge moved events back: rebuild both people's rollups from their events. */
-  async refresh(em: EntityManager, ws: string, ids: string[]): Promise<void> {
-    await this.repo.rebuild(em, ws, ids);
   }
 
   validateRange(range: KpiRange, field = 'range'): void {

@@ -88,12 +88,17 @@ export class ProfilePrefetch {
 
   private readonly parts = new Map<string, ProfilePrefetchPart>();
 
-  constructor() {
-    this.add(identifiersPart, eventsPart);
+  /** `parts`: the prefetch phase of every projection (their fields of `Profile`), beside this module's own. */
+  constructor(parts: readonly ProfilePrefetchPart[]) {
+    this.add(identifiersPart, eventsPart, ...parts);
   }
 
-  /** Registers other modules' parts (src/services.ts). */
-  add(...parts: ProfilePrefetchPart[]): void {
+  /** True when a read of this `Profile` field is answered with the profile. */
+  has(field: string): boolean {
+    return this.parts.has(field);
+  }
+
+  private add(...parts: ProfilePrefetchPart[]): void {
     for (const p of parts) this.parts.set(p.field, p);
   }
 

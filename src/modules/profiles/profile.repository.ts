@@ -52,11 +52,12 @@ const UNNEST = `unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::tex
 
 /** SQL of profiles. Aggregates are written for a whole batch at once. */
 export class ProfileRepository {
-  async loadAggregates(em: EntityManager, workspaceId: string, ids: string[]): Promise<Map<string, ProfileAggregate>> {
+  /** The aggregates of these profiles (only the live ones among them with `liveOnly`). */
+  async loadAggregates(em: EntityManager, workspaceId: string, ids: string[], opts: { liveOnly?: boolean } = {}): Promise<Map<string, ProfileAggregate>> {
     if (!ids.length) return new Map();
     const rows: AggregateRow[] = await em.query(
       `SELECT id, first_seen_at, last_seen_at, channels, traits, event_count, order_count, total_spend, last_order_at
-       FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])`,
+       FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])${opts.liveOnly ? ' AND merged_into IS NULL' : ''}`,
       [workspaceId, ids],
     );
     return new Map(rows.map((r) => [r.id, toAggregate(r)]));

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import { CHANNELS, PII_TYPES, maskEmail, maskPhone, prepareIdentifier, type IdentityService } from '../identities';
 import { ProfileErrorCode } from './profile.errors';
-import { ProfilePrefetch, type PlannedPart } from './profile.prefetch';
+import { ProfilePrefetch, type PlannedPart, type ProfilePrefetchPart } from './profile.prefetch';
 import {
   ProfileReadRepository,
   type ConflictReadRow,
@@ -31,13 +31,16 @@ function group<T>(rows: T[], keys: readonly string[], keyOf: (r: T) => (string |
 /** Reads of the 360° view. Batch methods take many profile ids and return results in key order. */
 export class ProfileService {
   private readonly repo = new ProfileReadRepository();
-  /** Relations a profile read may fetch with the profile; other modules add their parts (src/services.ts). */
-  readonly prefetch = new ProfilePrefetch();
+  /** Relations a profile read may fetch with the profile: this module's and the projections' prefetch parts. */
+  readonly prefetch: ProfilePrefetch;
 
   constructor(
     private readonly ds: DataSource,
     private readonly identities: IdentityService,
-  ) {}
+    prefetchParts: readonly ProfilePrefetchPart[],
+  ) {
+    this.prefetch = new ProfilePrefetch(prefetchParts);
+  }
 
   async get(workspaceId: string, id: string): Promise<ProfileRow> {
     assertId(id);

@@ -1,15 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { MembershipChange, TagService } from '../tags';
-import type { KpiService } from '../kpis';
-import type { StageService } from '../stages';
-import type { HealthService } from '../health';
+import type { ProjectionPhases, SystemTagWriter } from '../events';
 import { RecomputeRepository } from './recompute.repository';
 
-/** Read models `siyu recompute` rebuilds, in the order it rebuilds them (tags last: rules may read stage and health tags). */
-export const RECOMPUTE_PARTS = ['kpis', 'stages', 'health', 'tags'] as const;
-export type RecomputePart = (typeof RECOMPUTE_PARTS)[number];
-
-export const isRecomputePart = (v: string): v is RecomputePart => (RECOMPUTE_PARTS as readonly string[]).includes(v);
+/** A read model `siyu recompute` rebuilds: the name of a projection with a `rebuild` phase. */
+export type RecomputePart = string;
 
 export const DEFAULT_RECOMPUTE_CHUNK = 500;
 
@@ -42,10 +36,10 @@ export interface RecomputeOptions {
 
 export interface RecomputeDeps {
   ds: DataSource;
-  kpis: Pick<KpiService, 'refresh'>;
-  stages: Pick<StageService, 'refresh'>;
-  health: Pick<HealthService, 'refresh'>;
-  tags: Pick<TagService, 'reevaluate' | 'publish'>;
+  /** The read models, in order: every projection with a `rebuild` phase is a part. */
+  phases: ProjectionPhases;
+  /** Writes the system tags a part returns (stage, health tier) in the chunk's transaction. */
+  systemTags: SystemTagWriter;
 }
 
 /**
@@ -59,13 +53,20 @@ export class RecomputeService {
 
   constructor(private readonly deps: RecomputeDeps) {}
 
+  /** The parts a run rebuilds, in order (tags last: rules may read stage and health tags). */
+  get parts(): RecomputePart[] {
+    return this.deps.phases.rebuildParts;
+  }
+
   /** Unfinished rebuilds of the workspace (what a run would resume). */
   async pending(ws: string): Promise<{ part: string; profilesDone: number; startedAt: Date; updatedAt: Date }[]> {
     return (await this.repo.states(this.deps.ds.manager, ws)).map((r) => ({ part: r.part, profilesDone: r.profiles_done, startedAt: r.started_at, updatedAt: r.updated_at }));
   }
 
   async run(ws: string, opts: RecomputeOptions = {}): Promise<{ parts: RecomputePartReport[]; stopped: boolean }> {
-    const parts = RECOMPUTE_PARTS.filter((p) => !opts.parts || opts.parts.includes(p));
+    const unknown = opts.parts?.find((p) => !this.parts.includes(p));
+    if (unknown !== undefined) throw new RangeError(`unknown read model ${JSON.stringify(unknown)}; choose from ${this.parts.join(', ')}`);
+    const parts = this.parts.filter((p) => !opts.parts || opts.parts.includes(p));
     const chunk = opts.chunk ?? DEFAULT_RECOMPUTE_CHUNK;
     const out: RecomputePartReport[] = [];
     for (const part of parts) {
@@ -98,8 +99,8 @@ export class RecomputeService {
         await this.repo.save(tx, ws, part, page.lastSeq!, done + page.ids.length);
         return c;
       });
-      this.deps.tags.publish(ws, made);
-      changes += made.length;
+      made.publish();
+      changes += made.changes;
       cursor = page.lastSeq;
       done += page.ids.length;
       opts.onProgress?.(report(false));
@@ -108,18 +109,17 @@ export class RecomputeService {
     return report(true);
   }
 
-  private async rebuild(em: EntityManager, ws: string, part: RecomputePart, ids: string[]): Promise<MembershipChange[]> {
-    const now = new Date();
-    switch (part) {
-      case 'kpis':
-        await this.deps.kpis.refresh(em, ws, ids);
-        return [];
-      case 'stages':
-        return this.deps.stages.refresh(em, ws, ids, now, 'lifecycle:recompute');
-      case 'health':
-        return this.deps.health.refresh(em, ws, ids, now, 'health:recompute');
-      case 'tags':
-        return this.deps.tags.reevaluate(em, ws, ids, () => 'recompute', now);
-    }
+  /** One chunk of one part in the chunk's transaction: the projection's rebuild, then the system tags it returned. */
+  private async rebuild(em: EntityManager, ws: string, part: RecomputePart, ids: string[]): Promise<{ changes: number; publish: () => void }> {
+    const { run } = this.deps.phases.list('rebuild').find((r) => r.name === part)!;
+    const out = await run(em, ws, ids, new Date());
+    const system = out?.systemTags?.length ? await this.deps.systemTags.writeSystemTags(em, ws, out.systemTags) : { changes: 0, publish: () => {} };
+    return {
+      changes: (out?.changes ?? 0) + system.changes,
+      publish: () => {
+        system.publish();
+        out?.afterCommit?.();
+      },
+    };
   }
 }

@@ -27,5 +27,5 @@ const stagePart: ProfilePrefetchPart = {
   },
 };
 
-/** The stages module's part of a profile read (registered in src/services.ts). */
+/** The stages module's part of a profile read (the stages projection's prefetch phase). */
 export const STAGE_PROFILE_PREFETCH: ProfilePrefetchPart[] = [stagePart];

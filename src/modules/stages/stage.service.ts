@@ -1,8 +1,8 @@
-import type { EntityManager } from 'typeorm';
-import type { BatchContext } from '../../platform/hooks';
-import type { ModuleContext } from '../../platform/module';
+import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import type { MembershipChange } from '../tags';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db';
+import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
+import { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 import { StageErrorCode } from './stage.errors';
 import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
@@ -38,14 +38,26 @@ export interface Funnel {
 export class StageService {
   private readonly repo = new StageRepository();
 
-  constructor(protected readonly ctx: ModuleContext) {
-    ctx.addIngestHook({ name: 'stages', afterBatch: (b) => this.afterBatch(b) });
-    ctx.addSweepTask({ name: 'stages', step: (ws, now, max) => this.sweepStep(ws, now, max) });
-  }
+  constructor(
+    private readonly ds: DataSource,
+    /** Writes the stage tags where no tags projection runs after this one (sweeps, model changes, rebuilds). */
+    private readonly systemTags: SystemTagWriter,
+  ) {}
+
+  /** The read model: stages of the people a batch touched, kept in the batch's transaction. */
+  readonly projection: Projection = {
+    name: 'stages',
+    after: [],
+    apply: (b) => this.afterBatch(b),
+    refresh: async (r) => ({ systemTags: [await this.derive(r.em, r.workspaceId, r.profileIds, r.now, `lifecycle:${r.cause}`)] }),
+    rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.derive(em, ws, ids, now, 'lifecycle:recompute')] }),
+    sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    prefetch: STAGE_PROFILE_PREFETCH,
+  };
 
   // ---- model -------------------------------------------------------------------------------
 
-  async model(ws: string, em: EntityManager = this.ctx.ds.manager): Promise<StageModel> {
+  async model(ws: string, em: EntityManager = this.ds.manager): Promise<StageModel> {
     return (await this.repo.model(em, ws)) ?? DEFAULT_MODEL;
   }
 
@@ -56,9 +68,9 @@ export class StageService {
    */
   async updateModel(ws: string, input: StageModelInputShape): Promise<StageModel> {
     const next = validateModel(input);
-    let changes: MembershipChange[] = [];
-    await this.ctx.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    let publish = () => {};
+    await this.ds.transaction(async (em) => {
+      await lockWorkspaceWrites(em, ws);
       const current = await this.model(ws, em);
       if (canonical(current) === canonical(next)) return;
       await this.repo.saveModel(em, ws, next);
@@ -66,20 +78,22 @@ export class StageService {
       const m = compile(next);
       const now = new Date();
       let after = 0;
+      const updates: SystemTagUpdate[] = [];
       for (;;) {
         const page = await this.repo.liveIdsAfter(em, ws, after, RECOMPUTE_PAGE);
         if (page.lastSeq === null) break;
-        changes = changes.concat(await this.advance(em, ws, m, page.ids, { now, inactivity: true, tagCause: `lifecycle:model:${next.key}` }));
+        updates.push(await this.advance(em, ws, m, page.ids, { now, inactivity: true, tagCause: `lifecycle:model:${next.key}` }));
         after = page.lastSeq;
       }
+      publish = (await this.systemTags.writeSystemTags(em, ws, updates)).publish;
     });
-    this.ctx.tags.publish(ws, changes);
-    return this.model(ws);
+    publish();
+    return this.model(ws, this.ds.manager);
   }
 
   // ---- kept current ------------------------------------------------------------------------
 
-  private async afterBatch(b: BatchContext): Promise<(() => void) | void> {
+  private async afterBatch(b: BatchContext): Promise<{ systemTags: SystemTagUpdate[] } | void> {
     const { em, workspaceId: ws } = b;
     await this.repo.deleteStates(em, ws, b.merged.map((m) => m.mergedId));
     const touched = b.profiles.map((p) => p.id);
@@ -94,15 +108,14 @@ export class StageService {
       if (!a || e.ts >= a.at) activity.set(e.profileId, { at: e.ts, cause: `event:${e.messageId}` });
     }
     const ids = [...new Set([...touched, ...inviters])];
-    const changes = await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, activity, tagCause: 'lifecycle:ingest' });
-    if (changes.length) return () => this.ctx.tags.publish(ws, changes);
+    return { systemTags: [await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, activity, tagCause: 'lifecycle:ingest' })] };
   }
 
   /**
    * Re-derives the stage of some live people from their stored events (after an unmerge moved
-   * events between them), in the caller's transaction. Returns the tag changes to publish.
+   * events between them, or in a rebuild), in the caller's transaction. Returns their stage tags.
    */
-  async refresh(em: EntityManager, ws: string, ids: string[], now = new Date(), cause = 'lifecycle:unmerge'): Promise<MembershipChange[]> {
+  private async derive(em: EntityManager, ws: string, ids: string[], now: Date, cause: string): Promise<SystemTagUpdate> {
     const m = compile(await this.model(ws, em));
     return this.advance(em, ws, m, ids, { now, inactivity: false, tagCause: cause });
   }
@@ -114,18 +127,17 @@ export class StageService {
    * workspace's write lock. Returns how many people moved.
    */
   async sweepStep(ws: string, now = new Date(), maxProfiles = 5000): Promise<number> {
-    let changes: MembershipChange[] = [];
-    const n = await this.ctx.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
-      if (!ok) return 0;
+    let publish = () => {};
+    const n = await this.ds.transaction(async (em) => {
+      if (!(await tryLockWorkspaceWrites(em, ws))) return 0;
       const m = compile(await this.model(ws, em));
       if (!m.inactive.length) return 0;
       const next = [...m.main.map((s) => ({ stage: s.key, days: m.inactive[0].days })), ...m.inactive.slice(0, -1).map((s, i) => ({ stage: s.key, days: m.inactive[i + 1].days }))];
       const due = await this.repo.dueForInactivity(em, ws, m.model.key, next, now, maxProfiles);
-      changes = await this.write(em, ws, m, due, new Map(), { now, inactivity: true, tagCause: 'lifecycle:sweep' });
+      publish = (await this.systemTags.writeSystemTags(em, ws, [await this.write(em, ws, m, due, new Map(), { now, inactivity: true, tagCause: 'lifecycle:sweep' })])).publish;
       return due.length;
     });
-    this.ctx.tags.publish(ws, changes);
+    publish();
     return n;
   }
 
@@ -136,7 +148,7 @@ export class StageService {
     m: CompiledModel,
     ids: string[],
     opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
-  ): Promise<MembershipChange[]> {
+  ): Promise<SystemTagUpdate> {
     const states = await this.repo.states(em, ws, m.model.key, ids);
     const rankOf = (s: StateRow) => (s.state?.mainStage ? (m.rank.get(s.state.mainStage) ?? -1) : -1);
 
@@ -173,7 +185,7 @@ export class StageService {
     states: StateRow[],
     hits: Map<string, StageFacts['hits']>,
     opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
-  ): Promise<MembershipChange[]> {
+  ): Promise<SystemTagUpdate> {
     const transitions: { profileId: string; t: Transition }[] = [];
     const next: { profileId: string; s: StageState }[] = [];
     const tagged: { profileId: string; key: string; name: string }[] = [];
@@ -187,21 +199,21 @@ export class StageService {
     }
     await this.repo.insertTransitions(em, ws, m.model.key, transitions);
     await this.repo.upsertStates(em, ws, m.model.key, next);
-    return this.ctx.tags.replaceSystemTags(em, ws, STAGE_TAG_GROUP, tagged, opts.tagCause);
+    return { group: STAGE_TAG_GROUP, rows: tagged, cause: opts.tagCause };
   }
 
   // ---- reads -------------------------------------------------------------------------------
 
   /** Current stage of each profile id (null without one), in key order. */
   async stagesOf(ws: string, ids: readonly string[]): Promise<(CurrentStage | null)[]> {
-    const m = compile(await this.model(ws));
-    const map = await this.repo.currentOf(this.ctx.ds.manager, ws, m.model.key, ids);
+    const m = compile(await this.model(ws, this.ds.manager));
+    const map = await this.repo.currentOf(this.ds.manager, ws, m.model.key, ids);
     return ids.map((id) => currentStage(m, map.get(id)));
   }
 
   /** Transitions of each profile id, oldest first, in key order. */
   async historyOf(ws: string, ids: readonly string[]): Promise<TransitionRow[][]> {
-    const rows = await this.repo.historyOf(this.ctx.ds.manager, ws, ids);
+    const rows = await this.repo.historyOf(this.ds.manager, ws, ids);
     return ids.map((id) => rows.filter((r) => r.profileId === id));
   }
 
@@ -209,8 +221,8 @@ export class StageService {
   async funnel(ws: string, from: Date, to: Date): Promise<Funnel> {
     if (!(from < to)) throw AppError.badInput(StageErrorCode.INVALID_RANGE, 'range.to', 'to must be after from');
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw AppError.badInput(StageErrorCode.INVALID_RANGE, 'range', `a range is at most ${MAX_RANGE_DAYS} days`);
-    const m = compile(await this.model(ws));
-    const em = this.ctx.ds.manager;
+    const em = this.ds.manager;
+    const m = compile(await this.model(ws, em));
     const key = m.model.key;
     const [current, reached, median, wakeUps] = await Promise.all([
       this.repo.currentCounts(em, ws, key),

@@ -1,3 +1,4 @@
+import type { ProfileAggregate } from '../profiles';
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
 import { compileToSql, evaluate, parseExpression, referencedTags, referencedSegments, requirements, type Expr, type ProfileFacts } from './expression';
@@ -16,8 +17,6 @@ export interface CompiledRule {
   timeDependent: boolean;
 }
 
-/** What the engine needs of a profile besides its events, tags and segments (it loads those). */
-export type ProfileBase = Omit<ProfileFacts, 'tags' | 'segments' | 'events'> & { id: string };
 
 /**
  * Orders rules so that every rule comes after the tags and segments it refers to; a cycle is an
@@ -76,7 +75,7 @@ export async function evaluateProfiles(
   repo: TagRepository,
   ws: string,
   rules: CompiledRule[],
-  profiles: ProfileBase[],
+  profiles: ProfileAggregate[],
   causeOf: (profileId: string) => string,
   now: Date,
 ): Promise<MembershipChange[]> {

@@ -2,10 +2,16 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
-import type { SweepTask } from '../../platform/hooks';
+import { ProfileRepository, type ProfileAggregate } from '../profiles';
 import { parseExpression, referencedSegments, referencedTags, requirements } from './expression';
 import { DEFAULT_THRESHOLDS, defaultSegments, type SegmentThresholds } from './segment-defaults';
-import { evaluateProfiles, rulesOf, ruleCondition, type CompiledRule, type ProfileBase } from './tag-engine';
+import { evaluateProfiles, rulesOf, ruleCondition, type CompiledRule } from './tag-engine';
+
+/** One step of a read model's time-based work for a workspace (each projection's `sweep`). */
+export interface SweepStep {
+  name: string;
+  run(workspaceId: string, now: Date, maxProfiles: number): Promise<unknown>;
+}
 import { MAX_BULK_PROFILES, TAG_KEY, TagErrorCode } from './tag.errors';
 import { TagRepository, type MembershipChange, type SegmentRow, type SweepStateRow, type TagKind, type TagRow } from './tag.repository';
 
@@ -42,6 +48,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export class TagService {
   private readonly repo = new TagRepository();
+  private readonly profiles = new ProfileRepository();
   private readonly ensured = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -126,13 +133,13 @@ export class TagService {
   }
 
   async listSegments(ws: string): Promise<SegmentRow[]> {
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     return this.repo.listSegments(this.ds.manager, ws);
   }
 
   async getSegment(ws: string, id: string): Promise<SegmentRow> {
     if (!UUID.test(id)) throw AppError.badInput('INVALID_ID', 'id', 'id must be a segment id (UUID)');
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     const s = await this.repo.getSegment(this.ds.manager, ws, id);
     if (!s) throw AppError.notFound(TagErrorCode.SEGMENT_NOT_FOUND, `Segment ${id} does not exist in this workspace.`);
     return s;
@@ -141,7 +148,7 @@ export class TagService {
   async createSegment(ws: string, input: SegmentInput): Promise<SegmentRow> {
     this.checkKey(input.key, 'input.key');
     const expression = this.checkExpression(input.expression, 'input.expression');
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     const { id, changes } = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       await this.checkReferences(em, ws, expression, 'input.expression', { segment: input.key });
@@ -206,7 +213,7 @@ export class TagService {
     if (!(next.churnRiskDays <= next.silentDays && next.silentDays <= next.churnedDays)) {
       throw new AppError(ErrorClass.BAD_USER_INPUT, TagErrorCode.INVALID_THRESHOLDS, 'need churnRiskDays ≤ silentDays ≤ churnedDays', [{ field: 'input.silentDays', message: 'need churnRiskDays ≤ silentDays ≤ churnedDays' }]);
     }
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     const changes = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       await em.query(`UPDATE workspaces SET settings = jsonb_set(settings, '{segmentThresholds}', $2::jsonb), updated_at = now() WHERE id = $1`, [ws, JSON.stringify(next)]);
@@ -223,7 +230,7 @@ export class TagService {
    * Creates the default segments of a workspace (idempotent). Outside a transaction it runs once per
    * workspace per process; inside one (workspace creation) it is not remembered until committed.
    */
-  async ensureDefaults(ws: string, em: EntityManager = this.ds.manager): Promise<void> {
+  async ensureDefaults(ws: string, em: EntityManager): Promise<void> {
     if (this.ensured.has(ws)) return;
     const t = await this.thresholds(ws, em);
     for (const d of defaultSegments(t)) {
@@ -240,7 +247,7 @@ export class TagService {
     }
     const bad = profileIds.findIndex((id) => !UUID.test(id));
     if (bad >= 0) throw AppError.badInput('INVALID_ID', `profileIds.${bad}`, 'must be a profile id (UUID)');
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     const { changes, n, ids } = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       const tag = await this.repo.getTag(em, ws, key);
@@ -274,27 +281,12 @@ export class TagService {
   /** Re-evaluates rules for some profiles from their stored aggregates (after a manual change or unmerge). */
   async reevaluate(em: EntityManager, ws: string, ids: string[], causeOf: (id: string) => string, now = new Date()): Promise<MembershipChange[]> {
     if (!ids.length) return [];
-    const rows = await em.query(
-      `SELECT id, total_spend, order_count, event_count, first_seen_at, last_seen_at, last_order_at, channels, traits
-       FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[]) AND merged_into IS NULL`,
-      [ws, ids],
-    );
-    const profiles: ProfileBase[] = rows.map((r: Record<string, unknown>) => ({
-      id: r.id as string,
-      totalSpend: Number(r.total_spend),
-      orderCount: r.order_count as number,
-      eventCount: r.event_count as number,
-      firstSeenAt: r.first_seen_at as Date | null,
-      lastSeenAt: r.last_seen_at as Date | null,
-      lastOrderAt: r.last_order_at as Date | null,
-      channels: r.channels as string[],
-      traits: r.traits as Record<string, { value: unknown }>,
-    }));
+    const profiles = [...(await this.profiles.loadAggregates(em, ws, ids, { liveOnly: true })).values()];
     return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
   }
 
   /** For ingest: rules for the profiles a batch touched, in the batch's transaction. */
-  async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileBase[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
+  async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileAggregate[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
     return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
   }
 
@@ -360,7 +352,7 @@ export class TagService {
    * without waiting: while another instance sweeps or a batch is written, the step is skipped.
    */
   async sweepStep(ws: string, maxProfiles = 5000, now = new Date()): Promise<SweepStatus> {
-    await this.ensureDefaults(ws);
+    await this.ensureDefaults(ws, this.ds.manager);
     const changes = await this.ds.transaction(async (em) => {
       // The ingest lock: a step never interleaves with a batch (it would judge a stale snapshot), and
       // while a batch is being written the step is simply skipped until the next tick.
@@ -391,10 +383,10 @@ export class TagService {
   }
 
   /**
-   * Runs a sweep step for every workspace every `intervalMs` (0 disables): the tag/segment sweep,
-   * then every other module's registered task.
+   * Runs every read model's sweep step (in the projections' order) for every workspace every
+   * `intervalMs` (0 disables).
    */
-  startSweeper(intervalMs: number, maxProfiles: number, tasks: () => SweepTask[] = () => []): void {
+  startSweeper(intervalMs: number, maxProfiles: number, steps: readonly SweepStep[]): void {
     if (intervalMs <= 0) return;
     let running = false;
     this.timer = setInterval(async () => {
@@ -402,8 +394,7 @@ export class TagService {
       running = true;
       try {
         for (const ws of await this.repo.workspaceIds(this.ds.manager)) {
-          for (const task of tasks()) await task.step(ws, new Date(), maxProfiles);
-          await this.sweepStep(ws, maxProfiles);
+          for (const step of steps) await step.run(ws, new Date(), maxProfiles);
         }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'sweep step failed');

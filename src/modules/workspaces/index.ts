@@ -1,6 +1,20 @@
+import type { ModuleManifest } from '../../platform/module';
+import { WorkspaceResolver } from './workspace.resolver';
+import { WorkspaceEntity } from './workspace.entity';
+import { ApiKeyEntity } from './api-key.entity';
 export { WorkspaceService, DEFAULT_TIME_ZONE } from './workspace.service';
 export type { BootstrapResult } from './workspace.service';
 export { WorkspaceResolver } from './workspace.resolver';
 export { Workspace, ApiKey } from './workspace.type';
 export { WorkspaceEntity } from './workspace.entity';
 export { ApiKeyEntity } from './api-key.entity';
+
+/** The workspaces module: workspaces, API keys, settings. */
+export const WORKSPACES_MODULE: ModuleManifest = {
+  name: 'workspaces',
+  entities: [WorkspaceEntity, ApiKeyEntity],
+  // A getter: resolver classes are read when the schema is built, after every module has loaded.
+  get resolvers() {
+    return [WorkspaceResolver];
+  },
+};

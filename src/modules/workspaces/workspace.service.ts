@@ -27,13 +27,12 @@ export interface BootstrapResult {
 export class WorkspaceService {
   private readonly repo = new WorkspaceRepository();
   private readonly authCache = new Map<string, { auth: AuthInfo | null; until: number }>();
-  /** Called in the creating transaction of every new workspace (other modules set up defaults). */
-  onCreated: (em: EntityManager, workspaceId: string) => Promise<void> = async () => {};
-
   constructor(
     private readonly ds: DataSource,
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
+    /** Run in the creating transaction of every new workspace: other modules set up their defaults (the default segments). */
+    private readonly onCreated: (em: EntityManager, workspaceId: string) => Promise<void>,
   ) {}
 
   /** Resolves an API key secret to the caller, or null when unknown or revoked. */

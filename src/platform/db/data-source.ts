@@ -1,7 +1,7 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import { openEmbedded, type EmbeddedHandle } from './embedded';
-import { ENTITIES } from '../../modules/registry';
+import { moduleEntities } from '../../modules/registry';
 import { MIGRATIONS } from '../../../migrations';
 
 export interface Database {
@@ -22,16 +22,16 @@ export interface OpenDatabaseOptions {
   embeddedSnapshot?: Blob;
 }
 
-const common = {
+const common = () => ({
   type: 'postgres' as const,
-  entities: ENTITIES,
+  entities: moduleEntities(),
   migrations: MIGRATIONS,
   migrationsTableName: 'siyu_migrations',
   migrationsTransactionMode: 'each' as const,
   synchronize: false,
   migrationsRun: false,
   logging: false,
-};
+});
 
 export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {}): Promise<Database> {
   let dataSource: DataSource;
@@ -39,7 +39,7 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
   const db = config.database;
   if (db.kind === 'postgres') {
     dataSource = new DataSource({
-      ...common,
+      ...common(),
       url: db.url.reveal(),
       poolSize: db.poolSize,
       applicationName: 'siyu',
@@ -49,7 +49,7 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
   } else {
     embedded = await openEmbedded(db.dataDir, { loadDataDir: opts.embeddedSnapshot });
     dataSource = new DataSource({
-      ...common,
+      ...common(),
       poolSize: 1,
       // One PGlite session behind a pool of one: transactions are serialised and isolated.
       extra: { ...embedded.pgConfig, idleTimeoutMillis: 0 },

@@ -65,3 +65,10 @@ export class AppError extends Error {
     return new AppError(ErrorClass.CONFLICT, reason, message);
   }
 }
+
+/** Why one item of a batch (an event, a message) was refused: a typed reason, the field path, and a message. */
+export interface Rejection {
+  reason: string;
+  field: string;
+  message: string;
+}

@@ -2,7 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type ContainerType, type ResolverData } from 'type-graphql';
 import { authChecker } from '../auth';
 import type { SiyuPubSub } from '../pubsub';
-import { RESOLVERS } from '../../modules/registry';
+import { moduleResolvers } from '../../modules/registry';
 import type { AppServices } from '../../services';
 import { registerSchemaServices } from './services-for';
 
@@ -24,7 +24,7 @@ function createContainer(services: AppServices): ContainerType {
 /** `extraResolvers`: only for benchmark builds (e.g. a no-op mutation as a reference); the public schema never has them. */
 export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub, extraResolvers: readonly Function[] = []): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [...RESOLVERS, ...extraResolvers] as unknown as [Function, ...Function[]],
+    resolvers: [...moduleResolvers(), ...extraResolvers] as unknown as [Function, ...Function[]],
     container: createContainer(services),
     authChecker,
     authMode: 'error',

@@ -1,16 +1,11 @@
+import type { ProfileAggregate } from '../../profiles';
 import { windowHours, type CompareOp, type Expr, type Literal, type Value, type Window } from './ast';
 import { decAdd, decCmp, decFromNumber, decFromString, ZERO, type Dec } from './decimal';
 import { ORDER_EVENT } from './vocabulary';
 
 /** What `evaluate` knows about one profile (the same rows the SQL compiler reads). */
-export interface ProfileFacts {
-  totalSpend: number;
-  orderCount: number;
-  eventCount: number;
-  firstSeenAt: Date | null;
-  lastSeenAt: Date | null;
-  lastOrderAt: Date | null;
-  channels: string[];
+export interface ProfileFacts extends Omit<ProfileAggregate, 'id' | 'traits'> {
+  /** Trait values (the aggregate's, which also say where and when each was written). */
   traits: Record<string, { value: unknown }>;
   tags: Set<string>;
   /** Keys of the segments the profile is currently in; needed only when `requirements(expr).usesSegments`. */
