@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import type { BatchContext, IngestHook, SweepTask } from '../../platform/hooks';
 import type { ModuleContext } from '../../platform/module';
 import type { MembershipChange } from '../tags';
@@ -86,7 +87,7 @@ export class HealthService {
    */
   async sweepStep(ws: string, now: Date, maxProfiles: number): Promise<number> {
     const r = await this.ctx.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      const ok = await tryLockWorkspaceWrites(em, ws);
       if (!ok) return null;
       const s = await this.settings(ws, em);
       const ids = await this.repo.sweepCandidates(em, ws, s.version, maxProfiles);
@@ -140,7 +141,7 @@ export class HealthService {
 
   private async lock(em: EntityManager, ws: string): Promise<void> {
     // The ingest lock: scores and tags of a workspace change one writer at a time.
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    await lockWorkspaceWrites(em, ws);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import type { BatchContext } from '../../platform/hooks';
 import type { ModuleContext } from '../../platform/module';
 import { AppError } from '../../platform/errors';
@@ -58,7 +59,7 @@ export class StageService {
     const next = validateModel(input);
     let changes: MembershipChange[] = [];
     await this.ctx.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+      await lockWorkspaceWrites(em, ws);
       const current = await this.model(ws, em);
       if (canonical(current) === canonical(next)) return;
       await this.repo.saveModel(em, ws, next);
@@ -116,7 +117,7 @@ export class StageService {
   async sweepStep(ws: string, now = new Date(), maxProfiles = 5000): Promise<number> {
     let changes: MembershipChange[] = [];
     const n = await this.ctx.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      const ok = await tryLockWorkspaceWrites(em, ws);
       if (!ok) return 0;
       const m = compile(await this.model(ws, em));
       if (!m.inactive.length) return 0;
