@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import { PII_TYPES, PiiCipher, maskEmail, maskPhone } from '../../src/modules/identities';
+import { survivorOf } from '../../src/modules/profiles';
 
 /**
  * The reference of the profile-360 case: a bare `node:http` + `pg` handler that answers the same
@@ -28,7 +29,7 @@ SELECT p.id, p.traits,
      FROM profile_stages st WHERE st.workspace_id = $1 AND st.profile_id = p.id) AS stage,
   (SELECT json_build_object('score', h.score::float8, 'tier', upper(h.tier))
      FROM profile_health h WHERE h.workspace_id = $1 AND h.profile_id = p.id) AS health
-FROM profiles q JOIN profiles p ON p.workspace_id = q.workspace_id AND p.id = coalesce(q.merged_into, q.id)
+FROM profiles q JOIN profiles p ON p.workspace_id = q.workspace_id AND p.id = ${survivorOf('q')}
 WHERE q.workspace_id = $1 AND q.id = $2`;
 
 interface Row {

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { survivorOf } from '../profiles';
 import type { ConsentPolicyKey } from './consent';
 
 export interface ConsentRow {
@@ -100,7 +101,7 @@ export class ComplianceRepository {
 
   /** The live profile an id names (a merged id resolves to its survivor), or null. */
   async liveProfileId(em: EntityManager, ws: string, id: string): Promise<string | null> {
-    const [r] = await em.query(`SELECT coalesce(merged_into, id) AS id FROM profiles WHERE workspace_id = $1 AND id = $2`, [ws, id]);
+    const [r] = await em.query(`SELECT ${survivorOf('p')} AS id FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2`, [ws, id]);
     return r?.id ?? null;
   }
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Rejection } from '../../platform/errors';
 import type { BatchContext, Projection, ScreenContext, ScreenResult } from '../events';
@@ -326,13 +327,13 @@ export class ComplianceService {
     return this.ctx.ds.transaction(async (em) => {
       const days = await this.repo.retentionDays(em, ws);
       if (days === null) return 0;
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      const ok = await tryLockWorkspaceWrites(em, ws);
       if (!ok) return 0;
       return this.repo.purgeEvents(em, ws, new Date(now.getTime() - days * 86400_000), Math.max(1, max));
     });
   }
 
   private async lock(em: EntityManager, ws: string): Promise<void> {
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    await lockWorkspaceWrites(em, ws);
   }
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { splitIdKey, type ConflictDecision, type IdKey, type MergeDecision } from './identity-graph';
 import type { IdentityRulesDocument } from './identity-rules';
 import type { PreparedIdentifier } from './prepare';
@@ -36,7 +37,7 @@ export class IdentityRepository {
 
   /** Serialises identity resolution within one workspace (concurrent batches never split a person). */
   async lockWorkspace(em: EntityManager, workspaceId: string): Promise<void> {
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [workspaceId]);
+    await lockWorkspaceWrites(em, workspaceId);
   }
 
   /** The part of the graph a batch can touch: holders of its identifiers, their identifiers, exclusions. */

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { survivorOf } from '../profiles';
 
 export interface MergeRow {
   id: string;
@@ -19,7 +20,7 @@ export class UnmergeRepository {
   }
 
   async liveId(em: EntityManager, workspaceId: string, profileId: string): Promise<string> {
-    const [r] = await em.query(`SELECT coalesce(merged_into, id) AS id FROM profiles WHERE workspace_id = $1 AND id = $2`, [workspaceId, profileId]);
+    const [r] = await em.query(`SELECT ${survivorOf('p')} AS id FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2`, [workspaceId, profileId]);
     return r.id;
   }
 

@@ -1,8 +1,10 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { AppError } from '../../platform/errors';
 import type { ModuleDeps } from '../../platform/module';
 import type { BatchContext, Projection } from '../events';
 import { Topics } from '../../platform/pubsub';
+import { survivorOf } from '../profiles';
 import { ANY_EVENT, BIRTHDAY_EVENT, validateName, validateSteps, type StepDef, type StepInputLike } from './journey.definition';
 import { advanceByTime, applyEvent, enter, newOutput, type EngineJourney, type EngineOutput, type JourneyState } from './journey.engine';
 import { JourneyErrorCode } from './journey.errors';
@@ -183,7 +185,7 @@ export class JourneyService {
   async entries(ws: string, journeyId: string, profileId: string): Promise<JourneyState[]> {
     if (!UUID.test(profileId)) throw AppError.badInput(JourneyErrorCode.INVALID_ID, 'profileId', 'profileId must be a profile id (UUID)');
     const [r] = await this.ctx.ds.query(
-      `SELECT coalesce((SELECT merged_into FROM profiles WHERE workspace_id = $1 AND id = $2), $2::uuid) AS id`,
+      `SELECT coalesce((SELECT ${survivorOf('p')} FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2), $2::uuid) AS id`,
       [ws, profileId],
     );
     return this.repo.entriesOf(this.ctx.ds.manager, ws, journeyId, r.id);
@@ -257,7 +259,7 @@ export class JourneyService {
    */
   async sweepStep(ws: string, now: Date = new Date(), maxProfiles = 5000): Promise<number> {
     const result = await this.ctx.ds.transaction(async (em) => {
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      const ok = await tryLockWorkspaceWrites(em, ws);
       if (!ok) return null;
       const journeys = new Map((await this.repo.list(em, ws, true)).map((j) => [j.id, toEngine(j)]));
       if (!journeys.size) return { handled: 0, publish: [] };
@@ -375,6 +377,6 @@ export class JourneyService {
 
   private async lock(em: EntityManager, ws: string): Promise<void> {
     // The ingest lock: definitions never change under a batch that is advancing states.
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    await lockWorkspaceWrites(em, ws);
   }
 }

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
+import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -360,11 +361,11 @@ class MeasureSql {
 
   /** Relations of `kinds` resolved to live people (to, from); self-links after merges excluded. */
   private inv(kinds: string[]): string {
-    return `(SELECT coalesce(t.merged_into, t.id) AS to_id, coalesce(f.merged_into, f.id) AS from_id, r.occurred_at
+    return `(SELECT ${survivorOf('t')} AS to_id, ${survivorOf('f')} AS from_id, r.occurred_at
              FROM relations r
              JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = r.to_profile_id
              JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
-             WHERE r.workspace_id = $1 AND r.kind = ANY(${this.p(kinds)}::text[]) AND coalesce(t.merged_into, t.id) <> coalesce(f.merged_into, f.id))`;
+             WHERE r.workspace_id = $1 AND r.kind = ANY(${this.p(kinds)}::text[]) AND ${survivorOf('t')} <> ${survivorOf('f')})`;
   }
 
   private cur(): string {

@@ -3,6 +3,7 @@ import { ProfileResolver } from './profile.resolver';
 export { ProfileRepository } from './profile.repository';
 export { ProfileService } from './profile.service';
 export type { ProfileRow } from './profile.repository';
+export { survivorOf } from './profile.survivor';
 export { applyEvent, combine, emptyAggregate } from './profile-aggregate';
 export type { ProfileAggregate, TraitValue } from './profile-aggregate';
 export { ProfilePrefetch, timestamptz } from './profile.prefetch';

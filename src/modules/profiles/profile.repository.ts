@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { ProfileAggregate } from './profile-aggregate';
+import { survivorOf } from './profile.survivor';
 
 interface AggregateRow {
   id: string;
@@ -167,7 +168,7 @@ export class ProfileReadRepository {
     const rows: (ProfileRow & { asked: string })[] = await em.query(
       `SELECT a.asked, p.* FROM unnest($2::uuid[]) AS a(asked)
        JOIN profiles q ON q.workspace_id = $1 AND q.id = a.asked
-       JOIN profiles p ON p.workspace_id = $1 AND p.id = coalesce(q.merged_into, q.id)`,
+       JOIN profiles p ON p.workspace_id = $1 AND p.id = ${survivorOf('q')}`,
       [workspaceId, ids],
     );
     return new Map(rows.map((r) => [r.asked, r]));
@@ -193,7 +194,7 @@ export class ProfileReadRepository {
     const extra = columns(bind);
     const [r]: Record<string, unknown>[] = await em.query(
       `SELECT p.*${extra.map((c, i) => `, ${c} AS _pf${i}`).join('')}
-       FROM profiles q JOIN profiles p ON p.workspace_id = $1 AND p.id = coalesce(q.merged_into, q.id)
+       FROM profiles q JOIN profiles p ON p.workspace_id = $1 AND p.id = ${survivorOf('q')}
        WHERE q.workspace_id = $1 AND q.id = ${asked}`,
       params,
     );

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { lockWorkspaceWrites } from '../../platform/db/workspace-lock';
 
 export interface RecomputeStateRow {
   part: string;
@@ -56,6 +57,6 @@ export class RecomputeRepository {
 
   /** The workspace's write lock (the one ingest takes), for the caller's transaction. */
   async lock(em: EntityManager, ws: string): Promise<void> {
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    await lockWorkspaceWrites(em, ws);
   }
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { survivorOf } from '../profiles';
 import type { StageModel, StageState, Transition } from './stage.model';
 
 /** A live person with their last activity and current state under the model asked (null: none). */
@@ -110,11 +111,11 @@ export class StageRepository {
     if (!ids.length) return [];
     const rows = await em.query(
       `SELECT DISTINCT ON (inviter) inviter, invitee, at FROM (
-         SELECT coalesce(f.merged_into, f.id) AS inviter, t.id AS invitee, greatest(r.occurred_at, t.last_order_at) AS at
+         SELECT ${survivorOf('f')} AS inviter, t.id AS invitee, greatest(r.occurred_at, t.last_order_at) AS at
          FROM profiles f
          JOIN relations r ON r.workspace_id = f.workspace_id AND r.from_profile_id = f.id AND r.kind = 'invited'
          JOIN profiles t0 ON t0.workspace_id = r.workspace_id AND t0.id = r.to_profile_id
-         JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = coalesce(t0.merged_into, t0.id)
+         JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = ${survivorOf('t0')}
          WHERE f.workspace_id = $1 AND (f.id = ANY($2::uuid[]) OR f.merged_into = ANY($2::uuid[])) AND t.order_count >= 1
        ) x WHERE inviter <> invitee
        ORDER BY inviter, at, invitee`,
@@ -127,7 +128,7 @@ export class StageRepository {
   async invitersOf(em: EntityManager, ws: string, ids: string[]): Promise<string[]> {
     if (!ids.length) return [];
     const rows = await em.query(
-      `SELECT DISTINCT coalesce(f.merged_into, f.id) AS id
+      `SELECT DISTINCT ${survivorOf('f')} AS id
        FROM relations r JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
        WHERE r.workspace_id = $1 AND r.kind = 'invited'
          AND r.to_profile_id IN (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[])))`,

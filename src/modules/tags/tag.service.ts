@@ -1,8 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
-import { ProfileRepository, type ProfileAggregate } from '../profiles';
+import { ProfileRepository, survivorOf, type ProfileAggregate } from '../profiles';
 import { parseExpression, referencedSegments, referencedTags, requirements } from './expression';
 import { DEFAULT_THRESHOLDS, defaultSegments, type SegmentThresholds } from './segment-defaults';
 import { evaluateProfiles, rulesOf, ruleCondition, type CompiledRule } from './tag-engine';
@@ -254,7 +255,7 @@ export class TagService {
       if (!tag) throw AppError.notFound(TagErrorCode.TAG_NOT_FOUND, `Tag ${JSON.stringify(key)} does not exist.`);
       if (tag.kind !== 'manual') throw AppError.badInput(TagErrorCode.NOT_A_MANUAL_TAG, 'tagKey', `${key} is a ${tag.kind} tag: Siyu maintains it from its rule`);
       const resolved: { asked: string; id: string }[] = await em.query(
-        `SELECT a.asked, coalesce(p.merged_into, p.id) AS id FROM unnest($2::uuid[]) AS a(asked)
+        `SELECT a.asked, ${survivorOf('p')} AS id FROM unnest($2::uuid[]) AS a(asked)
          JOIN profiles p ON p.workspace_id = $1 AND p.id = a.asked`,
         [ws, profileIds],
       );
@@ -356,7 +357,7 @@ export class TagService {
     const changes = await this.ds.transaction(async (em) => {
       // The ingest lock: a step never interleaves with a batch (it would judge a stale snapshot), and
       // while a batch is being written the step is simply skipped until the next tick.
-      const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS ok`, [ws]);
+      const ok = await tryLockWorkspaceWrites(em, ws);
       if (!ok) return null;
       const state = toStatus(await this.repo.sweepState(em, ws));
       const chunk = await this.repo.nextChunk(em, ws, state.cursor, maxProfiles);
@@ -442,7 +443,7 @@ export class TagService {
 
   private async lock(em: EntityManager, ws: string): Promise<void> {
     // The same lock as ingest: definitions and memberships change one writer at a time.
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+    await lockWorkspaceWrites(em, ws);
   }
 
   /** Every tag and segment an expression names must exist; a rule may not name itself. */

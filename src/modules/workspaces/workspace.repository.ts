@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ApiKeyEntity } from './api-key.entity';
 import { WorkspaceEntity } from './workspace.entity';
 import type { Role } from '../../platform/auth';
+import { lockWorkspaceBootstrap } from '../../platform/db/workspace-lock';
 
 /** All SQL of the workspaces module. Methods take the manager so they compose in transactions. */
 export class WorkspaceRepository {
@@ -68,7 +69,7 @@ export class WorkspaceRepository {
 
   /** Serialises workspace bootstrap across instances starting at once. */
   async lockBootstrap(em: EntityManager): Promise<void> {
-    await em.query(`SELECT pg_advisory_xact_lock(hashtext('siyu.bootstrap'))`);
+    await lockWorkspaceBootstrap(em);
   }
 
   /** Serialises key changes within one workspace (last-admin check). */
