@@ -5,7 +5,7 @@ import { LiveHub } from './platform/live';
 import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
 import { IngestService } from './modules/events';
-import { ProfileService } from './modules/profiles/profile.service';
+import { ProfileService } from './modules/profiles';
 import { TAG_PROFILE_PREFETCH, TagService } from './modules/tags';
 import type { SweepTask } from './platform/hooks';
 import type { ModuleContext } from './platform/module';

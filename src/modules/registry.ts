@@ -1,8 +1,8 @@
 import { ApiKeyEntity, WorkspaceEntity, WorkspaceResolver } from './workspaces';
 import { EventResolver } from './events';
-import { IdentityResolver } from './identities/identity.resolver';
-import { ProfileResolver } from './profiles/profile.resolver';
-import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags/tag.resolver';
+import { IdentityResolver } from './identities';
+import { ProfileResolver } from './profiles';
+import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tags';
 import { STAGE_RESOLVERS } from './stages';
 import { JOURNEY_RESOLVERS } from './journeys';
 import { HEALTH_RESOLVERS } from './health';
@@ -25,3 +25,10 @@ export const RESOLVERS = [
   ...KPI_RESOLVERS,
   ...COMPLIANCE_RESOLVERS,
 ] as const;
+
+type ResolverClass = (typeof RESOLVERS)[number];
+/**
+ * What the services object given to the resolvers must provide: every resolver's constructor deps,
+ * intersected. The composition root checks its services against this (`satisfies ResolverDeps`).
+ */
+export type ResolverDeps = ResolverClass extends new (deps: infer D) => unknown ? D : never;

@@ -6,5 +6,7 @@ export { AuditService, actorOf } from './audit.service';
 export type { AuditActor, AuditEntry } from './audit.service';
 export { CONSENT_PURPOSES, CONSENT_EVENT } from './consent';
 
+export type { ComplianceResolverDeps } from './compliance.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const COMPLIANCE_RESOLVERS: Function[] = [ComplianceResolver, ProfileConsentResolver];
+export const COMPLIANCE_RESOLVERS = [ComplianceResolver, ProfileConsentResolver] as const;

@@ -12,3 +12,7 @@ export { resolvePiiMasterKey } from './pii-key';
 export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';
 export type { PreparedIdentifier } from './prepare';
+export { IdentifierInput } from './identity.inputs';
+// Last: the resolver needs the profiles module, which needs the exports above (a cycle at load time).
+export { IdentityResolver } from './identity.resolver';
+export type { IdentityResolverDeps } from './identity.resolver';

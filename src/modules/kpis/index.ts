@@ -6,5 +6,8 @@ export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service
 export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
 export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
 
+export type { KpiResolverDeps } from './kpi.resolver';
+export type { AlertResolverDeps } from './alert.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const KPI_RESOLVERS: Function[] = [KpiResolver, AlertResolver];
+export const KPI_RESOLVERS = [KpiResolver, AlertResolver] as const;

@@ -4,3 +4,9 @@ export { applyEvent, combine, emptyAggregate } from './profile-aggregate';
 export type { ProfileAggregate, TraitValue } from './profile-aggregate';
 export { ProfilePrefetch, timestamptz } from './profile.prefetch';
 export type { ProfilePrefetchPart, PlannedPart } from './profile.prefetch';
+export { ProfileService, encodeCursor } from './profile.service';
+export { PageInfo, Profile, ProfileConnection, ProfileEdge, UnmergeResult, toProfile } from './profile.type';
+export type { ProfileLiveDeps } from './profile.live';
+// Last: the resolver's inputs need the health module, whose resolvers need the exports above (a cycle at load time).
+export { ProfileResolver, toMerge } from './profile.resolver';
+export type { ProfileResolverDeps } from './profile.resolver';

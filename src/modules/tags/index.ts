@@ -4,3 +4,7 @@ export type { MembershipChange, TagRow, SegmentRow } from './tag.repository';
 export { FIELD_DOCS } from './expression';
 export { DEFAULT_THRESHOLDS, describeDefaults } from './segment-defaults';
 export { TAG_PROFILE_PREFETCH } from './tag.prefetch';
+export { createSegmentExportRouter } from './segment-export.router';
+export type { SegmentExportDeps } from './segment-export.router';
+export { ProfileTagsResolver, SegmentResolver, TagResolver } from './tag.resolver';
+export type { TagResolverDeps } from './tag.resolver';

@@ -1,7 +1,6 @@
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import { openEmbedded, type EmbeddedHandle } from './embedded';
-import { ENTITIES } from '../../modules/registry';
 import { MIGRATIONS } from '../../../migrations';
 
 export interface Database {
@@ -20,11 +19,12 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** A dumped, migrated PGlite data directory to start from (tests). */
   embeddedSnapshot?: Blob;
+  /** The TypeORM entities of the modules, given by the composition root (none: migrations and raw SQL only). */
+  entities?: DataSourceOptions['entities'];
 }
 
 const common = {
   type: 'postgres' as const,
-  entities: ENTITIES,
   migrations: MIGRATIONS,
   migrationsTableName: 'siyu_migrations',
   migrationsTransactionMode: 'each' as const,
@@ -40,6 +40,7 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
   if (db.kind === 'postgres') {
     dataSource = new DataSource({
       ...common,
+      entities: opts.entities,
       url: db.url.reveal(),
       poolSize: db.poolSize,
       applicationName: 'siyu',
@@ -50,6 +51,7 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
     embedded = await openEmbedded(db.dataDir, { loadDataDir: opts.embeddedSnapshot });
     dataSource = new DataSource({
       ...common,
+      entities: opts.entities,
       poolSize: 1,
       // One PGlite session behind a pool of one: transactions are serialised and isolated.
       extra: { ...embedded.pgConfig, idleTimeoutMillis: 0 },
