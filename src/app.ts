@@ -27,7 +27,8 @@ import type { Projection } from './modules/events';
 import type { BootstrapResult } from './modules/workspaces';
 import { openPiiCipher, resolvePiiMasterKey } from './modules/identities';
 import { createSegmentRouter } from './modules/events';
-import { createSegmentExportRouter } from './modules/tags/segment-export.router';
+import { createSegmentExportRouter } from './modules/tags';
+import { moduleEntities, moduleResolvers, type ResolverDeps } from './modules/registry';
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
@@ -55,7 +56,7 @@ export interface SiyuApp {
 /** Builds a complete Siyu instance from config. Tests boot this; `main.ts` adds the process around it. */
 export async function createApp(config: Config, opts: CreateAppOptions = {}): Promise<SiyuApp> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const db = await openDatabase(config, opts);
+  const db = await openDatabase(config, { ...opts, entities: moduleEntities() });
   let pubsub: PubSubHandle | undefined;
   let rateLimits: RateLimits | undefined;
   try {
@@ -97,7 +98,8 @@ async function assemble(
   extraResolvers: readonly Function[] = [],
 ): Promise<SiyuApp> {
   const formatError = createErrorFormatter(log);
-  const schema = await buildAppSchema(services, pubsub.pubSub, extraResolvers);
+  // `satisfies`: a service some resolver needs but the services object lacks fails to compile.
+  const schema = await buildAppSchema(moduleResolvers(), services satisfies ResolverDeps, pubsub.pubSub, extraResolvers);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);

@@ -70,7 +70,7 @@ export function createServices(
   });
   const kpis = new KpiService(deps);
   const readModels = { tags, compliance, stages, health, journeys, kpis };
-  const manifests: readonly ModuleManifest<typeof readModels, Projection>[] = MODULES;
+  const manifests: readonly ModuleManifest<readonly Function[], typeof readModels, Projection>[] = MODULES;
   const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
 
   const identities = new IdentityService(ds, cipher, log, {

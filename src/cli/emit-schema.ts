@@ -3,14 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { buildAppSchema, printAppSchema } from '../platform/graphql/schema';
-import type { AppServices } from '../services';
+import { moduleResolvers, type ResolverDeps } from '../modules/registry';
 import type { SiyuPubSub } from '../platform/pubsub';
 
 export const SCHEMA_FILE = path.resolve(__dirname, '../../../schema/schema.graphql');
 
 /** The SDL the code defines. Building the schema needs no database: resolvers are never called. */
 export async function emittedSchema(): Promise<string> {
-  const schema = await buildAppSchema({} as AppServices, createPubSub() as SiyuPubSub);
+  const schema = await buildAppSchema(moduleResolvers(), {} as ResolverDeps, createPubSub() as SiyuPubSub);
   return printAppSchema(schema);
 }
 

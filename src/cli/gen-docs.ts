@@ -2,10 +2,9 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSchema, GraphQLEnumType, type GraphQLSchema } from 'graphql';
-import { CHANNELS, IDENTIFIER_TYPES, PII_TYPES } from '../modules/identities/identifier-type';
-import { DEFAULT_IDENTITY_RULES } from '../modules/identities/identity-rules';
-import { FIELD_DOCS } from '../modules/tags/expression/vocabulary';
-import { segmentToRawEvent } from '../modules/events/segment.mapping';
+import { CHANNELS, DEFAULT_IDENTITY_RULES, IDENTIFIER_TYPES, PII_TYPES } from '../modules/identities';
+import { FIELD_DOCS } from '../modules/tags';
+import { segmentToRawEvent } from '../modules/events';
 
 /**
  * `npm run docs`: writes docs/reference.md from the committed schema's descriptions and the code's

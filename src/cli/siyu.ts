@@ -162,7 +162,8 @@ async function openLocal(config: Config, opts: { pubsub: boolean }): Promise<Loc
   const { openPubSub } = await import('../platform/pubsub');
   const { createServices } = await import('../services');
   const { openPiiCipher, resolvePiiMasterKey } = await import('../modules/identities');
-  const db = await openDatabase(config);
+  const { moduleEntities } = await import('../modules/registry');
+  const db = await openDatabase(config, { entities: moduleEntities() });
   // With Redis configured, running servers hear about imported events (live dashboards).
   const pubsub = openPubSub(opts.pubsub ? config.redisUrl?.reveal() : undefined, log);
   const close = async () => {

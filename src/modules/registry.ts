@@ -27,9 +27,17 @@ export const MODULES = [
   JOURNEYS_MODULE,
   TAGS_MODULE,
   RECOMPUTE_MODULE,
-] as const satisfies readonly ModuleManifest<never, unknown>[];
+] as const satisfies readonly ModuleManifest<readonly Function[], never, unknown>[];
 
 /** Every module's TypeORM entities. */
-export const moduleEntities = (): Function[] => MODULES.flatMap((m: ModuleManifest<never, unknown>) => m.entities ?? []);
+export const moduleEntities = (): Function[] => MODULES.flatMap((m: ModuleManifest<readonly Function[], never, unknown>) => m.entities ?? []);
+
+type ResolverClass = ReturnType<(typeof MODULES)[number]['resolvers']>[number];
+/**
+ * What the services object given to the resolvers must provide: every resolver's constructor deps,
+ * intersected. The composition root checks its services against this (`satisfies ResolverDeps`).
+ */
+export type ResolverDeps = ResolverClass extends new (deps: infer D) => unknown ? D : never;
+
 /** Every module's GraphQL resolvers. */
-export const moduleResolvers = (): Function[] => MODULES.flatMap((m: ModuleManifest<never, unknown>) => m.resolvers);
+export const moduleResolvers = (): ResolverClass[] => MODULES.flatMap((m: ModuleManifest<readonly Function[], never, unknown>) => m.resolvers() as readonly ResolverClass[]);

@@ -2,12 +2,11 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AppServices } from '../../services';
-import { Profile } from '../profiles/profile.type';
-import { actorOf, auditCursor } from './audit.service';
+import { Profile } from '../profiles';
+import { actorOf, auditCursor, type AuditService } from './audit.service';
 import { AuditLogFilter, SetConsentInput, UpdateComplianceSettingsInput } from './compliance.inputs';
 import type { ConsentHistoryRow, ConsentRow } from './compliance.repository';
-import type { ComplianceSettings } from './compliance.service';
+import type { ComplianceService, ComplianceSettings } from './compliance.service';
 import {
   AuditEntry,
   AuditLogPage,
@@ -22,6 +21,12 @@ import {
   SuppressionStats,
 } from './compliance.type';
 
+/** The services the compliance resolvers use; the app's services object provides them. */
+export interface ComplianceResolverDeps {
+  readonly compliance: ComplianceService;
+  readonly audit: AuditService;
+}
+
 const toConsent = (r: ConsentRow): Consent =>
   Object.assign(new Consent(), { purpose: r.purpose as ConsentPurpose, state: r.state as ConsentState, source: r.source, policyVersion: r.policy_version, at: r.at });
 
@@ -33,7 +38,7 @@ const toSettings = (s: ComplianceSettings): ComplianceSettingsType =>
 
 @Resolver()
 export class ComplianceResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: ComplianceResolverDeps) {}
 
   @Authorized(Role.READ)
   @Mutation(() => Consent, {
@@ -115,7 +120,7 @@ export class ComplianceResolver {
 
 @Resolver(() => Profile)
 export class ProfileConsentResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: ComplianceResolverDeps) {}
 
   @FieldResolver(() => [Consent], { description: 'Current consent per purpose (purposes never answered are absent).' })
   async consents(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<Consent[]> {

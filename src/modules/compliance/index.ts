@@ -9,15 +9,14 @@ export { AuditService, actorOf } from './audit.service';
 export type { AuditActor, AuditEntry } from './audit.service';
 export { CONSENT_PURPOSES, CONSENT_EVENT } from './consent';
 
+export type { ComplianceResolverDeps } from './compliance.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const COMPLIANCE_RESOLVERS: Function[] = [ComplianceResolver, ProfileConsentResolver];
+export const COMPLIANCE_RESOLVERS = [ComplianceResolver, ProfileConsentResolver] as const;
 
 /** The compliance module: consent, the rights of the person, retention and the audit log. */
-export const COMPLIANCE_MODULE: ModuleManifest<{ compliance: ComplianceService }, Projection> = {
+export const COMPLIANCE_MODULE = {
   name: 'compliance',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return COMPLIANCE_RESOLVERS;
-  },
+  resolvers: () => COMPLIANCE_RESOLVERS,
   projection: (s) => s.compliance.projection,
-};
+} satisfies ModuleManifest<readonly Function[], { compliance: ComplianceService }, Projection>;

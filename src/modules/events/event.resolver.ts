@@ -1,10 +1,14 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AppServices } from '../../services';
 import { EventInput } from './event.inputs';
 import { IngestError, IngestEventResult, IngestResult, IngestStatusType } from './event.type';
-import type { IngestOutcome } from './ingest.service';
+import type { IngestOutcome, IngestService } from './ingest.service';
+
+/** The services the event resolver uses; the app's services object provides them. */
+export interface EventResolverDeps {
+  readonly ingest: IngestService;
+}
 
 export function toIngestResult(o: IngestOutcome): IngestResult {
   return Object.assign(new IngestResult(), {
@@ -27,7 +31,7 @@ export function toIngestResult(o: IngestOutcome): IngestResult {
 
 @Resolver()
 export class EventResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: EventResolverDeps) {}
 
   @Authorized(Role.INGEST)
   @Mutation(() => IngestResult, {

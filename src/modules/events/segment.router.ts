@@ -4,9 +4,16 @@ import { Role, parseAuthorization, type AuthInfo } from '../../platform/auth';
 import { AppError, ErrorClass, isDatabaseUnavailable, type FieldError } from '../../platform/errors';
 import { HTTP_STATUS, errorHeaders, type RateLimits } from '../../platform/limits';
 import type { Logger } from '../../platform/logging';
-import type { AppServices } from '../../services';
+import type { WorkspaceService } from '../workspaces';
 import { MAX_EVENTS_PER_BATCH, type RawEvent } from './event-validation';
+import type { IngestService } from './ingest.service';
 import { segmentRejection, segmentToRawEvent, type MappedEvent, type SegmentType } from './segment.mapping';
+
+/** The services the Segment-compatible HTTP API uses; the app's services object provides them. */
+export interface SegmentRouterDeps {
+  readonly ingest: IngestService;
+  readonly workspaces: WorkspaceService;
+}
 
 /** Segment's limit for one request (a batch); single events are held to 32 KB by the pipeline. */
 export const SEGMENT_BODY_LIMIT_BYTES = 500 * 1024;
@@ -56,7 +63,7 @@ export function segmentKeyFromHeader(header: string): string | null {
  * map each message (segment.mapping.ts), hand the events to the ingest pipeline, answer after it
  * committed.
  */
-export function createSegmentRouter(services: AppServices, log: Logger, rateLimits: RateLimits): express.Router {
+export function createSegmentRouter(services: SegmentRouterDeps, log: Logger, rateLimits: RateLimits): express.Router {
   const router = express.Router();
   // JSON up to 500 KB after decompression (gzip/deflate/br bodies are inflated); analytics.js sends
   // its JSON as text/plain so that browsers skip the CORS preflight.

@@ -1,12 +1,12 @@
 import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AppServices } from '../../services';
-import { Profile } from '../profiles/profile.type';
+import type { AuditService } from '../compliance';
+import { Profile } from '../profiles';
 import { UpdateHealthSettingsInput } from './health.inputs';
 import type { HealthComponentValue, WeightedScore } from './health.score';
 import { PROFILE_HEALTH_LOADER } from './health.prefetch';
-import type { ProfileHealthRead } from './health.service';
+import type { HealthService, ProfileHealthRead } from './health.service';
 import type { HealthSettings } from './health.settings';
 import {
   ActivityIndexWeights,
@@ -22,6 +22,12 @@ import {
   HealthWeights,
   ProfileHealth,
 } from './health.type';
+
+/** The services the health resolvers use; the app's services object provides them. */
+export interface HealthResolverDeps {
+  readonly health: HealthService;
+  readonly audit: AuditService;
+}
 
 const VIEWERS = [Role.READ, Role.ANALYST] as const;
 
@@ -45,7 +51,7 @@ const toProfileHealth = (h: ProfileHealthRead): ProfileHealth =>
 
 @Resolver()
 export class HealthResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: HealthResolverDeps) {}
 
   @Authorized(...VIEWERS)
   @Query(() => HealthSettingsType, { description: 'Health settings: weights, tier boundaries, scales, index weights (defaults where never set). READ or ANALYST.' })
@@ -86,7 +92,7 @@ export class HealthResolver {
 
 @Resolver(() => Profile)
 export class ProfileHealthResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: HealthResolverDeps) {}
 
   @FieldResolver(() => ProfileHealth, { nullable: true, description: '健康度: score, tier and explained components; null until first computed (on the next event or sweep).' })
   async health(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<ProfileHealth | null> {

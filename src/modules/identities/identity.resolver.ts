@@ -2,12 +2,21 @@ import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphq
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AppServices } from '../../services';
-import { toMerge } from '../profiles/profile.resolver';
-import { toProfile, UnmergeResult } from '../profiles/profile.type';
+import type { AuditService } from '../compliance';
+import { toMerge, toProfile, UnmergeResult, type ProfileService } from '../profiles';
+import type { TagService } from '../tags';
 import { IDENTIFIER_TYPES, type IdentifierType } from './identifier-type';
 import type { IdentityRules } from './identity-rules';
+import type { IdentityService } from './identity.service';
 import { IdentifierRuleType, IdentityRulesInput, IdentityRulesType } from './identity.type';
+
+/** The services the identity resolver uses; the app's services object provides them. */
+export interface IdentityResolverDeps {
+  readonly identities: IdentityService;
+  readonly profiles: ProfileService;
+  readonly tags: TagService;
+  readonly audit: AuditService;
+}
 
 function toRulesType(r: IdentityRules): IdentityRulesType {
   return Object.assign(new IdentityRulesType(), {
@@ -31,7 +40,7 @@ const uuid = (id: string, field: string) => {
 
 @Resolver()
 export class IdentityResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: IdentityResolverDeps) {}
 
   @Authorized(Role.ADMIN)
   @Query(() => IdentityRulesType, { description: "The workspace's identity rules (defaults until changed). ADMIN." })

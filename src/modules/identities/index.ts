@@ -1,5 +1,4 @@
 import type { ModuleManifest } from '../../platform/module';
-import { IdentityResolver } from './identity.resolver';
 export { IDENTIFIER_TYPES, CHANNELS, PII_TYPES, isChannel, isIdentifierType } from './identifier-type';
 export type { Channel, IdentifierType } from './identifier-type';
 export { IdentityGraph, idKey, splitIdKey } from './identity-graph';
@@ -15,12 +14,14 @@ export { resolvePiiMasterKey } from './pii-key';
 export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';
 export type { PreparedIdentifier } from './prepare';
+export { IdentifierInput } from './identity.inputs';
+// Last: the resolver needs the profiles module, which needs the exports above (a cycle at load time).
+import { IdentityResolver } from './identity.resolver';
+export { IdentityResolver };
+export type { IdentityResolverDeps } from './identity.resolver';
 
 /** The identities module: identity rules, resolution, merges and unmerges, the PII cipher. */
-export const IDENTITIES_MODULE: ModuleManifest = {
+export const IDENTITIES_MODULE = {
   name: 'identities',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return [IdentityResolver];
-  },
-};
+  resolvers: () => [IdentityResolver] as const,
+} satisfies ModuleManifest;

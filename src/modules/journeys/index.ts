@@ -6,15 +6,14 @@ import { JourneyResolver } from './journey.resolver';
 export { JourneyService } from './journey.service';
 export type { TriggerConsentCheck, TriggerCandidate, JourneyTriggeredPayload } from './journey.service';
 
+export type { JourneyResolverDeps } from './journey.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const JOURNEY_RESOLVERS: Function[] = [JourneyResolver];
+export const JOURNEY_RESOLVERS = [JourneyResolver] as const;
 
 /** The journeys module: journeys. */
-export const JOURNEYS_MODULE: ModuleManifest<{ journeys: JourneyService }, Projection> = {
+export const JOURNEYS_MODULE = {
   name: 'journeys',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return JOURNEY_RESOLVERS;
-  },
+  resolvers: () => JOURNEY_RESOLVERS,
   projection: (s) => s.journeys.projection,
-};
+} satisfies ModuleManifest<readonly Function[], { journeys: JourneyService }, Projection>;

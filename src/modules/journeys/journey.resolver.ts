@@ -3,11 +3,11 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
+import type { AuditService } from '../compliance';
 import type { StepDef } from './journey.definition';
 import type { JourneyState } from './journey.engine';
 import type { JourneyRow } from './journey.repository';
-import type { JourneyTriggeredPayload } from './journey.service';
+import type { JourneyService, JourneyTriggeredPayload } from './journey.service';
 import { CreateJourneyInput, JourneyRangeInput, UpdateJourneyInput } from './journey.inputs';
 import { JourneyTemplateKey } from './journey.templates';
 import {
@@ -24,6 +24,12 @@ import {
   PropertyCondition,
   StepMatch,
 } from './journey.type';
+
+/** The services the journey resolver uses; the app's services object provides them. */
+export interface JourneyResolverDeps {
+  readonly journeys: JourneyService;
+  readonly audit: AuditService;
+}
 
 const toStep = (s: StepDef): JourneyStep =>
   Object.assign(new JourneyStep(), {
@@ -70,7 +76,7 @@ const VIEWERS = [Role.READ, Role.ANALYST] as const;
 
 @Resolver(() => Journey)
 export class JourneyResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: JourneyResolverDeps) {}
 
   @Authorized(...VIEWERS)
   @Query(() => [Journey], { description: 'Journeys of the workspace, oldest first. READ or ANALYST.' })

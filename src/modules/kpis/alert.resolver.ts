@@ -2,13 +2,18 @@ import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver, Root, 
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
 import type { AlertRow, AlertRuleRow, TargetRow } from './alert.repository';
 import { LEVEL_RANK, type AlertLevel as AlertLevelKey } from './alert.service';
 import { Alert, AlertLevel, AlertRule, AlertRuleInput, AlertRuleKind, AlertStatus, KpiTarget } from './alert.type';
 import { KpiMetric } from './kpi.catalogue';
 import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
+import type { KpiService } from './kpi.service';
 import { KpiRangeType } from './kpi.type';
+
+/** The services the alert resolver uses; the app's services object provides them. */
+export interface AlertResolverDeps {
+  readonly kpis: KpiService;
+}
 
 const VIEWERS = [Role.READ, Role.ANALYST] as const;
 
@@ -50,7 +55,7 @@ export const toAlert = (a: AlertRow): Alert =>
 
 @Resolver()
 export class AlertResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: AlertResolverDeps) {}
 
   @Authorized(Role.ANALYST)
   @Mutation(() => KpiTarget, { description: 'Set a target for a KPI over a period (e.g. RETENTION_D1 0.41 this quarter). ANALYST or ADMIN.' })

@@ -9,15 +9,15 @@ export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service
 export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
 export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
 
+export type { KpiResolverDeps } from './kpi.resolver';
+export type { AlertResolverDeps } from './alert.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const KPI_RESOLVERS: Function[] = [KpiResolver, AlertResolver];
+export const KPI_RESOLVERS = [KpiResolver, AlertResolver] as const;
 
 /** The kpis module: KPI rollups, targets and alerts. */
-export const KPIS_MODULE: ModuleManifest<{ kpis: KpiService }, Projection> = {
+export const KPIS_MODULE = {
   name: 'kpis',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return KPI_RESOLVERS;
-  },
+  resolvers: () => KPI_RESOLVERS,
   projection: (s) => s.kpis.projection,
-};
+} satisfies ModuleManifest<readonly Function[], { kpis: KpiService }, Projection>;

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
+import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Float, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { servicesFor } from '../../platform/graphql/services-for';
-import type { LiveUpdate } from '../../platform/live';
+import type { LiveHub, LiveUpdate } from '../../platform/live';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
+import type { WorkspaceService } from '../workspaces';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
-import type { KpiSeriesResult, KpiSeriesValue } from './kpi.service';
+import type { KpiSeriesResult, KpiSeriesValue, KpiService } from './kpi.service';
 import {
   AggregatePage,
   AggregateRow,
@@ -28,6 +29,16 @@ import {
   RetentionCohort,
   RetentionMatrix,
 } from './kpi.type';
+
+/** The services the KPI resolver uses (`kpiUpdated` too, through `kpiDeps`); the app's services object provides them. */
+export interface KpiResolverDeps {
+  readonly kpis: KpiService;
+  readonly workspaces: WorkspaceService;
+  readonly live: LiveHub;
+}
+
+/** A subscription's `subscribe` has no resolver instance: it reads the same services from the schema. */
+const kpiDeps = (info: GraphQLResolveInfo) => servicesFor(info) as KpiResolverDeps;
 
 /** Aggregates only, never personal data: READ, ANALYST (and ADMIN). */
 const VIEWERS = [Role.READ, Role.ANALYST] as const;
@@ -61,7 +72,7 @@ interface KpiLiveValue {
 
 @Resolver()
 export class KpiResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: KpiResolverDeps) {}
 
   @Authorized(...VIEWERS)
   @Query(() => KpiResult, { description: 'A KPI time series over a range at a grain, optionally broken down. Reads rollups kept in the ingest transaction. READ or ANALYST.' })
@@ -168,7 +179,7 @@ export class KpiResolver {
       if (auth.role !== Role.ADMIN && !(VIEWERS as readonly Role[]).includes(auth.role)) {
         throw AppError.forbidden(`This needs one of the roles READ, ANALYST; your key has ${auth.role.toUpperCase()}.`);
       }
-      const services = servicesFor(info);
+      const services = kpiDeps(info);
       const ws = auth.workspaceId;
       const metrics = args.metrics as KpiMetric[];
       const grain = (args.grain ?? KpiGrain.DAY) as KpiGrain;

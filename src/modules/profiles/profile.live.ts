@@ -1,8 +1,16 @@
 import { LoaderRegistry } from '../../platform/graphql/loaders';
-import type { LiveSource, LiveUpdate } from '../../platform/live';
+import type { LiveHub, LiveSource, LiveUpdate } from '../../platform/live';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
+import type { WorkspaceService } from '../workspaces';
+import type { ProfileService } from './profile.service';
 import { toProfile, type Profile } from './profile.type';
+
+/** The services a live profile reads; the app's services object provides them. */
+export interface ProfileLiveDeps {
+  readonly profiles: ProfileService;
+  readonly workspaces: WorkspaceService;
+  readonly live: LiveHub;
+}
 
 /**
  * One computed version of a profile, shared by every subscriber: the mapped profile (masking of
@@ -20,7 +28,7 @@ function idsOf(payload: unknown): unknown[] {
 }
 
 /** The shared live source of one live profile (key by workspace and live id). */
-export function profileLiveSource(services: AppServices, workspaceId: string, liveId: string, intervalMs: number): LiveSource<ProfileLiveValue> {
+export function profileLiveSource(services: ProfileLiveDeps, workspaceId: string, liveId: string, intervalMs: number): LiveSource<ProfileLiveValue> {
   // The id whose changes count: the profile asked, or the one it was since merged into.
   let current = liveId;
   return {
@@ -43,7 +51,7 @@ export function profileLiveSource(services: AppServices, workspaceId: string, li
  * Subscribes to a profile: a merged-away id resolves to its survivor (NOT_FOUND when unknown), so
  * every subscriber of one person shares one computation, at the workspace's interval.
  */
-export async function subscribeToProfile(services: AppServices, workspaceId: string, id: string): Promise<AsyncIterableIterator<LiveUpdate<ProfileLiveValue>>> {
+export async function subscribeToProfile(services: ProfileLiveDeps, workspaceId: string, id: string): Promise<AsyncIterableIterator<LiveUpdate<ProfileLiveValue>>> {
   const [row, intervalMs] = await Promise.all([services.profiles.get(workspaceId, id), services.workspaces.liveInterval(workspaceId)]);
   return services.live.subscribe(profileLiveSource(services, workspaceId, row.id, intervalMs));
 }

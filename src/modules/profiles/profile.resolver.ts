@@ -5,9 +5,8 @@ import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { servicesFor } from '../../platform/graphql/services-for';
 import type { LiveUpdate } from '../../platform/live';
-import { subscribeToProfile, type ProfileLiveValue } from './profile.live';
-import type { AppServices } from '../../services';
-import { IdentifierInput } from '../events/event.inputs';
+import { subscribeToProfile, type ProfileLiveDeps, type ProfileLiveValue } from './profile.live';
+import type { AuditService } from '../compliance';
 import { profileLoaders } from './profile.loaders';
 import { ProfileFilter } from './profile.inputs';
 import type { MergeReadRow, ConflictReadRow, ProfileRow } from './profile.repository';
@@ -32,7 +31,15 @@ import {
   Trait,
   toProfile,
 } from './profile.type';
-import { maskPersonalJson } from '../identities';
+import { IdentifierInput, maskPersonalJson } from '../identities';
+
+/** The services the profile resolver uses (`profileUpdated` too, through `profileDeps`); the app's services object provides them. */
+export interface ProfileResolverDeps extends ProfileLiveDeps {
+  readonly audit: AuditService;
+}
+
+/** A subscription's `subscribe` has no resolver instance: it reads the same services from the schema. */
+const profileDeps = (info: GraphQLResolveInfo) => servicesFor(info) as ProfileResolverDeps;
 
 const ref = (t: [string, string, string]) => Object.assign(new IdentifierRef(), { type: t[0], namespace: t[1] || null });
 
@@ -66,7 +73,7 @@ const READERS = [Role.READ] as const;
 
 @Resolver(() => Profile)
 export class ProfileResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: ProfileResolverDeps) {}
 
   @Authorized(...READERS)
   @Query(() => Profile, { description: 'One profile by id; the id of a merged profile resolves to the survivor. READ.' })
@@ -88,7 +95,7 @@ export class ProfileResolver {
       if (auth.role !== Role.ADMIN && !(READERS as readonly Role[]).includes(auth.role)) {
         throw AppError.forbidden(`This needs one of the roles ${READERS.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
       }
-      return subscribeToProfile(servicesFor(info), auth.workspaceId, args.id as string);
+      return subscribeToProfile(profileDeps(info), auth.workspaceId, args.id as string);
     },
   })
   profileUpdated(

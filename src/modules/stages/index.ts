@@ -8,16 +8,15 @@ export type { Funnel, FunnelStage } from './stage.service';
 export { DEFAULT_MODEL } from './stage.model';
 export type { StageModel, StageState } from './stage.model';
 
+export type { StageResolverDeps } from './stage.resolver';
+
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
-export const STAGE_RESOLVERS: Function[] = [StageResolver, ProfileStageResolver];
+export const STAGE_RESOLVERS = [StageResolver, ProfileStageResolver] as const;
 export { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 
 /** The stages module: lifecycle stages. */
-export const STAGES_MODULE: ModuleManifest<{ stages: StageService }, Projection> = {
+export const STAGES_MODULE = {
   name: 'stages',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return STAGE_RESOLVERS;
-  },
+  resolvers: () => STAGE_RESOLVERS,
   projection: (s) => s.stages.projection,
-};
+} satisfies ModuleManifest<readonly Function[], { stages: StageService }, Projection>;

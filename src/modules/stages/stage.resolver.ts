@@ -1,10 +1,11 @@
 import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AppServices } from '../../services';
-import { Profile } from '../profiles/profile.type';
+import type { AuditService } from '../compliance';
+import { Profile } from '../profiles';
 import type { StageModel as StageModelData } from './stage.model';
 import { PROFILE_STAGE_LOADER } from './stage.prefetch';
+import type { StageService } from './stage.service';
 import {
   LifecycleStage,
   StageCondition,
@@ -16,6 +17,12 @@ import {
   StageModelInput,
   StageTransition,
 } from './stage.type';
+
+/** The services the stage resolvers use; the app's services object provides them. */
+export interface StageResolverDeps {
+  readonly stages: StageService;
+  readonly audit: AuditService;
+}
 
 const toModel = (m: StageModelData): StageModel =>
   Object.assign(new StageModel(), {
@@ -38,7 +45,7 @@ const toModel = (m: StageModelData): StageModel =>
 
 @Resolver(() => StageModel)
 export class StageResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: StageResolverDeps) {}
 
   @Authorized(Role.READ, Role.ANALYST)
   @Query(() => StageModel, { description: 'The workspace\'s lifecycle stage model (the default one until an admin sets another). READ or ANALYST.' })
@@ -74,7 +81,7 @@ export class StageResolver {
 
 @Resolver(() => Profile)
 export class ProfileStageResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: StageResolverDeps) {}
 
   @Authorized(Role.READ)
   @FieldResolver(() => LifecycleStage, { nullable: true, description: 'The person\'s lifecycle stage now (生命周期); null before any stage applies. READ.' })

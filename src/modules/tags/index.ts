@@ -1,6 +1,5 @@
 import type { ModuleManifest } from '../../platform/module';
 import type { Projection } from '../events';
-import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tag.resolver';
 import { tagProjection } from './tag.projection';
 import type { TagService } from './tag.service';
 export { TagService } from './tag.service';
@@ -11,12 +10,15 @@ export { DEFAULT_THRESHOLDS, describeDefaults } from './segment-defaults';
 export { TAG_PROFILE_PREFETCH } from './tag.prefetch';
 export { tagProjection, systemTagWriter } from './tag.projection';
 
+export { createSegmentExportRouter } from './segment-export.router';
+export type { SegmentExportDeps } from './segment-export.router';
+import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tag.resolver';
+export { ProfileTagsResolver, SegmentResolver, TagResolver };
+export type { TagResolverDeps } from './tag.resolver';
+
 /** The tags module: tags and segments, a projection run after the ones that decide system tags. */
-export const TAGS_MODULE: ModuleManifest<{ tags: TagService }, Projection> = {
+export const TAGS_MODULE = {
   name: 'tags',
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return [TagResolver, SegmentResolver, ProfileTagsResolver];
-  },
+  resolvers: () => [TagResolver, SegmentResolver, ProfileTagsResolver] as const,
   projection: (s) => tagProjection(s.tags, ['stages', 'health']),
-};
+} satisfies ModuleManifest<readonly Function[], { tags: TagService }, Projection>;

@@ -2,8 +2,19 @@ import express from 'express';
 import { Role, parseAuthorization } from '../../platform/auth';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import type { AppServices } from '../../services';
+import type { AuditService } from '../compliance';
 import { IDENTIFIER_TYPES, isIdentifierType } from '../identities';
+import type { ProfileService } from '../profiles';
+import type { WorkspaceService } from '../workspaces';
+import type { TagService } from './tag.service';
+
+/** The services the segment export uses; the app's services object provides them. */
+export interface SegmentExportDeps {
+  readonly tags: TagService;
+  readonly profiles: ProfileService;
+  readonly workspaces: WorkspaceService;
+  readonly audit: AuditService;
+}
 
 const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404 };
 const PAGE = 1000;
@@ -21,7 +32,7 @@ export const allowAll: ExportConsentFilter = async (_ws, ids) => new Set(ids);
  * page by page, so any size streams in bounded memory. READ or ADMIN key; phone/e-mail masked unless
  * the key has the PII scope.
  */
-export function createSegmentExportRouter(services: AppServices, log: Logger, consent: ExportConsentFilter = allowAll): express.Router {
+export function createSegmentExportRouter(services: SegmentExportDeps, log: Logger, consent: ExportConsentFilter = allowAll): express.Router {
   const router = express.Router();
   router.get('/segments/:id', async (req, res) => {
     try {

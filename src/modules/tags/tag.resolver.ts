@@ -3,10 +3,10 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
-import { PageInfo, Profile, ProfileConnection, ProfileEdge, toProfile } from '../profiles/profile.type';
-import { encodeCursor } from '../profiles/profile.service';
+import type { AuditService } from '../compliance';
+import { PageInfo, Profile, ProfileConnection, ProfileEdge, encodeCursor, toProfile, type ProfileService } from '../profiles';
 import type { SegmentRow, TagRow } from './tag.repository';
+import type { TagService } from './tag.service';
 import { PROFILE_SEGMENTS_LOADER, PROFILE_TAGS_LOADER, toProfileSegment, toProfileTag } from './tag.prefetch';
 import {
   BreakdownCount,
@@ -27,6 +27,13 @@ import {
   UpdateSegmentInput,
   UpdateTagInput,
 } from './tag.type';
+
+/** The services the tag and segment resolvers use; the app's services object provides them. */
+export interface TagResolverDeps {
+  readonly tags: TagService;
+  readonly profiles: ProfileService;
+  readonly audit: AuditService;
+}
 
 const toTag = (t: TagRow): Tag =>
   Object.assign(new Tag(), {
@@ -57,7 +64,7 @@ const VIEWERS = [Role.READ, Role.ANALYST] as const;
 
 @Resolver(() => Segment)
 export class SegmentResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: TagResolverDeps) {}
 
   @Authorized(...VIEWERS)
   @Query(() => [Segment], { description: 'Every segment of the workspace, defaults first. READ or ANALYST.' })
@@ -176,7 +183,7 @@ export class SegmentResolver {
 
 @Resolver(() => Tag)
 export class TagResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: TagResolverDeps) {}
 
   @Authorized(...VIEWERS)
   @Query(() => [Tag], { description: 'Tags of the workspace, optionally of one group. READ or ANALYST.' })
@@ -283,7 +290,7 @@ export class TagResolver {
 
 @Resolver(() => Profile)
 export class ProfileTagsResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: TagResolverDeps) {}
 
   @FieldResolver(() => [ProfileTag], { description: 'Tags of the person (manual, rule and system).' })
   async tags(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<ProfileTag[]> {

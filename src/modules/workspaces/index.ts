@@ -5,16 +5,14 @@ import { ApiKeyEntity } from './api-key.entity';
 export { WorkspaceService, DEFAULT_TIME_ZONE } from './workspace.service';
 export type { BootstrapResult } from './workspace.service';
 export { WorkspaceResolver } from './workspace.resolver';
+export type { WorkspaceResolverDeps } from './workspace.resolver';
 export { Workspace, ApiKey } from './workspace.type';
 export { WorkspaceEntity } from './workspace.entity';
 export { ApiKeyEntity } from './api-key.entity';
 
 /** The workspaces module: workspaces, API keys, settings. */
-export const WORKSPACES_MODULE: ModuleManifest = {
+export const WORKSPACES_MODULE = {
   name: 'workspaces',
   entities: [WorkspaceEntity, ApiKeyEntity],
-  // A getter: resolver classes are read when the schema is built, after every module has loaded.
-  get resolvers() {
-    return [WorkspaceResolver];
-  },
-};
+  resolvers: () => [WorkspaceResolver] as const,
+} satisfies ModuleManifest;

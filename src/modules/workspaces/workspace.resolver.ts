@@ -3,13 +3,20 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AppServices } from '../../services';
+import type { AuditService } from '../compliance';
 import { CreateApiKeyInput, CreateWorkspaceInput, UpdateWorkspaceInput } from './workspace.inputs';
 import { ApiKey, CreatedApiKey, CreatedWorkspace, Me, Workspace, toApiKey, toWorkspace } from './workspace.type';
+import type { WorkspaceService } from './workspace.service';
+
+/** The services the workspace resolver uses; the app's services object provides them. */
+export interface WorkspaceResolverDeps {
+  readonly workspaces: WorkspaceService;
+  readonly audit: AuditService;
+}
 
 @Resolver()
 export class WorkspaceResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly services: WorkspaceResolverDeps) {}
 
   @Authorized()
   @Query(() => Me, { description: 'The caller: workspace and role of the API key used. Any role.' })

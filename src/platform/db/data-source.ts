@@ -1,7 +1,6 @@
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import { openEmbedded, type EmbeddedHandle } from './embedded';
-import { moduleEntities } from '../../modules/registry';
 import { MIGRATIONS } from '../../../migrations';
 
 export interface Database {
@@ -20,18 +19,19 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** A dumped, migrated PGlite data directory to start from (tests). */
   embeddedSnapshot?: Blob;
+  /** The TypeORM entities of the modules, given by the composition root (none: migrations and raw SQL only). */
+  entities?: DataSourceOptions['entities'];
 }
 
-const common = () => ({
+const common = {
   type: 'postgres' as const,
-  entities: moduleEntities(),
   migrations: MIGRATIONS,
   migrationsTableName: 'siyu_migrations',
   migrationsTransactionMode: 'each' as const,
   synchronize: false,
   migrationsRun: false,
   logging: false,
-});
+};
 
 export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {}): Promise<Database> {
   let dataSource: DataSource;
@@ -39,7 +39,8 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
   const db = config.database;
   if (db.kind === 'postgres') {
     dataSource = new DataSource({
-      ...common(),
+      ...common,
+      entities: opts.entities,
       url: db.url.reveal(),
       poolSize: db.poolSize,
       applicationName: 'siyu',
@@ -49,7 +50,8 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
   } else {
     embedded = await openEmbedded(db.dataDir, { loadDataDir: opts.embeddedSnapshot });
     dataSource = new DataSource({
-      ...common(),
+      ...common,
+      entities: opts.entities,
       poolSize: 1,
       // One PGlite session behind a pool of one: transactions are serialised and isolated.
       extra: { ...embedded.pgConfig, idleTimeoutMillis: 0 },

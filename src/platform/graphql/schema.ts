@@ -2,15 +2,16 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type ContainerType, type ResolverData } from 'type-graphql';
 import { authChecker } from '../auth';
 import type { SiyuPubSub } from '../pubsub';
-import { moduleResolvers } from '../../modules/registry';
-import type { AppServices } from '../../services';
 import { registerSchemaServices } from './services-for';
 
+/** A resolver class: constructed with the app's services object (its constructor names the part it uses). */
+export type ResolverClass<S> = new (services: S) => unknown;
+
 /** Resolvers are constructed with the app's services: one instance per resolver class per app. */
-function createContainer(services: AppServices): ContainerType {
+function createContainer<S>(services: S): ContainerType {
   const instances = new Map<unknown, unknown>();
   return {
-    get(cls: new (s: AppServices) => unknown, _data: ResolverData<object>) {
+    get(cls: ResolverClass<S>, _data: ResolverData<object>) {
       let i = instances.get(cls);
       if (!i) {
         i = new cls(services);
@@ -21,10 +22,18 @@ function createContainer(services: AppServices): ContainerType {
   } as ContainerType;
 }
 
-/** `extraResolvers`: only for benchmark builds (e.g. a no-op mutation as a reference); the public schema never has them. */
-export async function buildAppSchema(services: AppServices, pubSub: SiyuPubSub, extraResolvers: readonly Function[] = []): Promise<GraphQLSchema> {
+/**
+ * `resolvers` and `services` come from the composition root (src/app.ts): platform knows no module.
+ * `extraResolvers`: only for benchmark builds (e.g. a no-op mutation as a reference); the public schema never has them.
+ */
+export async function buildAppSchema<S>(
+  resolvers: readonly ResolverClass<S>[],
+  services: S,
+  pubSub: SiyuPubSub,
+  extraResolvers: readonly Function[] = [],
+): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [...moduleResolvers(), ...extraResolvers] as unknown as [Function, ...Function[]],
+    resolvers: [...resolvers, ...extraResolvers] as unknown as [Function, ...Function[]],
     container: createContainer(services),
     authChecker,
     authMode: 'error',
