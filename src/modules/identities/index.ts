@@ -1,4 +1,6 @@
 import type { ModuleManifest } from '../../platform/module';
+// First: the profiles module (loaded through the identity service) reads this input type while it loads.
+export { IdentifierInput } from './identity.inputs';
 export { IDENTIFIER_TYPES, CHANNELS, PII_TYPES, isChannel, isIdentifierType } from './identifier-type';
 export type { Channel, IdentifierType } from './identifier-type';
 export { IdentityGraph, idKey, splitIdKey } from './identity-graph';
@@ -14,7 +16,6 @@ export { resolvePiiMasterKey } from './pii-key';
 export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';
 export type { PreparedIdentifier } from './prepare';
-export { IdentifierInput } from './identity.inputs';
 // Last: the resolver needs the profiles module, which needs the exports above (a cycle at load time).
 import { IdentityResolver } from './identity.resolver';
 export { IdentityResolver };
