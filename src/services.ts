@@ -30,7 +30,7 @@ export interface AppServices {
   readonly kpis: KpiService;
   /** Consent, rights of the person (export, erasure), retention. */
   readonly compliance: ComplianceService;
-  /** The audit log: other modules' resolvers call `audit.log(ctx, …)` after audited changes. */
+  /** The audit log (reads; each service writes its rows in its changes' transactions). */
   readonly audit: AuditService;
   /** Shared, coalesced live values for subscriptions (`profileUpdated`, later KPIs). */
   readonly live: LiveHub;

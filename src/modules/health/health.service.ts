@@ -5,6 +5,7 @@ import type { MembershipChange } from '../tags';
 import { HealthRepository, type ProfileHealthRow } from './health.repository';
 import { healthIndices, profileHealth, TIER_LABELS, type HealthIndicesValue, type HealthTierKey, type ProfileHealthValue } from './health.score';
 import { applyPatch, withDefaults, type HealthSettings, type HealthSettingsPatch } from './health.settings';
+import { AuditService, type AuditActor } from '../compliance';
 
 /** Profiles recomputed per transaction when settings change. */
 export const RECOMPUTE_CHUNK = 1000;
@@ -32,8 +33,10 @@ export interface ProfileHealthRead {
  */
 export class HealthService {
   private readonly repo = new HealthRepository();
+  private readonly audit: AuditService;
 
   constructor(protected readonly ctx: ModuleContext) {
+    this.audit = new AuditService(ctx.ds);
     const hook: IngestHook = { name: 'health', afterBatch: (b) => this.afterBatch(b) };
     const task: SweepTask = { name: 'health', step: (ws, now, max) => this.sweepStep(ws, now, max) };
     ctx.addIngestHook(hook);
@@ -50,10 +53,12 @@ export class HealthService {
    * `RECOMPUTE_CHUNK` profiles, each in its own transaction, at most `RECOMPUTE_CHUNKS_IN_MUTATION`
    * chunks here; the sweep task recomputes what is left first (see `recomputeStatus`).
    */
-  async updateSettings(ws: string, patch: HealthSettingsPatch): Promise<HealthSettings> {
+  async updateSettings(actor: AuditActor, patch: HealthSettingsPatch): Promise<HealthSettings> {
+    const ws = actor.workspaceId;
     const next = applyPatch((await this.settings(ws)).settings, patch);
     const version = await this.ctx.ds.transaction(async (em) => {
       await this.lock(em, ws);
+      await this.audit.record(em, actor, { action: 'health_settings.update', targetType: 'workspace', targetId: ws, details: { changed: Object.keys(patch) } });
       return this.repo.saveSettings(em, ws, next);
     });
     let afterSeq = 0;

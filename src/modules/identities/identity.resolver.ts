@@ -3,6 +3,7 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import type { AppServices } from '../../services';
+import { actorOf } from '../compliance';
 import { toMerge } from '../profiles/profile.resolver';
 import { toProfile, UnmergeResult } from '../profiles/profile.type';
 import { IDENTIFIER_TYPES, type IdentifierType } from './identifier-type';
@@ -45,12 +46,11 @@ export class IdentityResolver {
     @Arg('input', () => IdentityRulesInput, { description: 'The complete rule set.' }) input: IdentityRulesInput,
     @Ctx() ctx: RequestContext,
   ): Promise<IdentityRulesType> {
-    const rules = await this.services.identities.updateRules(requireAuth(ctx).workspaceId, {
+    const rules = await this.services.identities.updateRules(actorOf(ctx), {
       types: input.types.map((t) => ({ type: t.type as IdentifierType, priority: t.priority, maxPerProfile: t.maxPerProfile })),
       blockedValues: input.blockedValues,
       blockedPatterns: input.blockedPatterns,
     });
-    await this.services.audit.log(ctx, 'identity_rules.update', 'workspace', requireAuth(ctx).workspaceId, { types: input.types.length, blockedValues: input.blockedValues.length, blockedPatterns: input.blockedPatterns.length });
     return toRulesType(rules);
   }
 

@@ -6,6 +6,8 @@ import { IdentityRepository } from './identity.repository';
 import { DEFAULT_IDENTITY_RULES, IdentityRules, type IdentityRulesDocument } from './identity-rules';
 import type { PiiCipher } from './pii-cipher';
 import { UnmergeRepository, type MergeRow } from './unmerge.repository';
+// The file, not the module's index: compliance imports identities (its PII helpers).
+import { AuditService, type AuditActor } from '../compliance/audit.service';
 
 const RULES_TTL_MS = 5_000;
 
@@ -14,6 +16,7 @@ export class IdentityService {
   private readonly repo = new IdentityRepository();
   private readonly unmerges = new UnmergeRepository();
   private readonly rulesCache = new Map<string, { rules: IdentityRules; until: number }>();
+  private readonly audit: AuditService;
   /** Called in the unmerge transaction with both profiles (tags and segments are re-evaluated). */
   onUnmerged: (em: EntityManager, workspaceId: string, profileIds: string[]) => Promise<unknown[]> = async () => [];
   /** Called after an unmerge committed, with both profiles (live subscribers are told). */
@@ -23,7 +26,9 @@ export class IdentityService {
     private readonly ds: DataSource,
     readonly cipher: PiiCipher,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.audit = new AuditService(ds);
+  }
 
   /** The workspace's rules (defaults until an admin changes them); cached for 5 s per instance. */
   async rules(workspaceId: string): Promise<IdentityRules> {
@@ -35,9 +40,14 @@ export class IdentityService {
     return rules;
   }
 
-  async updateRules(workspaceId: string, doc: IdentityRulesDocument): Promise<IdentityRules> {
+  async updateRules(actor: AuditActor, doc: IdentityRulesDocument): Promise<IdentityRules> {
+    const workspaceId = actor.workspaceId;
     const rules = IdentityRules.validate(doc);
-    await this.repo.saveRules(this.ds.manager, workspaceId, rules.doc);
+    await this.ds.transaction(async (em) => {
+      await this.repo.saveRules(em, workspaceId, rules.doc);
+      const details = { types: doc.types.length, blockedValues: doc.blockedValues.length, blockedPatterns: doc.blockedPatterns.length };
+      await this.audit.record(em, actor, { action: 'identity_rules.update', targetType: 'workspace', targetId: workspaceId, details });
+    });
     this.rulesCache.delete(workspaceId);
     this.log.info({ workspaceId }, 'identity rules changed');
     return rules;

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } 
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
 import type { AppServices } from '../../services';
+import { actorOf } from '../compliance';
 import { Profile } from '../profiles/profile.type';
 import type { StageModel as StageModelData } from './stage.model';
 import { PROFILE_STAGE_LOADER } from './stage.prefetch';
@@ -53,9 +54,7 @@ export class StageResolver {
       'A changed model re-derives every person\'s stage from their history (new transitions under the new model key). ADMIN.',
   })
   async updateStageModel(@Arg('input', () => StageModelInput, { description: 'The whole model.' }) input: StageModelInput, @Ctx() ctx: RequestContext): Promise<StageModel> {
-    const m = toModel(await this.services.stages.updateModel(requireAuth(ctx).workspaceId, input));
-    await this.services.audit.log(ctx, 'stage_model.update', 'workspace', requireAuth(ctx).workspaceId, { model: input.key });
-    return m;
+    return toModel(await this.services.stages.updateModel(actorOf(ctx), input));
   }
 
   @Authorized(Role.READ, Role.ANALYST)

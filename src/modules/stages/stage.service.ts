@@ -6,6 +6,7 @@ import type { MembershipChange } from '../tags';
 import { StageErrorCode } from './stage.errors';
 import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
+import { AuditService, type AuditActor } from '../compliance';
 
 /** System tag group of the stage tag `stage:<key>`. */
 export const STAGE_TAG_GROUP = 'lifecycle';
@@ -37,8 +38,10 @@ export interface Funnel {
  */
 export class StageService {
   private readonly repo = new StageRepository();
+  private readonly audit: AuditService;
 
   constructor(protected readonly ctx: ModuleContext) {
+    this.audit = new AuditService(ctx.ds);
     ctx.addIngestHook({ name: 'stages', afterBatch: (b) => this.afterBatch(b) });
     ctx.addSweepTask({ name: 'stages', step: (ws, now, max) => this.sweepStep(ws, now, max) });
   }
@@ -54,11 +57,13 @@ export class StageService {
    * changed model re-derives every person's stage from their history under it; their earlier
    * transitions stay, under the old model key.
    */
-  async updateModel(ws: string, input: StageModelInputShape): Promise<StageModel> {
+  async updateModel(actor: AuditActor, input: StageModelInputShape): Promise<StageModel> {
+    const ws = actor.workspaceId;
     const next = validateModel(input);
     let changes: MembershipChange[] = [];
     await this.ctx.ds.transaction(async (em) => {
       await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, [ws]);
+      await this.audit.record(em, actor, { action: 'stage_model.update', targetType: 'workspace', targetId: ws, details: { model: input.key } });
       const current = await this.model(ws, em);
       if (canonical(current) === canonical(next)) return;
       await this.repo.saveModel(em, ws, next);
