@@ -29,7 +29,7 @@ export interface AppServices {
   readonly kpis: KpiService;
   /** Consent, rights of the person (export, erasure), retention. */
   readonly compliance: ComplianceService;
-  /** The audit log. */
+  /** The audit log (reads; each service writes its rows in its changes' transactions). */
   readonly audit: AuditService;
   /** Shared, coalesced live values for subscriptions (`profileUpdated`, KPIs). */
   readonly live: LiveHub;
@@ -76,7 +76,7 @@ export function createServices(
   const identities = new IdentityService(ds, cipher, log, {
     refresh: (em, workspaceId, ids) => phases.refresh(em, workspaceId, ids, 'unmerge'),
     committed: (workspaceId, ids) => publishProfilesChanged(pubSub, workspaceId, ids),
-  });
+  }, compliance.audit);
   const ingest = new IngestService(ds, identities, phases, tags, pubSub, log);
   const profiles = new ProfileService(ds, identities, phases.prefetchParts);
   return {

@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { SiyuApp } from '../../src/app';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import type { RawEvent } from '../../src/modules/events/event-validation';
 import { batches, type BenchEvent } from '../lib/stream';
 
@@ -168,7 +169,7 @@ export async function runIngestRep(ctx: IngestContext, rep: number, facts: Inges
 
     // Siyu over HTTP: GraphQL ingestEvents with an INGEST key, one request per batch, as a client sees it.
     const wsB = (await app.services.workspaces.createWorkspace(`bench ${rep} http`, undefined)).workspace.id;
-    const { key } = await app.services.workspaces.createApiKey(wsB, { role: Role.INGEST, name: 'bench ingest' });
+    const { key } = await app.services.workspaces.createApiKey(systemActor(wsB), { role: Role.INGEST, name: 'bench ingest' });
     // Serialised before timing; kept as Buffers (off the JS heap: a full-size run holds ~0.5 GB of them).
     const bodies = groups.map((e) => Buffer.from(JSON.stringify({ query: INGEST_MUTATION, variables: { e } })));
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };

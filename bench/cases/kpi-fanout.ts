@@ -7,6 +7,7 @@ import type { SiyuApp } from '../../src/app';
 import { DemoGenerator, Rng, type DemoEvent } from '../../src/demo/generator';
 import type { RawEvent } from '../../src/modules/events/event-validation';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import type { ClientResult, ConnectJob, Connected, SiyuRecords } from '../kpi-clients';
 import { compare, type Comparison } from '../lib/report';
 import { fmt, median } from '../lib/stats';
@@ -221,7 +222,7 @@ export async function runKpiFanout(opts: { app: SiyuApp; url: string; seed: numb
       if (upd.errors) throw new Error(`updateWorkspace failed: ${JSON.stringify(upd.errors)}`);
       // At most 100 sockets per key (SIYU_WS_MAX_CONNECTIONS_PER_KEY default): one READ key per 100 subscribers.
       const keys: string[] = [];
-      for (let i = 0; i < Math.ceil(p.subscribers / 100); i++) keys.push((await app.services.workspaces.createApiKey(workspace.id, { role: Role.READ, name: `bench kpi ${i}` })).key);
+      for (let i = 0; i < Math.ceil(p.subscribers / 100); i++) keys.push((await app.services.workspaces.createApiKey(systemActor(workspace.id), { role: Role.READ, name: `bench kpi ${i}` })).key);
       const socketKeys = Array.from({ length: p.subscribers }, (_, i) => keys[Math.floor(i / 100)]);
       await sleep(300);
       const rssBefore = process.memoryUsage().rss;

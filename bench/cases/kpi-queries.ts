@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Client } from 'pg';
 import type { SiyuApp } from '../../src/app';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import { compare, type Comparison } from '../lib/report';
 import { fmt } from '../lib/stats';
 
@@ -138,7 +139,7 @@ export interface KpiQueryFacts {
  * repetition is compared (target: p95 ≤ 50 ms and ≥ 50× faster than naive).
  */
 export async function runKpiQueries(opts: { app: SiyuApp; url: string; databaseUrl: string; data: KpiData; reps: number; samples: number; log: (m: string) => void }): Promise<{ comparisons: Comparison[]; facts: KpiQueryFacts[]; lines: string[] }> {
-  const { key } = await opts.app.services.workspaces.createApiKey(opts.data.workspaceId, { role: Role.ANALYST, name: 'bench kpi' });
+  const { key } = await opts.app.services.workspaces.createApiKey(systemActor(opts.data.workspaceId), { role: Role.ANALYST, name: 'bench kpi' });
   const pg = new Client({ connectionString: opts.databaseUrl });
   await pg.connect();
   const facts: KpiQueryFacts[] = [];

@@ -1,5 +1,6 @@
 import type { SiyuApp } from '../../src/app';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import { LoaderRegistry } from '../../src/platform/graphql/loaders';
 import type { LoadGenerator } from '../lib/load';
 import { compare, type Comparison } from '../lib/report';
@@ -31,7 +32,7 @@ export async function runNPlusOne(opts: {
   durationSec: number;
   log: (m: string) => void;
 }): Promise<{ comparisons: Comparison[]; facts: NPlusOneFacts; lines: string[] }> {
-  const { key } = await opts.app.services.workspaces.createApiKey(opts.workspaceId, { role: Role.READ, name: 'bench n+1' });
+  const { key } = await opts.app.services.workspaces.createApiKey(systemActor(opts.workspaceId), { role: Role.READ, name: 'bench n+1' });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const body = (first: number) => JSON.stringify({ query: PROFILES_QUERY, variables: { first } });
   const request = async (first: number) => {

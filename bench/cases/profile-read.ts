@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { SiyuApp } from '../../src/app';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import { PiiCipher } from '../../src/modules/identities';
 import { startBareServer, type BareServer } from '../lib/bare-server';
 import type { LoadGenerator } from '../lib/load';
@@ -49,7 +50,7 @@ export async function setupProfileRead(opts: {
     [workspaceId],
   );
   const ids = sample(rng(opts.seed), live.map((r) => r.id), opts.count);
-  const { key } = await app.services.workspaces.createApiKey(workspaceId, { role: Role.READ, name: 'bench read' });
+  const { key } = await app.services.workspaces.createApiKey(systemActor(workspaceId), { role: Role.READ, name: 'bench read' });
   const bareServer = await startBareServer({
     databaseUrl: opts.databaseUrl,
     poolSize: opts.poolSize,

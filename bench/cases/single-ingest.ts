@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Resolver } from 'type-graphql';
 import type { SiyuApp } from '../../src/app';
 import { Role, requireAuth } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import type { RequestContext } from '../../src/platform/graphql/context';
 import { EventInput } from '../../src/modules/events/event.inputs';
 import type { LoadGenerator } from '../lib/load';
@@ -52,7 +53,7 @@ export async function runSingleIngest(opts: {
   log: (m: string) => void;
 }): Promise<{ comparisons: Comparison[]; reps: SingleIngestRep[]; open: OpenResult; openRate: number; openRateNote: string; lines: string[] }> {
   const { workspace, key: adminKey } = await opts.app.services.workspaces.createWorkspace('bench single ingest', undefined);
-  const { key } = await opts.app.services.workspaces.createApiKey(workspace.id, { role: Role.INGEST, name: 'bench ingest' });
+  const { key } = await opts.app.services.workspaces.createApiKey(systemActor(workspace.id), { role: Role.INGEST, name: 'bench ingest' });
   void adminKey;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const channels = ['wechat_mp', 'wechat_oa', 'app', 'web'];

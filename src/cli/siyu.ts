@@ -251,7 +251,8 @@ async function keyCreate(opts: { workspace: string; role: string; name?: string;
   if (opts.pii && role !== Role.READ) process.stderr.write(`siyu: note: --pii applies to READ keys only; ignored for ${role.toUpperCase()}\n`);
   return withLocal({ pubsub: false }, async (local) => {
     const ws = await findWorkspace(local, opts.workspace);
-    const { apiKey, key } = await local.services.workspaces.createApiKey(ws.id, { role, name, pii: opts.pii === true });
+    const { cliActor } = await import('../modules/compliance');
+    const { apiKey, key } = await local.services.workspaces.createApiKey(cliActor(ws.id), { role, name, pii: opts.pii === true });
     say(
       [
         `Created ${role.toUpperCase()} key "${apiKey.name}" in workspace "${ws.name}" (${ws.id}).`,

@@ -105,15 +105,17 @@ describe('siyu CLI process', () => {
     expect(config.stderr).toBe('siyu import: invalid configuration: DATABASE_URL: DATABASE_URL must start with postgres:// or postgresql://\n');
   });
 
-  it('creates a workspace and a key, imports directly (exit 0, then 3 with a broken line), and through a running server', async () => {
+  it('creates a workspace and a key (audited), imports directly (exit 0, then 3 with a broken line), and through a running server', async () => {
     const created = await siyu(['workspace', 'create', 'e2e brand', '--time-zone', 'Asia/Shanghai']);
     expect(created.code).toBe(0);
     const workspaceId = created.stdout.match(/workspace id:\s+(\S+)/)![1];
+    const adminKey = created.stdout.match(/admin key:\s+(siyu_\S{32})/)![1];
     expect(created.stdout).toMatch(/admin key:\s+siyu_\S{32}/);
 
     const keyRun = await siyu(['key', 'create', '--workspace', workspaceId, '--role', 'ingest', '--name', 'e2e import']);
     expect(keyRun.code).toBe(0);
     const ingestKey = keyRun.stdout.match(/key:\s+(siyu_\S{32})/)![1];
+    const ingestKeyId = keyRun.stdout.match(/key id:\s+(\S+)/)![1];
 
     const events = Array.from({ length: 30 }, (_, i) => JSON.stringify(makeEvent({ messageId: `e2e-${i}`, identifiers: [`member_id::e2e-${i % 7}`] })));
     const clean = ndjson('clean.ndjson', events);
@@ -135,6 +137,15 @@ describe('siyu CLI process', () => {
     const server = startServer({ SIYU_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' });
     try {
       const [, url] = await server.waitFor(/GraphQL:\s+(http:\/\/\S+)\/graphql/, 60_000);
+      // `siyu key create` wrote its audit row, as the operator on the command line.
+      const audit = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+        body: JSON.stringify({ query: '{ auditLog(filter: { action: "api_key.create" }) { entries { targetId actorKeyId actorRole requestId details } } }' }),
+      }).then((r) => r.json() as Promise<{ data: { auditLog: { entries: unknown[] } } }>);
+      expect(audit.data.auditLog.entries).toEqual([
+        { targetId: ingestKeyId, actorKeyId: null, actorRole: null, requestId: `cli:${os.userInfo().username}`, details: { role: 'ingest', pii: false, name: 'e2e import' } },
+      ]);
       const locked = await siyu(['import', clean]);
       expect(locked.code).toBe(1);
       expect(errorLines(locked)).toEqual([expect.stringMatching(/in use by another Siyu process.*--url http:\/\/<host>:<port> --key <INGEST key>/)]);

@@ -5,6 +5,7 @@ import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { connectRemote, directSink, formatReport, importFile, ImportError, type ImportProgress, type ImportReport, type ProgressState } from '../../src/cli/import';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 
 /**
  * `siyu import` without a terminal: `importFile` streams an NDJSON file through the direct sink
@@ -122,7 +123,7 @@ describe('siyu import (importFile)', () => {
 
   it('imports remotely through /graphql with an INGEST key, with the same outcome as direct', async () => {
     const { workspaceId } = await t.newWorkspace('cli remote');
-    const { key } = await t.app.services.workspaces.createApiKey(workspaceId, { role: Role.INGEST, name: 'cli' });
+    const { key } = await t.app.services.workspaces.createApiKey(systemActor(workspaceId), { role: Role.INGEST, name: 'cli' });
     const { file, at } = writeFixture('remote');
 
     // A small request limit splits each batch of 250 into several requests.
@@ -140,7 +141,7 @@ describe('siyu import (importFile)', () => {
 
   it('refuses keys that cannot ingest, missing files and bad batch sizes as usage errors (exit code 2)', async () => {
     const { workspaceId } = await t.newWorkspace('cli refusals');
-    const { key: readKey } = await t.app.services.workspaces.createApiKey(workspaceId, { role: Role.READ, name: 'reader' });
+    const { key: readKey } = await t.app.services.workspaces.createApiKey(systemActor(workspaceId), { role: Role.READ, name: 'reader' });
     const usage = (p: Promise<unknown>, message: RegExp) =>
       expect(p).rejects.toMatchObject({ name: 'ImportError', exitCode: 2, message: expect.stringMatching(message) });
 

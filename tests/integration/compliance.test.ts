@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
+import { cliActor } from '../../src/modules/compliance';
+import { Role } from '../../src/platform/auth';
 import {
   AuditLogDocument,
   ComplianceSettingsDocument,
@@ -16,6 +18,7 @@ import {
   HealthSettingsDocument,
   IdentityRulesDocument,
   IngestDocument,
+  JourneysDocument,
   ProfileConsentsDocument,
   ProfileDocument,
   RevokeApiKeyDocument,
@@ -485,5 +488,56 @@ describe('audit log', () => {
       expect((await t.gql(SuppressionStatsDocument, {}, k)).errors![0].extensions.code).toBe('FORBIDDEN');
       expect((await t.gql(UpdateComplianceSettingsDocument, { input: { consentPolicy: 'REQUIRE_GRANTED' } }, k)).errors![0].extensions.code).toBe('FORBIDDEN');
     }
+  });
+});
+
+describe('audit in the change\'s transaction', () => {
+  const journey = { name: 'audit tx', steps: [{ key: 'a', name: 'A', match: { event: 'Order Completed' } }] };
+
+  /** Fails, for `ws` only, any insert into `table`: at once, or (deferred) at commit, after the audit row. */
+  async function failing<T>(table: string, ws: string, deferred: boolean, fn: () => Promise<T>): Promise<T> {
+    const q = (sql: string) => t.app.db.dataSource.query(sql);
+    await q(`CREATE FUNCTION audit_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.workspace_id = '${ws}' THEN RAISE EXCEPTION 'audit test: forced failure'; END IF; RETURN NEW; END $$`);
+    await q(
+      deferred
+        ? `CREATE CONSTRAINT TRIGGER audit_test_fail AFTER INSERT ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_test_fail()`
+        : `CREATE TRIGGER audit_test_fail BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_test_fail()`,
+    );
+    try {
+      return await fn();
+    } finally {
+      await q(`DROP TRIGGER audit_test_fail ON ${table}`);
+      await q(`DROP FUNCTION audit_test_fail()`);
+    }
+  }
+
+  it('a mutation whose transaction fails leaves no audit row, and a failed audit write leaves no change; a successful one has its row', async () => {
+    const { workspaceId, adminKey: key } = await t.newWorkspace();
+    // The journey is inserted and audited, then the commit fails: neither remains.
+    const atCommit = await failing('journeys', workspaceId, true, () => t.gql(CreateJourneyDocument, { input: journey }, key));
+    expect(atCommit.errors![0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    // The audit row cannot be written: the journey is not created either (no change without its row).
+    const noAudit = await failing('audit_log', workspaceId, false, () => t.gql(CreateJourneyDocument, { input: journey }, key));
+    expect(noAudit.errors![0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect((await t.gql(JourneysDocument, {}, key)).data!.journeys).toEqual([]);
+    expect((await audit(key, { action: 'journey.create' })).entries).toEqual([]);
+
+    const ok = await t.gql(CreateJourneyDocument, { input: journey }, key);
+    expect(ok.errors).toBeUndefined();
+    const me = (await t.gql<{ me: { apiKeyId: string } }>(`{ me { apiKeyId } }`, {}, key)).data!.me.apiKeyId;
+    expect((await audit(key, { action: 'journey.create' })).entries).toEqual([
+      expect.objectContaining({ targetType: 'journey', targetId: ok.data!.createJourney.id, actorKeyId: me, actorRole: 'ADMIN', details: { name: 'audit tx' } }),
+    ]);
+  });
+
+  it('a key created as `siyu key create` does (the CLI actor) has its audit row, read through auditLog by an ADMIN key', async () => {
+    const { workspaceId, adminKey: key } = await t.newWorkspace();
+    const actor = cliActor(workspaceId);
+    const { apiKey } = await t.app.services.workspaces.createApiKey(actor, { role: Role.INGEST, name: 'cli ingest' });
+    expect((await audit(key, { action: 'api_key.create' })).entries).toEqual([
+      expect.objectContaining({ targetType: 'api_key', targetId: apiKey.id, actorKeyId: null, actorRole: null, requestId: actor.requestId, details: { role: 'ingest', pii: false, name: 'cli ingest' } }),
+    ]);
+    expect(actor.requestId).toMatch(/^cli:./);
   });
 });

@@ -1,6 +1,7 @@
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
+import { systemActor } from '../../src/modules/compliance';
 import {
   CreateJourneyDocument,
   CreateJourneyFromTemplateDocument,
@@ -46,7 +47,7 @@ describe('cart abandonment (购物车放弃)', () => {
   it('the sweep reaches the negative step 24h later and triggers exactly once, live over graphql-ws', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     // Nobody here answered a consent question: let triggers fire (compliance.test.ts tests the veto).
-    await t.app.services.compliance.updateSettings(ws, { consentPolicy: 'allow_unless_denied' });
+    await t.app.services.compliance.updateSettings(systemActor(ws), { consentPolicy: 'allow_unless_denied' });
     const created = await t.gql(CreateJourneyFromTemplateDocument, { template: 'CART_ABANDONMENT' }, key);
     expect(created.errors).toBeUndefined();
     const journey = created.data!.createJourneyFromTemplate;

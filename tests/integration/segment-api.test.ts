@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
 import { Analytics } from '@segment/analytics-node';
 import { Role } from '../../src/platform/auth';
+import { systemActor } from '../../src/modules/compliance';
 import { bootApp, type TestApp } from '../support/app';
 import { ProfileByIdentifierDocument, type IdentifierInput } from '../generated/graphql';
 
@@ -16,7 +17,7 @@ const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64'
 /** A workspace with an INGEST key (the SDK's write key) and its admin key for reading back. */
 async function workspace(): Promise<{ workspaceId: string; adminKey: string; writeKey: string }> {
   const { workspaceId, adminKey } = await t.newWorkspace('segment');
-  const { key } = await t.app.services.workspaces.createApiKey(workspaceId, { role: Role.INGEST, name: 'sdk' });
+  const { key } = await t.app.services.workspaces.createApiKey(systemActor(workspaceId), { role: Role.INGEST, name: 'sdk' });
   return { workspaceId, adminKey, writeKey: key };
 }
 
@@ -125,7 +126,7 @@ describe('authentication', () => {
   it('answers 403 to READ and ANALYST keys, and stores nothing', async () => {
     const { workspaceId, adminKey } = await workspace();
     for (const role of [Role.READ, Role.ANALYST]) {
-      const { key } = await t.app.services.workspaces.createApiKey(workspaceId, { role, name: role });
+      const { key } = await t.app.services.workspaces.createApiKey(systemActor(workspaceId), { role, name: role });
       const res = await t.http().post('/v1/track').set('authorization', basic(key)).send({ userId: 'u-403', event: 'X' });
       expect(res.status).toBe(403);
       expect(res.body.errors[0].extensions.code).toBe('FORBIDDEN');

@@ -1,6 +1,7 @@
 import { bootApp, type TestApp } from '../support/app';
 import { idInput, makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
+import { systemActor } from '../../src/modules/compliance';
 import {
   CreateApiKeyDocument,
   CreateSegmentDocument,
@@ -232,7 +233,7 @@ describe('segment export and history', () => {
   it('streams members as NDJSON with chosen identifiers (masked without PII scope) and records who entered when and why', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     // Nobody here answered a consent question: export them all (compliance.test.ts tests the consent filter).
-    await t.app.services.compliance.updateSettings(ws, { consentPolicy: 'allow_unless_denied' });
+    await t.app.services.compliance.updateSettings(systemActor(ws), { consentPolicy: 'allow_unless_denied' });
     await ingest(key, [
       makeEvent({ identifiers: ['member_id::E1', 'phone::13811112222', 'wechat_openid:wx_mp_app:oE1'], name: 'Order Completed', properties: { revenue: 5000 } }),
       makeEvent({ identifiers: ['member_id::E2'], name: 'Order Completed', properties: { revenue: 3000 } }),

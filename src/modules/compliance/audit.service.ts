@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuthInfo } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
@@ -5,7 +6,10 @@ import type { LoaderRegistry } from '../../platform/graphql/loaders';
 import { ComplianceErrorCode } from './compliance.errors';
 import { ComplianceRepository, type AuditRow } from './compliance.repository';
 
-/** Who did it: the API key, its role and the request (from the GraphQL context). */
+/**
+ * Who did it, and in which workspace: the API key, its role and the request (GraphQL or HTTP), or
+ * no key and role and `requestId` `cli:<OS user>` (the command line) or `system`.
+ */
 export interface AuditActor {
   workspaceId: string;
   apiKeyId: string | null;
@@ -44,24 +48,31 @@ export const actorOf = (ctx: { auth: AuthInfo | null; requestId: string }): Audi
   return { workspaceId: ctx.auth.workspaceId, apiKeyId: ctx.auth.apiKeyId, role: ctx.auth.role, requestId: ctx.requestId };
 };
 
+/** The operator running `siyu` on this machine, acting on `workspaceId`. */
+export const cliActor = (workspaceId: string): AuditActor => ({ workspaceId, apiKeyId: null, role: null, requestId: `cli:${os.userInfo().username}` });
+
+/** Siyu itself, or a test or benchmark calling a service directly. */
+export const systemActor = (workspaceId: string): AuditActor => ({ workspaceId, apiKeyId: null, role: null, requestId: 'system' });
+
 /**
  * The audit log: who read personal data unmasked, exported or erased a person, changed a key or a
- * rule. Other modules call `log(ctx, …)` from their resolvers after the change succeeded; code that
- * has a transaction calls `record(em, actor, …)` inside it so the row commits with the change.
+ * rule. The service that makes a change calls `record(em, actor, …)` in the change's transaction,
+ * so the row commits with the change or not at all, whatever the entry point (GraphQL, HTTP, CLI).
  */
 export class AuditService {
   private readonly repo = new ComplianceRepository();
 
   constructor(private readonly ds: DataSource) {}
 
-  async record(em: EntityManager | null, actor: AuditActor, entry: AuditEntry): Promise<string> {
-    const [id] = await this.repo.insertAudit(em ?? this.ds.manager, [this.row(actor, entry)]);
+  /** One audit row, written by `em`: the transaction of the audited change. */
+  async record(em: EntityManager, actor: AuditActor, entry: AuditEntry): Promise<string> {
+    const [id] = await this.repo.insertAudit(em, [this.row(actor, entry)]);
     return id;
   }
 
-  /** One audit row for the caller of a GraphQL operation. */
-  log(ctx: { auth: AuthInfo | null; requestId: string }, action: string, targetType: string, targetId: string | null, details: Record<string, unknown> = {}): Promise<string> {
-    return this.record(null, actorOf(ctx), { action, targetType, targetId, details });
+  /** An audited read (an export): nothing changes, so the row is a statement of its own. */
+  read(actor: AuditActor, entry: AuditEntry): Promise<string> {
+    return this.record(this.ds.manager, actor, entry);
   }
 
   /**

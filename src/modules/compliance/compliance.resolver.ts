@@ -61,8 +61,7 @@ export class ComplianceResolver {
     @Arg('input', () => UpdateComplianceSettingsInput, { description: 'Settings to change.' }) input: UpdateComplianceSettingsInput,
     @Ctx() ctx: RequestContext,
   ): Promise<ComplianceSettingsType> {
-    const s = await this.services.compliance.updateSettings(requireAuth(ctx).workspaceId, { consentPolicy: input.consentPolicy, eventRetentionDays: input.eventRetentionDays });
-    await this.services.audit.log(ctx, 'compliance_settings.update', 'workspace', requireAuth(ctx).workspaceId, { changed: Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined), ...s });
+    const s = await this.services.compliance.updateSettings(actorOf(ctx), { consentPolicy: input.consentPolicy, eventRetentionDays: input.eventRetentionDays });
     return toSettings(s);
   }
 

@@ -85,7 +85,8 @@ export class ComplianceService {
   }
 
   /** Changes the settings given (undefined = keep; `eventRetentionDays: null` = keep events forever). */
-  async updateSettings(ws: string, patch: { consentPolicy?: ConsentPolicyKey | null; eventRetentionDays?: number | null }): Promise<ComplianceSettings> {
+  async updateSettings(actor: AuditActor, patch: { consentPolicy?: ConsentPolicyKey | null; eventRetentionDays?: number | null }): Promise<ComplianceSettings> {
+    const ws = actor.workspaceId;
     const d = patch.eventRetentionDays;
     if (d !== undefined && d !== null && (!Number.isInteger(d) || d < 1 || d > 36500)) {
       throw new AppError(ErrorClass.BAD_USER_INPUT, ComplianceErrorCode.INVALID_COMPLIANCE_SETTINGS, 'eventRetentionDays must be an integer from 1 to 36500, or null to keep events forever', [
@@ -99,7 +100,10 @@ export class ComplianceService {
         event_retention_days: d === undefined ? cur.event_retention_days : d,
       };
       await this.repo.saveSettings(em, ws, next);
-      return { consentPolicy: next.consent_policy, eventRetentionDays: next.event_retention_days };
+      const s = { consentPolicy: next.consent_policy, eventRetentionDays: next.event_retention_days };
+      const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
+      await this.audit.record(em, actor, { action: 'compliance_settings.update', targetType: 'workspace', targetId: ws, details: { changed, ...s } });
+      return s;
     });
   }
 

@@ -5,7 +5,7 @@ import { ComplianceResolver, ProfileConsentResolver } from './compliance.resolve
 
 export { ComplianceService, MARKETING } from './compliance.service';
 export type { ComplianceSettings, ErasureResult } from './compliance.service';
-export { AuditService, actorOf } from './audit.service';
+export { AuditService, actorOf, cliActor, systemActor } from './audit.service';
 export type { AuditActor, AuditEntry } from './audit.service';
 export { CONSENT_PURPOSES, CONSENT_EVENT } from './consent';
 

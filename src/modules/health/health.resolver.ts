@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import { Profile } from '../profiles';
 import { UpdateHealthSettingsInput } from './health.inputs';
 import type { HealthComponentValue, WeightedScore } from './health.score';
@@ -65,9 +65,7 @@ export class HealthResolver {
       'Change health settings (validated all or nothing), then recompute every score with them in chunks of 1,000 profiles; up to 10,000 profiles before answering, the sweep does the rest first (`healthRecomputeStatus`). ADMIN.',
   })
   async updateHealthSettings(@Arg('input', () => UpdateHealthSettingsInput, { description: 'Settings to change.' }) input: UpdateHealthSettingsInput, @Ctx() ctx: RequestContext): Promise<HealthSettingsType> {
-    const s = toSettings(await this.services.health.updateSettings(requireAuth(ctx).workspaceId, { ...input }));
-    await this.services.audit.log(ctx, 'health_settings.update', 'workspace', requireAuth(ctx).workspaceId, { changed: Object.keys(input) });
-    return s;
+    return toSettings(await this.services.health.updateSettings(actorOf(ctx), { ...input }));
   }
 
   @Authorized(...VIEWERS)

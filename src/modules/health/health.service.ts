@@ -5,6 +5,7 @@ import { HEALTH_PROFILE_PREFETCH } from './health.prefetch';
 import { HealthRepository, type ProfileHealthRow } from './health.repository';
 import { healthIndices, profileHealth, TIER_LABELS, type HealthIndicesValue, type HealthTierKey, type ProfileHealthValue } from './health.score';
 import { applyPatch, withDefaults, type HealthSettings, type HealthSettingsPatch } from './health.settings';
+import { AuditService, type AuditActor } from '../compliance';
 
 /** Profiles recomputed per transaction when settings change. */
 export const RECOMPUTE_CHUNK = 1000;
@@ -32,12 +33,15 @@ export interface ProfileHealthRead {
  */
 export class HealthService {
   private readonly repo = new HealthRepository();
+  private readonly audit: AuditService;
 
   constructor(
     private readonly ds: DataSource,
     /** Writes the tier tags where no tags projection runs after this one (sweeps, settings changes, rebuilds). */
     private readonly systemTags: SystemTagWriter,
-  ) {}
+  ) {
+    this.audit = new AuditService(ds);
+  }
 
   /** The read model: scores of the people a batch touched (and their inviters), kept in the batch's transaction. */
   readonly projection: Projection = {
@@ -61,10 +65,12 @@ export class HealthService {
    * `RECOMPUTE_CHUNK` profiles, each in its own transaction, at most `RECOMPUTE_CHUNKS_IN_MUTATION`
    * chunks here; the sweep task recomputes what is left first (see `recomputeStatus`).
    */
-  async updateSettings(ws: string, patch: HealthSettingsPatch): Promise<HealthSettings> {
+  async updateSettings(actor: AuditActor, patch: HealthSettingsPatch): Promise<HealthSettings> {
+    const ws = actor.workspaceId;
     const next = applyPatch((await this.settings(ws)).settings, patch);
     const version = await this.ds.transaction(async (em) => {
       await lockWorkspaceWrites(em, ws);
+      await this.audit.record(em, actor, { action: 'health_settings.update', targetType: 'workspace', targetId: ws, details: { changed: Object.keys(patch) } });
       return this.repo.saveSettings(em, ws, next);
     });
     let afterSeq = 0;

@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphq
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import { toMerge, toProfile, UnmergeResult, type ProfileService } from '../profiles';
 import type { TagService } from '../tags';
 import { IDENTIFIER_TYPES, type IdentifierType } from './identifier-type';
@@ -54,12 +54,11 @@ export class IdentityResolver {
     @Arg('input', () => IdentityRulesInput, { description: 'The complete rule set.' }) input: IdentityRulesInput,
     @Ctx() ctx: RequestContext,
   ): Promise<IdentityRulesType> {
-    const rules = await this.services.identities.updateRules(requireAuth(ctx).workspaceId, {
+    const rules = await this.services.identities.updateRules(actorOf(ctx), {
       types: input.types.map((t) => ({ type: t.type as IdentifierType, priority: t.priority, maxPerProfile: t.maxPerProfile })),
       blockedValues: input.blockedValues,
       blockedPatterns: input.blockedPatterns,
     });
-    await this.services.audit.log(ctx, 'identity_rules.update', 'workspace', requireAuth(ctx).workspaceId, { types: input.types.length, blockedValues: input.blockedValues.length, blockedPatterns: input.blockedPatterns.length });
     return toRulesType(rules);
   }
 

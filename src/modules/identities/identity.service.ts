@@ -6,6 +6,8 @@ import { IdentityRepository } from './identity.repository';
 import { DEFAULT_IDENTITY_RULES, IdentityRules, type IdentityRulesDocument } from './identity-rules';
 import type { PiiCipher } from './pii-cipher';
 import { UnmergeRepository, type MergeRow } from './unmerge.repository';
+// Types only: compliance imports identities (its PII helpers), so the audit log is passed in.
+import type { AuditActor, AuditService } from '../compliance';
 
 const RULES_TTL_MS = 5_000;
 
@@ -29,6 +31,8 @@ export class IdentityService {
     private readonly log: Logger,
     /** Who re-derives both people of an unmerge (every read model's `refresh`) and is told after commit. */
     private readonly followers: UnmergeFollowers,
+    /** The audit log, written in the same transaction as a rules change. */
+    private readonly audit: AuditService,
   ) {}
 
   /** The workspace's rules (defaults until an admin changes them); cached for 5 s per instance. */
@@ -41,9 +45,14 @@ export class IdentityService {
     return rules;
   }
 
-  async updateRules(workspaceId: string, doc: IdentityRulesDocument): Promise<IdentityRules> {
+  async updateRules(actor: AuditActor, doc: IdentityRulesDocument): Promise<IdentityRules> {
+    const workspaceId = actor.workspaceId;
     const rules = IdentityRules.validate(doc);
-    await this.repo.saveRules(this.ds.manager, workspaceId, rules.doc);
+    await this.ds.transaction(async (em) => {
+      await this.repo.saveRules(em, workspaceId, rules.doc);
+      const details = { types: doc.types.length, blockedValues: doc.blockedValues.length, blockedPatterns: doc.blockedPatterns.length };
+      await this.audit.record(em, actor, { action: 'identity_rules.update', targetType: 'workspace', targetId: workspaceId, details });
+    });
     this.rulesCache.delete(workspaceId);
     this.log.info({ workspaceId }, 'identity rules changed');
     return rules;

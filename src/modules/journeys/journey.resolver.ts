@@ -3,7 +3,7 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import type { StepDef } from './journey.definition';
 import type { JourneyState } from './journey.engine';
 import type { JourneyRow } from './journey.repository';
@@ -134,9 +134,7 @@ export class JourneyResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Journey, { description: 'Create a journey; it is validated completely first (errors list every field). ADMIN.' })
   async createJourney(@Arg('input', () => CreateJourneyInput, { description: 'The definition.' }) input: CreateJourneyInput, @Ctx() ctx: RequestContext): Promise<Journey> {
-    const j = toJourney(await this.services.journeys.create(requireAuth(ctx).workspaceId, input));
-    await this.services.audit.log(ctx, 'journey.create', 'journey', j.id, { name: j.name });
-    return j;
+    return toJourney(await this.services.journeys.create(actorOf(ctx), input));
   }
 
   @Authorized(Role.ADMIN)
@@ -146,9 +144,7 @@ export class JourneyResolver {
     @Ctx() ctx: RequestContext,
     @Arg('name', () => String, { nullable: true, description: 'Name (default: the template\'s).' }) name?: string | null,
   ): Promise<Journey> {
-    const j = toJourney(await this.services.journeys.createFromTemplate(requireAuth(ctx).workspaceId, template, name));
-    await this.services.audit.log(ctx, 'journey.create', 'journey', j.id, { name: j.name, template });
-    return j;
+    return toJourney(await this.services.journeys.createFromTemplate(actorOf(ctx), template, name));
   }
 
   @Authorized(Role.ADMIN)
@@ -158,16 +154,13 @@ export class JourneyResolver {
     @Arg('input', () => UpdateJourneyInput, { description: 'Changes.' }) input: UpdateJourneyInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Journey> {
-    const j = toJourney(await this.services.journeys.update(requireAuth(ctx).workspaceId, id, input));
-    await this.services.audit.log(ctx, 'journey.update', 'journey', id, { changed: Object.keys(input) });
-    return j;
+    return toJourney(await this.services.journeys.update(actorOf(ctx), id, input));
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a journey with its states, statistics and fired triggers. ADMIN.' })
   async deleteJourney(@Arg('id', () => ID, { description: 'Journey id.' }) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
-    await this.services.journeys.delete(requireAuth(ctx).workspaceId, id);
-    await this.services.audit.log(ctx, 'journey.delete', 'journey', id);
+    await this.services.journeys.delete(actorOf(ctx), id);
     return true;
   }
 

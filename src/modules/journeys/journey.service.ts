@@ -10,6 +10,7 @@ import { advanceByTime, applyEvent, enter, newOutput, type EngineJourney, type E
 import { JourneyErrorCode } from './journey.errors';
 import { JourneyRepository, type JourneyRow, type PathRow } from './journey.repository';
 import { JOURNEY_TEMPLATES, type JourneyTemplate, type JourneyTemplateKey } from './journey.templates';
+import { AuditService, type AuditActor } from '../compliance';
 
 export interface JourneyInputLike {
   name?: string | null;
@@ -89,12 +90,15 @@ const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
  */
 export class JourneyService {
   private readonly repo = new JourneyRepository();
+  private readonly audit: AuditService;
 
   constructor(
     protected readonly ctx: ModuleDeps,
     /** Marketing consent of the people a trigger would reach (the compliance module); vetoed triggers are never published. */
     private readonly consentCheck: TriggerConsentCheck,
-  ) {}
+  ) {
+    this.audit = new AuditService(ctx.ds);
+  }
 
   /** The read model: journey states advanced by each batch's events, in the batch's transaction. */
   readonly projection: Projection = {
@@ -128,24 +132,29 @@ export class JourneyService {
     return JOURNEY_TEMPLATES;
   }
 
-  async create(ws: string, input: JourneyInputLike, template: string | null = null): Promise<JourneyRow> {
+  async create(actor: AuditActor, input: JourneyInputLike, template: string | null = null): Promise<JourneyRow> {
+    const ws = actor.workspaceId;
     const name = validateName(input.name, 'input.name');
     const steps = validateSteps(input.steps, 'input.steps');
-    const id = await this.repo.insert(this.ctx.ds.manager, ws, {
-      name,
-      description: input.description?.trim() || null,
-      template,
-      steps,
-      active: input.active ?? true,
-      allowReentry: input.allowReentry ?? true,
+    const id = await this.ctx.ds.transaction(async (em) => {
+      const id = await this.repo.insert(em, ws, {
+        name,
+        description: input.description?.trim() || null,
+        template,
+        steps,
+        active: input.active ?? true,
+        allowReentry: input.allowReentry ?? true,
+      });
+      await this.audit.record(em, actor, { action: 'journey.create', targetType: 'journey', targetId: id, details: template ? { name, template } : { name } });
+      return id;
     });
     return this.get(ws, id);
   }
 
-  async createFromTemplate(ws: string, key: JourneyTemplateKey, name?: string | null): Promise<JourneyRow> {
+  async createFromTemplate(actor: AuditActor, key: JourneyTemplateKey, name?: string | null): Promise<JourneyRow> {
     const t = JOURNEY_TEMPLATES.find((x) => x.key === key);
     if (!t) throw AppError.badInput(JourneyErrorCode.INVALID_JOURNEY, 'template', `unknown template ${JSON.stringify(key)}`);
-    return this.create(ws, { name: name ?? t.name, description: t.description, allowReentry: t.allowReentry, steps: t.steps }, t.key);
+    return this.create(actor, { name: name ?? t.name, description: t.description, allowReentry: t.allowReentry, steps: t.steps }, t.key);
   }
 
   /**
@@ -153,7 +162,8 @@ export class JourneyService {
    * one has entered: entries and their statistics refer to step positions (create a new journey
    * and deactivate this one instead).
    */
-  async update(ws: string, id: string, input: JourneyInputLike): Promise<JourneyRow> {
+  async update(actor: AuditActor, id: string, input: JourneyInputLike): Promise<JourneyRow> {
+    const ws = actor.workspaceId;
     const current = await this.get(ws, id);
     const name = input.name !== undefined && input.name !== null ? validateName(input.name, 'input.name') : current.name;
     const steps: StepDef[] = input.steps !== undefined && input.steps !== null ? validateSteps(input.steps, 'input.steps') : current.steps;
@@ -169,16 +179,19 @@ export class JourneyService {
         active: input.active ?? current.active,
         allowReentry: input.allowReentry ?? current.allow_reentry,
       });
+      await this.audit.record(em, actor, { action: 'journey.update', targetType: 'journey', targetId: id, details: { changed: Object.keys(input) } });
     });
     return this.get(ws, id);
   }
 
   /** Deletes the journey with its states, history and fired triggers. */
-  async delete(ws: string, id: string): Promise<void> {
+  async delete(actor: AuditActor, id: string): Promise<void> {
+    const ws = actor.workspaceId;
     await this.get(ws, id);
     await this.ctx.ds.transaction(async (em) => {
       await this.lock(em, ws);
       await this.repo.delete(em, ws, id);
+      await this.audit.record(em, actor, { action: 'journey.delete', targetType: 'journey', targetId: id });
     });
   }
 

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import { Profile } from '../profiles';
 import type { StageModel as StageModelData } from './stage.model';
 import { PROFILE_STAGE_LOADER } from './stage.prefetch';
@@ -60,9 +60,7 @@ export class StageResolver {
       'A changed model re-derives every person\'s stage from their history (new transitions under the new model key). ADMIN.',
   })
   async updateStageModel(@Arg('input', () => StageModelInput, { description: 'The whole model.' }) input: StageModelInput, @Ctx() ctx: RequestContext): Promise<StageModel> {
-    const m = toModel(await this.services.stages.updateModel(requireAuth(ctx).workspaceId, input));
-    await this.services.audit.log(ctx, 'stage_model.update', 'workspace', requireAuth(ctx).workspaceId, { model: input.key });
-    return m;
+    return toModel(await this.services.stages.updateModel(actorOf(ctx), input));
   }
 
   @Authorized(Role.READ, Role.ANALYST)

@@ -6,6 +6,7 @@ import { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 import { StageErrorCode } from './stage.errors';
 import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
+import { AuditService, type AuditActor } from '../compliance';
 
 /** System tag group of the stage tag `stage:<key>`. */
 export const STAGE_TAG_GROUP = 'lifecycle';
@@ -37,12 +38,15 @@ export interface Funnel {
  */
 export class StageService {
   private readonly repo = new StageRepository();
+  private readonly audit: AuditService;
 
   constructor(
     private readonly ds: DataSource,
     /** Writes the stage tags where no tags projection runs after this one (sweeps, model changes, rebuilds). */
     private readonly systemTags: SystemTagWriter,
-  ) {}
+  ) {
+    this.audit = new AuditService(ds);
+  }
 
   /** The read model: stages of the people a batch touched, kept in the batch's transaction. */
   readonly projection: Projection = {
@@ -66,11 +70,13 @@ export class StageService {
    * changed model re-derives every person's stage from their history under it; their earlier
    * transitions stay, under the old model key.
    */
-  async updateModel(ws: string, input: StageModelInputShape): Promise<StageModel> {
+  async updateModel(actor: AuditActor, input: StageModelInputShape): Promise<StageModel> {
+    const ws = actor.workspaceId;
     const next = validateModel(input);
     let publish = () => {};
     await this.ds.transaction(async (em) => {
       await lockWorkspaceWrites(em, ws);
+      await this.audit.record(em, actor, { action: 'stage_model.update', targetType: 'workspace', targetId: ws, details: { model: input.key } });
       const current = await this.model(ws, em);
       if (canonical(current) === canonical(next)) return;
       await this.repo.saveModel(em, ws, next);

@@ -71,7 +71,7 @@ export function createSegmentExportRouter(services: SegmentExportDeps, log: Logg
         if (!page.hasNext) break;
         after = Buffer.from(`p:${page.rows.at(-1)!.seq}`, 'utf8').toString('base64url');
       }
-      await services.audit.record(null, { workspaceId: auth.workspaceId, apiKeyId: auth.apiKeyId, role: auth.role, requestId: String(req.headers['x-request-id'] ?? '') || null }, { action: 'segment.export', targetType: 'segment', targetId: segment.id, details: { purpose, exported: n, identifierTypes: wanted, unmasked: auth.pii } });
+      await services.audit.read({ workspaceId: auth.workspaceId, apiKeyId: auth.apiKeyId, role: auth.role, requestId: String(req.headers['x-request-id'] ?? '') || null }, { action: 'segment.export', targetType: 'segment', targetId: segment.id, details: { purpose, exported: n, identifierTypes: wanted, unmasked: auth.pii } });
       log.info({ workspaceId: auth.workspaceId, segmentId: segment.id, exported: n, purpose }, 'segment exported');
       res.end();
     } catch (err) {

@@ -3,7 +3,7 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import { PageInfo, Profile, ProfileConnection, ProfileEdge, encodeCursor, toProfile, type ProfileService } from '../profiles';
 import type { SegmentRow, TagRow } from './tag.repository';
 import type { TagService } from './tag.service';
@@ -123,8 +123,7 @@ export class SegmentResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Segment, { description: 'Create a segment; its members are computed at once. ADMIN.' })
   async createSegment(@Arg('input', () => CreateSegmentInput, { description: 'Key, name, expression.' }) input: CreateSegmentInput, @Ctx() ctx: RequestContext): Promise<Segment> {
-    const s = toSegment(await this.services.tags.createSegment(requireAuth(ctx).workspaceId, input));
-    await this.services.audit.log(ctx, 'segment.create', 'segment', s.id, { key: input.key, expression: input.expression });
+    const s = toSegment(await this.services.tags.createSegment(actorOf(ctx), input));
     return s;
   }
 
@@ -135,16 +134,14 @@ export class SegmentResolver {
     @Arg('input', () => UpdateSegmentInput, { description: 'Changes.' }) input: UpdateSegmentInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Segment> {
-    const s = toSegment(await this.services.tags.updateSegment(requireAuth(ctx).workspaceId, id, input));
-    await this.services.audit.log(ctx, 'segment.update', 'segment', id, { changed: Object.keys(input), expression: s.expression });
+    const s = toSegment(await this.services.tags.updateSegment(actorOf(ctx), id, input));
     return s;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a (non-default) segment; members leave it. ADMIN.' })
   async deleteSegment(@Arg('id', () => ID, { description: 'Segment id.' }) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
-    await this.services.tags.deleteSegment(requireAuth(ctx).workspaceId, id);
-    await this.services.audit.log(ctx, 'segment.delete', 'segment', id);
+    await this.services.tags.deleteSegment(actorOf(ctx), id);
     return true;
   }
 
@@ -157,8 +154,7 @@ export class SegmentResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => SegmentThresholdsType, { description: 'Change the default segments\' thresholds; they are recomputed. ADMIN.' })
   async updateSegmentThresholds(@Arg('input', () => SegmentThresholdsInput, { description: 'Thresholds to change.' }) input: SegmentThresholdsInput, @Ctx() ctx: RequestContext): Promise<SegmentThresholdsType> {
-    const t = await this.services.tags.updateThresholds(requireAuth(ctx).workspaceId, input);
-    await this.services.audit.log(ctx, 'segment_thresholds.update', 'workspace', requireAuth(ctx).workspaceId, { thresholds: t });
+    const t = await this.services.tags.updateThresholds(actorOf(ctx), input);
     return Object.assign(new SegmentThresholdsType(), t);
   }
 
@@ -230,24 +226,21 @@ export class TagResolver {
   @Mutation(() => Tag, { description: 'Create a MANUAL or RULE tag; a rule tag is computed at once. ADMIN.' })
   async createTag(@Arg('input', () => CreateTagInput, { description: 'The tag.' }) input: CreateTagInput, @Ctx() ctx: RequestContext): Promise<Tag> {
     if (input.kind === TagKindType.SYSTEM) throw AppError.badInput('SYSTEM_TAG', 'input.kind', 'system tags are maintained by Siyu');
-    const tag = toTag(await this.services.tags.createTag(requireAuth(ctx).workspaceId, { ...input, kind: input.kind as 'manual' | 'rule' }));
-    await this.services.audit.log(ctx, 'tag.create', 'tag', input.key, { kind: input.kind, expression: input.expression ?? null });
+    const tag = toTag(await this.services.tags.createTag(actorOf(ctx), { ...input, kind: input.kind as 'manual' | 'rule' }));
     return tag;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Tag, { description: 'Change a tag; a new rule recomputes it. ADMIN.' })
   async updateTag(@Arg('key', { description: 'Tag key.' }) key: string, @Arg('input', () => UpdateTagInput, { description: 'Changes.' }) input: UpdateTagInput, @Ctx() ctx: RequestContext): Promise<Tag> {
-    const tag = toTag(await this.services.tags.updateTag(requireAuth(ctx).workspaceId, key, input));
-    await this.services.audit.log(ctx, 'tag.update', 'tag', key, { changed: Object.keys(input) });
+    const tag = toTag(await this.services.tags.updateTag(actorOf(ctx), key, input));
     return tag;
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Boolean, { description: 'Delete a tag not used by other rules; profiles lose it. ADMIN.' })
   async deleteTag(@Arg('key', { description: 'Tag key.' }) key: string, @Ctx() ctx: RequestContext): Promise<boolean> {
-    await this.services.tags.deleteTag(requireAuth(ctx).workspaceId, key);
-    await this.services.audit.log(ctx, 'tag.delete', 'tag', key);
+    await this.services.tags.deleteTag(actorOf(ctx), key);
     return true;
   }
 

@@ -15,6 +15,7 @@ export interface SweepStep {
 }
 import { MAX_BULK_PROFILES, TAG_KEY, TagErrorCode } from './tag.errors';
 import { TagRepository, type MembershipChange, type SegmentRow, type SweepStateRow, type TagKind, type TagRow } from './tag.repository';
+import { AuditService, type AuditActor } from '../compliance';
 
 export interface TagInput {
   key: string;
@@ -52,12 +53,15 @@ export class TagService {
   private readonly profiles = new ProfileRepository();
   private readonly ensured = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly audit: AuditService;
 
   constructor(
     private readonly ds: DataSource,
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.audit = new AuditService(ds);
+  }
 
   // ---- definitions -------------------------------------------------------------------------
 
@@ -71,7 +75,8 @@ export class TagService {
     return t;
   }
 
-  async createTag(ws: string, input: TagInput): Promise<TagRow> {
+  async createTag(actor: AuditActor, input: TagInput): Promise<TagRow> {
+    const ws = actor.workspaceId;
     this.checkKey(input.key, 'input.key');
     if (input.key.startsWith('rfm:')) throw AppError.badInput(TagErrorCode.INVALID_TAG_KEY, 'input.key', 'keys starting with "rfm:" are reserved for system tags');
     const expression = input.kind === 'rule' ? this.checkExpression(input.expression, 'input.expression') : null;
@@ -89,13 +94,15 @@ export class TagService {
         description: input.description ?? null,
         time_dependent: expression ? requirements(parseExpression(expression)).timeDependent : false,
       });
+      await this.audit.record(em, actor, { action: 'tag.create', targetType: 'tag', targetId: input.key, details: { kind: input.kind, expression: input.expression ?? null } });
       return expression ? this.recomputeAll(em, ws, `definition:tag:${input.key}`) : [];
     });
     this.publish(ws, changes);
     return this.getTag(ws, input.key);
   }
 
-  async updateTag(ws: string, key: string, input: { name?: string; group?: string; expression?: string | null; description?: string | null }): Promise<TagRow> {
+  async updateTag(actor: AuditActor, key: string, input: { name?: string; group?: string; expression?: string | null; description?: string | null }): Promise<TagRow> {
+    const ws = actor.workspaceId;
     const changes = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       const t = await this.repo.getTag(em, ws, key);
@@ -112,13 +119,15 @@ export class TagService {
         description: input.description === undefined ? t.description : input.description,
         time_dependent: expression ? requirements(parseExpression(expression)).timeDependent : false,
       });
+      await this.audit.record(em, actor, { action: 'tag.update', targetType: 'tag', targetId: key, details: { changed: Object.keys(input) } });
       return expression !== t.expression ? this.recomputeAll(em, ws, `definition:tag:${key}`) : [];
     });
     this.publish(ws, changes);
     return this.getTag(ws, key);
   }
 
-  async deleteTag(ws: string, key: string): Promise<void> {
+  async deleteTag(actor: AuditActor, key: string): Promise<void> {
+    const ws = actor.workspaceId;
     const changes = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       const t = await this.repo.getTag(em, ws, key);
@@ -128,6 +137,7 @@ export class TagService {
       if (users.length) {
         throw AppError.conflict('TAG_IN_USE', `Tag ${key} is used by ${users.map((u) => `${u.kind} ${u.key}`).join(', ')}; change those first.`);
       }
+      await this.audit.record(em, actor, { action: 'tag.delete', targetType: 'tag', targetId: key });
       return this.repo.deleteTag(em, ws, key, `definition:tag:${key}:deleted`);
     });
     this.publish(ws, changes);
@@ -146,7 +156,8 @@ export class TagService {
     return s;
   }
 
-  async createSegment(ws: string, input: SegmentInput): Promise<SegmentRow> {
+  async createSegment(actor: AuditActor, input: SegmentInput): Promise<SegmentRow> {
+    const ws = actor.workspaceId;
     this.checkKey(input.key, 'input.key');
     const expression = this.checkExpression(input.expression, 'input.expression');
     await this.ensureDefaults(ws, this.ds.manager);
@@ -162,13 +173,15 @@ export class TagService {
         time_dependent: requirements(parseExpression(expression)).timeDependent,
       });
       if (!id) throw AppError.conflict(TagErrorCode.SEGMENT_EXISTS, `Segment ${JSON.stringify(input.key)} already exists.`);
+      await this.audit.record(em, actor, { action: 'segment.create', targetType: 'segment', targetId: id, details: { key: input.key, expression: input.expression } });
       return { id, changes: await this.recomputeAll(em, ws, `definition:segment:${input.key}`) };
     });
     this.publish(ws, changes);
     return this.getSegment(ws, id);
   }
 
-  async updateSegment(ws: string, id: string, input: { name?: string; expression?: string; description?: string | null }): Promise<SegmentRow> {
+  async updateSegment(actor: AuditActor, id: string, input: { name?: string; expression?: string; description?: string | null }): Promise<SegmentRow> {
+    const ws = actor.workspaceId;
     const current = await this.getSegment(ws, id);
     const expression = input.expression !== undefined ? this.checkExpression(input.expression, 'input.expression') : current.expression;
     const changes = await this.ds.transaction(async (em) => {
@@ -181,19 +194,22 @@ export class TagService {
         expression,
         time_dependent: requirements(parseExpression(expression)).timeDependent,
       });
+      await this.audit.record(em, actor, { action: 'segment.update', targetType: 'segment', targetId: id, details: { changed: Object.keys(input), expression } });
       return expression !== current.expression ? this.recomputeAll(em, ws, `definition:segment:${current.key}`) : [];
     });
     this.publish(ws, changes);
     return this.getSegment(ws, id);
   }
 
-  async deleteSegment(ws: string, id: string): Promise<void> {
+  async deleteSegment(actor: AuditActor, id: string): Promise<void> {
+    const ws = actor.workspaceId;
     const s = await this.getSegment(ws, id);
     if (s.is_default) throw AppError.badInput(TagErrorCode.DEFAULT_SEGMENT, 'id', 'default segments cannot be deleted; change their thresholds instead');
     const changes = await this.ds.transaction(async (em) => {
       await this.lock(em, ws);
       const users = (await this.definitions(em, ws)).filter((r) => referencedSegments(r.expr).includes(s.key));
       if (users.length) throw AppError.conflict('SEGMENT_IN_USE', `Segment ${s.key} is used by ${users.map((u) => `${u.kind} ${u.key}`).join(', ')}.`);
+      await this.audit.record(em, actor, { action: 'segment.delete', targetType: 'segment', targetId: id });
       return this.repo.deleteSegment(em, ws, id, `definition:segment:${s.key}:deleted`);
     });
     this.publish(ws, changes);
@@ -205,7 +221,8 @@ export class TagService {
   }
 
   /** Changes the default segments' thresholds and recomputes them. */
-  async updateThresholds(ws: string, patch: Partial<SegmentThresholds>): Promise<SegmentThresholds> {
+  async updateThresholds(actor: AuditActor, patch: Partial<SegmentThresholds>): Promise<SegmentThresholds> {
+    const ws = actor.workspaceId;
     const next = { ...(await this.thresholds(ws)), ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined && v !== null)) } as SegmentThresholds;
     const bad = Object.entries(next).filter(([, v]) => !Number.isFinite(v) || v < 0 || v > 1e9);
     if (bad.length) {
@@ -221,6 +238,7 @@ export class TagService {
       for (const d of defaultSegments(next)) {
         await em.query(`UPDATE segments SET expression = $3, time_dependent = true, updated_at = now() WHERE workspace_id = $1 AND key = $2 AND is_default`, [ws, d.key, d.expression]);
       }
+      await this.audit.record(em, actor, { action: 'segment_thresholds.update', targetType: 'workspace', targetId: ws, details: { thresholds: next } });
       return this.recomputeAll(em, ws, 'definition:thresholds');
     });
     this.publish(ws, changes);

@@ -3,7 +3,7 @@ import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AuditService } from '../compliance';
+import { actorOf, type AuditService } from '../compliance';
 import { CreateApiKeyInput, CreateWorkspaceInput, UpdateWorkspaceInput } from './workspace.inputs';
 import { ApiKey, CreatedApiKey, CreatedWorkspace, Me, Workspace, toApiKey, toWorkspace } from './workspace.type';
 import type { WorkspaceService } from './workspace.service';
@@ -71,8 +71,7 @@ export class WorkspaceResolver {
     @Arg('input', { description: 'Role, label and PII flag.' }) input: CreateApiKeyInput,
     @Ctx() ctx: RequestContext,
   ): Promise<CreatedApiKey> {
-    const { apiKey, key } = await this.services.workspaces.createApiKey(requireAuth(ctx).workspaceId, input);
-    await this.services.audit.log(ctx, 'api_key.create', 'api_key', apiKey.id, { role: apiKey.role, pii: apiKey.pii, name: apiKey.name });
+    const { apiKey, key } = await this.services.workspaces.createApiKey(actorOf(ctx), input);
     return Object.assign(new CreatedApiKey(), { apiKey: toApiKey(apiKey), key });
   }
 
@@ -82,8 +81,7 @@ export class WorkspaceResolver {
   })
   async revokeApiKey(@Arg('id', () => ID, { description: 'Key id.' }) id: string, @Ctx() ctx: RequestContext): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw AppError.badInput('INVALID_ID', 'id', 'id must be a UUID');
-    const k = await this.services.workspaces.revokeApiKey(requireAuth(ctx).workspaceId, id);
-    await this.services.audit.log(ctx, 'api_key.revoke', 'api_key', id, { role: k.role });
+    const k = await this.services.workspaces.revokeApiKey(actorOf(ctx), id);
     return toApiKey(k);
   }
 

@@ -9,6 +9,7 @@ import { WorkspaceRepository } from './workspace.repository';
 import { WorkspaceErrorCode } from './workspace.errors';
 import { MIN_LIVE_INTERVAL_MS } from '../../platform/live';
 import { MAX_LIVE_INTERVAL_MS, liveIntervalOf } from './workspace.settings';
+import { AuditService, type AuditActor } from '../compliance';
 
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 
@@ -27,13 +28,16 @@ export interface BootstrapResult {
 export class WorkspaceService {
   private readonly repo = new WorkspaceRepository();
   private readonly authCache = new Map<string, { auth: AuthInfo | null; until: number }>();
+  private readonly audit: AuditService;
   constructor(
     private readonly ds: DataSource,
     private readonly pubSub: SiyuPubSub,
     private readonly log: Logger,
     /** Run in the creating transaction of every new workspace: other modules set up their defaults (the default segments). */
     private readonly onCreated: (em: EntityManager, workspaceId: string) => Promise<void>,
-  ) {}
+  ) {
+    this.audit = new AuditService(ds);
+  }
 
   /** Resolves an API key secret to the caller, or null when unknown or revoked. */
   async authenticate(key: string): Promise<AuthInfo | null> {
@@ -91,14 +95,20 @@ export class WorkspaceService {
     return ws;
   }
 
+  /** A key for `actor`'s workspace, audited as `api_key.create`. */
   async createApiKey(
-    workspaceId: string,
+    actor: AuditActor,
     input: { role: Role; name: string; pii?: boolean },
   ): Promise<{ apiKey: ApiKeyEntity; key: string }> {
+    const workspaceId = actor.workspaceId;
     const key = generateApiKey();
     // Only READ keys carry the pii flag; ADMIN always sees personal data, INGEST/ANALYST never.
     const pii = input.role === Role.ADMIN || (input.role === Role.READ && input.pii === true);
-    const apiKey = await this.insertKey(this.ds.manager, workspaceId, input.role, input.name.trim(), pii, key);
+    const apiKey = await this.ds.transaction(async (em) => {
+      const k = await this.insertKey(em, workspaceId, input.role, input.name.trim(), pii, key);
+      await this.audit.record(em, actor, { action: 'api_key.create', targetType: 'api_key', targetId: k.id, details: { role: k.role, pii: k.pii, name: k.name } });
+      return k;
+    });
     this.log.info({ workspaceId, apiKeyId: apiKey.id, role: apiKey.role }, 'api key created');
     return { apiKey, key };
   }
@@ -107,7 +117,8 @@ export class WorkspaceService {
     return this.repo.listApiKeys(this.ds.manager, workspaceId);
   }
 
-  async revokeApiKey(workspaceId: string, id: string): Promise<ApiKeyEntity> {
+  async revokeApiKey(actor: AuditActor, id: string): Promise<ApiKeyEntity> {
+    const workspaceId = actor.workspaceId;
     const revoked = await this.ds.transaction(async (em) => {
       await this.repo.lockWorkspace(em, workspaceId);
       const k = await this.repo.findApiKey(em, workspaceId, id);
@@ -122,6 +133,7 @@ export class WorkspaceService {
         );
       }
       await this.repo.revokeApiKey(em, workspaceId, id);
+      await this.audit.record(em, actor, { action: 'api_key.revoke', targetType: 'api_key', targetId: id, details: { role: k.role } });
       return (await this.repo.findApiKey(em, workspaceId, id))!;
     });
     this.authCache.delete(revoked.keyHash);
