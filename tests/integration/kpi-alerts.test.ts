@@ -1,4 +1,5 @@
 import { bootApp, type TestApp } from '../support/app';
+import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
 import {
@@ -25,12 +26,6 @@ afterAll(() => t.stop());
 const order = (member: string, revenue: number): EventInput =>
   makeEvent({ identifiers: [`member_id::${member}`], name: 'Order Completed', properties: { revenue }, timestamp: new Date(Date.now() - 60_000).toISOString() });
 
-async function ingest(key: string, events: EventInput[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.accepted).toBe(events.length);
-}
-
 /** Waits until the workspace's scheduled alert evaluations are done. */
 const settled = () => t.app.services.kpis.alerts.idle();
 
@@ -47,19 +42,19 @@ describe('targets and alerts', () => {
     const sub = collect<AlertRaisedSubscription>(ws.client, AlertRaisedDocument, { minLevel: 'IMPORTANT' });
     await new Promise((r) => setTimeout(r, 200));
 
-    await ingest(adminKey, [order('a1', 10), order('a2', 20)]);
+    await ingest(t, adminKey, [order('a1', 10), order('a2', 20)]);
     await settled();
     // Two orders: the NORMAL rule (> 0) fired, but the subscriber asked for IMPORTANT and above.
     expect((await t.gql(AlertsDocument, {}, adminKey)).data!.alerts.map((a) => a.ruleId)).toEqual([low.data!.createAlertRule.id]);
 
-    await ingest(adminKey, [order('a3', 30)]);
+    await ingest(t, adminKey, [order('a3', 30)]);
     const [first] = await sub.next(1);
     expect(first.errors).toBeUndefined();
     expect(first.data!.alertRaised).toMatchObject({ ruleId: rule.data!.createAlertRule.id, metric: 'ORDERS', level: 'URGENT', value: 3, reference: 2, status: 'OPEN' });
 
     // Still above the threshold: no second alert while the condition keeps holding.
-    await ingest(adminKey, [order('a4', 40)]);
-    await ingest(adminKey, [order('a5', 50)]);
+    await ingest(t, adminKey, [order('a4', 40)]);
+    await ingest(t, adminKey, [order('a5', 50)]);
     await settled();
     const urgent = (await t.gql(AlertsDocument, { level: 'URGENT' }, adminKey)).data!.alerts;
     expect(urgent).toHaveLength(1);
@@ -83,7 +78,7 @@ describe('targets and alerts', () => {
 
   it('a deviation rule compares the KPI with its target (default: more than 5%)', async () => {
     const { adminKey } = await t.newWorkspace('alerts-deviation');
-    await ingest(adminKey, [order('d1', 100), order('d2', 100)]);
+    await ingest(t, adminKey, [order('d1', 100), order('d2', 100)]);
     const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
     const near = await t.gql(SetTargetDocument, { metric: 'GMV', value: 196, period: { from: today, to: today } }, adminKey);
     const far = await t.gql(SetTargetDocument, { metric: 'GMV', value: 400, period: { from: today, to: today } }, adminKey);

@@ -1,12 +1,11 @@
 import WebSocket from 'ws';
 import { print } from 'graphql';
+import { ingestOne } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
-import { makeEvent } from '../support/events';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import {
   CreateApiKeyDocument,
   CreateTagDocument,
-  IngestDocument,
   ProfileDocument,
   ProfileUpdatedDocument,
   SetLiveIntervalDocument,
@@ -23,13 +22,6 @@ async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Pro
     await new Promise((r) => setImmediate(r));
   }
 }
-
-const ingest = async (t: TestApp, key: string, ids: string[], over: object = {}) => {
-  const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ids, ...over })] }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.accepted).toBe(1);
-  return r.data!.ingestEvents.results[0].profileId!;
-};
 
 type Sub = ReturnType<typeof collect<ProfileUpdatedSubscription>>;
 const versions = (s: Sub) => s.results.map((r) => r.data!.profileUpdated.version);
@@ -48,7 +40,7 @@ describe('profileUpdated (live layer)', () => {
   it('1,000 subscriptions to one profile share one computation per commit and all receive the new version', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     expect((await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey)).data!.updateWorkspace.liveUpdateIntervalMs).toBe(100);
-    const id = await ingest(t, adminKey, ['member_id::live-1000']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-1000']);
     const key = `profile:${workspaceId}:${id}`;
     const hub = t.app.services.live;
     const clients: WsTestClient[] = Array.from({ length: 4 }, () => wsClient(t.url, adminKey));
@@ -59,7 +51,7 @@ describe('profileUpdated (live layer)', () => {
     expect(hub.source(key)).toMatchObject({ subscribers: 1000, computations: 1, version: 1 });
     expect(subs.every((s) => s.results[0].data!.profileUpdated.profile.eventCount === 1)).toBe(true);
 
-    await ingest(t, adminKey, ['member_id::live-1000']);
+    await ingestOne(t, adminKey, ['member_id::live-1000']);
     await Promise.all(subs.map((s) => s.next(2, 60_000)));
     expect(hub.source(key)!.computations).toBe(2);
     for (const s of subs) {
@@ -78,13 +70,13 @@ describe('profileUpdated (live layer)', () => {
   it('coalesces rapid commits within one interval into at most two computations, ending on the final value', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 5000 }, adminKey);
-    const id = await ingest(t, adminKey, ['member_id::live-burst']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-burst']);
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
     const sub = collect<ProfileUpdatedSubscription>(ws.client, ProfileUpdatedDocument, { id });
     await sub.next(1);
     const N = 10;
-    for (let i = 0; i < N; i++) await ingest(t, adminKey, ['member_id::live-burst']);
+    for (let i = 0; i < N; i++) await ingestOne(t, adminKey, ['member_id::live-burst']);
     await until('the final value', () => sub.results.at(-1)!.data!.profileUpdated.profile.eventCount === N + 1, 30_000);
     const computations = t.app.services.live.source(`profile:${workspaceId}:${id}`)!.computations;
     expect(computations - 1).toBeGreaterThanOrEqual(1);
@@ -96,15 +88,15 @@ describe('profileUpdated (live layer)', () => {
   it('follows merges: a merged-away id resolves to its survivor, and its subscribers see the merge', async () => {
     const { adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey);
-    const older = await ingest(t, adminKey, ['member_id::live-m1'], { timestamp: '2026-11-01T00:00:00Z' });
-    const newer = await ingest(t, adminKey, ['wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-02T00:00:00Z' });
+    const older = await ingestOne(t, adminKey, ['member_id::live-m1'], { timestamp: '2026-11-01T00:00:00Z' });
+    const newer = await ingestOne(t, adminKey, ['wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-02T00:00:00Z' });
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
     const onNewer = collect<ProfileUpdatedSubscription>(ws.client, ProfileUpdatedDocument, { id: newer });
     const [first] = await onNewer.next(1);
     expect(first.data!.profileUpdated.profile.id).toBe(newer);
 
-    await ingest(t, adminKey, ['member_id::live-m1', 'wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-03T00:00:00Z' });
+    await ingestOne(t, adminKey, ['member_id::live-m1', 'wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-03T00:00:00Z' });
     await until('the merged version', () => onNewer.results.at(-1)!.data!.profileUpdated.profile.id === older);
     expect(onNewer.results.at(-1)!.data!.profileUpdated.profile.eventCount).toBe(3);
 
@@ -126,7 +118,7 @@ describe('profileUpdated (live layer)', () => {
   it('pushes a new version after a manual tag change', async () => {
     const { adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey);
-    const id = await ingest(t, adminKey, ['member_id::live-tag']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-tag']);
     expect((await t.gql(CreateTagDocument, { input: { key: 'vip', name: 'VIP', kind: 'MANUAL' } }, adminKey)).errors).toBeUndefined();
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
@@ -140,7 +132,7 @@ describe('profileUpdated (live layer)', () => {
 
   it('refuses an interval under 100 ms, an unknown profile and a key that may not read (no live source started)', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
-    const id = await ingest(t, adminKey, ['member_id::live-refused']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-refused']);
     const ingestKey = (await t.gql(CreateApiKeyDocument, { input: { role: 'INGEST', name: 'sdk' } }, adminKey)).data!.createApiKey.key;
     const first = (key: string, vars: { id: string }) => {
       const ws = wsClient(t.url, key);
@@ -172,7 +164,7 @@ describe('slow consumers', () => {
     // A profile with ~300 KB of traits, so that every frame is large.
     let id = '';
     for (let i = 0; i < 10; i++) {
-      id = await ingest(t, adminKey, ['member_id::live-slow'], { type: 'identify', name: null, traits: { [`bio${i}`]: 'x'.repeat(30_000) } });
+      id = await ingestOne(t, adminKey, ['member_id::live-slow'], { type: 'identify', name: null, traits: { [`bio${i}`]: 'x'.repeat(30_000) } });
     }
     const key = `profile:${workspaceId}:${id}`;
     const hub = t.app.services.live;
@@ -201,7 +193,7 @@ describe('slow consumers', () => {
     let n = 0;
     while (hub.source(key)!.subscribers > 1) {
       if (n++ > 400) throw new Error('the slow consumer was never closed');
-      await ingest(t, adminKey, ['member_id::live-slow']);
+      await ingestOne(t, adminKey, ['member_id::live-slow']);
     }
     expect(hub.source(key)!.subscribers).toBe(1);
     const slowCloses = await t.app.metrics.registry.getSingleMetricAsString('siyu_ws_slow_consumer_closes_total');
@@ -214,7 +206,7 @@ describe('slow consumers', () => {
     expect(reason).toMatch(/Slow consumer/);
 
     // The normal reader kept receiving: strictly increasing versions (gaps allowed), the last one current.
-    await ingest(t, adminKey, ['member_id::live-slow']);
+    await ingestOne(t, adminKey, ['member_id::live-slow']);
     const last = hub.source(key)!.version;
     await until('the normal reader to catch up', () => good.results.at(-1)!.data!.profileUpdated.version === hub.source(key)!.version && hub.source(key)!.version >= last);
     expect(good.results.length).toBeGreaterThan(1);
