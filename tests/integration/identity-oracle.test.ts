@@ -5,7 +5,7 @@ import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { fetchPartition, resolveIds } from '../support/partition';
 import { makePeople, makeStream } from '../support/people';
-import { UnionFind } from '../support/random';
+import { UnionFind } from '../../src/shared/union-find';
 import { parseId } from '../support/scenarios';
 import { ProfileDocument, type EventInput } from '../generated/graphql';
 

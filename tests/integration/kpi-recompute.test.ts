@@ -1,6 +1,6 @@
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
-import { rng } from '../support/random';
+import { rng } from '../../src/shared/random';
 import { IngestDocument, KpiDocument, KpisDocument, type KpiBreakdown, type KpiGrain, type KpiMetric, AggregateDocument, RetentionCohortsDocument, FunnelDocument, type EventInput, type KpiQuery } from '../generated/graphql';
 
 /**
