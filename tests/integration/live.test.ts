@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { print } from 'graphql';
 import { ingestOne } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
+import { waitUntil } from '../support/wait';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import {
   CreateApiKeyDocument,
@@ -13,15 +14,6 @@ import {
   UnmergeDocument,
   type ProfileUpdatedSubscription,
 } from '../generated/graphql';
-
-/** Polls a condition (server state) until it holds, failing with `what` after the timeout. */
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 type Sub = ReturnType<typeof collect<ProfileUpdatedSubscription>>;
 const versions = (s: Sub) => s.results.map((r) => r.data!.profileUpdated.version);
@@ -63,7 +55,7 @@ describe('profileUpdated (live layer)', () => {
     expect(metrics).toMatch(/siyu_live_computations_total\{kind="profile"\} \d+/);
 
     for (const s of subs) s.unsubscribe();
-    await until('the hub to forget the source', () => hub.source(key) === null);
+    await waitUntil('the hub to forget the source', () => hub.source(key) === null);
     await Promise.all(clients.map((c) => c.dispose()));
   }, 180_000);
 
@@ -77,7 +69,7 @@ describe('profileUpdated (live layer)', () => {
     await sub.next(1);
     const N = 10;
     for (let i = 0; i < N; i++) await ingestOne(t, adminKey, ['member_id::live-burst']);
-    await until('the final value', () => sub.results.at(-1)!.data!.profileUpdated.profile.eventCount === N + 1, 30_000);
+    await waitUntil('the final value', () => sub.results.at(-1)!.data!.profileUpdated.profile.eventCount === N + 1, { timeoutMs: 30_000 });
     const computations = t.app.services.live.source(`profile:${workspaceId}:${id}`)!.computations;
     expect(computations - 1).toBeGreaterThanOrEqual(1);
     expect(computations - 1).toBeLessThanOrEqual(2);
@@ -97,7 +89,7 @@ describe('profileUpdated (live layer)', () => {
     expect(first.data!.profileUpdated.profile.id).toBe(newer);
 
     await ingestOne(t, adminKey, ['member_id::live-m1', 'wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-03T00:00:00Z' });
-    await until('the merged version', () => onNewer.results.at(-1)!.data!.profileUpdated.profile.id === older);
+    await waitUntil('the merged version', () => onNewer.results.at(-1)!.data!.profileUpdated.profile.id === older);
     expect(onNewer.results.at(-1)!.data!.profileUpdated.profile.eventCount).toBe(3);
 
     // Subscribing with the merged-away id shows the survivor at once.
@@ -110,7 +102,7 @@ describe('profileUpdated (live layer)', () => {
     await onOlder.next(1);
     const mergeId = (await t.gql(ProfileDocument, { id: older }, adminKey)).data!.profile.mergeHistory[0].id;
     expect((await t.gql(UnmergeDocument, { mergeId }, adminKey)).errors).toBeUndefined();
-    await until('the unmerged version', () => onOlder.results.at(-1)!.data!.profileUpdated.profile.eventCount === 2);
+    await waitUntil('the unmerged version', () => onOlder.results.at(-1)!.data!.profileUpdated.profile.eventCount === 2);
     expect(strictlyIncreasing(versions(onOlder))).toBe(true);
     await ws.dispose();
   });
@@ -185,7 +177,7 @@ describe('slow consumers', () => {
       if (JSON.parse(String(m)).type === 'next') rawNext++;
     });
     for (let i = 0; i < 5; i++) raw.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(ProfileUpdatedDocument), variables: { id } } }));
-    await until('the slow client to get its first values', () => rawNext >= 5);
+    await waitUntil('the slow client to get its first values', () => rawNext >= 5);
     expect(hub.source(key)!.subscribers).toBe(6);
     (raw as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
 
@@ -208,10 +200,10 @@ describe('slow consumers', () => {
     // The normal reader kept receiving: strictly increasing versions (gaps allowed), the last one current.
     await ingestOne(t, adminKey, ['member_id::live-slow']);
     const last = hub.source(key)!.version;
-    await until('the normal reader to catch up', () => good.results.at(-1)!.data!.profileUpdated.version === hub.source(key)!.version && hub.source(key)!.version >= last);
+    await waitUntil('the normal reader to catch up', () => good.results.at(-1)!.data!.profileUpdated.version === hub.source(key)!.version && hub.source(key)!.version >= last);
     expect(good.results.length).toBeGreaterThan(1);
     expect(strictlyIncreasing(versions(good))).toBe(true);
     await normal.dispose();
-    await until('the hub to forget the source', () => hub.source(key) === null);
+    await waitUntil('the hub to forget the source', () => hub.source(key) === null);
   }, 120_000);
 });
