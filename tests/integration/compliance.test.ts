@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, ago } from '../support/time';
 import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import {
@@ -32,14 +33,7 @@ import {
   type AuditLogQuery,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const ago = (days: number, plusMs = 0) => new Date(Date.now() - days * DAY + plusMs).toISOString();
+const t = bootAppPerFile();
 
 async function keyFor(admin: string, role: 'READ' | 'ANALYST' | 'INGEST', pii = false): Promise<{ id: string; key: string }> {
   const r = await t.gql(CreateApiKeyDocument, { input: { role, name: `${role} key`, pii } }, admin);

@@ -1,4 +1,5 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, ago } from '../support/time';
 import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
@@ -13,14 +14,7 @@ import {
   type ProfileHealthQuery,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+const t = bootAppPerFile();
 
 async function health(key: string, id: string) {
   const r = await t.gql(ProfileHealthDocument, { identifier: idInput(id) }, key);

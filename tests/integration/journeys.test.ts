@@ -1,4 +1,5 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
 import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
@@ -16,14 +17,8 @@ import {
   type JourneyTriggeredSubscription,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 /** A fixed origin a few days back, on a whole hour, so windows are easy to read. */
 const T0 = new Date(Math.floor((Date.now() - 20 * DAY) / HOUR) * HOUR);
 const at = (ms: number) => new Date(T0.getTime() + ms);

@@ -1,7 +1,9 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
 import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
+import { topicSubscribed } from '../support/wait';
 import { collect, wsClient } from '../support/ws';
+import { Topics } from '../../src/platform/pubsub';
 import {
   AcknowledgeAlertDocument,
   AlertRaisedDocument,
@@ -17,11 +19,7 @@ import {
   type EventInput,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
 const order = (member: string, revenue: number): EventInput =>
   makeEvent({ identifiers: [`member_id::${member}`], name: 'Order Completed', properties: { revenue }, timestamp: new Date(Date.now() - 60_000).toISOString() });
@@ -31,7 +29,7 @@ const settled = () => t.app.services.kpis.alerts.idle();
 
 describe('targets and alerts', () => {
   it('a threshold rule fires once when the KPI crosses it, reaches alertRaised, and is acknowledged and resolved with who and when', async () => {
-    const { adminKey } = await t.newWorkspace('alerts-threshold');
+    const { adminKey, workspaceId } = await t.newWorkspace('alerts-threshold');
     const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders surge', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', cooldownSeconds: 0 } }, adminKey);
     expect(rule.errors).toBeUndefined();
     const low = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'NORMAL' } }, adminKey);
@@ -39,8 +37,9 @@ describe('targets and alerts', () => {
 
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
+    const listening = topicSubscribed(t, Topics.alertRaised(workspaceId));
     const sub = collect<AlertRaisedSubscription>(ws.client, AlertRaisedDocument, { minLevel: 'IMPORTANT' });
-    await new Promise((r) => setTimeout(r, 200));
+    await listening;
 
     await ingest(t, adminKey, [order('a1', 10), order('a2', 20)]);
     await settled();

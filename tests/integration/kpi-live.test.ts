@@ -1,7 +1,8 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
 import { ingest } from '../support/api';
 import { subscriptionExecutions } from '../../src/platform/graphql/ws';
 import { makeEvent } from '../support/events';
+import { waitUntil } from '../support/wait';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import { print } from 'graphql';
 import { CreateApiKeyDocument, KpiUpdatedDocument, SetLiveIntervalDocument, type EventInput, type KpiUpdatedSubscription } from '../generated/graphql';
@@ -9,11 +10,7 @@ import { CreateApiKeyDocument, KpiUpdatedDocument, SetLiveIntervalDocument, type
 /** In the PostgreSQL + Redis run, change events travel through Redis pub/sub as in production. */
 const redisEnv = (): Record<string, string> => (process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {});
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp(redisEnv());
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile(redisEnv());
 
 const order = (member: string, revenue = 10): EventInput =>
   makeEvent({ identifiers: [`member_id::${member}`], name: 'Order Completed', properties: { revenue }, timestamp: new Date(Date.now() - 30_000).toISOString() });
@@ -23,7 +20,7 @@ type Sub = ReturnType<typeof collect<KpiUpdatedSubscription>>;
 const ordersToday = (r: Sub['results'][number]) => r.data!.kpiUpdated.results[0].total.points.at(-1)!.value;
 
 describe('kpiUpdated', () => {
-  it('pushes the current value, then the new value within the coalescing interval after a commit', async () => {
+  it('pushes the current value, then the new value after a commit, and coalesces a burst', async () => {
     const { adminKey } = await t.newWorkspace('kpi-live-interval');
     expect((await t.gql(SetLiveIntervalDocument, { ms: 1000 }, adminKey)).errors).toBeUndefined();
     await ingest(t, adminKey, [order('l1')]);
@@ -38,18 +35,15 @@ describe('kpiUpdated', () => {
     expect(ordersToday(first)).toBe(1);
 
     await ingest(t, adminKey, [order('l2', 25)]);
-    const committed = Date.now();
     const [, second] = await sub.next(2, 20_000);
-    const latency = Date.now() - committed;
     expect(second.data!.kpiUpdated.version).toBe(2);
     expect(ordersToday(second)).toBe(2);
     expect(second.data!.kpiUpdated.results[1].total.points.at(-1)!.value).toBe(35);
-    // Leading edge after a quiet period: well inside the 1 s interval (bound loose for shared machines).
-    expect(latency).toBeLessThan(1000 + 2000);
 
     // A burst inside one interval is coalesced: fewer pushes than commits, the last one is exact.
     for (let i = 0; i < 6; i++) await ingest(t, adminKey, [order(`burst-${i}`)]);
-    await new Promise((r) => setTimeout(r, 2500));
+    // The last push carries all eight orders (when it comes is the live hub's unit test, on a fake clock).
+    await waitUntil('the push with all eight orders', () => sub.results.some((r) => ordersToday(r) === 8), { state: () => sub.results.map(ordersToday) });
     const versions = sub.results.map((r) => r.data!.kpiUpdated.version);
     expect(versions.every((v, i) => i === 0 || v > versions[i - 1])).toBe(true);
     expect(sub.results.length).toBeLessThan(2 + 6);

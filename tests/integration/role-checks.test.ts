@@ -1,4 +1,4 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
 import { countRows } from '../support/rows';
 import { probeOperations, seedProbeWorkspace, type ProbeTargets } from '../support/schema-probe';
 import { CreateApiKeyDocument } from '../generated/graphql';
@@ -11,13 +11,9 @@ import { CreateApiKeyDocument } from '../generated/graphql';
  *   FORBIDDEN or returns data without them.
  * New fields are covered automatically.
  */
-let t: TestApp;
-beforeAll(async () => {
-  // The probes select every field three levels deep: far over the default complexity limit, which is
-  // not what this file tests.
-  t = await bootApp({ SIYU_MAX_QUERY_COMPLEXITY: '100000000' });
-});
-afterAll(() => t.stop());
+// The probes select every field three levels deep: far over the default complexity limit, which is
+// not what this file tests.
+const t = bootAppPerFile({ SIYU_MAX_QUERY_COMPLEXITY: '100000000' });
 
 interface Seeded extends ProbeTargets {
   workspaceId: string;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
 import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
@@ -13,14 +14,7 @@ import {
   type StageModelInput,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
+const t = bootAppPerFile();
 
 async function profileOf(key: string, id: string) {
   const r = await t.gql(ProfileByIdentifierDocument, { identifier: idInput(id) }, key);

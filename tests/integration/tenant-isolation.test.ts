@@ -1,4 +1,4 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
 import { probeOperations, seedProbeWorkspace, type ProbeTargets } from '../support/schema-probe';
 import { CreateApiKeyDocument } from '../generated/graphql';
 
@@ -7,11 +7,7 @@ import { CreateApiKeyDocument } from '../generated/graphql';
  * A's admin key and workspace B's ids and keys. Nothing of B may come back, and B must be unchanged.
  * New fields are covered automatically; an argument kind the generator cannot fill fails the test.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
 async function seedB(): Promise<{ key: string; targets: ProbeTargets; secrets: string[] }> {
   const b = await seedProbeWorkspace(t, '品牌B-secret-workspace', {
