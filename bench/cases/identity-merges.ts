@@ -5,7 +5,7 @@ import { idKey, prepareIdentifier } from '../../src/modules/identities';
 import { compare, type Comparison } from '../lib/report';
 import { fmt } from '../lib/stats';
 import { batches, type BenchEvent, type StreamStats } from '../lib/stream';
-import { UnionFind } from '../lib/union-find';
+import { UnionFind } from '../../src/shared/union-find';
 
 /**
  * Identity merges: the merge-heavy stream of bench/lib/stream.ts (~19.5% of links join two

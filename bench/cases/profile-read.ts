@@ -6,7 +6,7 @@ import { PiiCipher } from '../../src/modules/identities';
 import { startBareServer, type BareServer } from '../lib/bare-server';
 import type { LoadGenerator } from '../lib/load';
 import type { ClosedResult, LoadTarget, OpenResult } from '../load-worker';
-import { rng, sample } from '../lib/random';
+import { rng, sample } from '../../src/shared/random';
 
 /**
  * Case 2: the profile-360 read over HTTP — Siyu's GraphQL `profile(id)` with a READ key against a

@@ -1,11 +1,11 @@
-import { rng, type Rng } from './random';
+import { rng, type Rng } from '../../src/shared/random';
+import { idInput, makePeople } from '../../src/shared/synthetic-people';
+import { UnionFind } from '../../src/shared/union-find';
 
 /**
- * The seeded event stream of the ingest benchmark. The ideas (and the identifier layout) are those
- * of `tests/support/people.ts`, copied here because tests/ is not built: people who show up on
- * several channels under a member id, a WeChat unionid, openids in the mini program and the official
- * account, a phone, a WeCom external user id, devices and an anonymous id; some families share a
- * device, so some links are refused (conflicts) instead of merged.
+ * The seeded event stream of the ingest benchmark, over the synthetic people the identity tests use
+ * (src/shared/synthetic-people.ts); some families share a device, so some links are refused
+ * (conflicts) instead of merged.
  */
 
 /** The shape of `EventInput` (GraphQL) and of `RawEvent` (the in-process service). */
@@ -27,11 +27,6 @@ export interface BenchEvent {
   context?: Record<string, unknown>;
 }
 
-export interface Person {
-  /** `type:namespace:value` strings, as in tests/support. */
-  ids: string[];
-}
-
 export interface StreamStats {
   events: number;
   people: number;
@@ -44,41 +39,6 @@ export interface StreamStats {
 
 /** Events per person: with 1–2 identifiers per event this makes ~20% of links merge two profiles. */
 export const EVENTS_PER_PERSON = 10;
-
-export function makePeople(count: number, seed: number, shareDevices = 0): Person[] {
-  const r = rng(seed);
-  const people: Person[] = [];
-  const s = String(seed % 100).padStart(2, '0');
-  for (let i = 0; i < count; i++) {
-    const ids: string[] = [];
-    if (r.chance(0.7)) ids.push(`member_id::M${seed}-${i}`);
-    if (r.chance(0.6)) ids.push(`wechat_unionid:wx_open:U${seed}-${i}`);
-    if (r.chance(0.6)) ids.push(`wechat_openid:wx_mp_app:oMP${seed}-${i}`);
-    if (r.chance(0.5)) ids.push(`wechat_openid:wx_oa_app:oOA${seed}-${i}`);
-    // 139 + 2 + 6 digits: a valid 11-digit mainland mobile number for up to a million people.
-    if (r.chance(0.5)) ids.push(`phone::+86139${s}${String(i).padStart(6, '0')}`);
-    if (r.chance(0.3)) ids.push(`wecom_external_userid:ww_corp:wm${seed}-${i}`);
-    for (let d = 0; d < 1 + r.int(2); d++) ids.push(`device_id::D${seed}-${i}-${d}`);
-    ids.push(`anonymous_id::A${seed}-${i}`);
-    people.push({ ids });
-  }
-  for (let k = 0; k < shareDevices; k++) {
-    const a = people[r.int(count)];
-    const b = people[r.int(count)];
-    const shared = a.ids.find((x) => x.startsWith('device_id'))!;
-    if (!b.ids.includes(shared)) b.ids.push(shared);
-  }
-  return people;
-}
-
-export function idInput(s: string): BenchIdentifier {
-  const i = s.indexOf(':');
-  const j = s.indexOf(':', i + 1);
-  const type = s.slice(0, i);
-  const namespace = s.slice(i + 1, j);
-  const value = s.slice(j + 1);
-  return namespace ? { type, namespace, value } : { type, value };
-}
 
 const CHANNELS = ['wechat_mp', 'wechat_oa', 'wecom', 'app', 'web', 'store'] as const;
 const CITIES = ['上海', '北京', '杭州', '深圳', '成都', '广州'];
@@ -112,17 +72,7 @@ export function makeStream(events: number, seed: number, end: Date, days = 60): 
   const span = days * 24 * 3600 * 1000;
   const start = end.getTime() - span;
   const out: BenchEvent[] = [];
-  const parent = new Map<string, string>();
-  const find = (x: string): string => {
-    let p = parent.get(x)!;
-    while (p !== x) {
-      const g = parent.get(p)!;
-      parent.set(x, g);
-      x = p;
-      p = g;
-    }
-    return x;
-  };
+  const seen = new UnionFind();
   const stats: StreamStats = { events, people: peopleCount, links: 0, mergingLinks: 0, byKind: {} };
   for (let i = 0; i < events; i++) {
     const p = r.pick(people);
@@ -130,12 +80,10 @@ export function makeStream(events: number, seed: number, end: Date, days = 60): 
     const ids = new Set<string>();
     while (ids.size < Math.min(k, p.ids.length)) ids.add(r.pick(p.ids));
     const list = [...ids];
-    const roots = new Set(list.filter((x) => parent.has(x)).map(find));
+    const roots = new Set(list.filter((x) => seen.has(x)).map((x) => seen.find(x)));
     if (list.length >= 2) stats.links++;
     if (roots.size >= 2) stats.mergingLinks++;
-    for (const x of list) if (!parent.has(x)) parent.set(x, x);
-    const root = find(list[0]);
-    for (const x of list) parent.set(find(x), root);
+    for (const x of list) seen.union(x, list[0]);
 
     const channel = r.pick(CHANNELS);
     const ts = Math.min(end.getTime(), start + Math.floor((span * i) / events) + r.int(7_200_000) - 3_600_000);

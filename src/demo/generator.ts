@@ -19,6 +19,8 @@
  *   and consent (`Consent Updated`) for most people.
  */
 
+import { Rng } from '../shared/random';
+
 export interface DemoIdentifier {
   type: string;
   namespace?: string;
@@ -95,29 +97,8 @@ const TOUCHPOINTS: Record<Channel, string[]> = {
 const HOURS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3, 3, 3.5, 4.5, 4, 3, 3, 3.2, 3.5, 4, 5, 6.5, 7, 5.5, 3];
 const HOUR_TOTAL = HOURS.reduce((a, b) => a + b, 0);
 
-/** A small seeded PRNG (mulberry32) over a 32-bit state. */
-export class Rng {
-  private a: number;
-  constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-}
+// Re-exported: `siyu simulate` (src/cli/operator.ts) takes the PRNG from here.
+export { Rng };
 
 /** A 32-bit hash of integers (and short strings), for independent streams per person and day. */
 export function mix(...parts: (number | string)[]): number {

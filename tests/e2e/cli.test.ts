@@ -1,50 +1,25 @@
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeEvent } from '../support/events';
-import { ROOT, startServer } from '../support/process';
+import { buildDist, errorLines, ROOT, runCli, startServer } from '../support/process';
 
 /**
  * The `siyu` command as users run it: `node bin/siyu.js …` (what `npx siyu` runs) in its own
  * process, on a fresh embedded database. Checks help, exit codes and one-line errors, and the
  * workspace → key → import flow, direct and through a running server.
  */
-const BIN = path.join(ROOT, 'bin/siyu.js');
 let tmp: string;
 let dataDir: string;
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  buildDist();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siyu-e2e-cli-'));
   dataDir = path.join(tmp, 'data');
 }, 120_000);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to its end (asynchronously, so a server started by the test keeps being served). */
-function siyu(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: tmp,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SIYU_DATA_DIR: dataDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** stderr without the embedded database's one-time JSON warning about its generated PII key. */
-const errorLines = (r: Run) => r.stderr.split('\n').filter((l) => l && !l.startsWith('{'));
+/** Runs the CLI on this file's data directory. */
+const siyu = (args: string[], env: Record<string, string> = {}) => runCli(args, tmp, { SIYU_DATA_DIR: dataDir, ...env });
 
 function ndjson(name: string, lines: string[]): string {
   const file = path.join(tmp, name);

@@ -9,9 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
-import { AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument, IngestDocument, type EventInput } from '../generated/graphql';
+import { AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument } from '../generated/graphql';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -69,12 +70,6 @@ describe('the dashboard page', () => {
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  async function ingest(key: string, events: EventInput[]) {
-    const r = await t.gql(IngestDocument, { events }, key);
-    expect(r.errors).toBeUndefined();
-    expect(r.data!.ingestEvents.accepted).toBe(events.length);
-  }
-
   /**
    * Waits until an expression is true in the page (at most 20 s); on time-out, fails with what the
    * page shows. Polls with page.evaluate: waitForFunction would eval inside the page, which the
@@ -121,8 +116,8 @@ describe('the dashboard page', () => {
       makeEvent({ identifiers: [`member_id::${member}`], name: 'Product Viewed', channel, timestamp: at(msAgo) });
     const order = (member: string, revenue: number, channel = 'wechat_mp') =>
       makeEvent({ identifiers: [`member_id::${member}`], name: 'Order Completed', channel, properties: { revenue }, timestamp: at(1_000) });
-    await ingest(adminKey, [view('d', 86_400_000)]);
-    await ingest(adminKey, [view('a', 2_000), view('b', 2_000, 'wecom')]);
+    await ingest(t, adminKey, [view('d', 86_400_000)]);
+    await ingest(t, adminKey, [view('a', 2_000), view('b', 2_000, 'wecom')]);
 
     const page = await context.newPage();
     const problems: string[] = [];
@@ -156,7 +151,7 @@ describe('the dashboard page', () => {
     expect(before.points.labels).toHaveLength(30);
 
     // Live: a new person and four orders (a twice); the ORDERS > 2 rule fires.
-    await ingest(adminKey, [view('c', 1_500, 'wecom'), order('a', 100), order('b', 50, 'wecom'), order('c', 30.5, 'wecom'), order('a', 20)]);
+    await ingest(t, adminKey, [view('c', 1_500, 'wecom'), order('a', 100), order('b', 50, 'wecom'), order('c', 30.5, 'wecom'), order('a', 20)]);
     await until(page, 'DAU 3', `document.querySelector('.tile[data-metric="DAU"]')?.dataset.value === '3'`);
     await until(page, 'GMV 200.5', `document.querySelector('.tile[data-metric="GMV"]')?.dataset.value === '200.5'`);
     await expect(tile(page, 'GMV').locator('.tile-value').textContent()).resolves.toContain('200.50');

@@ -1,46 +1,21 @@
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { ROOT, startServer, type ServerProcess } from '../support/process';
+import { buildDist, errorLines, runCli, startServer, type ServerProcess } from '../support/process';
 
 /**
  * Demo data as operators meet it, in separate processes on fresh embedded databases: `siyu seed`,
  * `siyu recompute`, `siyu simulate --url` into a running server, and `npm start`'s demo seeding.
  */
-const BIN = path.join(ROOT, 'bin/siyu.js');
 let tmp: string;
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  buildDist();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'siyu-e2e-demo-'));
 }, 120_000);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function siyu(args: string[], dataDir: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: tmp,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SIYU_DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** stderr lines that are not JSON log lines. */
-const errorLines = (r: Run) => r.stderr.split('\n').filter((l) => l && !l.startsWith('{'));
+const siyu = (args: string[], dataDir: string) => runCli(args, tmp, { SIYU_DATA_DIR: dataDir });
 
 async function countRows(dataDir: string, sql: string): Promise<number> {
   const db = new PGlite(dataDir);

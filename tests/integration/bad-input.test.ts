@@ -1,5 +1,5 @@
 import { bootApp, type TestApp } from '../support/app';
-import { rng } from '../support/random';
+import { rng } from '../../src/shared/random';
 import { countRows } from '../support/rows';
 
 /**

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, ago } from '../support/time';
+import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { cliActor } from '../../src/modules/compliance';
 import { Role } from '../../src/platform/auth';
@@ -17,7 +19,6 @@ import {
   ExportProfileDocument,
   HealthSettingsDocument,
   IdentityRulesDocument,
-  IngestDocument,
   JourneysDocument,
   ProfileConsentsDocument,
   ProfileDocument,
@@ -33,23 +34,9 @@ import {
   UpdateStageModelDocument,
   UpdateTagDocument,
   type AuditLogQuery,
-  type EventInput,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const ago = (days: number, plusMs = 0) => new Date(Date.now() - days * DAY + plusMs).toISOString();
-
-async function ingest(key: string, events: EventInput[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  return r.data!.ingestEvents;
-}
+const t = bootAppPerFile();
 
 async function keyFor(admin: string, role: 'READ' | 'ANALYST' | 'INGEST', pii = false): Promise<{ id: string; key: string }> {
   const r = await t.gql(CreateApiKeyDocument, { input: { role, name: `${role} key`, pii } }, admin);
@@ -76,7 +63,7 @@ describe('consent (PIPL)', () => {
   it('is set over GraphQL (READ) and on ingest (both forms), with history; the latest answer wins', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const who = `member_id::${randomUUID()}`;
-    const pid = (await ingest(key, [makeEvent({ identifiers: [who], type: 'identify', name: null, timestamp: ago(10) })])).results[0].profileId!;
+    const pid = (await ingest(t, key, [makeEvent({ identifiers: [who], type: 'identify', name: null, timestamp: ago(10) })])).results[0].profileId!;
     const reader = await keyFor(key, 'READ');
 
     const set = await t.gql(SetConsentDocument, { input: { profileId: pid, purpose: 'MARKETING', state: 'GRANTED', policyVersion: 'v1', source: 'member_page', at: ago(5) } }, reader.key);
@@ -88,7 +75,7 @@ describe('consent (PIPL)', () => {
     }
 
     const withdrawnAt = ago(4);
-    const r = await ingest(key, [
+    const r = await ingest(t, key, [
       consentEvent(who, 'marketing', 'withdrawn', 'v2', withdrawnAt),
       makeEvent({ identifiers: [who], type: 'identify', name: null, traits: { consents: { analytics: 'granted', sensitive_pi: 'DENIED', policyVersion: 'v2' } }, timestamp: ago(3) }),
       // Older than the current answer: kept in the history, does not change the state.
@@ -119,7 +106,7 @@ describe('consent (PIPL)', () => {
   it('a malformed consent payload rejects that one event with a field path; the rest of the batch lands', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const who = `member_id::${randomUUID()}`;
-    const r = await ingest(key, [
+    const r = await ingest(t, key, [
       consentEvent(who, 'spam', 'granted', 'v1', ago(1)),
       consentEvent(who, 'marketing', 'maybe', 'v1', ago(1)),
       consentEvent(who, 'marketing', 'granted', '', ago(1)),
@@ -127,7 +114,7 @@ describe('consent (PIPL)', () => {
       makeEvent({ identifiers: [who], type: 'identify', name: null, traits: { consents: { newsletter: 'granted' } } }),
       makeEvent({ identifiers: [who], type: 'identify', name: null, traits: { consents: 'granted' } }),
       makeEvent({ identifiers: [who] }),
-    ]);
+    ], { rejected: 6 });
     expect(r.results.map((x) => [x.status, x.error?.reason ?? null, x.error?.field ?? null])).toEqual([
       ['REJECTED', 'INVALID_CONSENT', 'properties.purpose'],
       ['REJECTED', 'INVALID_CONSENT', 'properties.state'],
@@ -144,9 +131,9 @@ describe('consent (PIPL)', () => {
     const { adminKey: key } = await t.newWorkspace();
     const a = `member_id::${randomUUID()}`;
     const b = `wechat_unionid:wx_open:${randomUUID()}`;
-    const pa = (await ingest(key, [consentEvent(a, 'analytics', 'granted', 'v1', ago(3))])).results[0].profileId!;
-    await ingest(key, [consentEvent(b, 'marketing', 'granted', 'v1', ago(2))]);
-    const merged = await ingest(key, [makeEvent({ identifiers: [a, b], timestamp: ago(1) })]);
+    const pa = (await ingest(t, key, [consentEvent(a, 'analytics', 'granted', 'v1', ago(3))])).results[0].profileId!;
+    await ingest(t, key, [consentEvent(b, 'marketing', 'granted', 'v1', ago(2))]);
+    const merged = await ingest(t, key, [makeEvent({ identifiers: [a, b], timestamp: ago(1) })]);
     expect(merged.results[0].profileId).toBe(pa);
     const p = await consents(key, pa);
     expect(p.consents.map((c) => [c.purpose, c.state]).sort()).toEqual([
@@ -167,7 +154,7 @@ describe('consent enforcement', () => {
       const who = `member_id::${name}-${randomUUID()}`;
       const events = [makeEvent({ identifiers: [who], type: 'identify', name: null, traits: { tags: ['vip'] }, timestamp: ago(2) })];
       if (name !== 'silent') events.push(consentEvent(who, 'marketing', name, 'v1', ago(1)));
-      ids[name] = (await ingest(key, events)).results[0].profileId!;
+      ids[name] = (await ingest(t, key, events)).results[0].profileId!;
     }
     return { segmentId: seg.data!.createSegment.id, ids };
   }
@@ -209,7 +196,7 @@ describe('consent enforcement', () => {
     expect(j.errors).toBeUndefined();
     const yes = `member_id::${randomUUID()}`;
     const no = `member_id::${randomUUID()}`;
-    const r = await ingest(key, [
+    const r = await ingest(t, key, [
       consentEvent(yes, 'marketing', 'granted', 'v1', ago(1)),
       makeEvent({ identifiers: [yes], name: 'Order Completed', properties: { revenue: 10 }, timestamp: ago(1, 1000) }),
       makeEvent({ identifiers: [no], name: 'Order Completed', properties: { revenue: 10 }, timestamp: ago(1, 1000) }),
@@ -234,13 +221,13 @@ async function richPerson(key: string) {
   const friend = `member_id::friend-${randomUUID()}`;
   expect((await t.gql(CreateTagDocument, { input: { key: 'vip', name: 'VIP会员', kind: 'MANUAL' } }, key)).errors).toBeUndefined();
   expect((await t.gql(CreateJourneyDocument, { input: { name: '浏览', steps: [{ key: 'viewed', name: '浏览', match: { event: 'Product Viewed' } }] } }, key)).errors).toBeUndefined();
-  const first = await ingest(key, [
+  const first = await ingest(t, key, [
     makeEvent({ identifiers: [member], type: 'identify', name: null, traits: { city: '上海', tags: ['vip'], phone }, timestamp: ago(3) }),
     makeEvent({ identifiers: [union], name: 'Product Viewed', timestamp: ago(3, 1000) }),
   ]);
   const pid = first.results[0].profileId!;
   const other = first.results[1].profileId!;
-  const later = await ingest(key, [
+  const later = await ingest(t, key, [
     makeEvent({ identifiers: [member, union], name: 'Order Completed', properties: { revenue: 88 }, timestamp: ago(2) }),
     consentEvent(member, 'marketing', 'granted', 'v1', ago(2, 1000)),
     makeEvent({ identifiers: [friend], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: member.split('::')[1] } }, timestamp: ago(1) }),
@@ -334,13 +321,13 @@ describe('rights of the person', () => {
       for (const v of [p.member.split('::')[1], p.union.split(':')[2], p.phone]) expect(JSON.stringify(list)).not.toContain(v);
 
       const profilesBefore = (await db.query(`SELECT count(*)::int AS n FROM profiles WHERE workspace_id = $1`, [ws]))[0].n;
-      const replay = await ingest(key, [
+      const replay = await ingest(t, key, [
         // The same old event again (same messageId), and a late one with a new messageId and the phone only.
         makeEvent({ messageId: p.messageIds[0], identifiers: [p.member], type: 'identify', name: null, traits: { city: '上海' }, timestamp: ago(3) }),
         makeEvent({ identifiers: [], traits: { phone: p.phone }, type: 'identify', name: null }),
         // Another person's event naming the erased one as inviter: it lands, but links nobody.
         makeEvent({ identifiers: [`member_id::${randomUUID()}`], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: p.member.split('::')[1] } } }),
-      ]);
+      ], { rejected: 2 });
       expect(replay.results.map((x) => [x.status, x.error?.reason ?? null, x.profileId === null])).toEqual([
         ['REJECTED', 'SUPPRESSED', true],
         ['REJECTED', 'SUPPRESSED', true],
@@ -367,7 +354,7 @@ describe('retention', () => {
   it('the sweep purges raw events older than the retention period in bounded batches and keeps newer ones and the aggregates', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     const who = `member_id::${randomUUID()}`;
-    const r = await ingest(key, [
+    const r = await ingest(t, key, [
       ...[40, 39, 38, 37, 36].map((d) => makeEvent({ identifiers: [who], name: 'Order Completed', properties: { revenue: 10 }, timestamp: ago(d) })),
       ...[5, 1].map((d) => makeEvent({ identifiers: [who], name: 'Product Viewed', timestamp: ago(d) })),
     ]);
@@ -399,7 +386,7 @@ describe('audit log', () => {
     const { adminKey: key } = await t.newWorkspace();
     const me = (await t.gql<{ me: { apiKeyId: string } }>(`{ me { apiKeyId } }`, {}, key)).data!.me.apiKeyId;
     const phone = `139${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-    const pid = (await ingest(key, [makeEvent({ identifiers: [`member_id::${randomUUID()}`], type: 'identify', name: null, traits: { phone } })])).results[0].profileId!;
+    const pid = (await ingest(t, key, [makeEvent({ identifiers: [`member_id::${randomUUID()}`], type: 'identify', name: null, traits: { phone } })])).results[0].profileId!;
 
     // Reads: masked (READ without pii) is not audited; unmasked (READ with pii) is, once per profile per operation.
     const masked = await keyFor(key, 'READ');

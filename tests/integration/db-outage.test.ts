@@ -1,6 +1,7 @@
 import { bootApp, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { waitUntil } from '../support/wait';
 import { IngestDocument } from '../generated/graphql';
 
 /**
@@ -64,12 +65,7 @@ describe('database outage', () => {
 
     await proxy.restart();
 
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      status = (await t.http().get('/readyz').timeout(within)).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe(200);
+    await waitUntil('/readyz to answer 200 again', async () => (await t.http().get('/readyz').timeout(within)).status === 200, { intervalMs: 100 });
     const me = await t.gql('{ me { role } }', {}, adminKey);
     expect(me.errors).toBeUndefined();
     expect((await t.gql(IngestDocument, { events: [makeEvent()] }, adminKey)).data!.ingestEvents.accepted).toBe(1);

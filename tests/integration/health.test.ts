@@ -1,4 +1,6 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, ago } from '../support/time';
+import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
   CreateApiKeyDocument,
@@ -6,28 +8,13 @@ import {
   HealthProfilesDocument,
   HealthRecomputeStatusDocument,
   HealthSettingsDocument,
-  IngestDocument,
   ProfileHealthDocument,
   UpdateHealthSettingsDocument,
   type HealthIndicesQuery,
   type ProfileHealthQuery,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
-
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.rejected).toBe(0);
-  return r.data!.ingestEvents;
-}
+const t = bootAppPerFile();
 
 async function health(key: string, id: string) {
   const r = await t.gql(ProfileHealthDocument, { identifier: idInput(id) }, key);
@@ -57,7 +44,7 @@ const healthTags = (p: ProfileHealthQuery['profileByIdentifier']) => p.tags.filt
  * days ago (outside the 90-day window), and one invitee (Bob, who only accepted the invite).
  */
 async function seed(key: string) {
-  await ingest(key, [
+  await ingest(t, key, [
     makeEvent({ identifiers: ['member_id::alice'], name: 'Order Completed', properties: { revenue: 1000 }, timestamp: ago(100) }),
     makeEvent({ identifiers: ['member_id::alice'], name: 'Order Completed', properties: { revenue: '500' }, timestamp: ago(5) }),
     makeEvent({ identifiers: ['member_id::alice'], name: 'Comment Posted', timestamp: ago(3) }),
@@ -65,7 +52,7 @@ async function seed(key: string) {
     makeEvent({ identifiers: ['member_id::alice'], name: 'Message Sent', channel: 'wecom', timestamp: ago(1) }),
   ]);
   // The invite arrives in a later batch: Alice is not in it, but her referral value changes.
-  await ingest(key, [makeEvent({ identifiers: ['member_id::bob'], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: 'alice' } }, timestamp: ago(1) })]);
+  await ingest(t, key, [makeEvent({ identifiers: ['member_id::bob'], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: 'alice' } }, timestamp: ago(1) })]);
 }
 
 describe('profile health (健康度)', () => {
@@ -104,7 +91,7 @@ describe('profile health (健康度)', () => {
     expect(healthTags(bob)).toEqual(['health:dormant']);
 
     // More interactions move Alice up a tier, in the same commit as the events.
-    await ingest(key, [
+    await ingest(t, key, [
       ...Array.from({ length: 7 }, () => makeEvent({ identifiers: ['member_id::alice'], name: 'Content Shared', timestamp: ago(0.5) })),
       makeEvent({ identifiers: ['member_id::alice'], name: 'Order Completed', properties: { total: 2000 }, timestamp: ago(0.5) }),
     ]);
@@ -186,12 +173,12 @@ describe('profile health (健康度)', () => {
 
   it('merged-away profiles lose their score; the survivor is rescored', async () => {
     const { adminKey: key, workspaceId } = await t.newWorkspace();
-    await ingest(key, [makeEvent({ identifiers: ['member_id::m1'], name: 'Liked', timestamp: ago(2) })]);
-    await ingest(key, [makeEvent({ identifiers: ['device_id::d1'], name: 'Liked', timestamp: ago(1) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::m1'], name: 'Liked', timestamp: ago(2) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['device_id::d1'], name: 'Liked', timestamp: ago(1) })]);
     const ds = t.app.db.dataSource;
     const rows = async () => (await ds.query(`SELECT count(*)::int AS n FROM profile_health WHERE workspace_id = $1`, [workspaceId]))[0].n;
     expect(await rows()).toBe(2);
-    await ingest(key, [makeEvent({ identifiers: ['member_id::m1', 'device_id::d1'], name: 'Liked', timestamp: ago(0) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::m1', 'device_id::d1'], name: 'Liked', timestamp: ago(0) })]);
     expect(await rows()).toBe(1);
     const p = (await health(key, 'device_id::d1')).health!;
     expect(byName(p).interaction.measure).toBe(3);

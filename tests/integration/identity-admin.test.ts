@@ -1,10 +1,10 @@
+import { ingest, ingestOne } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { idInput, makeEvent } from '../support/events';
 import {
   ClearMergeExclusionDocument,
   CreateApiKeyDocument,
   IdentityRulesDocument,
-  IngestDocument,
   ProfileByIdentifierDocument,
   ProfileDocument,
   UnmergeDocument,
@@ -17,19 +17,14 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const ingest = async (key: string, ids: string[], over: object = {}) => {
-  const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ids, ...over })] }, key);
-  expect(r.data!.ingestEvents.accepted).toBe(1);
-  return r.data!.ingestEvents.results[0].profileId!;
-};
 const holder = async (key: string, id: string) => (await t.gql(ProfileByIdentifierDocument, { identifier: idInput(id) }, key)).data?.profileByIdentifier;
 
 describe('unmerge', () => {
   it('restores traits and orders of both people, keeps them apart, and can be cleared', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    const p1 = await ingest(key, ['member_id::U-M1'], { name: 'Order Completed', properties: { revenue: 10 }, timestamp: '2026-11-01T00:00:00Z' });
-    const p2 = await ingest(key, ['wechat_unionid:wx_open:U-U1'], { type: 'identify', name: null, traits: { city: '深圳' }, timestamp: '2026-11-02T00:00:00Z' });
-    await ingest(key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1'], { timestamp: '2026-11-03T00:00:00Z' });
+    const p1 = await ingestOne(t, key, ['member_id::U-M1'], { name: 'Order Completed', properties: { revenue: 10 }, timestamp: '2026-11-01T00:00:00Z' });
+    const p2 = await ingestOne(t, key, ['wechat_unionid:wx_open:U-U1'], { type: 'identify', name: null, traits: { city: '深圳' }, timestamp: '2026-11-02T00:00:00Z' });
+    await ingestOne(t, key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1'], { timestamp: '2026-11-03T00:00:00Z' });
     const merged = (await t.gql(ProfileDocument, { id: p2 }, key)).data!.profile;
     expect(merged.id).toBe(p1);
     expect(merged).toMatchObject({ orderCount: 1, eventCount: 3 });
@@ -60,11 +55,11 @@ describe('unmerge', () => {
     expect(again.errors![0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'MERGE_ALREADY_UNDONE' });
 
     // Kept apart, with a conflict explaining why; after clearing the exclusion they merge again.
-    await ingest(key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1']);
+    await ingestOne(t, key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1']);
     expect((await holder(key, 'wechat_unionid:wx_open:U-U1'))!.id).toBe(p2);
     expect((await t.gql(ProfileDocument, { id: p1 }, key)).data!.profile.conflicts.map((c) => c.rule)).toContain('UNMERGED_PAIR');
     expect((await t.gql(ClearMergeExclusionDocument, { mergeId: m.id }, key)).data!.clearMergeExclusion).toBe(true);
-    await ingest(key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1']);
+    await ingestOne(t, key, ['member_id::U-M1', 'wechat_unionid:wx_open:U-U1']);
     expect((await holder(key, 'wechat_unionid:wx_open:U-U1'))!.id).toBe(p1);
   });
 
@@ -89,8 +84,8 @@ describe('identity rules', () => {
     const up = await t.gql(UpdateIdentityRulesDocument, { input: { types, blockedValues: [...current.blockedValues, 'test'], blockedPatterns: ['^0+$'] } }, key);
     expect(up.errors).toBeUndefined();
 
-    const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ['member_id::R1', 'device_id::000', 'device_id::TEST', 'device_id::DA', 'device_id::DB'] })] }, key);
-    expect(r.data!.ingestEvents.results[0].droppedIdentifiers).toBe(2);
+    const r = await ingest(t, key, [makeEvent({ identifiers: ['member_id::R1', 'device_id::000', 'device_id::TEST', 'device_id::DA', 'device_id::DB'] })]);
+    expect(r.results[0].droppedIdentifiers).toBe(2);
     const p = await holder(key, 'member_id::R1');
     expect(p!.identifiers.filter((i) => i.type === 'device_id')).toHaveLength(1);
   });

@@ -1,12 +1,13 @@
 import { IdentityGraph, idKey, type EventIdentifier } from '../../src/modules/identities/identity-graph';
 import { IdentityRules } from '../../src/modules/identities/identity-rules';
 import { normaliseIdentifier } from '../../src/modules/identities/normalize';
+import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { fetchPartition, resolveIds } from '../support/partition';
 import { makePeople, makeStream } from '../support/people';
-import { UnionFind } from '../support/random';
+import { UnionFind } from '../../src/shared/union-find';
 import { parseId } from '../support/scenarios';
-import { IngestDocument, ProfileDocument, type EventInput } from '../generated/graphql';
+import { ProfileDocument, type EventInput } from '../generated/graphql';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -20,10 +21,8 @@ const str = (i: { type: string; namespace?: string | null; value: string }) => `
 async function ingestAll(key: string, events: EventInput[], batchSize: number): Promise<Map<string, string>> {
   const owner = new Map<string, string>();
   for (let i = 0; i < events.length; i += batchSize) {
-    const r = await t.gql(IngestDocument, { events: events.slice(i, i + batchSize) }, key);
-    expect(r.errors).toBeUndefined();
-    expect(r.data!.ingestEvents.rejected).toBe(0);
-    for (const x of r.data!.ingestEvents.results) owner.set(x.messageId!, x.profileId!);
+    const r = await ingest(t, key, events.slice(i, i + batchSize));
+    for (const x of r.results) owner.set(x.messageId!, x.profileId!);
   }
   return owner;
 }

@@ -1,7 +1,7 @@
 import { bootApp, type TestApp } from '../support/app';
 import { fetchPartition } from '../support/partition';
 import { makePeople, makeStream } from '../support/people';
-import { UnionFind } from '../support/random';
+import { UnionFind } from '../../src/shared/union-find';
 import { IngestDocument } from '../generated/graphql';
 
 let t: TestApp;

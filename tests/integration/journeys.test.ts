@@ -1,4 +1,6 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
+import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
 import { systemActor } from '../../src/modules/compliance';
@@ -6,7 +8,6 @@ import {
   CreateJourneyDocument,
   CreateJourneyFromTemplateDocument,
   DeleteJourneyDocument,
-  IngestDocument,
   JourneyEntriesDocument,
   JourneysDocument,
   JourneyStatsDocument,
@@ -17,23 +18,12 @@ import {
   type JourneyTriggeredSubscription,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 /** A fixed origin a few days back, on a whole hour, so windows are easy to read. */
 const T0 = new Date(Math.floor((Date.now() - 20 * DAY) / HOUR) * HOUR);
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  return r.data!.ingestEvents;
-}
 const ev = (who: string, name: string, when: Date, over: Partial<ReturnType<typeof makeEvent>> = {}) =>
   makeEvent({ identifiers: [`member_id::${who}`], name, timestamp: when.toISOString(), ...over });
 
@@ -64,7 +54,7 @@ describe('cart abandonment (购物车放弃)', () => {
     // The subscription registers asynchronously: abandon probe carts until one is heard.
     let probes = 0;
     for (; sub.results.length === 0 && probes < 50; probes++) {
-      await ingest(key, [ev(`probe-${probes}`, 'Product Added', T0)]);
+      await ingest(t, key, [ev(`probe-${probes}`, 'Product Added', T0)]);
       await sweep(at(25 * HOUR));
       await sub.next(1, 150).catch(() => undefined);
     }
@@ -73,8 +63,8 @@ describe('cart abandonment (购物车放弃)', () => {
 
     // A adds to the cart and never orders; B orders 2 hours later.
     const added = ev('A', 'Product Added', T0, { properties: { sku: 'X1' } });
-    const a = (await ingest(key, [added])).results[0].profileId!;
-    const b = (await ingest(key, [ev('B', 'Product Added', T0), ev('B', 'Order Completed', at(2 * HOUR), { properties: { revenue: 99 } })])).results[0].profileId!;
+    const a = (await ingest(t, key, [added])).results[0].profileId!;
+    const b = (await ingest(t, key, [ev('B', 'Product Added', T0), ev('B', 'Order Completed', at(2 * HOUR), { properties: { revenue: 99 } })])).results[0].profileId!;
     expect(await entries(key, journey.id, a)).toMatchObject([{ entryNo: 1, stepKey: 'added', status: 'ACTIVE', deadline: at(24 * HOUR).toISOString() }]);
     expect(await entries(key, journey.id, b)).toMatchObject([{ entryNo: 1, stepKey: 'added', status: 'DROPPED', endedAt: at(2 * HOUR).toISOString() }]);
 
@@ -88,20 +78,20 @@ describe('cart abandonment (购物车放弃)', () => {
 
     // A second sweep and a re-sent event change nothing; nor does a late order.
     expect(await sweep(at(26 * HOUR))).toBe(0);
-    expect((await ingest(key, [added])).duplicates).toBe(1);
-    await ingest(key, [ev('A', 'Order Completed', at(30 * HOUR))]);
+    await ingest(t, key, [added], { duplicates: 1 });
+    await ingest(t, key, [ev('A', 'Order Completed', at(30 * HOUR))]);
     expect(await sweep(at(48 * HOUR))).toBe(0);
     expect(await entries(key, journey.id, a)).toHaveLength(1);
 
     // A barrier: C's trigger is the next thing the subscriber hears — nothing for A or B came before it.
-    const c = (await ingest(key, [ev('C', 'Product Added', at(40 * HOUR))])).results[0].profileId!;
+    const c = (await ingest(t, key, [ev('C', 'Product Added', at(40 * HOUR))])).results[0].profileId!;
     expect(await sweep(at(65 * HOUR))).toBe(1);
     const after = await sub.next(heard + 2);
     expect(after).toHaveLength(heard + 2);
     expect(after[heard + 1].data!.journeyTriggered).toMatchObject({ profileId: c, entryNo: 1 });
 
     // A new cart later is a new entry (re-entry allowed), with its own trigger.
-    await ingest(key, [ev('A', 'Product Added', at(50 * HOUR))]);
+    await ingest(t, key, [ev('A', 'Product Added', at(50 * HOUR))]);
     expect((await entries(key, journey.id, a)).map((e) => [e.entryNo, e.status])).toEqual([
       [1, 'COMPLETED'],
       [2, 'ACTIVE'],
@@ -117,8 +107,8 @@ describe('cart abandonment (购物车放弃)', () => {
   it('a person who orders within 24h is dropped and never triggers', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     const j = (await t.gql(CreateJourneyFromTemplateDocument, { template: 'CART_ABANDONMENT', name: '弃购提醒' }, key)).data!.createJourneyFromTemplate;
-    const p = (await ingest(key, [ev('D', 'Product Added', T0)])).results[0].profileId!;
-    await ingest(key, [ev('D', 'Order Completed', at(23 * HOUR))]);
+    const p = (await ingest(t, key, [ev('D', 'Product Added', T0)])).results[0].profileId!;
+    await ingest(t, key, [ev('D', 'Order Completed', at(23 * HOUR))]);
     expect(await t.app.services.journeys.sweepStep(ws, at(48 * HOUR), 1000)).toBe(0);
     expect(await entries(key, j.id, p)).toMatchObject([{ status: 'DROPPED', stepKey: 'added', endedAt: at(23 * HOUR).toISOString() }]);
     const [{ n }] = await t.app.db.dataSource.query(`SELECT count(*)::int AS n FROM journey_triggers WHERE workspace_id = $1`, [ws]);
@@ -128,8 +118,8 @@ describe('cart abandonment (购物车放弃)', () => {
   it('an order after the window has passed does not undo the abandonment, even before the sweep ran', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const j = (await t.gql(CreateJourneyFromTemplateDocument, { template: 'CART_ABANDONMENT' }, key)).data!.createJourneyFromTemplate;
-    const p = (await ingest(key, [ev('E', 'Product Added', T0)])).results[0].profileId!;
-    await ingest(key, [ev('E', 'Order Completed', at(30 * HOUR))]);
+    const p = (await ingest(t, key, [ev('E', 'Product Added', T0)])).results[0].profileId!;
+    await ingest(t, key, [ev('E', 'Order Completed', at(30 * HOUR))]);
     expect(await entries(key, j.id, p)).toMatchObject([{ status: 'COMPLETED', stepKey: 'abandoned', endedAt: at(24 * HOUR).toISOString() }]);
   });
 });
@@ -139,22 +129,22 @@ describe('onboarding (新用户引导 → 激活 → 留存 → 转化)', () => 
     const { adminKey: key } = await t.newWorkspace();
     const j = (await t.gql(CreateJourneyFromTemplateDocument, { template: 'ONBOARDING' }, key)).data!.createJourneyFromTemplate;
     expect(j.allowReentry).toBe(false);
-    const p1 = (await ingest(key, [ev('N1', 'Page Viewed', T0)])).results[0].profileId!;
+    const p1 = (await ingest(t, key, [ev('N1', 'Page Viewed', T0)])).results[0].profileId!;
     expect(await entries(key, j.id, p1)).toMatchObject([{ stepKey: 'joined', status: 'ACTIVE', deadline: at(7 * DAY).toISOString() }]);
-    await ingest(key, [ev('N1', 'Message Sent', at(1 * DAY))]);
+    await ingest(t, key, [ev('N1', 'Message Sent', at(1 * DAY))]);
     expect((await entries(key, j.id, p1))[0].stepKey).toBe('activated');
-    await ingest(key, [ev('N1', 'App Opened', at(2 * DAY))]);
+    await ingest(t, key, [ev('N1', 'App Opened', at(2 * DAY))]);
     expect((await entries(key, j.id, p1))[0].stepKey).toBe('retained');
-    await ingest(key, [ev('N1', 'Order Completed', at(10 * DAY))]);
+    await ingest(t, key, [ev('N1', 'Order Completed', at(10 * DAY))]);
     expect(await entries(key, j.id, p1)).toMatchObject([{ entryNo: 1, stepKey: 'converted', status: 'COMPLETED' }]);
     // Not entered again: the journey is once per person.
-    await ingest(key, [ev('N1', 'Page Viewed', at(11 * DAY))]);
+    await ingest(t, key, [ev('N1', 'Page Viewed', at(11 * DAY))]);
     expect(await entries(key, j.id, p1)).toHaveLength(1);
 
-    const p2 = (await ingest(key, [ev('N2', 'Page Viewed', T0), ev('N2', 'Message Sent', at(3 * DAY))])).results[0].profileId!;
+    const p2 = (await ingest(t, key, [ev('N2', 'Page Viewed', T0), ev('N2', 'Message Sent', at(3 * DAY))])).results[0].profileId!;
     expect((await entries(key, j.id, p2))[0]).toMatchObject({ stepKey: 'activated', status: 'ACTIVE' });
-    const p3 = (await ingest(key, [ev('N3', 'Page Viewed', T0)])).results[0].profileId!;
-    await ingest(key, [ev('N3', 'Message Sent', at(8 * DAY))]);
+    const p3 = (await ingest(t, key, [ev('N3', 'Page Viewed', T0)])).results[0].profileId!;
+    await ingest(t, key, [ev('N3', 'Message Sent', at(8 * DAY))]);
     expect(await entries(key, j.id, p3)).toMatchObject([{ stepKey: 'joined', status: 'EXPIRED', endedAt: at(7 * DAY).toISOString() }]);
 
     const stats = (await t.gql(JourneyStatsDocument, { id: j.id }, key)).data!.journey.stats;
@@ -188,15 +178,15 @@ describe('silent wake-up and birthday', () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     const wake = (await t.gql(CreateJourneyFromTemplateDocument, { template: 'SILENT_WAKEUP' }, key)).data!.createJourneyFromTemplate;
     const bday = (await t.gql(CreateJourneyFromTemplateDocument, { template: 'BIRTHDAY' }, key)).data!.createJourneyFromTemplate;
-    const s = (await ingest(key, [ev('S1', 'Page Viewed', at(-40 * DAY)), ev('S1', 'Page Viewed', at(-35 * DAY))])).results[0].profileId!;
+    const s = (await ingest(t, key, [ev('S1', 'Page Viewed', at(-40 * DAY)), ev('S1', 'Page Viewed', at(-35 * DAY))])).results[0].profileId!;
     expect(await entries(key, wake.id, s)).toEqual([]);
-    await ingest(key, [ev('S1', 'App Opened', T0)]);
+    await ingest(t, key, [ev('S1', 'App Opened', T0)]);
     expect(await entries(key, wake.id, s)).toMatchObject([{ stepKey: 'woke', status: 'ACTIVE' }]);
     const [{ n }] = await t.app.db.dataSource.query(`SELECT count(*)::int AS n FROM journey_triggers WHERE workspace_id = $1 AND journey_id = $2`, [ws, wake.id]);
     expect(n).toBe(1);
 
-    const b = (await ingest(key, [makeEvent({ identifiers: ['member_id::B1'], type: 'identify', name: null, traits: { birthday: '1990-03-15' }, timestamp: T0.toISOString() })])).results[0].profileId!;
-    await ingest(key, [makeEvent({ identifiers: ['member_id::B2'], type: 'identify', name: null, traits: { birthday: '03-16' }, timestamp: T0.toISOString() })]);
+    const b = (await ingest(t, key, [makeEvent({ identifiers: ['member_id::B1'], type: 'identify', name: null, traits: { birthday: '1990-03-15' }, timestamp: T0.toISOString() })])).results[0].profileId!;
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::B2'], type: 'identify', name: null, traits: { birthday: '03-16' }, timestamp: T0.toISOString() })]);
     // 2027-03-14T16:30Z is already 15 March in Asia/Shanghai (the default time zone).
     const day = new Date('2027-03-14T16:30:00Z');
     // The day before (in Shanghai) only the wake-up entry's 7-day order window ends.
@@ -211,7 +201,7 @@ describe('silent wake-up and birthday', () => {
 describe('path analysis', () => {
   it('counts the sequences that follow a start event', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    const seq = async (who: string, names: string[]) => ingest(key, names.map((n, i) => ev(who, n, at(i * HOUR))));
+    const seq = async (who: string, names: string[]) => ingest(t, key, names.map((n, i) => ev(who, n, at(i * HOUR))));
     await seq('X', ['Product Viewed', 'Product Added', 'Order Completed']);
     await seq('Y', ['Product Viewed', 'Product Added', 'Page Viewed']);
     await seq('Z', ['Page Viewed', 'Product Viewed', 'Product Added', 'Order Completed', 'Product Viewed']);
@@ -292,9 +282,9 @@ describe('definitions', () => {
     expect(c.errors).toBeUndefined();
     const j = c.data!.createJourney;
     expect(j.steps[0].match.where).toEqual([{ property: 'revenue', op: '>=', value: 1000 }]);
-    const p = (await ingest(key, [ev('R', 'Order Completed', T0, { properties: { revenue: 500 } })])).results[0].profileId!;
+    const p = (await ingest(t, key, [ev('R', 'Order Completed', T0, { properties: { revenue: 500 } })])).results[0].profileId!;
     expect(await entries(key, j.id, p)).toEqual([]);
-    await ingest(key, [ev('R', 'Order Completed', at(HOUR), { properties: { revenue: '1200' } })]);
+    await ingest(t, key, [ev('R', 'Order Completed', at(HOUR), { properties: { revenue: '1200' } })]);
     expect(await entries(key, j.id, p)).toMatchObject([{ stepKey: 'big', status: 'COMPLETED' }]);
 
     const analyst = await t.gql(`mutation { createApiKey(input: { role: ANALYST, name: "bi" }) { key } }`, {}, key);

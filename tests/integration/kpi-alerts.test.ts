@@ -1,6 +1,9 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
+import { topicSubscribed } from '../support/wait';
 import { collect, wsClient } from '../support/ws';
+import { Topics } from '../../src/platform/pubsub';
 import {
   AcknowledgeAlertDocument,
   AlertRaisedDocument,
@@ -16,27 +19,17 @@ import {
   type EventInput,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
 const order = (member: string, revenue: number): EventInput =>
   makeEvent({ identifiers: [`member_id::${member}`], name: 'Order Completed', properties: { revenue }, timestamp: new Date(Date.now() - 60_000).toISOString() });
-
-async function ingest(key: string, events: EventInput[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.accepted).toBe(events.length);
-}
 
 /** Waits until the workspace's scheduled alert evaluations are done. */
 const settled = () => t.app.services.kpis.alerts.idle();
 
 describe('targets and alerts', () => {
   it('a threshold rule fires once when the KPI crosses it, reaches alertRaised, and is acknowledged and resolved with who and when', async () => {
-    const { adminKey } = await t.newWorkspace('alerts-threshold');
+    const { adminKey, workspaceId } = await t.newWorkspace('alerts-threshold');
     const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders surge', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', cooldownSeconds: 0 } }, adminKey);
     expect(rule.errors).toBeUndefined();
     const low = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'NORMAL' } }, adminKey);
@@ -44,22 +37,23 @@ describe('targets and alerts', () => {
 
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
+    const listening = topicSubscribed(t, Topics.alertRaised(workspaceId));
     const sub = collect<AlertRaisedSubscription>(ws.client, AlertRaisedDocument, { minLevel: 'IMPORTANT' });
-    await new Promise((r) => setTimeout(r, 200));
+    await listening;
 
-    await ingest(adminKey, [order('a1', 10), order('a2', 20)]);
+    await ingest(t, adminKey, [order('a1', 10), order('a2', 20)]);
     await settled();
     // Two orders: the NORMAL rule (> 0) fired, but the subscriber asked for IMPORTANT and above.
     expect((await t.gql(AlertsDocument, {}, adminKey)).data!.alerts.map((a) => a.ruleId)).toEqual([low.data!.createAlertRule.id]);
 
-    await ingest(adminKey, [order('a3', 30)]);
+    await ingest(t, adminKey, [order('a3', 30)]);
     const [first] = await sub.next(1);
     expect(first.errors).toBeUndefined();
     expect(first.data!.alertRaised).toMatchObject({ ruleId: rule.data!.createAlertRule.id, metric: 'ORDERS', level: 'URGENT', value: 3, reference: 2, status: 'OPEN' });
 
     // Still above the threshold: no second alert while the condition keeps holding.
-    await ingest(adminKey, [order('a4', 40)]);
-    await ingest(adminKey, [order('a5', 50)]);
+    await ingest(t, adminKey, [order('a4', 40)]);
+    await ingest(t, adminKey, [order('a5', 50)]);
     await settled();
     const urgent = (await t.gql(AlertsDocument, { level: 'URGENT' }, adminKey)).data!.alerts;
     expect(urgent).toHaveLength(1);
@@ -83,7 +77,7 @@ describe('targets and alerts', () => {
 
   it('a deviation rule compares the KPI with its target (default: more than 5%)', async () => {
     const { adminKey } = await t.newWorkspace('alerts-deviation');
-    await ingest(adminKey, [order('d1', 100), order('d2', 100)]);
+    await ingest(t, adminKey, [order('d1', 100), order('d2', 100)]);
     const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
     const near = await t.gql(SetTargetDocument, { metric: 'GMV', value: 196, period: { from: today, to: today } }, adminKey);
     const far = await t.gql(SetTargetDocument, { metric: 'GMV', value: 400, period: { from: today, to: today } }, adminKey);

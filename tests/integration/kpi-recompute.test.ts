@@ -1,6 +1,7 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
 import { makeEvent } from '../support/events';
-import { rng } from '../support/random';
+import { rng } from '../../src/shared/random';
 import { IngestDocument, KpiDocument, KpisDocument, type KpiBreakdown, type KpiGrain, type KpiMetric, AggregateDocument, RetentionCohortsDocument, FunnelDocument, type EventInput, type KpiQuery } from '../generated/graphql';
 
 /**
@@ -9,14 +10,8 @@ import { IngestDocument, KpiDocument, KpisDocument, type KpiBreakdown, type KpiG
  * TypeScript, on a generated multi-channel data set with merges, orders, NPS answers and invites.
  */
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const CHANNELS = ['wechat_mp', 'wechat_oa', 'wecom', 'douyin', 'app', 'store'] as const;
 const TOUCHPOINTS = [null, null, 'qr_store_01', 'live_0918', 'group_A'];
 const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']);

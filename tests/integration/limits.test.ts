@@ -3,6 +3,7 @@ import { bootApp, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { countRows } from '../support/rows';
 import { REDIS_URL, redisAvailable, skipReason } from '../support/services';
+import { waitUntil } from '../support/wait';
 import { wsClient } from '../support/ws';
 import { CreateApiKeyDocument, IngestDocument } from '../generated/graphql';
 
@@ -237,13 +238,11 @@ describe('WebSocket connections per key', () => {
     // Closing one frees its slot (the server sees the close a moment later).
     await c1.dispose();
     let again: Awaited<ReturnType<typeof wsClient>> | undefined;
-    for (let i = 0; i < 50 && !again; i++) {
+    await waitUntil('a third connection to be accepted', async () => {
       const c = wsClient(t.url, adminKey);
-      const ok = await c.connected.then(() => true, () => false);
-      if (ok) again = c;
-      else await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(again).toBeDefined();
+      if (await c.connected.then(() => true, () => false)) again = c;
+      return !!again;
+    }, { intervalMs: 50 });
     await again!.dispose();
     await c2.dispose();
   });

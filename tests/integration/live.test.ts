@@ -1,12 +1,12 @@
 import WebSocket from 'ws';
 import { print } from 'graphql';
+import { ingestOne } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
-import { makeEvent } from '../support/events';
+import { waitUntil } from '../support/wait';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import {
   CreateApiKeyDocument,
   CreateTagDocument,
-  IngestDocument,
   ProfileDocument,
   ProfileUpdatedDocument,
   SetLiveIntervalDocument,
@@ -14,22 +14,6 @@ import {
   UnmergeDocument,
   type ProfileUpdatedSubscription,
 } from '../generated/graphql';
-
-/** Polls a condition (server state) until it holds, failing with `what` after the timeout. */
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-const ingest = async (t: TestApp, key: string, ids: string[], over: object = {}) => {
-  const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ids, ...over })] }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.accepted).toBe(1);
-  return r.data!.ingestEvents.results[0].profileId!;
-};
 
 type Sub = ReturnType<typeof collect<ProfileUpdatedSubscription>>;
 const versions = (s: Sub) => s.results.map((r) => r.data!.profileUpdated.version);
@@ -48,7 +32,7 @@ describe('profileUpdated (live layer)', () => {
   it('1,000 subscriptions to one profile share one computation per commit and all receive the new version', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     expect((await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey)).data!.updateWorkspace.liveUpdateIntervalMs).toBe(100);
-    const id = await ingest(t, adminKey, ['member_id::live-1000']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-1000']);
     const key = `profile:${workspaceId}:${id}`;
     const hub = t.app.services.live;
     const clients: WsTestClient[] = Array.from({ length: 4 }, () => wsClient(t.url, adminKey));
@@ -59,7 +43,7 @@ describe('profileUpdated (live layer)', () => {
     expect(hub.source(key)).toMatchObject({ subscribers: 1000, computations: 1, version: 1 });
     expect(subs.every((s) => s.results[0].data!.profileUpdated.profile.eventCount === 1)).toBe(true);
 
-    await ingest(t, adminKey, ['member_id::live-1000']);
+    await ingestOne(t, adminKey, ['member_id::live-1000']);
     await Promise.all(subs.map((s) => s.next(2, 60_000)));
     expect(hub.source(key)!.computations).toBe(2);
     for (const s of subs) {
@@ -71,21 +55,21 @@ describe('profileUpdated (live layer)', () => {
     expect(metrics).toMatch(/siyu_live_computations_total\{kind="profile"\} \d+/);
 
     for (const s of subs) s.unsubscribe();
-    await until('the hub to forget the source', () => hub.source(key) === null);
+    await waitUntil('the hub to forget the source', () => hub.source(key) === null);
     await Promise.all(clients.map((c) => c.dispose()));
   }, 180_000);
 
   it('coalesces rapid commits within one interval into at most two computations, ending on the final value', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 5000 }, adminKey);
-    const id = await ingest(t, adminKey, ['member_id::live-burst']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-burst']);
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
     const sub = collect<ProfileUpdatedSubscription>(ws.client, ProfileUpdatedDocument, { id });
     await sub.next(1);
     const N = 10;
-    for (let i = 0; i < N; i++) await ingest(t, adminKey, ['member_id::live-burst']);
-    await until('the final value', () => sub.results.at(-1)!.data!.profileUpdated.profile.eventCount === N + 1, 30_000);
+    for (let i = 0; i < N; i++) await ingestOne(t, adminKey, ['member_id::live-burst']);
+    await waitUntil('the final value', () => sub.results.at(-1)!.data!.profileUpdated.profile.eventCount === N + 1, { timeoutMs: 30_000 });
     const computations = t.app.services.live.source(`profile:${workspaceId}:${id}`)!.computations;
     expect(computations - 1).toBeGreaterThanOrEqual(1);
     expect(computations - 1).toBeLessThanOrEqual(2);
@@ -96,16 +80,16 @@ describe('profileUpdated (live layer)', () => {
   it('follows merges: a merged-away id resolves to its survivor, and its subscribers see the merge', async () => {
     const { adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey);
-    const older = await ingest(t, adminKey, ['member_id::live-m1'], { timestamp: '2026-11-01T00:00:00Z' });
-    const newer = await ingest(t, adminKey, ['wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-02T00:00:00Z' });
+    const older = await ingestOne(t, adminKey, ['member_id::live-m1'], { timestamp: '2026-11-01T00:00:00Z' });
+    const newer = await ingestOne(t, adminKey, ['wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-02T00:00:00Z' });
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
     const onNewer = collect<ProfileUpdatedSubscription>(ws.client, ProfileUpdatedDocument, { id: newer });
     const [first] = await onNewer.next(1);
     expect(first.data!.profileUpdated.profile.id).toBe(newer);
 
-    await ingest(t, adminKey, ['member_id::live-m1', 'wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-03T00:00:00Z' });
-    await until('the merged version', () => onNewer.results.at(-1)!.data!.profileUpdated.profile.id === older);
+    await ingestOne(t, adminKey, ['member_id::live-m1', 'wechat_unionid:wx_open:live-u1'], { timestamp: '2026-11-03T00:00:00Z' });
+    await waitUntil('the merged version', () => onNewer.results.at(-1)!.data!.profileUpdated.profile.id === older);
     expect(onNewer.results.at(-1)!.data!.profileUpdated.profile.eventCount).toBe(3);
 
     // Subscribing with the merged-away id shows the survivor at once.
@@ -118,7 +102,7 @@ describe('profileUpdated (live layer)', () => {
     await onOlder.next(1);
     const mergeId = (await t.gql(ProfileDocument, { id: older }, adminKey)).data!.profile.mergeHistory[0].id;
     expect((await t.gql(UnmergeDocument, { mergeId }, adminKey)).errors).toBeUndefined();
-    await until('the unmerged version', () => onOlder.results.at(-1)!.data!.profileUpdated.profile.eventCount === 2);
+    await waitUntil('the unmerged version', () => onOlder.results.at(-1)!.data!.profileUpdated.profile.eventCount === 2);
     expect(strictlyIncreasing(versions(onOlder))).toBe(true);
     await ws.dispose();
   });
@@ -126,7 +110,7 @@ describe('profileUpdated (live layer)', () => {
   it('pushes a new version after a manual tag change', async () => {
     const { adminKey } = await t.newWorkspace();
     await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey);
-    const id = await ingest(t, adminKey, ['member_id::live-tag']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-tag']);
     expect((await t.gql(CreateTagDocument, { input: { key: 'vip', name: 'VIP', kind: 'MANUAL' } }, adminKey)).errors).toBeUndefined();
     const ws = wsClient(t.url, adminKey);
     await ws.connected;
@@ -140,7 +124,7 @@ describe('profileUpdated (live layer)', () => {
 
   it('refuses an interval under 100 ms, an unknown profile and a key that may not read (no live source started)', async () => {
     const { workspaceId, adminKey } = await t.newWorkspace();
-    const id = await ingest(t, adminKey, ['member_id::live-refused']);
+    const id = await ingestOne(t, adminKey, ['member_id::live-refused']);
     const ingestKey = (await t.gql(CreateApiKeyDocument, { input: { role: 'INGEST', name: 'sdk' } }, adminKey)).data!.createApiKey.key;
     const first = (key: string, vars: { id: string }) => {
       const ws = wsClient(t.url, key);
@@ -172,7 +156,7 @@ describe('slow consumers', () => {
     // A profile with ~300 KB of traits, so that every frame is large.
     let id = '';
     for (let i = 0; i < 10; i++) {
-      id = await ingest(t, adminKey, ['member_id::live-slow'], { type: 'identify', name: null, traits: { [`bio${i}`]: 'x'.repeat(30_000) } });
+      id = await ingestOne(t, adminKey, ['member_id::live-slow'], { type: 'identify', name: null, traits: { [`bio${i}`]: 'x'.repeat(30_000) } });
     }
     const key = `profile:${workspaceId}:${id}`;
     const hub = t.app.services.live;
@@ -193,7 +177,7 @@ describe('slow consumers', () => {
       if (JSON.parse(String(m)).type === 'next') rawNext++;
     });
     for (let i = 0; i < 5; i++) raw.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: print(ProfileUpdatedDocument), variables: { id } } }));
-    await until('the slow client to get its first values', () => rawNext >= 5);
+    await waitUntil('the slow client to get its first values', () => rawNext >= 5);
     expect(hub.source(key)!.subscribers).toBe(6);
     (raw as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
 
@@ -201,7 +185,7 @@ describe('slow consumers', () => {
     let n = 0;
     while (hub.source(key)!.subscribers > 1) {
       if (n++ > 400) throw new Error('the slow consumer was never closed');
-      await ingest(t, adminKey, ['member_id::live-slow']);
+      await ingestOne(t, adminKey, ['member_id::live-slow']);
     }
     expect(hub.source(key)!.subscribers).toBe(1);
     const slowCloses = await t.app.metrics.registry.getSingleMetricAsString('siyu_ws_slow_consumer_closes_total');
@@ -214,12 +198,12 @@ describe('slow consumers', () => {
     expect(reason).toMatch(/Slow consumer/);
 
     // The normal reader kept receiving: strictly increasing versions (gaps allowed), the last one current.
-    await ingest(t, adminKey, ['member_id::live-slow']);
+    await ingestOne(t, adminKey, ['member_id::live-slow']);
     const last = hub.source(key)!.version;
-    await until('the normal reader to catch up', () => good.results.at(-1)!.data!.profileUpdated.version === hub.source(key)!.version && hub.source(key)!.version >= last);
+    await waitUntil('the normal reader to catch up', () => good.results.at(-1)!.data!.profileUpdated.version === hub.source(key)!.version && hub.source(key)!.version >= last);
     expect(good.results.length).toBeGreaterThan(1);
     expect(strictlyIncreasing(versions(good))).toBe(true);
     await normal.dispose();
-    await until('the hub to forget the source', () => hub.source(key) === null);
+    await waitUntil('the hub to forget the source', () => hub.source(key) === null);
   }, 120_000);
 });

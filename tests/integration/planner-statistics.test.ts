@@ -2,6 +2,7 @@ import { StatisticsRefresher } from '../../src/platform/db';
 import { createLogger } from '../../src/platform/logging';
 import { bootApp, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
+import { waitUntil } from '../support/wait';
 import { IngestDocument } from '../generated/graphql';
 
 /**
@@ -44,7 +45,7 @@ describe('StatisticsRefresher', () => {
     r.noteWritten('a', 1_000);
     r.noteWritten('b', 1_000);
     r.noteWritten('c', 1_000);
-    await new Promise((resolve) => setImmediate(resolve));
+    await waitUntil('the first refresh to start', () => runs === 1);
     release();
     await r.idle();
     expect(runs).toBe(2);

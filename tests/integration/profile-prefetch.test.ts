@@ -1,5 +1,5 @@
 import { bootApp, type TestApp } from '../support/app';
-import { createReadKey, ingestAccepted } from '../support/api';
+import { createReadKey, ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { countStatements } from '../support/sql-count';
 import { ProfilePrefetch } from '../../src/modules/profiles';
@@ -35,7 +35,6 @@ const FULL_BY_ID = `query($id: ID!) { profile(id: $id) { ...Full orders: events(
 const FULL_BY_IDENTIFIER = `query($identifier: IdentifierInput!) { profileByIdentifier(identifier: $identifier) { ... on Profile { ...Full } } } ${FULL}`;
 const FULL_LIST = `query { profiles(first: 10) { edges { cursor node { ...Full } } pageInfo { hasNextPage endCursor } } } ${FULL}`;
 
-const ingest = (key: string, events: ReturnType<typeof makeEvent>[]) => ingestAccepted(t, key, events);
 const readKey = (admin: string, pii: boolean) => createReadKey(t, admin, pii);
 
 /** The answer and the statements it took, with the prefetch on or off. */
@@ -63,7 +62,7 @@ describe('profile-360 read with prefetch', () => {
     reader = await readKey(admin, false);
     const ids = ['member_id::PF-A', 'wechat_openid:wx_mp_app:oPF-A'];
     const at = (i: number) => new Date(Date.UTC(2026, 10, 1, 8, 0, 0, 0) + i * 60_000).toISOString();
-    full = (await ingest(admin, [
+    full = (await ingest(t, admin, [
       makeEvent({
         identifiers: [...ids, 'phone::13812345678', 'email::Pf.A@Example.com', 'device_id::PF-D2', 'device_id::PF-D1'],
         type: 'identify',
@@ -72,9 +71,10 @@ describe('profile-360 read with prefetch', () => {
         timestamp: at(0),
         traits: { city: '上海', level: 'gold', address: '上海市浦东新区世纪大道100号' },
       }),
-    ]))[0].profileId!;
+    ])).results[0].profileId!;
     // 25 more events, two of them at the same time (the timeline breaks the tie by message id).
     await ingest(
+      t,
       admin,
       Array.from({ length: 25 }, (_, i) =>
         makeEvent({
@@ -87,9 +87,9 @@ describe('profile-360 read with prefetch', () => {
         }),
       ),
     );
-    mergedAway = (await ingest(admin, [makeEvent({ identifiers: ['wechat_unionid:wx_open:PF-B'], timestamp: at(30), traits: { city: '深圳' }, type: 'identify', name: null })]))[0].profileId!;
-    await ingest(admin, [makeEvent({ identifiers: ['member_id::PF-A', 'wechat_unionid:wx_open:PF-B'], timestamp: at(31) })]);
-    bare = (await ingest(admin, [makeEvent({ identifiers: ['member_id::PF-C'], timestamp: at(40) })]))[0].profileId!;
+    mergedAway = (await ingest(t, admin, [makeEvent({ identifiers: ['wechat_unionid:wx_open:PF-B'], timestamp: at(30), traits: { city: '深圳' }, type: 'identify', name: null })])).results[0].profileId!;
+    await ingest(t, admin, [makeEvent({ identifiers: ['member_id::PF-A', 'wechat_unionid:wx_open:PF-B'], timestamp: at(31) })]);
+    bare = (await ingest(t, admin, [makeEvent({ identifiers: ['member_id::PF-C'], timestamp: at(40) })])).results[0].profileId!;
 
     expect((await t.gql(CreateTagDocument, { input: { key: 'vip', name: 'VIP', group: '会员', kind: 'MANUAL' } }, admin)).errors).toBeUndefined();
     expect((await t.gql(TagProfilesDocument, { tagKey: 'vip', profileIds: [full] }, admin)).errors).toBeUndefined();

@@ -1,5 +1,5 @@
 import { bootApp, type TestApp } from '../support/app';
-import { createReadKey, ingestAccepted } from '../support/api';
+import { createReadKey, ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
   IngestDocument,
@@ -16,14 +16,13 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const ingest = (key: string, events: ReturnType<typeof makeEvent>[]) => ingestAccepted(t, key, events);
 const readKey = (admin: string, pii: boolean) => createReadKey(t, admin, pii);
 
 describe('the 360° profile', () => {
   it('aggregates channels, orders, spend and traits (last write wins by event time)', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const ids = ['member_id::P1', 'wechat_openid:wx_mp_app:oP1'];
-    await ingest(key, [
+    await ingest(t, key, [
       makeEvent({ identifiers: ids, type: 'identify', name: null, channel: 'wechat_mp', timestamp: '2026-11-02T10:00:00Z', traits: { city: '上海', level: 'gold' } }),
       makeEvent({ identifiers: ids, type: 'identify', name: null, channel: 'app', timestamp: '2026-11-01T10:00:00Z', traits: { city: '北京', gender: 'f' } }),
       makeEvent({ identifiers: ids, name: 'Order Completed', channel: 'store', timestamp: '2026-11-03T10:00:00Z', properties: { revenue: 199.5 } }),
@@ -40,7 +39,7 @@ describe('the 360° profile', () => {
 
   it('masks phone and e-mail unless the key has the PII scope', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    await ingest(key, [makeEvent({ identifiers: ['member_id::PII1', 'phone::13812345678', 'email::Li.Lei@Example.com'] })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::PII1', 'phone::13812345678', 'email::Li.Lei@Example.com'] })]);
     const show = async (k: string) => {
       const r = await t.gql(ProfileByIdentifierDocument, { identifier: idInput('phone::138 1234 5678') }, k);
       return Object.fromEntries(r.data!.profileByIdentifier.identifiers.map((i) => [i.type, [i.value, i.masked]]));
@@ -58,7 +57,7 @@ describe('the 360° profile', () => {
     const events = Array.from({ length: 7 }, (_, i) =>
       makeEvent({ identifiers: ['member_id::T1'], name: i % 2 ? 'Product Viewed' : 'Message Sent', timestamp: `2026-11-0${i + 1}T00:00:00Z` }),
     );
-    const [{ profileId }] = await ingest(key, events);
+    const { results: [{ profileId }] } = await ingest(t, key, events);
     const p1 = await t.gql(ProfileEventsDocument, { id: profileId!, first: 3 }, key);
     const page1 = p1.data!.profile.events;
     expect(page1.edges.map((e) => e.node.timestamp)).toEqual(['2026-11-07T00:00:00.000Z', '2026-11-06T00:00:00.000Z', '2026-11-05T00:00:00.000Z']);
@@ -74,8 +73,8 @@ describe('the 360° profile', () => {
 
   it('builds the social graph: invites, shares, group buys, distributors and WeCom staff', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    await ingest(key, [makeEvent({ identifiers: ['member_id::INV'] })]);
-    await ingest(key, [
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::INV'] })]);
+    await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::NEW1'], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: 'INV' } } }),
       makeEvent({ identifiers: ['member_id::NEW2'], name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: 'INV' } } }),
       makeEvent({ identifiers: ['member_id::NEW3'], name: 'Page Viewed', type: 'page', context: { sharedBy: { type: 'member_id', value: 'NEW1' } } }),
@@ -101,7 +100,7 @@ describe('the 360° profile', () => {
 
   it('an inviter known only from the invite gets a profile of their own', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    const [{ profileId }] = await ingest(key, [
+    const { results: [{ profileId }] } = await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::I2'], name: 'Invite Accepted', properties: { inviter: { type: 'wechat_openid', namespace: 'wx_mp_app', value: 'oInviter' } } }),
     ]);
     const inviter = await t.gql(ProfileByIdentifierDocument, { identifier: idInput('wechat_openid:wx_mp_app:oInviter') }, key);
@@ -111,7 +110,7 @@ describe('the 360° profile', () => {
 
   it('filters the profile list by channel, trait and time, with cursors', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    await ingest(key, [
+    await ingest(t, key, [
       ...Array.from({ length: 5 }, (_, i) => makeEvent({ identifiers: [`member_id::F${i}`], channel: 'douyin', type: 'identify', name: null, traits: { city: i < 3 ? '上海' : '杭州' }, timestamp: `2026-10-0${i + 1}T00:00:00Z` })),
       makeEvent({ identifiers: ['member_id::F9'], channel: 'store' }),
     ]);
@@ -132,7 +131,7 @@ describe('the 360° profile', () => {
   it('answers NOT_FOUND for another workspace\'s profile and for unknown identifiers', async () => {
     const a = await t.newWorkspace('A');
     const b = await t.newWorkspace('B');
-    const [{ profileId }] = await ingest(a.adminKey, [makeEvent({ identifiers: ['member_id::ISO'] })]);
+    const { results: [{ profileId }] } = await ingest(t, a.adminKey, [makeEvent({ identifiers: ['member_id::ISO'] })]);
     const r = await t.gql(ProfileDocument, { id: profileId! }, b.adminKey);
     expect(r.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'PROFILE_NOT_FOUND' });
     const r2 = await t.gql(ProfileByIdentifierDocument, { identifier: idInput('member_id::ISO') }, b.adminKey);
@@ -153,7 +152,7 @@ describe('DataLoader batching', () => {
         properties: { inviter: { type: 'member_id', value: `L${(i + 1) % 50}` } },
       }),
     );
-    await ingest(key, events);
+    await ingest(t, key, events);
     // Background work the ingest scheduled (alert rule evaluation) must not be counted.
     await t.app.services.kpis.alerts.idle();
     const em = t.app.db.dataSource.manager;

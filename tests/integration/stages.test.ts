@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
+import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
   CreateApiKeyDocument,
-  IngestDocument,
   ProfileByIdentifierDocument,
   ProfilesStagesDocument,
   ProfileStageDocument,
@@ -13,22 +14,8 @@ import {
   type StageModelInput,
 } from '../generated/graphql';
 
+const t = bootAppPerFile();
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
-
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
-
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.rejected).toBe(0);
-  return r.data!.ingestEvents;
-}
 async function profileOf(key: string, id: string) {
   const r = await t.gql(ProfileByIdentifierDocument, { identifier: idInput(id) }, key);
   return r.data!.profileByIdentifier.id;
@@ -60,29 +47,29 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
     };
 
     const view = ev(a, at(0), 'Product Viewed');
-    await ingest(key, [view]);
+    await ingest(t, key, [view]);
     const pa = await profileOf(key, a);
     await expectStage(pa, 'awareness', '认知');
 
     const msg = ev(a, at(1), 'Message Sent');
-    await ingest(key, [msg]);
+    await ingest(t, key, [msg]);
     await expectStage(pa, 'interest', '兴趣');
 
     const o1 = order(a, at(2));
-    await ingest(key, [o1]);
+    await ingest(t, key, [o1]);
     await expectStage(pa, 'purchase', '购买');
 
     const o2 = order(a, at(10));
-    await ingest(key, [o2]);
+    await ingest(t, key, [o2]);
     await expectStage(pa, 'loyalty', '忠诚');
 
     // The invitee accepts: nothing yet (they have not bought) …
-    await ingest(key, [ev(f, at(20), 'Invite Accepted', { inviter: idInput(a) })]);
+    await ingest(t, key, [ev(f, at(20), 'Invite Accepted', { inviter: idInput(a) })]);
     const pf = await profileOf(key, f);
     await expectStage(pa, 'loyalty', '忠诚');
     await expectStage(pf, 'interest', '兴趣');
     // … then orders: the inviter becomes an advocate in the same commit.
-    await ingest(key, [order(f, at(21))]);
+    await ingest(t, key, [order(f, at(21))]);
     await expectStage(pa, 'advocacy', '推荐');
     await expectStage(pf, 'purchase', '购买');
 
@@ -99,7 +86,7 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
 
     // New activity: back to the stage they left, recorded as a wake-up (沉默唤醒).
     const back = ev(a, at(150), 'Product Viewed');
-    await ingest(key, [back]);
+    await ingest(t, key, [back]);
     const woke = await expectStage(pa, 'advocacy', '推荐');
     expect(woke.stage).toMatchObject({ previousStage: 'churned', enteredAt: at(150).toISOString(), inactive: false });
 
@@ -119,13 +106,13 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
     const { adminKey: key } = await t.newWorkspace();
     const a = `member_id::${randomUUID()}`;
     const t0 = new Date(Date.now() - 300 * DAY);
-    await ingest(key, [order(a, t0), order(a, new Date(t0.getTime() + 100 * DAY))]);
+    await ingest(t, key, [order(a, t0), order(a, new Date(t0.getTime() + 100 * DAY))]);
     const pa = await profileOf(key, a);
     let s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
     // A first order jumps straight to 购买 (one transition); a later interaction does not move back to 兴趣.
     expect(s.history.map((h) => [h.from, h.to])).toEqual([[null, 'purchase']]);
-    await ingest(key, [ev(a, new Date(t0.getTime() + 101 * DAY), 'Message Sent')]);
+    await ingest(t, key, [ev(a, new Date(t0.getTime() + 101 * DAY), 'Message Sent')]);
     s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
     expect(s.history).toHaveLength(1);
@@ -134,7 +121,7 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
   it('loads stage and history for a page of profiles with per-operation loaders', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const t0 = new Date(Date.now() - DAY);
-    await ingest(key, [ev(`member_id::${randomUUID()}`, t0, 'Product Viewed'), ev(`member_id::${randomUUID()}`, t0, 'Liked'), order(`member_id::${randomUUID()}`, t0)]);
+    await ingest(t, key, [ev(`member_id::${randomUUID()}`, t0, 'Product Viewed'), ev(`member_id::${randomUUID()}`, t0, 'Liked'), order(`member_id::${randomUUID()}`, t0)]);
     const stagesOf = jest.spyOn(t.app.services.stages, 'stagesOf');
     const historyOf = jest.spyOn(t.app.services.stages, 'historyOf');
     const r = await t.gql(ProfilesStagesDocument, { first: 10 }, key);
@@ -156,14 +143,14 @@ describe('merges', () => {
     const dev = `device_id::${randomUUID()}`;
     const mem = `member_id::${randomUUID()}`;
     const t0 = new Date(Date.now() - 10 * DAY);
-    await ingest(key, [ev(dev, t0, 'Message Sent'), order(dev, new Date(t0.getTime() + 2 * DAY))]);
-    await ingest(key, [order(mem, new Date(t0.getTime() + DAY))]);
+    await ingest(t, key, [ev(dev, t0, 'Message Sent'), order(dev, new Date(t0.getTime() + 2 * DAY))]);
+    await ingest(t, key, [order(mem, new Date(t0.getTime() + DAY))]);
     const pd = await profileOf(key, dev);
     const pm = await profileOf(key, mem);
     // One order each: 购买. Together they have two orders within 90 days: 忠诚.
     expect((await stageOf(key, pd)).stage!.key).toBe('purchase');
     expect((await stageOf(key, pm)).stage!.key).toBe('purchase');
-    await ingest(key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: new Date(t0.getTime() + 3 * DAY).toISOString() })]);
+    await ingest(t, key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: new Date(t0.getTime() + 3 * DAY).toISOString() })]);
     const survivor = await profileOf(key, mem);
     expect(survivor).toBe(pd); // the older profile survives
     const s = await stageOf(key, survivor);
@@ -180,11 +167,11 @@ describe('stageFunnel', () => {
     const T = new Date(Date.now() - 100 * DAY);
     const h = (hours: number) => new Date(T.getTime() + hours * HOUR);
     const [p1, p2, p3, p4] = [1, 2, 3, 4].map((i) => `member_id::P${i}-${randomUUID()}`);
-    await ingest(key, [ev(p1, h(0), 'Product Viewed'), ev(p2, h(0), 'Product Viewed'), ev(p3, h(0), 'Product Viewed')]);
-    await ingest(key, [ev(p2, h(2), 'Message Sent'), ev(p3, h(4), 'Comment Posted')]);
-    await ingest(key, [order(p3, h(10)), order(p4, h(1))]);
+    await ingest(t, key, [ev(p1, h(0), 'Product Viewed'), ev(p2, h(0), 'Product Viewed'), ev(p3, h(0), 'Product Viewed')]);
+    await ingest(t, key, [ev(p2, h(2), 'Message Sent'), ev(p3, h(4), 'Comment Posted')]);
+    await ingest(t, key, [order(p3, h(10)), order(p4, h(1))]);
     await t.app.services.stages.sweepStep(ws, h(40 * 24), 100); // everyone 沉默
-    await ingest(key, [ev(p1, h(45 * 24), 'Product Viewed')]); // one wake-up
+    await ingest(t, key, [ev(p1, h(45 * 24), 'Product Viewed')]); // one wake-up
 
     const { data: an } = await t.gql(CreateApiKeyDocument, { input: { role: 'ANALYST', name: 'bi' } }, key);
     const analyst = an!.createApiKey.key;
@@ -240,7 +227,7 @@ describe('custom stage models', () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     const a = `member_id::${randomUUID()}`;
     const t0 = new Date(Date.now() - 5 * DAY);
-    await ingest(key, [ev(a, t0, 'Product Viewed')]);
+    await ingest(t, key, [ev(a, t0, 'Product Viewed')]);
     const pa = await profileOf(key, a);
     expect((await stageOf(key, pa)).stage!.key).toBe('awareness');
 
@@ -262,9 +249,9 @@ describe('custom stage models', () => {
     expect(s.stage).toMatchObject({ key: 'onboarding', name: '新用户引导' });
     expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:onboarding']);
 
-    await ingest(key, [ev(a, new Date(t0.getTime() + DAY), 'Profile Completed')]);
+    await ingest(t, key, [ev(a, new Date(t0.getTime() + DAY), 'Profile Completed')]);
     expect((await stageOf(key, pa)).stage!.key).toBe('activated');
-    await ingest(key, [order(a, new Date(t0.getTime() + 2 * DAY))]);
+    await ingest(t, key, [order(a, new Date(t0.getTime() + 2 * DAY))]);
     s = await stageOf(key, pa);
     expect(s.stage).toMatchObject({ key: 'converted', name: '转化', previousStage: 'activated' });
     expect(s.history.filter((h) => h.modelKey === 'onboarding_v1').map((h) => h.to)).toEqual(['onboarding', 'activated', 'converted']);
@@ -287,7 +274,7 @@ describe('custom stage models', () => {
   it('refuses a bad model with precise field errors and changes nothing', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const a = `member_id::${randomUUID()}`;
-    await ingest(key, [ev(a, new Date(Date.now() - DAY), 'Liked')]);
+    await ingest(t, key, [ev(a, new Date(Date.now() - DAY), 'Liked')]);
     const pa = await profileOf(key, a);
     const before = await stageOf(key, pa);
 

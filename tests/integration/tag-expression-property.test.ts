@@ -1,6 +1,6 @@
 import { openDatabase, type Database } from '../../src/platform/db';
 import { compileToSql, evaluate, parseExpression, requirements, type Expr, type ProfileFacts } from '../../src/modules/tags/expression';
-import { rng } from '../support/random';
+import { rng } from '../../src/shared/random';
 import { scratchDatabase } from '../support/scratch-db';
 
 /**

@@ -1,4 +1,6 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootAppPerFile } from '../support/app';
+import { DAY, ago } from '../support/time';
+import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
 import { systemActor } from '../../src/modules/compliance';
@@ -7,7 +9,6 @@ import {
   CreateSegmentDocument,
   CreateTagDocument,
   DeleteTagDocument,
-  IngestDocument,
   ProfileByIdentifierDocument,
   ProfilesDocument,
   ProfileTagsDocument,
@@ -25,20 +26,8 @@ import {
   type SegmentMembershipChangedSubscription,
 } from '../generated/graphql';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await bootApp();
-});
-afterAll(() => t.stop());
+const t = bootAppPerFile();
 
-const DAY = 86_400_000;
-const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
-
-async function ingest(key: string, events: ReturnType<typeof makeEvent>[]) {
-  const r = await t.gql(IngestDocument, { events }, key);
-  expect(r.errors).toBeUndefined();
-  return r.data!.ingestEvents;
-}
 async function profileOf(key: string, id: string) {
   const r = await t.gql(ProfileByIdentifierDocument, { identifier: idInput(id) }, key);
   return r.data!.profileByIdentifier.id;
@@ -63,7 +52,7 @@ describe('default segments (用户分层)', () => {
   it('an order that crosses the threshold moves a person into 高价值 in the same commit, and a subscriber hears it', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const hv = (await t.gql(SegmentsDocument, {}, key)).data!.segments.find((s) => s.key === 'high_value')!;
-    await ingest(key, [makeEvent({ identifiers: ['member_id::VIP1'], name: 'Order Completed', properties: { revenue: 1500 }, timestamp: ago(2) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::VIP1'], name: 'Order Completed', properties: { revenue: 1500 }, timestamp: ago(2) })]);
     const pid = await profileOf(key, 'member_id::VIP1');
     expect((await tagsAndSegments(key, pid)).segments).toEqual(['new']);
 
@@ -72,11 +61,11 @@ describe('default segments (用户分层)', () => {
     const sub = collect<SegmentMembershipChangedSubscription>(ws.client, SegmentMembershipChangedDocument, { segmentId: hv.id });
     // The subscription registers asynchronously: bring probe people into the segment until one is heard.
     for (let n = 0; sub.results.length === 0 && n < 50; n++) {
-      await ingest(key, [makeEvent({ identifiers: [`member_id::probe-${n}`], name: 'Order Completed', properties: { revenue: 3000 } })]);
+      await ingest(t, key, [makeEvent({ identifiers: [`member_id::probe-${n}`], name: 'Order Completed', properties: { revenue: 3000 } })]);
       await sub.next(1, 150).catch(() => undefined);
     }
     const heard = sub.results.length;
-    const res = await ingest(key, [makeEvent({ identifiers: ['member_id::VIP1'], name: 'Order Completed', properties: { revenue: 600 }, timestamp: ago(1) })]);
+    const res = await ingest(t, key, [makeEvent({ identifiers: ['member_id::VIP1'], name: 'Order Completed', properties: { revenue: 600 }, timestamp: ago(1) })]);
     // Committed and visible as soon as the mutation answers.
     expect((await tagsAndSegments(key, pid)).segments).toEqual(['high_value', 'new']);
     const all = await sub.next(heard + 1);
@@ -90,7 +79,7 @@ describe('default segments (用户分层)', () => {
 
   it('thresholds are workspace settings; changing them recomputes membership', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    await ingest(key, [makeEvent({ identifiers: ['member_id::T1'], name: 'Order Completed', properties: { revenue: 800 }, timestamp: ago(3) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::T1'], name: 'Order Completed', properties: { revenue: 800 }, timestamp: ago(3) })]);
     const pid = await profileOf(key, 'member_id::T1');
     expect((await tagsAndSegments(key, pid)).segments).not.toContain('high_value');
     const r = await t.gql(UpdateSegmentThresholdsDocument, { input: { highValueSpend: 500 } }, key);
@@ -104,7 +93,7 @@ describe('default segments (用户分层)', () => {
 describe('rule tags', () => {
   it('are computed at creation and kept current on ingest', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    await ingest(key, [
+    await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::R1'], channel: 'wecom', type: 'identify', name: null, traits: { city: '上海' } }),
       makeEvent({ identifiers: ['member_id::R2'], channel: 'web', type: 'identify', name: null, traits: { city: '上海' } }),
     ]);
@@ -116,10 +105,10 @@ describe('rule tags', () => {
 
     await t.gql(CreateTagDocument, { input: { key: 'browsing', name: '浏览未购', kind: 'RULE', expression: 'count(event = "Product Viewed", within = "7d") >= 3 and not count(event = "Order Completed", within = "7d")' } }, key);
     const views = Array.from({ length: 3 }, () => makeEvent({ identifiers: ['member_id::R2'], name: 'Product Viewed', timestamp: ago(1) }));
-    await ingest(key, views);
+    await ingest(t, key, views);
     const r2 = await profileOf(key, 'member_id::R2');
     expect((await tagsAndSegments(key, r2)).tags).toContain('browsing');
-    await ingest(key, [makeEvent({ identifiers: ['member_id::R2'], name: 'Order Completed', properties: { revenue: 5 }, timestamp: ago(0) })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::R2'], name: 'Order Completed', properties: { revenue: 5 }, timestamp: ago(0) })]);
     expect((await tagsAndSegments(key, r2)).tags).not.toContain('browsing');
   });
 
@@ -152,7 +141,7 @@ describe('manual tags', () => {
   it('tag and untag in bulk, via ingest traits.tags, all or nothing', async () => {
     const { adminKey: key } = await t.newWorkspace();
     await t.gql(CreateTagDocument, { input: { key: 'kol', name: '达人', group: '身份', kind: 'MANUAL' } }, key);
-    await ingest(key, [makeEvent({ identifiers: ['member_id::K1'] }), makeEvent({ identifiers: ['member_id::K2'] })]);
+    await ingest(t, key, [makeEvent({ identifiers: ['member_id::K1'] }), makeEvent({ identifiers: ['member_id::K2'] })]);
     const [k1, k2] = [await profileOf(key, 'member_id::K1'), await profileOf(key, 'member_id::K2')];
     expect((await t.gql(TagProfilesDocument, { tagKey: 'kol', profileIds: [k1, k2] }, key)).data!.tagProfiles).toBe(2);
     expect((await t.gql(TagsDocument, { group: '身份' }, key)).data!.tags[0]).toMatchObject({ key: 'kol', size: 2 });
@@ -166,10 +155,10 @@ describe('manual tags', () => {
     const unknownTag = await t.gql(TagProfilesDocument, { tagKey: 'nope', profileIds: [k1] }, key);
     expect(unknownTag.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'TAG_NOT_FOUND' });
 
-    const r = await ingest(key, [
+    const r = await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::K3'], type: 'identify', name: null, traits: { tags: ['kol'], city: '杭州' } }),
       makeEvent({ identifiers: ['member_id::K4'], type: 'identify', name: null, traits: { tags: ['unknown-tag'] } }),
-    ]);
+    ], { rejected: 1 });
     expect(r.results[1]).toMatchObject({ status: 'REJECTED', error: { reason: 'UNKNOWN_TAG', field: 'traits.tags.0' } });
     const k3 = await profileOf(key, 'member_id::K3');
     const p3 = await t.gql(ProfileTagsDocument, { id: k3 }, key);
@@ -186,7 +175,7 @@ describe('manual tags', () => {
   it('tag distribution by channel, for analysts, without personal data', async () => {
     const { adminKey: key } = await t.newWorkspace();
     await t.gql(CreateTagDocument, { input: { key: 'gold', name: '金卡', group: '会员等级', kind: 'MANUAL' } }, key);
-    await ingest(key, [
+    await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::D1'], channel: 'wecom', type: 'identify', name: null, traits: { tags: ['gold'] } }),
       makeEvent({ identifiers: ['member_id::D1'], channel: 'app' }),
       makeEvent({ identifiers: ['member_id::D2'], channel: 'wecom', type: 'identify', name: null, traits: { tags: ['gold'] } }),
@@ -203,7 +192,7 @@ describe('manual tags', () => {
 describe('the time-based sweep', () => {
   it('moves people who went quiet into 沉默 without new events, in bounded steps with visible progress, and assigns RFM cells', async () => {
     const { workspaceId, adminKey: key } = await t.newWorkspace();
-    await ingest(key, [
+    await ingest(t, key, [
       ...Array.from({ length: 12 }, (_, i) => makeEvent({ identifiers: [`member_id::S${i}`], name: 'Order Completed', properties: { revenue: 10 * (i + 1) }, timestamp: ago(25) })),
     ]);
     const silent = (await t.gql(SegmentsDocument, {}, key)).data!.segments.find((s) => s.key === 'silent')!;
@@ -234,7 +223,7 @@ describe('segment export and history', () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
     // Nobody here answered a consent question: export them all (compliance.test.ts tests the consent filter).
     await t.app.services.compliance.updateSettings(systemActor(ws), { consentPolicy: 'allow_unless_denied' });
-    await ingest(key, [
+    await ingest(t, key, [
       makeEvent({ identifiers: ['member_id::E1', 'phone::13811112222', 'wechat_openid:wx_mp_app:oE1'], name: 'Order Completed', properties: { revenue: 5000 } }),
       makeEvent({ identifiers: ['member_id::E2'], name: 'Order Completed', properties: { revenue: 3000 } }),
       makeEvent({ identifiers: ['member_id::E3'] }),

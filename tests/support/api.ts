@@ -1,12 +1,26 @@
-import { CreateApiKeyDocument, IngestDocument, type EventInput } from '../generated/graphql';
+import { CreateApiKeyDocument, IngestDocument, type EventInput, type IngestMutation } from '../generated/graphql';
 import type { TestApp } from './app';
+import { makeEvent } from './events';
 
-/** Ingests through GraphQL and expects no error and no rejected event; the per-event results. */
-export async function ingestAccepted(t: TestApp, key: string, events: EventInput[]) {
+export type IngestResult = IngestMutation['ingestEvents'];
+
+/**
+ * Ingests through GraphQL and expects no GraphQL error and exactly the given number of rejected and
+ * duplicate events (none unless the test is about them); the batch's result.
+ */
+export async function ingest(t: TestApp, key: string, events: EventInput[], expected: { rejected?: number; duplicates?: number } = {}): Promise<IngestResult> {
   const r = await t.gql(IngestDocument, { events }, key);
   expect(r.errors).toBeUndefined();
-  expect(r.data!.ingestEvents.rejected).toBe(0);
-  return r.data!.ingestEvents.results;
+  const result = r.data!.ingestEvents;
+  expect({ rejected: result.rejected, duplicates: result.duplicates }).toEqual({ rejected: expected.rejected ?? 0, duplicates: expected.duplicates ?? 0 });
+  return result;
+}
+
+/** Ingests one event (`makeEvent` with these identifiers and overrides) and returns its profile id. */
+export async function ingestOne(t: TestApp, key: string, identifiers: string[], over: Parameters<typeof makeEvent>[0] = {}): Promise<string> {
+  const result = await ingest(t, key, [makeEvent({ identifiers, ...over })]);
+  expect(result.accepted).toBe(1);
+  return result.results[0].profileId!;
 }
 
 /** A READ key of the admin key's workspace, with or without the PII scope. */

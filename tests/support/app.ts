@@ -79,3 +79,16 @@ export async function bootApp(extraEnv: Record<string, string> = {}, opts: Pick<
     stop: () => app.stop(),
   };
 }
+
+/**
+ * One app for the whole test file: booted in `beforeAll`, stopped in `afterAll`. The returned
+ * handle is filled in when the app is up, so use it inside hooks and tests only.
+ */
+export function bootAppPerFile(extraEnv: Record<string, string> | (() => Record<string, string>) = {}): TestApp {
+  const t = {} as TestApp;
+  beforeAll(async () => {
+    Object.assign(t, await bootApp(typeof extraEnv === 'function' ? extraEnv() : extraEnv));
+  });
+  afterAll(() => t.stop?.());
+  return t;
+}

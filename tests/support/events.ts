@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { idInput } from '../../src/shared/synthetic-people';
 import type { EventInput, IdentifierInput } from '../generated/graphql';
-import { parseId } from './scenarios';
+
+export { idInput };
 
 let n = 0;
 
@@ -16,9 +18,4 @@ export function makeEvent(over: Partial<Omit<EventInput, 'identifiers'>> & { ide
     ...over,
     identifiers: ids,
   };
-}
-
-export function idInput(s: string): IdentifierInput {
-  const { type, namespace, value } = parseId(s);
-  return namespace ? { type, namespace, value } : { type, value };
 }

@@ -1,8 +1,43 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const MAIN = path.join(ROOT, 'dist/src/main.js');
+export const BIN = path.join(ROOT, 'bin/siyu.js');
+
+/** Compiles the server and CLI into dist/ (what `node dist/src/main.js` and `bin/siyu.js` run). */
+export function buildDist(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the `siyu` CLI (`node bin/siyu.js …`) in `cwd` to its end, asynchronously (so a server the
+ * test started keeps being served), with only PATH, HOME and `env` in its environment.
+ */
+export function runCli(args: string[], cwd: string, env: Record<string, string>): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** stderr lines that are not JSON log lines (such as the embedded database's warning about its generated PII key). */
+export const errorLines = (r: CliRun) => r.stderr.split('\n').filter((l) => l && !l.startsWith('{'));
 
 export interface ServerProcess {
   child: ChildProcess;

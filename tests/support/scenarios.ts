@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+export { parseId } from '../../src/shared/synthetic-people';
+
 export interface Scenario {
   name: string;
   batch?: string;
@@ -26,11 +28,4 @@ const fallback = path.resolve(__dirname, '../fixtures/identity-scenarios.json');
 export function loadScenarios(): { scenarios: Scenario[] } {
   const p = fs.existsSync(file) ? file : fallback;
   return JSON.parse(fs.readFileSync(p, 'utf8'));
-}
-
-/** `type:namespace:value` → parts (the value may itself contain colons). */
-export function parseId(s: string): { type: string; namespace: string; value: string } {
-  const i = s.indexOf(':');
-  const j = s.indexOf(':', i + 1);
-  return { type: s.slice(0, i), namespace: s.slice(i + 1, j), value: s.slice(j + 1) };
 }

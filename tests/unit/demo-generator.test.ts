@@ -1,4 +1,5 @@
-import { DemoGenerator, Rng, type DemoEvent } from '../../src/demo/generator';
+import { DemoGenerator, type DemoEvent } from '../../src/demo/generator';
+import { Rng } from '../../src/shared/random';
 
 const END = Date.parse('2026-11-20T04:00:00Z');
 const DAY = 86_400_000;

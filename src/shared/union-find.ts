@@ -1,6 +1,9 @@
-/** Plain union-find, the identity-resolution oracle (copied from tests/support/random.ts: bench/ cannot import tests/). */
+/** Plain union-find over strings: the identity-resolution oracle of the tests and the benchmark. */
 export class UnionFind {
   private readonly parent = new Map<string, string>();
+  has(x: string): boolean {
+    return this.parent.has(x);
+  }
   find(x: string): string {
     if (!this.parent.has(x)) this.parent.set(x, x);
     let r = x;
@@ -23,7 +26,9 @@ export class UnionFind {
     const m = new Map<string, string[]>();
     for (const x of this.parent.keys()) {
       const r = this.find(x);
-      const c = m.get(r); if (c) c.push(x); else m.set(r, [x]);
+      const c = m.get(r);
+      if (c) c.push(x);
+      else m.set(r, [x]);
     }
     return [...m.values()].map((c) => c.sort()).sort((a, b) => a[0].localeCompare(b[0]));
   }
