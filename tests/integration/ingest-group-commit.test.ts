@@ -1,24 +1,15 @@
-import { bootApp, usingPostgres, type TestApp } from '../support/app';
+import { bootApp, testProjection, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { IngestDocument } from '../generated/graphql';
-import type { Projection } from '../../src/modules/events';
 
 /**
  * Group commit: concurrent ingest calls of one workspace share write transactions, and each call
  * still gets exactly its own per-event results, answered after the commit that holds its events.
  */
 // A read model that fails on one event (standing in for any error inside the write transaction).
-const poison: Projection = {
-  name: 'test-poison',
-  after: [],
-  apply: async (b) => {
-    if (b.events.some((e) => e.messageId === 'gc-poison')) throw new TypeError('poisoned batch');
-  },
-  refresh: { skip: 'test probe' },
-  rebuild: { skip: 'test probe' },
-  sweep: { skip: 'test probe' },
-  prefetch: { skip: 'test probe' },
-};
+const poison = testProjection('test-poison', async (b) => {
+  if (b.events.some((e) => e.messageId === 'gc-poison')) throw new TypeError('poisoned batch');
+});
 
 let t: TestApp;
 beforeAll(async () => {

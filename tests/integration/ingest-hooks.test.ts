@@ -1,27 +1,23 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootApp, testProjection, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
-import type { BatchContext, Projection } from '../../src/modules/events';
+import type { BatchContext } from '../../src/modules/events';
 import { IngestDocument } from '../generated/graphql';
 
 // A probe read model, ordered with the manifests' projections like any other.
 const seen: { ctx: BatchContext; inTx: number }[] = [];
 const committed: string[] = [];
 let probeWorkspace = '';
-const probe: Projection = {
-  name: 'probe',
-  after: ['tags'],
-  async apply(ctx) {
+const probe = testProjection(
+  'probe',
+  async (ctx) => {
     if (ctx.workspaceId !== probeWorkspace) return;
     // Inside the transaction: the batch's events are visible through its manager.
     const [{ n }] = await ctx.em.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ctx.workspaceId]);
     seen.push({ ctx, inTx: n });
     return { afterCommit: () => committed.push(ctx.events.map((e) => e.messageId).join(',')) };
   },
-  refresh: { skip: 'test probe' },
-  rebuild: { skip: 'test probe' },
-  sweep: { skip: 'test probe' },
-  prefetch: { skip: 'test probe' },
-};
+  ['tags'],
+);
 
 let t: TestApp;
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import request from 'supertest';
 import { createApp, type CreateAppOptions, type SiyuApp } from '../../src/app';
+import type { Projection } from '../../src/modules/events';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logging';
 
@@ -91,4 +92,9 @@ export function bootAppPerFile(extraEnv: Record<string, string> | (() => Record<
   });
   afterAll(() => t.stop?.());
   return t;
+}
+
+/** A read model for tests only (a probe, a failing one): `apply` as given, every other phase skipped. */
+export function testProjection(name: string, apply: Projection['apply'], after: string[] = []): Projection {
+  return { name, after, apply, refresh: { skip: 'test projection' }, rebuild: { skip: 'test projection' }, sweep: { skip: 'test projection' }, prefetch: { skip: 'test projection' } };
 }
