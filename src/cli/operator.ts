@@ -294,9 +294,10 @@ export async function recomputeCommand(o: RecomputeCliOptions): Promise<number> 
   const release = onInterrupt(controller, 'siyu recompute');
   try {
     return await withLocal({ pubsub: true }, async (local) => {
-      const ws = o.workspace !== undefined ? await findWorkspace(local, o.workspace) : await onlyWorkspace(local);
+      // The parts are the projections with a rebuild phase: known once the services exist.
       const service = local.services.recompute;
       const parts = parseParts(o.only, service.parts);
+      const ws = o.workspace !== undefined ? await findWorkspace(local, o.workspace) : await onlyWorkspace(local);
       process.stderr.write(`siyu recompute: ${parts.join(', ')} of workspace "${ws.name}" (${ws.id})\n`);
       let bar: ReturnType<typeof progressBar> | null = null;
       let current: string | null = null;
