@@ -9,6 +9,7 @@ import { Compliance1763894000000 } from './1763894000000-Compliance';
 import { Seed1763896000000 } from './1763896000000-Seed';
 import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
 import { RecomputePartsFromManifests1764000000000 } from './1764000000000-RecomputePartsFromManifests';
+import { DueWork1764050000000 } from './1764050000000-DueWork';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   Seed1763896000000,
   PiiKeyring1763897000000,
   RecomputePartsFromManifests1764000000000,
+  DueWork1764050000000,
 ];

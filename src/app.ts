@@ -283,6 +283,7 @@ async function assemble(
 
 
   services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, services.sweepSteps);
+  services.due.start(config.dueIntervalMs, config.sweep.batch);
   let stopped: Promise<void> | undefined;
   return {
     config,
@@ -308,6 +309,7 @@ async function assemble(
       stopped ??= (async () => {
         stopping = true;
         services.tags.stopSweeper();
+        services.due.stop();
         try {
           // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.
           if (httpServer.listening) await apollo.stop();

@@ -5,7 +5,7 @@ import { LiveHub } from './platform/live';
 import type { ModuleDeps, ModuleManifest } from './platform/module';
 import { WorkspaceService } from './modules/workspaces';
 import { IdentityService, type PiiCipher } from './modules/identities';
-import { IngestService, ProjectionPhases, type Projection } from './modules/events';
+import { DueScheduler, IngestService, ProjectionPhases, type Projection } from './modules/events';
 import { ProfileService } from './modules/profiles';
 import { systemTagWriter, TagService, type SweepStep } from './modules/tags';
 import { StageService } from './modules/stages';
@@ -39,6 +39,8 @@ export interface AppServices {
   readonly sweepSteps: readonly SweepStep[];
   /** `siyu recompute`: every projection's `rebuild` phase. */
   readonly recompute: RecomputeService;
+  /** What time alone changes, run within about a second of its moment: every projection's `due` phase. */
+  readonly due: DueScheduler;
 }
 
 /**
@@ -90,5 +92,6 @@ export function createServices(
     phases,
     sweepSteps: phases.list('sweep').map((s) => ({ name: s.name, run: s.run })),
     recompute: new RecomputeService({ ds, phases, systemTags }),
+    due: new DueScheduler(ds, phases, log),
   };
 }

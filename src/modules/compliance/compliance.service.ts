@@ -74,6 +74,7 @@ export class ComplianceService {
     refresh: { skip: 'consents are keyed by the profile that gave them and move only with merges; an unmerge leaves each where its event put it' },
     rebuild: { skip: 'consent state is its own history (consent_history), not derived from other read models' },
     sweep: (ws, now, max) => this.retentionStep(ws, now, max),
+    due: { skip: 'retention works on whole days of the workspace, not per person: its sweep does it' },
     prefetch: { skip: 'consents are read through their own loader' },
   };
 

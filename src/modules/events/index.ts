@@ -10,6 +10,7 @@ export { createSegmentRouter } from './segment.router';
 export type { SegmentRouterDeps } from './segment.router';
 export { segmentToRawEvent } from './segment.mapping';
 export { ProjectionPhases, orderProjections, isSkip, PROJECTION_PHASES } from './projection';
+export { DueScheduler } from './due-scheduler';
 export type { Projection, ProjectionPhase, ProjectionOutput, BatchContext, BatchEvent, RefreshContext, ScreenContext, ScreenResult, SystemTagUpdate, SystemTagWriter, Skip, Phase } from './projection';
 export type { IngestPreparation } from './ingest.service';
 

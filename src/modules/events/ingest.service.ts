@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, type Rejection } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import { lockWorkspaceWrites, type StatisticsRefresher } from '../../platform/db';
+import { DueWork, lockWorkspaceWrites, type StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
@@ -89,6 +89,7 @@ export class IngestService {
   private readonly identities = new IdentityRepository();
   private readonly profiles = new ProfileRepository();
   private readonly events = new EventRepository();
+  private readonly due = new DueWork();
   /** Per workspace: calls waiting for the next group-commit transaction. */
   private readonly queues = new Map<string, WriteQueue>();
   /** Write transactions run and the calls they served (group commit at work: calls ≥ transactions). */
@@ -340,6 +341,8 @@ export class IngestService {
     const byIndex = new Map(events.map((e) => [e.index, e]));
     await this.profiles.insertProfiles(em, workspaceId, graph.created.map((n) => aggregates.get(n.id)!), graph.created.map((n) => (n.mergedInto ? graph.find(n.id) : null)));
     await this.identities.applyMerges(em, workspaceId, r.mergedExisting, r.mergedExisting.map((id) => graph.find(id)));
+    // A merged-away person has no due work of their own any more (the survivor's is rescheduled by the projections).
+    await this.due.forget(em, workspaceId, r.mergedExisting);
 
     const idRows: IdentifierRow[] = [];
     for (const [key, seen] of r.heldSeen) {

@@ -97,6 +97,8 @@ export type PrefetchParts = readonly import('../profiles').ProfilePrefetchPart[]
  * - `refresh`: re-derive some live people in the caller's transaction (after an unmerge).
  * - `rebuild`: re-derive a chunk of live people (`siyu recompute`, resumable by chunk).
  * - `sweep`: one bounded step of time-based work for a workspace, in a transaction of its own.
+ * - `due`: the people whose scheduled moment has come (`due_work`): what time alone changed for
+ *   them, in the due scheduler's transaction (within about a second of the moment).
  * - `prefetch`: its fields' parts of the single-statement profile read.
  *
  * Every phase is required: a projection without work in one says `{ skip: 'why' }`.
@@ -113,11 +115,13 @@ export interface Projection {
   readonly refresh: Phase<(ctx: RefreshContext) => Promise<ProjectionOutput | void>>;
   readonly rebuild: Phase<(em: EntityManager, workspaceId: string, profileIds: string[], now: Date) => Promise<ProjectionOutput | void>>;
   readonly sweep: Phase<(workspaceId: string, now: Date, maxProfiles: number) => Promise<number>>;
+  /** `profileIds`: this projection's people whose moment has come (taken from `due_work`). */
+  readonly due: Phase<(ctx: RefreshContext) => Promise<ProjectionOutput | void>>;
   readonly prefetch: Phase<PrefetchParts>;
 }
 
 /** The phases every projection must declare (implemented or skipped with a reason). */
-export const PROJECTION_PHASES = ['apply', 'refresh', 'rebuild', 'sweep', 'prefetch'] as const;
+export const PROJECTION_PHASES = ['apply', 'refresh', 'rebuild', 'sweep', 'due', 'prefetch'] as const;
 export type ProjectionPhase = (typeof PROJECTION_PHASES)[number];
 
 /**
@@ -229,5 +233,24 @@ export class ProjectionPhases {
     }
     if (ctx.systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
     return after;
+  }
+
+  /**
+   * Runs `due` of every projection in order, each with its own people whose moment has come
+   * (`take` fetches them), in the caller's transaction. Returns how many it took and the effects.
+   */
+  async due(em: EntityManager, workspaceId: string, now: Date, take: (projection: string) => Promise<string[]>): Promise<{ taken: number; afterCommit: (() => void)[] }> {
+    const systemTags: SystemTagUpdate[] = [];
+    const after: (() => void)[] = [];
+    let taken = 0;
+    for (const { name, run } of this.list('due')) {
+      const profileIds = await take(name);
+      taken += profileIds.length;
+      const out = await run({ em, workspaceId, profileIds, now, cause: 'due', systemTags });
+      if (out?.systemTags) systemTags.push(...out.systemTags);
+      if (out?.afterCommit) after.push(out.afterCommit);
+    }
+    if (systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
+    return { taken, afterCommit: after };
   }
 }

@@ -52,6 +52,7 @@ export class HealthService {
     refresh: async (r) => ({ systemTags: [await this.recompute(r.em, r.workspaceId, r.profileIds, r.now, await this.settings(r.workspaceId, r.em), `health:${r.cause}`)] }),
     rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:recompute')] }),
     sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    due: { skip: 'scores decay continuously; the sweep re-scores the oldest first' },
     prefetch: HEALTH_PROFILE_PREFETCH,
   };
 

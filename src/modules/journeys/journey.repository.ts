@@ -133,6 +133,29 @@ export class JourneyRepository {
   }
 
   /** Active entries whose window ended by `now`, oldest deadline first, at most `limit`. */
+  /** Active entries of these people whose deadline has passed (active journeys only). */
+  async dueOf(em: EntityManager, ws: string, ids: string[], now: Date): Promise<JourneyState[]> {
+    const rows: StateRow[] = await em.query(
+      `SELECT ${STATE_COLS} FROM journey_states s
+        WHERE s.workspace_id = $1 AND s.profile_id = ANY($2::uuid[]) AND s.status = 'active' AND s.deadline IS NOT NULL AND s.deadline <= $3
+          AND EXISTS (SELECT 1 FROM journeys j WHERE j.workspace_id = $1 AND j.id = s.journey_id AND j.active)
+        ORDER BY s.deadline`,
+      [ws, ids, now.toISOString()],
+    );
+    return rows.map(toState);
+  }
+
+  /** The earliest deadline of each person's active entries (people without one are absent). */
+  async nextDeadlines(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Date>> {
+    if (!ids.length) return new Map();
+    const rows: { profile_id: string; d: Date }[] = await em.query(
+      `SELECT profile_id, min(deadline) AS d FROM journey_states
+        WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND status = 'active' AND deadline IS NOT NULL GROUP BY profile_id`,
+      [ws, ids],
+    );
+    return new Map(rows.map((r) => [r.profile_id, new Date(r.d)]));
+  }
+
   async due(em: EntityManager, ws: string, now: Date, limit: number): Promise<JourneyState[]> {
     const rows: StateRow[] = await em.query(
       `SELECT ${STATE_COLS} FROM journey_states s

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { DueWork } from '../../platform/db/due-work';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { AppError } from '../../platform/errors';
 import type { ModuleDeps } from '../../platform/module';
@@ -90,6 +91,7 @@ const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
  */
 export class JourneyService {
   private readonly repo = new JourneyRepository();
+  private readonly due = new DueWork();
   private readonly audit: AuditService;
 
   constructor(
@@ -112,8 +114,27 @@ export class JourneyService {
     refresh: { skip: 'journey entries and triggers are history: an unmerge does not re-enter or re-trigger anyone (their entries stay where the events put them)' },
     rebuild: { skip: 'journey states are advanced only by events as they arrive; replaying history would re-send triggers' },
     sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    // Entries whose window ended (a step not reached in time, a negative step reached by waiting).
+    due: async (r) => {
+      if (!r.profileIds.length) return;
+      const journeys = new Map((await this.repo.list(r.em, r.workspaceId, true)).map((j) => [j.id, toEngine(j)]));
+      const out = newOutput();
+      for (const s of await this.repo.dueOf(r.em, r.workspaceId, r.profileIds, r.now)) {
+        const j = journeys.get(s.journeyId);
+        if (j) advanceByTime(j, s, r.now, true, out);
+      }
+      const publish = await this.write(r.em, r.workspaceId, out);
+      await this.scheduleDeadlines(r.em, r.workspaceId, r.profileIds);
+      return publish.length ? { afterCommit: () => this.publish(r.workspaceId, publish) } : undefined;
+    },
     prefetch: { skip: 'no Profile field of this module' },
   };
+
+  /** Each person's earliest active deadline becomes their due moment (`due_work`, projection `journeys`). */
+  private async scheduleDeadlines(em: EntityManager, ws: string, ids: string[]): Promise<void> {
+    const next = await this.repo.nextDeadlines(em, ws, ids);
+    await this.due.schedule(em, ws, 'journeys', ids.map((id) => ({ profileId: id, at: next.get(id) ?? null })));
+  }
 
   // ---- definitions -------------------------------------------------------------------------
 
@@ -258,6 +279,7 @@ export class JourneyService {
       }
     });
     const publish = await this.write(em, ws, out);
+    await this.scheduleDeadlines(em, ws, profileIds);
     return publish.length ? () => this.publish(ws, publish) : undefined;
   }
 
@@ -309,7 +331,9 @@ export class JourneyService {
           budget -= ids.length;
         }
       }
-      return { handled: handled.size, publish: await this.write(em, ws, out) };
+      const publish = await this.write(em, ws, out);
+      await this.scheduleDeadlines(em, ws, [...handled]);
+      return { handled: handled.size, publish };
     });
     if (!result) return 0;
     this.publish(ws, result.publish);

@@ -110,6 +110,7 @@ export class KpiService {
       await this.repo.rebuild(em, ws, ids);
     },
     sweep: { skip: 'rollups do not change with time; alert rules are evaluated after each commit (scheduled by apply)' },
+    due: { skip: 'time alone changes no rollup' },
     prefetch: { skip: 'no Profile field of this module' },
   };
 

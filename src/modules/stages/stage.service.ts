@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db';
+import { DueWork, lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db';
 import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
 import { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 import { StageErrorCode } from './stage.errors';
@@ -38,6 +38,7 @@ export interface Funnel {
  */
 export class StageService {
   private readonly repo = new StageRepository();
+  private readonly due = new DueWork();
   private readonly audit: AuditService;
 
   constructor(
@@ -56,6 +57,12 @@ export class StageService {
     refresh: async (r) => ({ systemTags: [await this.derive(r.em, r.workspaceId, r.profileIds, r.now, `lifecycle:${r.cause}`)] }),
     rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.derive(em, ws, ids, now, 'lifecycle:recompute')] }),
     sweep: (ws, now, max) => this.sweepStep(ws, now, max),
+    // People whose inactivity threshold (沉默/流失 after N days without activity) has come.
+    due: async (r) => {
+      if (!r.profileIds.length) return;
+      const m = compile(await this.model(r.workspaceId, r.em));
+      return { systemTags: [await this.advance(r.em, r.workspaceId, m, r.profileIds, { now: r.now, inactivity: true, tagCause: 'lifecycle:due' })] };
+    },
     prefetch: STAGE_PROFILE_PREFETCH,
   };
 
@@ -205,7 +212,18 @@ export class StageService {
     }
     await this.repo.insertTransitions(em, ws, m.model.key, transitions);
     await this.repo.upsertStates(em, ws, m.model.key, next);
+    // When each person next moves for inactivity: the due scheduler moves them then.
+    const after = new Map(next.map((n) => [n.profileId, n.s]));
+    await this.due.schedule(em, ws, 'stages', states.map((s) => ({ profileId: s.profileId, at: this.nextInactivity(m, after.get(s.profileId) ?? s.state, s.lastSeenAt) })));
     return { group: STAGE_TAG_GROUP, rows: tagged, cause: opts.tagCause };
+  }
+
+  /** When a person in `state`, last active at `lastSeenAt`, next moves for inactivity (null: never). */
+  private nextInactivity(m: CompiledModel, state: StageState | null, lastSeenAt: Date | null): Date | null {
+    if (!state || !lastSeenAt || !m.inactive.length) return null;
+    const i = m.inactive.findIndex((s) => s.key === state.stage);
+    const days = i < 0 ? m.inactive[0].days : m.inactive[i + 1]?.days;
+    return days === undefined ? null : new Date(lastSeenAt.getTime() + days * 86_400_000);
   }
 
   // ---- reads -------------------------------------------------------------------------------

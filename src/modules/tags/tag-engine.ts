@@ -1,7 +1,7 @@
 import type { ProfileAggregate } from '../profiles';
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
-import { compileToSql, evaluate, parseExpression, referencedTags, referencedSegments, requirements, type Expr, type ProfileFacts } from './expression';
+import { compileToSql, evaluate, nextTimeChange, parseExpression, referencedTags, referencedSegments, requirements, timeTriggers, type Expr, type ProfileFacts, type TimeTriggers } from './expression';
 import { TagErrorCode } from './tag.errors';
 import { TagRepository, type MembershipChange, type SegmentRow, type TagRow } from './tag.repository';
 
@@ -15,6 +15,8 @@ export interface CompiledRule {
   expr: Expr;
   windowDays: number | 'all' | 0;
   timeDependent: boolean;
+  /** What time alone can change in the expression (null when nothing). */
+  triggers: TimeTriggers | null;
 }
 
 
@@ -55,7 +57,7 @@ export function orderRules(rules: CompiledRule[]): CompiledRule[] {
 export function compileRule(kind: 'tag' | 'segment', id: string, key: string, expression: string): CompiledRule {
   const expr = parseExpression(expression);
   const req = requirements(expr);
-  return { kind, id, key, expr, windowDays: req.windowDays, timeDependent: req.timeDependent };
+  return { kind, id, key, expr, windowDays: req.windowDays, timeDependent: req.timeDependent, triggers: req.timeDependent ? timeTriggers(expr) : null };
 }
 
 export function rulesOf(tags: TagRow[], segments: SegmentRow[]): CompiledRule[] {
@@ -78,8 +80,8 @@ export async function evaluateProfiles(
   profiles: ProfileAggregate[],
   causeOf: (profileId: string) => string,
   now: Date,
-): Promise<MembershipChange[]> {
-  if (!rules.length || !profiles.length) return [];
+): Promise<{ changes: MembershipChange[]; due: { profileId: string; at: Date | null }[] }> {
+  if (!rules.length || !profiles.length) return { changes: [], due: profiles.map((p) => ({ profileId: p.id, at: null })) };
   const ids = profiles.map((p) => p.id);
   const windows = rules.map((r) => r.windowDays);
   const since = windows.includes('all') ? null : new Date(now.getTime() - Math.max(0, ...(windows as number[])) * 86_400_000);
@@ -126,12 +128,18 @@ export async function evaluateProfiles(
       }
     }
   }
-  return [
-    ...(await repo.addTags(em, ws, addTags)),
-    ...(await repo.removeTags(em, ws, removeTags)),
-    ...(await repo.enterSegments(em, ws, enter)),
-    ...(await repo.leaveSegments(em, ws, leave)),
-  ];
+  // When time alone next changes a rule of each person (the due scheduler re-evaluates them then).
+  const triggers = rules.flatMap((r) => (r.triggers ? [r.triggers] : []));
+  const due = [...facts].map(([profileId, f]) => ({ profileId, at: triggers.length ? nextTimeChange(triggers, f, now) : null }));
+  return {
+    changes: [
+      ...(await repo.addTags(em, ws, addTags)),
+      ...(await repo.removeTags(em, ws, removeTags)),
+      ...(await repo.enterSegments(em, ws, enter)),
+      ...(await repo.leaveSegments(em, ws, leave)),
+    ],
+    due,
+  };
 }
 
 /** The SQL condition of a rule over `profiles p`, with `$1` = workspace and `$2` = now. */

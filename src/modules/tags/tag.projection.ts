@@ -50,6 +50,13 @@ export function tagProjection(tags: TagService, after: readonly string[]): Proje
     },
     rebuild: async (em, ws, ids, now) => publishing(ws, await tags.reevaluate(em, ws, ids, () => 'recompute', now)),
     sweep: async (ws, now, max) => (await tags.sweepStep(ws, max, now)).changes,
+    // People whose time-dependent rules' moment has come, and people whose system tags changed.
+    due: async (r) => {
+      const ids = [...new Set([...r.profileIds, ...r.systemTags.flatMap((u) => u.rows.map((x) => x.profileId))])];
+      const changes = await writeSystem(r.em, r.workspaceId, r.systemTags);
+      changes.push(...(await tags.reevaluate(r.em, r.workspaceId, ids, () => 'due', r.now)));
+      return publishing(r.workspaceId, changes);
+    },
     prefetch: TAG_PROFILE_PREFETCH,
   };
 }

@@ -6,7 +6,7 @@ import { Topics } from '../../platform/pubsub';
 import { actorOf, type AuditService } from '../compliance';
 import { PageInfo, Profile, ProfileConnection, ProfileEdge, encodeCursor, toProfile, type ProfileService } from '../profiles';
 import type { SegmentRow, TagRow } from './tag.repository';
-import type { TagService } from './tag.service';
+import type { SweepStep, TagService } from './tag.service';
 import { PROFILE_SEGMENTS_LOADER, PROFILE_TAGS_LOADER, toProfileSegment, toProfileTag } from './tag.prefetch';
 import {
   BreakdownCount,
@@ -33,6 +33,10 @@ export interface TagResolverDeps {
   readonly tags: TagService;
   readonly profiles: ProfileService;
   readonly audit: AuditService;
+  /** `runSweep`: every read model's sweep step, in the projections' order (tags last). */
+  readonly sweepSteps: readonly SweepStep[];
+  /** `runSweep`: the workspace's due work (what time alone changed), run now. */
+  readonly due: { runWorkspace(workspaceId: string, now: Date, batch: number): Promise<number> };
 }
 
 const toTag = (t: TagRow): Tag =>
@@ -271,13 +275,20 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => SweepStatusType, { description: 'Run one bounded sweep step now (the scheduler also runs them). ADMIN.' })
+  @Mutation(() => SweepStatusType, {
+    description:
+      'Run one bounded step of every read model\'s time-based work now — the sweep of each projection (retention, stages, health, journeys, then tags and segments) and the due work whose moment has come — for this workspace (the schedulers also run them). Returns the tag/segment sweep status. ADMIN.',
+  })
   async runSweep(
     @Ctx() ctx: RequestContext,
     @Arg('maxProfiles', () => Int, { defaultValue: 5000, description: 'Profiles to re-evaluate in this step, 1–100,000.' }) maxProfiles: number,
   ): Promise<SweepStatusType> {
     if (!Number.isInteger(maxProfiles) || maxProfiles < 1 || maxProfiles > 100_000) throw AppError.badInput('INVALID_LIMIT', 'maxProfiles', 'maxProfiles must be between 1 and 100,000');
-    return Object.assign(new SweepStatusType(), await this.services.tags.sweepStep(requireAuth(ctx).workspaceId, maxProfiles));
+    const ws = requireAuth(ctx).workspaceId;
+    const now = new Date();
+    for (const step of this.services.sweepSteps) await step.run(ws, now, maxProfiles);
+    await this.services.due.runWorkspace(ws, now, maxProfiles);
+    return Object.assign(new SweepStatusType(), await this.services.tags.sweepStatus(ws));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { DueWork } from '../../platform/db/due-work';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { AppError, ErrorClass } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
@@ -51,6 +52,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class TagService {
   private readonly repo = new TagRepository();
   private readonly profiles = new ProfileRepository();
+  private readonly due = new DueWork();
   private readonly ensured = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly audit: AuditService;
@@ -301,12 +303,19 @@ export class TagService {
   async reevaluate(em: EntityManager, ws: string, ids: string[], causeOf: (id: string) => string, now = new Date()): Promise<MembershipChange[]> {
     if (!ids.length) return [];
     const profiles = [...(await this.profiles.loadAggregates(em, ws, ids, { liveOnly: true })).values()];
-    return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now);
   }
 
   /** For ingest: rules for the profiles a batch touched, in the batch's transaction. */
   async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileAggregate[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
-    return evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now);
+  }
+
+  /** Evaluates the rules and schedules each person's next time-driven change (`due_work`, projection `tags`). */
+  private async evaluateAndSchedule(em: EntityManager, ws: string, profiles: ProfileAggregate[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
+    const r = await evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+    await this.due.schedule(em, ws, 'tags', r.due);
+    return r.changes;
   }
 
   /** For ingest: which of these tag keys exist as manual tags. */

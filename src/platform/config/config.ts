@@ -70,6 +70,7 @@ const envSchema = z.object({
     .min(0, 'SIYU_SWEEP_INTERVAL_MS must be 0 (off) or more')
     .default(60_000),
   SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
+  SIYU_DUE_INTERVAL_MS: nonNegativeInt('SIYU_DUE_INTERVAL_MS').default(500),
   SIYU_WS_MAX_BUFFERED_BYTES: positiveInt('SIYU_WS_MAX_BUFFERED_BYTES').default(1_048_576),
   SIYU_WS_STALL_TIMEOUT_MS: positiveInt('SIYU_WS_STALL_TIMEOUT_MS').default(30_000),
   SIYU_DEMO: bool('SIYU_DEMO').default(true),
@@ -124,6 +125,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Time-based tag/segment sweep: step interval (0 = off) and profiles per step. */
   readonly sweep: { intervalMs: number; batch: number };
+  /** Due scheduler: how often it takes the people whose time-driven moment has come (0 = off); people per projection per pass = sweep batch. */
+  readonly dueIntervalMs: number;
   /**
    * Slow-consumer guard of WebSocket connections: a socket whose unsent data exceeds
    * `maxBufferedBytes`, or whose oldest frame stays unsent longer than `stallTimeoutMs`, is closed
@@ -203,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
+    dueIntervalMs: e.SIYU_DUE_INTERVAL_MS,
     ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },
     demo: e.SIYU_DEMO,
     logLevel: e.LOG_LEVEL,

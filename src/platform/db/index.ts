@@ -3,3 +3,4 @@ export type { Database, OpenDatabaseOptions } from './data-source';
 export { StatisticsRefresher, GROWING_TABLES, DEFAULT_STATISTICS_REFRESH } from './statistics';
 export type { StatisticsRefreshOptions } from './statistics';
 export { lockWorkspaceWrites, tryLockWorkspaceWrites, lockWorkspaceBootstrap, WORKSPACE_WRITE_LOCK_NAMESPACE } from './workspace-lock';
+export { DueWork } from './due-work';
