@@ -308,6 +308,38 @@ describe('per-event results', () => {
     expect(Math.abs(happened - (now - 10 * 60_000))).toBeLessThan(30_000);
   });
 
+  it('rejects alone a message whose clock-skew corrected time leaves the date range; the others land', async () => {
+    const { adminKey, writeKey } = await workspace();
+    const now = new Date().toISOString();
+    const res = await t
+      .http()
+      .post('/v1/batch')
+      .set('authorization', basic(writeKey))
+      .send({
+        sentAt: '2026-01-01T00:00:00Z',
+        batch: [
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-1', timestamp: '+275760-09-13T00:00:00Z' },
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-2', timestamp: now, sentAt: '-271821-04-20T00:00:00Z' },
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-3', timestamp: now, sentAt: now },
+        ],
+      });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(res.body.results[0]).toMatchObject({ messageId: 'r-1', status: 'REJECTED', error: { code: 'BAD_USER_INPUT', reason: 'TIMESTAMP_IN_FUTURE', field: 'timestamp' } });
+    expect(res.body.results[1]).toMatchObject({ messageId: 'r-2', status: 'REJECTED', error: { reason: 'TIMESTAMP_IN_FUTURE', field: 'timestamp' } });
+    expect(res.body.results[1].error.message).toContain('sentAt');
+    expect((await profile(adminKey, { type: 'member_id', value: 'u-range' })).events.map((e) => e.messageId)).toEqual(['r-3']);
+
+    // The single-message endpoint answers 400 with the typed reason, not 500.
+    const single = await t
+      .http()
+      .post('/v1/track')
+      .set('authorization', basic(writeKey))
+      .send({ event: 'P', userId: 'u-range', originalTimestamp: '1970-01-01T00:00:00Z', sentAt: '+275760-09-13T00:00:00Z' });
+    expect(single.status).toBe(400);
+    expect(single.body.errors[0].extensions).toMatchObject({ reason: 'TIMESTAMP_TOO_OLD', fields: [{ field: 'originalTimestamp' }] });
+  });
+
   it('accepts a gzip-compressed batch', async () => {
     const { adminKey, writeKey } = await workspace();
     const body = zlib.gzipSync(JSON.stringify({ batch: [{ type: 'track', event: 'Zipped', userId: 'u-gz', messageId: 'gz-1' }] }));

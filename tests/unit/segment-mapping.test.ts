@@ -181,6 +181,12 @@ describe('clock-skew correction', () => {
     expect(correctTimestamp('garbage', '2026-03-01T10:00:00.000Z', RECEIVED)).toBe('garbage');
   });
 
+  it('never leaves the date range: a sum past either end becomes that end', () => {
+    expect(correctTimestamp('+275760-09-13T00:00:00Z', '2026-01-01T00:00:00Z', RECEIVED)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(correctTimestamp('2026-03-01T10:00:00.000Z', '-271821-04-20T00:00:00Z', RECEIVED)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(correctTimestamp('-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', RECEIVED)).toBe('-271821-04-20T00:00:00.000Z');
+  });
+
   it('uses originalTimestamp when there is no timestamp, and the message sentAt before the batch one', () => {
     const m = map(
       { type: 'track', event: 'X', messageId: 'm', userId: 'u', originalTimestamp: '2026-03-01T11:00:00.000Z', sentAt: '2026-03-01T11:00:10.000Z' },
