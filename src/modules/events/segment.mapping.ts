@@ -159,7 +159,8 @@ const IDENTIFIER_TRAITS = ['phone', 'email'];
 
 /**
  * Context as stored: the batch context under the message's own; `externalIds` entries that became
- * identifiers removed (they may hold phone numbers or e-mails, which Siyu stores only encrypted);
+ * identifiers removed (they may hold phone numbers or e-mails, which Siyu stores only encrypted),
+ * and so are `phone` and `email` in `context.traits`;
  * a Segment `context.referrer` (an object like `{ type: "dataxu", id }`) that is not a Siyu
  * identifier moved to `context.segmentReferrer`, because Siyu reads `context.referrer` as the
  * identifier of the person who referred this one.
@@ -173,6 +174,13 @@ function storedContext(message: Json, batchContext: unknown, usedExternalIds: Se
     const rest = ctx.externalIds.filter((_x, i) => !usedExternalIds.has(i));
     if (rest.length) ctx.externalIds = rest;
     else delete ctx.externalIds;
+  }
+  // RudderStack's SDKs copy identify traits into context.traits: phone and e-mail would be stored
+  // there in plain text.
+  if (isObject(ctx.traits) && IDENTIFIER_TRAITS.some((k) => k in (ctx.traits as Json))) {
+    const rest = Object.fromEntries(Object.entries(ctx.traits).filter(([k]) => !IDENTIFIER_TRAITS.includes(k)));
+    if (Object.keys(rest).length) ctx.traits = rest;
+    else delete ctx.traits;
   }
   if (present(ctx.referrer) && !(isObject(ctx.referrer) && isIdentifierType(ctx.referrer.type))) {
     ctx.segmentReferrer = ctx.referrer;
@@ -198,7 +206,7 @@ function withProperties(properties: unknown, extra: Json): unknown {
  *   the properties already have them; group gets `{ groupId, groupTraits }` (group traits describe
  *   the company, not the person, so they never become profile traits).
  * - traits: identify only, without `phone` / `email` (those become identifiers). A track's
- *   `context.traits` stays in context.
+ *   `context.traits` stays in context (without `phone` / `email`).
  * - timestamp: `timestamp`, else `originalTimestamp`, clock-skew corrected with `sentAt`.
  * - messageId: as sent; absent → a random UUID (a retry of such a message is then not idempotent).
  */
