@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -29,6 +30,13 @@ import { openPiiCipher, resolvePiiMasterKey } from './modules/identities';
 import { createSegmentRouter } from './modules/events';
 import { createSegmentExportRouter } from './modules/tags';
 import { moduleEntities, moduleResolvers, type ResolverDeps } from './modules/registry';
+
+/** The two response media types of GraphQL over HTTP. */
+const MEDIA_JSON = 'application/json';
+const MEDIA_GRAPHQL_RESPONSE = 'application/graphql-response+json';
+/** Marks an HTTP request context whose response is application/json (a property: Apollo copies contexts). */
+const JSON_RESPONSE = Symbol('jsonResponse');
+type HttpRequestContext = RequestContext & { [JSON_RESPONSE]?: true };
 
 export interface CreateAppOptions extends OpenDatabaseOptions {
   logger?: Logger;
@@ -215,6 +223,24 @@ async function assemble(
       };
     },
   };
+  // GraphQL over HTTP: a response sent as application/json (the client did not prefer
+  // application/graphql-response+json) answers 200 to a well-formed request even when it failed to
+  // parse, validate or coerce its variables, or was refused by a query limit; only RATE_LIMITED
+  // (429) and UNAVAILABLE (503) keep their status, which tells clients and proxies to retry.
+  // Negotiated like Apollo's choice of content type; requests without Accept get application/json.
+  const graphqlOverHttpStatus: ApolloServerPlugin<RequestContext> = {
+    async requestDidStart({ contextValue }) {
+      return {
+        async willSendResponse({ response, errors }) {
+          const status = response.http.status;
+          if (!(contextValue as HttpRequestContext)[JSON_RESPONSE] || status === undefined || status < 400 || status >= 500 || status === 429) return;
+          // A request that is not well-formed (a query that is not a string, …) keeps its 400.
+          if (errors?.some((e) => e.extensions?.code === ApolloServerErrorCode.BAD_REQUEST)) return;
+          response.http.status = 200;
+        },
+      };
+    },
+  };
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError,
@@ -227,6 +253,7 @@ async function assemble(
       metricsPlugin,
       httpSubscriptionGuard,
       limitsPlugin,
+      graphqlOverHttpStatus,
       {
         async serverWillStart() {
           return { async drainServer() { await ws.close(); } };
@@ -243,8 +270,7 @@ async function assemble(
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
         const header = req.headers.authorization;
-        if (header === undefined) return createRequestContext(null, requestId);
-        const key = parseAuthorization(header);
+        const key = header === undefined ? null : parseAuthorization(header);
         let auth;
         try {
           auth = key ? await services.workspaces.authenticate(key) : null;
@@ -252,13 +278,11 @@ async function assemble(
           if (isDatabaseUnavailable(err)) throw requestError(AppError.unavailable());
           throw err;
         }
-        if (!auth) {
-          throw new GraphQLError('The API key is missing, unknown or revoked.', {
-            originalError: AppError.unauthenticated('The API key is missing, unknown or revoked.'),
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-          });
-        }
-        return createRequestContext(auth, requestId);
+        // An unknown or revoked key is treated like no key: every field needing one answers
+        // UNAUTHENTICATED (a field error), so both get the same answer and HTTP status.
+        const ctx: HttpRequestContext = createRequestContext(auth, requestId, header !== undefined && !auth);
+        if (req.accepts([MEDIA_JSON, MEDIA_GRAPHQL_RESPONSE]) === MEDIA_JSON) ctx[JSON_RESPONSE] = true;
+        return ctx;
       },
     }),
   );

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
 import { Analytics } from '@segment/analytics-node';
+import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Role } from '../../src/platform/auth';
 import { systemActor } from '../../src/modules/compliance';
 import { bootApp, type TestApp } from '../support/app';
@@ -11,6 +12,10 @@ beforeAll(async () => {
   t = await bootApp();
 });
 afterAll(() => t.stop());
+
+interface ErrorResponse {
+  errors: { message: string; extensions: Record<string, unknown> }[];
+}
 
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
@@ -113,6 +118,38 @@ describe('the @segment/analytics-node SDK, unchanged', () => {
   });
 });
 
+describe('the @rudderstack/rudder-sdk-node SDK, unchanged', () => {
+  it('delivers identify, track, page and alias in gzipped batches labelled application/x-www-form-urlencoded', async () => {
+    const { adminKey, writeKey } = await workspace();
+    const member = `u-${randomUUID()}`;
+    const anon = `anon-${randomUUID()}`;
+    const errors: unknown[] = [];
+    // The SDK sends its first message at once, the rest when flushed: two requests to /v1/batch.
+    const rudder = new RudderAnalytics(writeKey, { dataPlaneUrl: t.url, flushAt: 50, flushInterval: 60_000, retryCount: 0, logLevel: 'silent', errorHandler: (e) => errors.push(e) });
+    rudder.identify({ userId: member, anonymousId: anon, traits: { name: '小李', email: 'Li@Example.com', city: '深圳' } });
+    rudder.track({ anonymousId: anon, event: 'Product Viewed', properties: { sku: 'R1', price: 59 }, context: { channel: 'wechat_mp' } });
+    rudder.page({ anonymousId: anon, category: 'Shop', name: 'Home', properties: { path: '/' } });
+    rudder.alias({ userId: member, previousId: `anon-${randomUUID()}` });
+    rudder.track({ userId: member, event: 'Order Completed', properties: { revenue: 88 } });
+    await rudder.flush();
+
+    expect(errors).toEqual([]);
+    const p = await profile(adminKey, { type: 'member_id', value: member });
+    expect(p.eventCount).toBe(5);
+    expect(p).toMatchObject({ orderCount: 1, totalSpend: 88 });
+    expect(ids(p)).toContain('email::li@example.com');
+    expect(ids(p)).toContain(`anonymous_id::${anon}`);
+    const byType = (type: string, name?: string) => p.events.find((e) => e.type === type && (name === undefined || e.name === name))!;
+    expect(byType('identify')).toMatchObject({ channel: 'other', traits: { name: '小李', city: '深圳' } });
+    expect(byType('identify').context).toMatchObject({ library: { name: 'analytics-node' }, traits: { name: '小李', city: '深圳' } });
+    // The SDK copies the traits into context.traits: the e-mail is kept only as an encrypted identifier.
+    expect(JSON.stringify(p.events)).not.toMatch(/li@example\.com/i);
+    expect(byType('track', 'Product Viewed')).toMatchObject({ channel: 'wechat_mp', properties: { sku: 'R1', price: 59 } });
+    expect(byType('page')).toMatchObject({ name: 'Home', properties: { name: 'Home', category: 'Shop', path: '/' } });
+    expect(byType('alias')).toBeDefined();
+  });
+});
+
 describe('authentication', () => {
   it('answers 401 without a key and with an unknown key', async () => {
     const none = await t.http().post('/v1/track').send({ userId: 'u', event: 'X' });
@@ -174,6 +211,28 @@ describe('request errors', () => {
     const array = await t.http().post('/v1/track').set('authorization', basic(writeKey)).send([{ event: 'X' }]);
     expect(array.status).toBe(400);
     expect(array.body.errors[0].extensions.reason).toBe('INVALID_BODY');
+  });
+
+  it('reads form-labelled bodies as JSON: not JSON is MALFORMED_JSON, a gzip bomb stops at the limit with 413', async () => {
+    const { adminKey, writeKey } = await workspace();
+    const post = (body: Buffer | string, headers: Record<string, string>) =>
+      fetch(`${t.url}/v1/batch`, { method: 'POST', headers: { authorization: basic(writeKey), ...headers }, body });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const plain = await post(JSON.stringify({ batch: [{ type: 'track', event: 'Form', userId: 'u-form' }] }), form);
+    expect(plain.status).toBe(200);
+    expect(((await plain.json()) as { accepted: number }).accepted).toBe(1);
+    expect((await profile(adminKey, { type: 'member_id', value: 'u-form' })).events[0].name).toBe('Form');
+
+    const notJson = await post('batch=1&event=X', form);
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as ErrorResponse).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'MALFORMED_JSON' });
+
+    // 50 MB of JSON whitespace gzips to ~50 KB; it is inflated only up to the 500 KB limit.
+    const bomb = zlib.gzipSync(Buffer.concat([Buffer.from('{"batch":['), Buffer.alloc(50 * 1024 * 1024, ' '), Buffer.from(']}')]));
+    expect(bomb.length).toBeLessThan(500 * 1024);
+    const res = await post(bomb, { ...form, 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as ErrorResponse).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'BODY_TOO_LARGE' });
   });
 
   it('answers 413 to a request over 500 KB and stores none of it', async () => {
@@ -306,6 +365,38 @@ describe('per-event results', () => {
     const happened = Date.parse(e.timestamp);
     // ten minutes ago on the server clock, give or take the request's own latency
     expect(Math.abs(happened - (now - 10 * 60_000))).toBeLessThan(30_000);
+  });
+
+  it('rejects alone a message whose clock-skew corrected time leaves the date range; the others land', async () => {
+    const { adminKey, writeKey } = await workspace();
+    const now = new Date().toISOString();
+    const res = await t
+      .http()
+      .post('/v1/batch')
+      .set('authorization', basic(writeKey))
+      .send({
+        sentAt: '2026-01-01T00:00:00Z',
+        batch: [
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-1', timestamp: '+275760-09-13T00:00:00Z' },
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-2', timestamp: now, sentAt: '-271821-04-20T00:00:00Z' },
+          { type: 'track', event: 'P', userId: 'u-range', messageId: 'r-3', timestamp: now, sentAt: now },
+        ],
+      });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(res.body.results[0]).toMatchObject({ messageId: 'r-1', status: 'REJECTED', error: { code: 'BAD_USER_INPUT', reason: 'TIMESTAMP_IN_FUTURE', field: 'timestamp' } });
+    expect(res.body.results[1]).toMatchObject({ messageId: 'r-2', status: 'REJECTED', error: { reason: 'TIMESTAMP_IN_FUTURE', field: 'timestamp' } });
+    expect(res.body.results[1].error.message).toContain('sentAt');
+    expect((await profile(adminKey, { type: 'member_id', value: 'u-range' })).events.map((e) => e.messageId)).toEqual(['r-3']);
+
+    // The single-message endpoint answers 400 with the typed reason, not 500.
+    const single = await t
+      .http()
+      .post('/v1/track')
+      .set('authorization', basic(writeKey))
+      .send({ event: 'P', userId: 'u-range', originalTimestamp: '1970-01-01T00:00:00Z', sentAt: '+275760-09-13T00:00:00Z' });
+    expect(single.status).toBe(400);
+    expect(single.body.errors[0].extensions).toMatchObject({ reason: 'TIMESTAMP_TOO_OLD', fields: [{ field: 'originalTimestamp' }] });
   });
 
   it('accepts a gzip-compressed batch', async () => {

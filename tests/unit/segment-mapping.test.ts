@@ -19,7 +19,7 @@ describe('segmentToRawEvent', () => {
         anonymousId: 'a-1',
         properties: { sku: 'A1' },
         traits: { plan: 'gold' },
-        context: { traits: { email: 'x@example.com' }, library: { name: 'analytics.js' } },
+        context: { traits: { email: 'x@example.com', plan: 'gold' }, library: { name: 'analytics.js' } },
         timestamp: '2026-03-01T11:00:00.000Z',
       },
       { type: 'track' },
@@ -35,8 +35,9 @@ describe('segmentToRawEvent', () => {
         { type: 'anonymous_id', value: 'a-1' },
       ],
       properties: { sku: 'A1' },
-      // a track's context.traits stays in context; top-level traits are not the person's on a track
-      context: { traits: { email: 'x@example.com' }, library: { name: 'analytics.js' } },
+      // a track's context.traits stays in context (without phone and e-mail, which Siyu stores only
+      // encrypted); top-level traits are not the person's on a track
+      context: { traits: { plan: 'gold' }, library: { name: 'analytics.js' } },
     });
   });
 
@@ -179,6 +180,12 @@ describe('clock-skew correction', () => {
     expect(correctTimestamp('2026-03-01T10:00:00.000Z', undefined, RECEIVED)).toBe('2026-03-01T10:00:00.000Z');
     expect(correctTimestamp('2026-03-01T10:00:00.000Z', 'garbage', RECEIVED)).toBe('2026-03-01T10:00:00.000Z');
     expect(correctTimestamp('garbage', '2026-03-01T10:00:00.000Z', RECEIVED)).toBe('garbage');
+  });
+
+  it('never leaves the date range: a sum past either end becomes that end', () => {
+    expect(correctTimestamp('+275760-09-13T00:00:00Z', '2026-01-01T00:00:00Z', RECEIVED)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(correctTimestamp('2026-03-01T10:00:00.000Z', '-271821-04-20T00:00:00Z', RECEIVED)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(correctTimestamp('-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', RECEIVED)).toBe('-271821-04-20T00:00:00.000Z');
   });
 
   it('uses originalTimestamp when there is no timestamp, and the message sentAt before the batch one', () => {

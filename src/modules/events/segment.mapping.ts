@@ -24,6 +24,8 @@ export interface IdentifierSource {
 export interface FieldSources {
   name: string;
   timestamp: string;
+  /** The timestamp was clock-skew corrected with a `sentAt` (a rejection of it says so). */
+  skewCorrected?: boolean;
   identifiers: IdentifierSource[];
 }
 
@@ -73,18 +75,23 @@ export function segmentChannel(context: unknown): Channel {
   return 'other';
 }
 
+/** The ends of JavaScript's date range: ±100,000,000 days around 1970. */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * Segment's clock-skew correction: the device clock may be wrong, but the difference between two
  * readings of it is not, so `timestamp + (receivedAt − sentAt)` is the time on the server's clock.
  * Without a usable `sentAt` the timestamp is kept as sent; an unparsable one is passed on unchanged
- * so that validation rejects it by name.
+ * so that validation rejects it by name. A sum past either end of the date range (a timestamp or
+ * `sentAt` near year ±275,760) becomes that end, so that validation rejects the message alone as
+ * too far in the future or the past instead of the whole request failing.
  */
 export function correctTimestamp(timestamp: unknown, sentAt: unknown, receivedAt: number): unknown {
   if (typeof timestamp !== 'string' || typeof sentAt !== 'string') return timestamp;
   const ts = Date.parse(timestamp);
   const sent = Date.parse(sentAt);
   if (Number.isNaN(ts) || Number.isNaN(sent)) return timestamp;
-  return new Date(ts + (receivedAt - sent)).toISOString();
+  return new Date(Math.min(MAX_DATE_MS, Math.max(-MAX_DATE_MS, ts + (receivedAt - sent)))).toISOString();
 }
 
 interface RawIdentifier {
@@ -152,7 +159,8 @@ const IDENTIFIER_TRAITS = ['phone', 'email'];
 
 /**
  * Context as stored: the batch context under the message's own; `externalIds` entries that became
- * identifiers removed (they may hold phone numbers or e-mails, which Siyu stores only encrypted);
+ * identifiers removed (they may hold phone numbers or e-mails, which Siyu stores only encrypted),
+ * and so are `phone` and `email` in `context.traits`;
  * a Segment `context.referrer` (an object like `{ type: "dataxu", id }`) that is not a Siyu
  * identifier moved to `context.segmentReferrer`, because Siyu reads `context.referrer` as the
  * identifier of the person who referred this one.
@@ -166,6 +174,13 @@ function storedContext(message: Json, batchContext: unknown, usedExternalIds: Se
     const rest = ctx.externalIds.filter((_x, i) => !usedExternalIds.has(i));
     if (rest.length) ctx.externalIds = rest;
     else delete ctx.externalIds;
+  }
+  // RudderStack's SDKs copy identify traits into context.traits: phone and e-mail would be stored
+  // there in plain text.
+  if (isObject(ctx.traits) && IDENTIFIER_TRAITS.some((k) => k in (ctx.traits as Json))) {
+    const rest = Object.fromEntries(Object.entries(ctx.traits).filter(([k]) => !IDENTIFIER_TRAITS.includes(k)));
+    if (Object.keys(rest).length) ctx.traits = rest;
+    else delete ctx.traits;
   }
   if (present(ctx.referrer) && !(isObject(ctx.referrer) && isIdentifierType(ctx.referrer.type))) {
     ctx.segmentReferrer = ctx.referrer;
@@ -191,7 +206,7 @@ function withProperties(properties: unknown, extra: Json): unknown {
  *   the properties already have them; group gets `{ groupId, groupTraits }` (group traits describe
  *   the company, not the person, so they never become profile traits).
  * - traits: identify only, without `phone` / `email` (those become identifiers). A track's
- *   `context.traits` stays in context.
+ *   `context.traits` stays in context (without `phone` / `email`).
  * - timestamp: `timestamp`, else `originalTimestamp`, clock-skew corrected with `sentAt`.
  * - messageId: as sent; absent → a random UUID (a retry of such a message is then not idempotent).
  */
@@ -207,6 +222,7 @@ export function segmentToRawEvent(message: unknown, opts: MapOptions): MappedEve
   const timestampField = present(message.timestamp) ? 'timestamp' : present(message.originalTimestamp) ? 'originalTimestamp' : 'timestamp';
   const sentAt = present(message.sentAt) ? message.sentAt : opts.sentAt;
   const timestamp = correctTimestamp(message[timestampField], sentAt, opts.receivedAt);
+  const skewCorrected = timestamp !== message[timestampField];
 
   let name: unknown;
   let properties: unknown;
@@ -243,7 +259,7 @@ export function segmentToRawEvent(message: unknown, opts: MapOptions): MappedEve
   };
   const context = storedContext(message, opts.context, usedExternalIds);
   if (present(context)) event.context = context;
-  return { event, sources: { name: nameField, timestamp: timestampField, identifiers: sources } };
+  return { event, sources: { name: nameField, timestamp: timestampField, ...(skewCorrected ? { skewCorrected } : {}), identifiers: sources } };
 }
 
 /** A pipeline rejection, restated in Segment's terms: the field is the Segment field that caused it. */
@@ -254,7 +270,10 @@ export function segmentRejection(error: Rejection, sources: FieldSources): { fie
   }
   if (reason === 'TOO_MANY_IDENTIFIERS') return { field: 'context.externalIds', message };
   if (field === 'name') return { field: sources.name, message: reason === 'NAME_REQUIRED' ? 'a track message needs an event name (`event`)' : message };
-  if (field === 'timestamp') return { field: sources.timestamp, message };
+  if (field === 'timestamp') {
+    const corrected = sources.skewCorrected ? ' (after clock-skew correction: timestamp + receivedAt − sentAt)' : '';
+    return { field: sources.timestamp, message: `${message}${corrected}` };
+  }
   if (field === 'channel') return { field: 'context.channel', message };
   const m = /^identifiers\.(\d+)\.(type|namespace|value)$/.exec(field);
   const source = m ? sources.identifiers[Number(m[1])] : undefined;

@@ -65,9 +65,16 @@ export function segmentKeyFromHeader(header: string): string | null {
  */
 export function createSegmentRouter(services: SegmentRouterDeps, log: Logger, rateLimits: RateLimits): express.Router {
   const router = express.Router();
-  // JSON up to 500 KB after decompression (gzip/deflate/br bodies are inflated); analytics.js sends
-  // its JSON as text/plain so that browsers skip the CORS preflight.
-  const json = express.json({ limit: SEGMENT_BODY_LIMIT_BYTES, type: ['application/json', 'application/*+json', 'text/plain'] });
+  // JSON up to 500 KB after decompression: gzip/deflate/br bodies are inflated as a stream and the
+  // limit counts inflated bytes, so a compression bomb stops at the limit (413 BODY_TOO_LARGE).
+  // analytics.js sends its JSON as text/plain so that browsers skip the CORS preflight; the
+  // RudderStack Node SDK sends gzipped JSON labelled application/x-www-form-urlencoded (axios's
+  // default for a Buffer). Both are read as JSON, as Segment and RudderStack do; a body that is not
+  // JSON gets 400 MALFORMED_JSON.
+  const json = express.json({
+    limit: SEGMENT_BODY_LIMIT_BYTES,
+    type: ['application/json', 'application/*+json', 'text/plain', 'application/x-www-form-urlencoded'],
+  });
 
   const authorize = async (key: string | null, res: Response): Promise<AuthInfo> => {
     const auth = key ? await services.workspaces.authenticate(key) : null;
@@ -112,7 +119,7 @@ export function createSegmentRouter(services: SegmentRouterDeps, log: Logger, ra
   };
 
   const requireObjectBody = (body: unknown): Record<string, unknown> => {
-    if (!isObject(body)) throw AppError.badInput('INVALID_BODY', '', 'the body must be a JSON object sent as application/json');
+    if (!isObject(body)) throw AppError.badInput('INVALID_BODY', '', 'the body must be a JSON object (sent as application/json, text/plain or application/x-www-form-urlencoded)');
     return body;
   };
 

@@ -13,6 +13,13 @@ export interface AuthInfo {
 
 export interface AuthContext {
   auth: AuthInfo | null;
+  /** A key was sent but is unknown or revoked (auth is then null, as without a key). */
+  keyRejected?: boolean;
+}
+
+/** Without a key, or with an unknown or revoked one: the same UNAUTHENTICATED error, worded for each. */
+function unauthenticated(ctx: AuthContext): AppError {
+  return AppError.unauthenticated(ctx.keyRejected ? 'The API key is unknown or revoked.' : undefined);
 }
 
 /**
@@ -21,13 +28,13 @@ export interface AuthContext {
  */
 export const authChecker: AuthChecker<AuthContext, Role> = ({ context }, roles) => {
   const auth = context.auth;
-  if (!auth) throw AppError.unauthenticated();
+  if (!auth) throw unauthenticated(context);
   if (roles.length === 0 || auth.role === Role.ADMIN || roles.includes(auth.role)) return true;
   throw AppError.forbidden(`This needs one of the roles ${roles.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
 };
 
 /** For services: the caller's workspace, or UNAUTHENTICATED. */
 export function requireAuth(ctx: AuthContext): AuthInfo {
-  if (!ctx.auth) throw AppError.unauthenticated();
+  if (!ctx.auth) throw unauthenticated(ctx);
   return ctx.auth;
 }

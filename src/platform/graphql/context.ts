@@ -8,6 +8,7 @@ export interface RequestContext extends AuthContext {
   loaders: LoaderRegistry;
 }
 
-export function createRequestContext(auth: AuthInfo | null, requestId: string): RequestContext {
-  return { auth, requestId, loaders: new LoaderRegistry() };
+/** `keyRejected`: the request sent an unknown or revoked key (it is then treated as sending none). */
+export function createRequestContext(auth: AuthInfo | null, requestId: string, keyRejected = false): RequestContext {
+  return { auth, requestId, loaders: new LoaderRegistry(), ...(keyRejected ? { keyRejected } : {}) };
 }
