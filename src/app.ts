@@ -244,7 +244,7 @@ async function assemble(
   app.use(
     '/graphql',
     express.json({ limit: config.bodyLimitBytes }),
-    documentGuard(queryLimits.maxComplexity, formatError),
+    documentGuard(queryLimits, formatError),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();

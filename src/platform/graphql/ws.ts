@@ -218,7 +218,7 @@ export function attachWebSocketServer(opts: {
     // with fragments counted before validation, then rate budget, depth, complexity and argument
     // text. A refused operation gets an error message and runs nothing.
     onSubscribe: async (ctx, _id, payload) => {
-      const document = parseBounded(payload.query, payload.operationName, opts.queryLimits.maxComplexity);
+      const document = parseBounded(payload.query, payload.operationName, opts.queryLimits);
       if (document instanceof AppError) return [appErrorToGraphQL(document)];
       if (document instanceof GraphQLError) return [document];
       const errors = validate(opts.schema, document);

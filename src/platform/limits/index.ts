@@ -7,6 +7,7 @@ export {
   tooManyTokens,
   INTROSPECTION_LIMITS,
   MAX_QUERY_TOKENS,
+  MAX_ROOT_FIELDS,
   UNBOUNDED_LIST_FACTOR,
 } from './query-limits';
 export type { QueryLimits } from './query-limits';
