@@ -94,9 +94,12 @@ function hostileDocument(r: Rng, probes: ProbeOperation[]): { query: unknown; va
 /** Every (container, key) holding a string, inside `root`. */
 function stringLeaves(root: unknown): [object, string | number][] {
   const out: [object, string | number][] = [];
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach((x, i) => (typeof x === 'string' ? out.push([v, i]) : walk(x)));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (typeof x === 'string' ? out.push([v, k]) : walk(x));
+  const walk = (v: unknown): void => {
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x === 'string') out.push([v, Array.isArray(v) ? Number(k) : k]);
+      else walk(x);
+    }
   };
   walk(root);
   return out;
