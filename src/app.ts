@@ -12,9 +12,11 @@ import { GraphQLError } from 'graphql';
 import type { Config } from './platform/config';
 import { openDatabase, StatisticsRefresher, type Database, type OpenDatabaseOptions } from './platform/db';
 import { AppError, createErrorFormatter, isDatabaseUnavailable } from './platform/errors';
-import { checkQueryLimits, createRateLimits, isIngestOperation, requestError, type RateLimits } from './platform/limits';
+import { checkQueryLimits, createRateLimits, isIngestOperation, MAX_QUERY_TOKENS, requestError, type RateLimits } from './platform/limits';
 import { parseAuthorization } from './platform/auth';
 import { createRequestContext, type RequestContext } from './platform/graphql/context';
+import { checkArgumentText } from './platform/graphql/input-text';
+import { documentGuard } from './platform/graphql/document-guard';
 import { buildAppSchema } from './platform/graphql/schema';
 import { attachWebSocketServer } from './platform/graphql/ws';
 import { mountGraphiql } from './platform/graphql/graphiql';
@@ -151,6 +153,7 @@ async function assemble(
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
   mountDashboard(app, '/dashboard', '../graphql');
 
+  const queryLimits = { maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity };
   const ws = attachWebSocketServer({
     httpServer,
     schema,
@@ -160,7 +163,7 @@ async function assemble(
     log,
     metrics,
     guard: config.ws,
-    queryLimits: { maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity },
+    queryLimits,
     rateLimits,
     maxConnectionsPerKey: config.limits.wsMaxConnectionsPerKey,
   });
@@ -192,8 +195,9 @@ async function assemble(
       };
     },
   };
-  // Before execution: the key's rate budget (ingest or read), then depth and complexity. A refused
-  // operation runs no resolver, so it changes nothing.
+  // Before execution (documents too large were refused before Apollo, by documentGuard): the key's
+  // rate budget (ingest or read), then depth and complexity, then text no column can hold in any
+  // argument. A refused operation runs no resolver, so it changes nothing.
   const limitsPlugin: ApolloServerPlugin<RequestContext> = {
     async requestDidStart() {
       return {
@@ -206,10 +210,9 @@ async function assemble(
               throw err;
             }
           }
-          const limited = checkQueryLimits(schema, document, request.variables, operationName, {
-            maxDepth: config.limits.maxQueryDepth,
-            maxComplexity: config.limits.maxQueryComplexity,
-          });
+          const limited =
+            checkQueryLimits(schema, document, request.variables, operationName, queryLimits) ??
+            checkArgumentText(schema, document, request.variables, operationName);
           if (limited) throw requestError(limited);
         },
         // A database outage during execution: 503 (and Retry-After) instead of 200 with errors.
@@ -245,6 +248,8 @@ async function assemble(
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // documentGuard parsed the document within this already; the same bound here, in case.
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
     // main.ts owns signal handling (drain, then close the database); Apollo must not race it.
     stopOnTerminationSignals: false,
     plugins: [
@@ -266,6 +271,7 @@ async function assemble(
   app.use(
     '/graphql',
     express.json({ limit: config.bodyLimitBytes }),
+    documentGuard(queryLimits, formatError),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();

@@ -1,4 +1,6 @@
 import type { Rejection } from '../../platform/errors';
+import { parseTimestamp } from '../../shared/dates';
+import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../../shared/text';
 import { isChannel, prepareIdentifier, type Channel, type IdentityRules, type PiiCipher, type PreparedIdentifier } from '../identities';
 
 export const MAX_EVENTS_PER_BATCH = 1000;
@@ -65,30 +67,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** NUL and unpaired surrogates: PostgreSQL text and jsonb refuse them, so the event is rejected up front. */
-// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Path of the first string or key in `root` that PostgreSQL cannot store, or null. Iterative (deep JSON). */
-function findUnstorableText(root: unknown): string | null {
-  const stack: [unknown, string][] = [[root, '']];
-  while (stack.length) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (UNSTORABLE.test(v)) return path;
-    } else if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push([x, path ? `${path}.${i}` : String(i)]));
-    } else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        const p = path ? `${path}.${k}` : k;
-        if (UNSTORABLE.test(k)) return p;
-        stack.push([x, p]);
-      }
-    }
-  }
-  return null;
-}
-
 function reject(reason: string, field: string, message: string): Validation {
   return { ok: false, reason, field, message };
 }
@@ -103,7 +81,7 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   if (size > MAX_EVENT_BYTES) return reject('EVENT_TOO_LARGE', '', `event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
   const unstorable = findUnstorableText(raw);
   if (unstorable !== null) {
-    return reject('INVALID_TEXT', unstorable, 'contains a NUL character (\\u0000) or a lone UTF-16 surrogate, which cannot be stored');
+    return reject('INVALID_TEXT', unstorable, UNSTORABLE_TEXT_MESSAGE);
   }
 
   const { messageId, type, name, channel } = raw;
@@ -122,8 +100,8 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
 
   let ts = now;
   if (raw.timestamp !== undefined && raw.timestamp !== null) {
-    ts = typeof raw.timestamp === 'string' || raw.timestamp instanceof Date ? new Date(raw.timestamp as string).getTime() : NaN;
-    if (Number.isNaN(ts)) return reject('INVALID_TIMESTAMP', 'timestamp', 'timestamp must be an ISO 8601 date-time');
+    ts = typeof raw.timestamp === 'string' ? parseTimestamp(raw.timestamp) : raw.timestamp instanceof Date ? raw.timestamp.getTime() : NaN;
+    if (Number.isNaN(ts)) return reject('INVALID_TIMESTAMP', 'timestamp', 'timestamp must be an ISO 8601 date-time on the calendar (e.g. 2026-11-23T08:00:00Z)');
     if (ts > now + MAX_FUTURE_MS) return reject('TIMESTAMP_IN_FUTURE', 'timestamp', 'timestamp is more than 24 hours in the future');
     if (ts < MIN_TIMESTAMP) return reject('TIMESTAMP_TOO_OLD', 'timestamp', 'timestamp is before 2000-01-01');
   }

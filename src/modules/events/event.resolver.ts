@@ -1,6 +1,7 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, Mutation, Resolver } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
+import { TEXT_CHECKED_PER_ITEM } from '../../platform/graphql/input-text';
 import { EventInput } from './event.inputs';
 import { IngestError, IngestEventResult, IngestResult, IngestStatusType } from './event.type';
 import type { IngestOutcome, IngestService } from './ingest.service';
@@ -34,6 +35,8 @@ export class EventResolver {
   constructor(private readonly services: EventResolverDeps) {}
 
   @Authorized(Role.INGEST)
+  // Each event's text is checked on its own (INVALID_TEXT for that event only), not the whole call.
+  @Extensions({ [TEXT_CHECKED_PER_ITEM]: true })
   @Mutation(() => IngestResult, {
     description:
       'Ingest up to 1,000 events. Each is accepted, a duplicate (messageId seen before) or rejected with a reason; one bad event never sinks the others. Answers after commit; a retry of the same batch changes nothing. INGEST.',

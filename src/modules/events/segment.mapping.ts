@@ -2,6 +2,7 @@ import type { Rejection } from '../../platform/errors';
 import { randomUUID } from 'node:crypto';
 import { IDENTIFIER_TYPES, isChannel, isIdentifierType, type Channel, type IdentifierType } from '../identities';
 import type { RawEvent } from './event-validation';
+import { parseTimestamp } from '../../shared/dates';
 
 /**
  * Segment tracking-API messages → Siyu events (docs/segment.md has the table). Pure functions: no
@@ -88,8 +89,8 @@ const MAX_DATE_MS = 8.64e15;
  */
 export function correctTimestamp(timestamp: unknown, sentAt: unknown, receivedAt: number): unknown {
   if (typeof timestamp !== 'string' || typeof sentAt !== 'string') return timestamp;
-  const ts = Date.parse(timestamp);
-  const sent = Date.parse(sentAt);
+  const ts = parseTimestamp(timestamp);
+  const sent = parseTimestamp(sentAt);
   if (Number.isNaN(ts) || Number.isNaN(sent)) return timestamp;
   return new Date(Math.min(MAX_DATE_MS, Math.max(-MAX_DATE_MS, ts + (receivedAt - sent)))).toISOString();
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { createSourceEventStream, execute, getOperationAST, GraphQLError, parse, print, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, print, validate, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAuthorization, type AuthInfo } from '../auth';
@@ -9,6 +9,8 @@ import { checkQueryLimits, ConnectionCounter, isIngestOperation, type QueryLimit
 import type { Logger } from '../logging';
 import type { Metrics } from '../metrics';
 import { createRequestContext, type RequestContext } from './context';
+import { parseBounded } from './document-guard';
+import { checkArgumentText } from './input-text';
 import { LoaderRegistry } from './loaders';
 
 /**
@@ -212,15 +214,13 @@ export function attachWebSocketServer(opts: {
       connections.release(ctx.extra.auth.apiKeyId);
       metrics.wsConnections.dec();
     },
-    // Parse and validate here (as graphql-ws would), then the same limits as HTTP: rate budget,
-    // depth, complexity. A refused operation gets an error message and runs nothing.
+    // Parse and validate here (as graphql-ws would), with the same limits as HTTP: tokens, size
+    // with fragments counted before validation, then rate budget, depth, complexity and argument
+    // text. A refused operation gets an error message and runs nothing.
     onSubscribe: async (ctx, _id, payload) => {
-      let document: DocumentNode;
-      try {
-        document = parse(payload.query);
-      } catch (err) {
-        return [err as GraphQLError];
-      }
+      const document = parseBounded(payload.query, payload.operationName, opts.queryLimits);
+      if (document instanceof AppError) return [appErrorToGraphQL(document)];
+      if (document instanceof GraphQLError) return [document];
       const errors = validate(opts.schema, document);
       if (errors.length) return [...errors];
       const auth = ctx.extra.auth;
@@ -232,7 +232,9 @@ export function attachWebSocketServer(opts: {
           throw err;
         }
       }
-      const limited = checkQueryLimits(opts.schema, document, payload.variables ?? undefined, payload.operationName, opts.queryLimits);
+      const limited =
+        checkQueryLimits(opts.schema, document, payload.variables ?? undefined, payload.operationName, opts.queryLimits) ??
+        checkArgumentText(opts.schema, document, payload.variables, payload.operationName);
       if (limited) return [appErrorToGraphQL(limited)];
       return {
         schema: opts.schema,

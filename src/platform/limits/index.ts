@@ -1,4 +1,15 @@
-export { checkQueryLimits, isIngestOperation, queryDepth, INTROSPECTION_LIMITS, UNBOUNDED_LIST_FACTOR } from './query-limits';
+export {
+  checkDocumentSize,
+  checkQueryLimits,
+  isIngestOperation,
+  isTokenLimitError,
+  queryDepth,
+  tooManyTokens,
+  INTROSPECTION_LIMITS,
+  MAX_QUERY_TOKENS,
+  MAX_ROOT_FIELDS,
+  UNBOUNDED_LIST_FACTOR,
+} from './query-limits';
 export type { QueryLimits } from './query-limits';
 export { createRateLimits, BURST_WINDOW_SECONDS } from './rate-limits';
 export type { Budget, RateBudget, RateLimitConfig, RateLimits } from './rate-limits';
