@@ -139,7 +139,10 @@ async function assemble(
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   // Every request's statements run under a database time budget of its kind (SIYU_DB_TIMEOUT_*_MS).
-  const dbBudget = (kind: DbWorkKind) => new DbBudget(kind, config.dbTimeoutMs, (k, reason) => metrics.dbBudgetStops.inc({ kind: k, reason }));
+  const dbBudget = (kind: DbWorkKind) => new DbBudget(kind, config.dbTimeoutMs, {
+    stopped: (k, reason) => metrics.dbBudgetStops.inc({ kind: k, reason }),
+    refused: (k) => metrics.dbBudgetRefused.inc({ kind: k }),
+  });
   app.use('/v1', dbBudgetMiddleware(dbBudget, 'write'), createSegmentRouter(services, log, rateLimits));
   app.use('/export', dbBudgetMiddleware(dbBudget, 'export'), createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');

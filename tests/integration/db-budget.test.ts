@@ -226,9 +226,12 @@ describe('a client that leaves', () => {
       await waitUntil('the request to wait for the database', () => roomy.app.db.poolStats().waiting > 0);
       req.drop();
       await waitUntil('the server to notice the client left', async () => (await budgetStops(roomy, 'read', 'client_gone')) > gone);
+      const refused = async () => (await roomy.app.metrics.dbBudgetRefused.get()).values.reduce((n, v) => n + v.value, 0);
+      const refusedBefore = await refused();
       await release();
       released = true;
-      await waitUntil('the database to be free', () => roomy.app.db.poolStats().waiting === 0 && roomy.app.db.poolStats().idle === 1);
+      // Its next statement (the key lookup it was waiting to run) is refused, and with it the request.
+      await waitUntil('the abandoned request to be refused its next statement', async () => (await refused()) > refusedBefore);
       const tags = await roomy.gql('{ tags { key } }', {}, adminKey);
       expect(tags.errors).toBeUndefined();
       expect((tags.data as { tags: { key: string }[] }).tags.map((t) => t.key)).not.toContain('abandoned');

@@ -9,6 +9,12 @@ export type DbWorkKind = 'read' | 'write' | 'export';
 
 export type DbBudgets = Readonly<Record<DbWorkKind, number>>;
 
+/** Counts for /metrics: budgets that ended early, and statements refused after that. */
+export interface DbBudgetObserver {
+  stopped?(kind: DbWorkKind, reason: DbBudgetStop): void;
+  refused?(kind: DbWorkKind): void;
+}
+
 /** Why a budget ended before its request did. */
 export type DbBudgetStop = 'deadline' | 'client_gone';
 
@@ -50,9 +56,10 @@ export class DbBudget {
   constructor(
     private kindNow: DbWorkKind,
     private readonly budgets: DbBudgets,
-    onStop?: (kind: DbWorkKind, reason: DbBudgetStop) => void,
+    private readonly observer?: DbBudgetObserver,
   ) {
-    if (onStop) this.listeners.push((reason) => onStop(this.kindNow, reason));
+    const stopped = observer?.stopped;
+    if (stopped) this.listeners.push((reason) => stopped(this.kindNow, reason));
     this.arm();
   }
 
@@ -96,6 +103,12 @@ export class DbBudget {
   onStop(fn: (reason: DbBudgetStop) => void): void {
     if (this.stopped) fn(this.stopped);
     else this.listeners.push(fn);
+  }
+
+  /** The error for a statement of this budget that was refused or cancelled. */
+  refused(): AppError {
+    this.observer?.refused?.(this.kindNow);
+    return this.error();
   }
 
   error(): AppError {
@@ -214,14 +227,14 @@ export function installDbBudgets(dataSource: DataSource, kind: 'postgres' | 'emb
       const budget = currentDbBudget();
       const endsTransaction = ENDS_TRANSACTION.test(sql);
       const inTransaction = qr.isTransactionActive && !/^START TRANSACTION/.test(sql);
-      if (budget?.stopped && !endsTransaction) throw budget.error();
+      if (budget?.stopped && !endsTransaction) throw budget.refused();
       const client = (await qr.connect()) as PgClient;
       if (!budget || endsTransaction) {
         if (!inTransaction) await ensureTimeout(client, 0);
         return query(sql, parameters, structured);
       }
       // Waiting for a pooled connection may have used up the budget.
-      if (budget.stopped) throw budget.error();
+      if (budget.stopped) throw budget.refused();
       if (!inTransaction) await ensureTimeout(client, budget.budgetMs);
       const running = { cancel: () => cancel(client), sent: null as Promise<void> | null };
       budget.running.add(running);

@@ -16,6 +16,8 @@ export interface Metrics {
   liveSources: Gauge;
   /** Requests whose database time budget ended early, by kind of work and reason (`deadline` or `client_gone`). */
   dbBudgetStops: Counter<'kind' | 'reason'>;
+  /** Statements not started because their request's budget had ended (the check between statements). */
+  dbBudgetRefused: Counter<'kind'>;
 }
 
 /**
@@ -96,6 +98,12 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     labelNames: ['kind', 'reason'] as const,
     registers: [registry],
   });
+  const dbBudgetRefused = new Counter({
+    name: 'siyu_db_budget_refused_statements_total',
+    help: 'Statements not started because their request was past its database time budget or its client had gone, by kind of work.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'siyu_db_pool_connections',
     help: 'Database pool connections by state.',
@@ -122,5 +130,6 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     liveSubscribers,
     liveSources,
     dbBudgetStops,
+    dbBudgetRefused,
   };
 }
