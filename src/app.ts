@@ -10,7 +10,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from './platform/config';
-import { openDatabase, StatisticsRefresher, type Database, type OpenDatabaseOptions } from './platform/db';
+import { currentDbBudget, dbBudgetMiddleware, DbBudget, openDatabase, StatisticsRefresher, type Database, type DbWorkKind, type OpenDatabaseOptions } from './platform/db';
 import { AppError, createErrorFormatter, isDatabaseUnavailable } from './platform/errors';
 import { checkQueryLimits, createRateLimits, isIngestOperation, MAX_QUERY_TOKENS, requestError, type RateLimits } from './platform/limits';
 import { parseAuthorization } from './platform/auth';
@@ -148,8 +148,13 @@ async function assemble(
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/v1', createSegmentRouter(services, log, rateLimits));
-  app.use('/export', createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
+  // Every request's statements run under a database time budget of its kind (SIYU_DB_TIMEOUT_*_MS).
+  const dbBudget = (kind: DbWorkKind) => new DbBudget(kind, config.dbTimeoutMs, {
+    stopped: (k, reason) => metrics.dbBudgetStops.inc({ kind: k, reason }),
+    refused: (k) => metrics.dbBudgetRefused.inc({ kind: k }),
+  });
+  app.use('/v1', dbBudgetMiddleware(dbBudget, 'write'), createSegmentRouter(services, log, rateLimits));
+  app.use('/export', dbBudgetMiddleware(dbBudget, 'export'), createSegmentExportRouter(services, log, (ws, ids, purpose) => services.compliance.allowed(ws, ids, purpose)));
   if (config.graphiql) mountGraphiql(app, '/graphiql', '/graphql');
   mountDashboard(app, '/dashboard', '../graphql');
 
@@ -166,6 +171,7 @@ async function assemble(
     queryLimits,
     rateLimits,
     maxConnectionsPerKey: config.limits.wsMaxConnectionsPerKey,
+    dbBudget,
   });
 
   const metricsPlugin: ApolloServerPlugin<RequestContext> = {
@@ -201,7 +207,9 @@ async function assemble(
   const limitsPlugin: ApolloServerPlugin<RequestContext> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ contextValue, document, request, operationName }) {
+        async didResolveOperation({ contextValue, document, request, operationName, operation }) {
+          // Mutations get the write budget (from the request's start); queries keep the read budget.
+          if (operation?.operation === 'mutation') currentDbBudget()?.setKind('write');
           if (contextValue.auth) {
             try {
               await rateLimits.consume(contextValue.auth, isIngestOperation(document, operationName) ? 'ingest' : 'read');
@@ -215,9 +223,11 @@ async function assemble(
             checkArgumentText(schema, document, request.variables, operationName);
           if (limited) throw requestError(limited);
         },
-        // A database outage during execution: 503 (and Retry-After) instead of 200 with errors.
+        // A database outage during execution: 503 (and Retry-After) instead of 200 with errors; an
+        // operation out of its database time budget: 504.
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
+          if (response.body.singleResult.errors?.some((e) => e.extensions?.code === 'TIMEOUT')) response.http.status = 504;
           const unavailable = response.body.singleResult.errors?.find((e) => e.extensions?.code === 'UNAVAILABLE');
           if (!unavailable) return;
           response.http.status = 503;
@@ -272,6 +282,7 @@ async function assemble(
     '/graphql',
     express.json({ limit: config.bodyLimitBytes }),
     documentGuard(queryLimits, formatError),
+    dbBudgetMiddleware(dbBudget, 'read'),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
@@ -282,6 +293,7 @@ async function assemble(
           auth = key ? await services.workspaces.authenticate(key) : null;
         } catch (err) {
           if (isDatabaseUnavailable(err)) throw requestError(AppError.unavailable());
+          if (err instanceof AppError) throw requestError(err);
           throw err;
         }
         // An unknown or revoked key is treated like no key: every field needing one answers

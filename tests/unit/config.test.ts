@@ -38,6 +38,12 @@ describe('config', () => {
     expect(() => loadConfig({ SIYU_BOOTSTRAP_ADMIN_KEY: 'short' })).toThrow(/SIYU_BOOTSTRAP_ADMIN_KEY must be at least 24/);
   });
 
+  it('reads the database time budgets per kind of work, with defaults', () => {
+    expect(loadConfig({}).dbTimeoutMs).toEqual({ read: 30_000, write: 60_000, export: 600_000 });
+    expect(loadConfig({ SIYU_DB_TIMEOUT_READ_MS: '250', SIYU_DB_TIMEOUT_WRITE_MS: '500', SIYU_DB_TIMEOUT_EXPORT_MS: '9000' }).dbTimeoutMs).toEqual({ read: 250, write: 500, export: 9000 });
+    expect(() => loadConfig({ SIYU_DB_TIMEOUT_READ_MS: '0' })).toThrow(/SIYU_DB_TIMEOUT_READ_MS must be positive/);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }).database.kind).toBe('embedded');
   });

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, type Rejection } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
-import { DueWork, lockWorkspaceWrites, type StatisticsRefresher } from '../../platform/db';
+import { currentDbBudget, DueWork, lockWorkspaceWrites, sharedDbBudget, withDbBudget, type DbBudget, type StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
@@ -32,6 +32,8 @@ interface WriteJob {
   rules: IdentityRules;
   /** Retried on its own after its group's transaction failed. */
   alone?: boolean;
+  /** The database time budget of the request that sent these events (none outside a request). */
+  budget: DbBudget | undefined;
   resolve(r: WriteResult): void;
   reject(err: unknown): void;
 }
@@ -177,7 +179,7 @@ export class IngestService {
     return new Promise<WriteResult>((resolve, reject) => {
       let q = this.queues.get(workspaceId);
       if (!q) this.queues.set(workspaceId, (q = { pending: [], running: false }));
-      q.pending.push({ events, rules, resolve, reject });
+      q.pending.push({ events, rules, budget: currentDbBudget(), resolve, reject });
       if (!q.running) void this.drain(workspaceId, q);
     });
   }
@@ -209,7 +211,9 @@ export class IngestService {
         try {
           this.stats.transactions++;
           this.stats.calls += group.length;
-          const written = await this.ds.transaction((em) => this.write(em, workspaceId, combined, group.at(-1)!.rules));
+          // The group runs for all its callers: one caller's budget (or its client leaving) does not stop the others'.
+          const budget = sharedDbBudget(group.map((job) => job.budget));
+          const written = await withDbBudget(budget, () => this.ds.transaction((em) => this.write(em, workspaceId, combined, group.at(-1)!.rules)));
           const parts: WriteResult[] = group.map((_, j) => ({
             owners: new Map(),
             rejected: new Map(),

@@ -1,6 +1,7 @@
 import express from 'express';
 import { Role, parseAuthorization } from '../../platform/auth';
 import { AppError, ErrorClass } from '../../platform/errors';
+import { HTTP_STATUS } from '../../platform/limits';
 import type { Logger } from '../../platform/logging';
 import type { AuditService } from '../compliance';
 import { IDENTIFIER_TYPES, isIdentifierType } from '../identities';
@@ -16,7 +17,6 @@ export interface SegmentExportDeps {
   readonly audit: AuditService;
 }
 
-const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404 };
 const PAGE = 1000;
 
 /**
@@ -79,8 +79,11 @@ export function createSegmentExportRouter(services: SegmentExportDeps, log: Logg
         res.destroy(err as Error);
         return;
       }
+      // Nothing sent yet (the first page failed): an error body, not the export's headers.
+      res.removeHeader('Content-Disposition');
+      res.type('application/json');
       if (err instanceof AppError) {
-        res.status(STATUS[err.errorClass] ?? 400).json({ errors: [{ message: err.message, extensions: { code: err.errorClass, reason: err.reason, fields: err.fields } }] });
+        res.status(HTTP_STATUS[err.errorClass]).json({ errors: [{ message: err.message, extensions: { code: err.errorClass, reason: err.reason, fields: err.fields, ...err.details } }] });
         return;
       }
       log.error({ err }, 'segment export failed');

@@ -73,6 +73,9 @@ const envSchema = z.object({
   SIYU_DUE_INTERVAL_MS: nonNegativeInt('SIYU_DUE_INTERVAL_MS').default(500),
   SIYU_WS_MAX_BUFFERED_BYTES: positiveInt('SIYU_WS_MAX_BUFFERED_BYTES').default(1_048_576),
   SIYU_WS_STALL_TIMEOUT_MS: positiveInt('SIYU_WS_STALL_TIMEOUT_MS').default(30_000),
+  SIYU_DB_TIMEOUT_READ_MS: positiveInt('SIYU_DB_TIMEOUT_READ_MS').default(30_000),
+  SIYU_DB_TIMEOUT_WRITE_MS: positiveInt('SIYU_DB_TIMEOUT_WRITE_MS').default(60_000),
+  SIYU_DB_TIMEOUT_EXPORT_MS: positiveInt('SIYU_DB_TIMEOUT_EXPORT_MS').default(600_000),
   SIYU_DEMO: bool('SIYU_DEMO').default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -133,6 +136,12 @@ export interface Config {
    * with 4413.
    */
   readonly ws: { maxBufferedBytes: number; stallTimeoutMs: number };
+  /**
+   * Database time budget of one request, by kind of work (ms): `read` for GraphQL queries (HTTP and
+   * WebSocket, and each execution of a subscription), `write` for mutations and `/v1` ingest,
+   * `export` for a segment export. Its statements stop at the deadline or when the client leaves.
+   */
+  readonly dbTimeoutMs: { read: number; write: number; export: number };
   /** `npm start` on a fresh embedded database seeds a small demo workspace. */
   readonly demo: boolean;
   readonly logLevel: string;
@@ -208,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
     dueIntervalMs: e.SIYU_DUE_INTERVAL_MS,
     ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },
+    dbTimeoutMs: { read: e.SIYU_DB_TIMEOUT_READ_MS, write: e.SIYU_DB_TIMEOUT_WRITE_MS, export: e.SIYU_DB_TIMEOUT_EXPORT_MS },
     demo: e.SIYU_DEMO,
     logLevel: e.LOG_LEVEL,
   });

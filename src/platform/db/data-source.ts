@@ -1,6 +1,7 @@
 import { DataSource, type DataSourceOptions, type EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import { openEmbedded, type EmbeddedHandle } from './embedded';
+import { installDbBudgets } from './budget';
 import { MIGRATIONS } from '../../../migrations';
 
 export interface Database {
@@ -63,6 +64,7 @@ export async function openDatabase(config: Config, opts: OpenDatabaseOptions = {
     await embedded?.close();
     throw err;
   }
+  installDbBudgets(dataSource, db.kind, db.kind === 'postgres' ? { connectionString: db.url.reveal(), connectionTimeoutMillis: db.connectTimeoutMs } : undefined);
   const pool = () =>
     (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } })
       .master;

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logging';
+import { outsideDbBudget } from './budget';
 
 /**
  * The tables a workspace's ingest grows. Their statistics decide how the planner reaches one
@@ -89,7 +90,8 @@ export class StatisticsRefresher {
         this.again = false;
         const t0 = performance.now();
         try {
-          await this.analyze();
+          // Not part of the ingest request that crossed the threshold (nor of its budget).
+          await outsideDbBudget(() => this.analyze());
           this.stats.runs++;
           this.log.debug({ ms: Math.round(performance.now() - t0) }, 'planner statistics refreshed');
         } catch (err) {

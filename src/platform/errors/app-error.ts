@@ -11,6 +11,8 @@ export enum ErrorClass {
   RATE_LIMITED = 'RATE_LIMITED',
   /** A dependency (the database) is down; retry later. HTTP 503. */
   UNAVAILABLE = 'UNAVAILABLE',
+  /** The request ran out of its database time budget (SIYU_DB_TIMEOUT_*_MS). HTTP 504. */
+  TIMEOUT = 'TIMEOUT',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

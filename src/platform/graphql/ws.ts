@@ -4,6 +4,7 @@ import { createSourceEventStream, execute, getOperationAST, GraphQLError, print,
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAuthorization, type AuthInfo } from '../auth';
+import { withDbBudget, type DbBudget, type DbWorkKind } from '../db/budget';
 import { AppError, type ErrorFormatter } from '../errors';
 import { checkQueryLimits, ConnectionCounter, isIngestOperation, type QueryLimits, type RateLimits } from '../limits';
 import type { Logger } from '../logging';
@@ -39,7 +40,57 @@ type ConnectionExtra = Record<PropertyKey, unknown> & {
   counted?: boolean;
   socket: WebSocket;
   request: IncomingMessage;
+  /** This socket's operations by id, for cancelling their database work when they end early. */
+  scopes: Map<string, OperationScope>;
 };
+
+/**
+ * One operation of a socket: the database budgets of its executions running now (one per query,
+ * mutation, or pushed subscription value). The client's `complete` or the socket's close stops them.
+ */
+class OperationScope {
+  private gone = false;
+  private readonly budgets = new Set<DbBudget>();
+
+  constructor(private readonly newBudget: (kind: DbWorkKind) => DbBudget) {}
+
+  /** Runs one execution under a fresh budget; `shared` work (one result for many subscribers) is not stopped by this client leaving. */
+  async run<T>(kind: DbWorkKind, fn: () => Promise<T> | T, shared = false): Promise<T> {
+    const budget = this.newBudget(kind);
+    if (!shared) {
+      if (this.gone) budget.stop('client_gone');
+      this.budgets.add(budget);
+    }
+    try {
+      return await withDbBudget(budget, fn);
+    } finally {
+      budget.finish();
+      this.budgets.delete(budget);
+    }
+  }
+
+  leave(): void {
+    this.gone = true;
+    for (const b of this.budgets) b.stop('client_gone');
+  }
+}
+
+/** The scope of an operation, by its context value (what execute and subscribe receive). */
+const operationScopes = new WeakMap<object, OperationScope>();
+
+function scopeOf(args: ExecutionArgs): OperationScope | undefined {
+  return args.contextValue && typeof args.contextValue === 'object' ? operationScopes.get(args.contextValue) : undefined;
+}
+
+function kindOf(args: ExecutionArgs): DbWorkKind {
+  return getOperationAST(args.document, args.operationName)?.operation === 'mutation' ? 'write' : 'read';
+}
+
+/** graphql's `execute` (queries and mutations over WebSocket) under the operation's database budget. */
+async function executeBudgeted(args: ExecutionArgs): Promise<ExecutionResult> {
+  const scope = scopeOf(args);
+  return scope ? scope.run(kindOf(args), () => execute(args) as Promise<ExecutionResult> | ExecutionResult) : execute(args);
+}
 
 interface SocketState {
   socket: WebSocket;
@@ -90,7 +141,8 @@ function sharedKey(args: ExecutionArgs): string | null {
 /** graphql's `subscribe`, except that shared-result fields execute once per pushed value for all alike subscribers. */
 async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const key = sharedKey(args);
-  const source = await createSourceEventStream(args);
+  const scope = scopeOf(args);
+  const source = scope ? await scope.run('read', () => createSourceEventStream(args)) : await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const stream = source as AsyncIterable<unknown> & AsyncIterator<unknown>;
   const run = (payload: unknown): Promise<ExecutionResult> => {
@@ -100,7 +152,9 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
       // would serve the first event's rows to every later one): a fresh registry per event.
       const context = args.contextValue as RequestContext | undefined;
       if (context) context.loaders = new LoaderRegistry();
-      return Promise.resolve(execute({ ...args, rootValue: payload }));
+      // Each pushed value is executed under a read budget of its own.
+      const once = () => execute({ ...args, rootValue: payload }) as Promise<ExecutionResult> | ExecutionResult;
+      return scope ? scope.run('read', once, key !== null) : Promise.resolve(once());
     };
     if (!key || typeof payload !== 'object' || payload === null) return exec();
     let byKey = sharedResults.get(payload);
@@ -139,6 +193,20 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
   return iterator;
 }
 
+/** A client's `complete` for an operation still running: stop its database work (graphql-ws only ends subscriptions). */
+function leaveOnComplete(scopes: Map<string, OperationScope>, data: string): void {
+  if (!data.includes('"complete"')) return;
+  let message: { type?: unknown; id?: unknown };
+  try {
+    message = JSON.parse(data);
+  } catch {
+    return;
+  }
+  if (message?.type !== 'complete' || typeof message.id !== 'string') return;
+  scopes.get(message.id)?.leave();
+  scopes.delete(message.id);
+}
+
 /** Close code for a connection beyond SIYU_WS_MAX_CONNECTIONS_PER_KEY (4403 stays "bad key"). */
 export const WS_CLOSE_TOO_MANY_CONNECTIONS = 4429;
 
@@ -168,6 +236,8 @@ export function attachWebSocketServer(opts: {
   queryLimits: QueryLimits;
   rateLimits: RateLimits;
   maxConnectionsPerKey: number;
+  /** A database budget for one execution (`SIYU_DB_TIMEOUT_*_MS`). */
+  dbBudget: (kind: DbWorkKind) => DbBudget;
 }): WsHandle {
   const { log, metrics, guard } = opts;
   const connections = new ConnectionCounter(opts.maxConnectionsPerKey);
@@ -190,6 +260,7 @@ export function attachWebSocketServer(opts: {
   const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
     schema: opts.schema,
     subscribe: subscribeShared,
+    execute: executeBudgeted,
     onConnect: async (ctx) => {
       const key = parseAuthorization(ctx.connectionParams?.authorization);
       const auth = key ? await opts.authenticate(key) : null;
@@ -217,7 +288,7 @@ export function attachWebSocketServer(opts: {
     // Parse and validate here (as graphql-ws would), with the same limits as HTTP: tokens, size
     // with fragments counted before validation, then rate budget, depth, complexity and argument
     // text. A refused operation gets an error message and runs nothing.
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       const document = parseBounded(payload.query, payload.operationName, opts.queryLimits);
       if (document instanceof AppError) return [appErrorToGraphQL(document)];
       if (document instanceof GraphQLError) return [document];
@@ -236,12 +307,16 @@ export function attachWebSocketServer(opts: {
         checkQueryLimits(opts.schema, document, payload.variables ?? undefined, payload.operationName, opts.queryLimits) ??
         checkArgumentText(opts.schema, document, payload.variables, payload.operationName);
       if (limited) return [appErrorToGraphQL(limited)];
+      const contextValue = createRequestContext(auth ?? null, randomUUID());
+      const scope = new OperationScope(opts.dbBudget);
+      operationScopes.set(contextValue, scope);
+      ctx.extra.scopes.set(id, scope);
       return {
         schema: opts.schema,
         document,
         operationName: payload.operationName,
         variableValues: payload.variables,
-        contextValue: createRequestContext(auth ?? null, randomUUID()),
+        contextValue,
       };
     },
     jsonMessageReplacer(this: unknown, key: string, value: unknown) {
@@ -258,6 +333,9 @@ export function attachWebSocketServer(opts: {
       return { ...result, errors: result.errors.map((e) => opts.formatError(e.toJSON(), e)) };
     },
     onError: (_ctx, _id, _payload, errors) => errors.map((e) => opts.formatError(e.toJSON(), e)),
+    onComplete: (ctx, id) => {
+      ctx.extra.scopes.delete(id);
+    },
   });
 
   const sockets = new Set<SocketState>();
@@ -313,6 +391,11 @@ export function attachWebSocketServer(opts: {
       },
     };
     sockets.add(state);
+    const scopes = new Map<string, OperationScope>();
+    const leaveAll = () => {
+      for (const scope of scopes.values()) scope.leave();
+      scopes.clear();
+    };
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -338,6 +421,7 @@ export function attachWebSocketServer(opts: {
         onMessage: (cb) =>
           socket.on('message', async (event) => {
             if (state.slow) return;
+            leaveOnComplete(scopes, String(event));
             try {
               await cb(String(event));
             } catch (err) {
@@ -346,12 +430,14 @@ export function attachWebSocketServer(opts: {
             }
           }),
       },
-      { socket, request },
+      { socket, request, scopes },
     );
     socket.once('close', (code, reason) => {
       if (pongWait) clearTimeout(pongWait);
       clearInterval(ping);
       sockets.delete(state);
+      // The client is gone: its running database work is cancelled, not finished for nobody.
+      leaveAll();
       state.cleanUp(code, String(reason));
     });
   });

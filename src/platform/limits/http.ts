@@ -11,6 +11,7 @@ export const HTTP_STATUS: Record<ErrorClass, number> = {
   [ErrorClass.RATE_LIMITED]: 429,
   [ErrorClass.INTERNAL_SERVER_ERROR]: 500,
   [ErrorClass.UNAVAILABLE]: 503,
+  [ErrorClass.TIMEOUT]: 504,
 };
 
 /** Response headers an error asks for: `Retry-After` when it carries `retryAfterSeconds`. */

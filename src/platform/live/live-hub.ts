@@ -1,3 +1,4 @@
+import { outsideDbBudget } from '../db/budget';
 import type { Logger } from '../logging';
 import type { SiyuPubSub } from '../pubsub';
 
@@ -138,7 +139,8 @@ class SharedSource<T> {
     this.computations++;
     this.hub.counted(this.kind);
     try {
-      const value = await this.src.compute();
+      // Shared by every subscriber: not bounded by (or cancelled with) the request that triggered it.
+      const value = await outsideDbBudget(() => this.src.compute());
       if (!this.closed) this.publish(value);
     } catch (err) {
       this.hub.failed(this, err);

@@ -14,6 +14,10 @@ export interface Metrics {
   liveDroppedVersions: Counter<'kind'>;
   liveSubscribers: Gauge;
   liveSources: Gauge;
+  /** Requests whose database time budget ended early, by kind of work and reason (`deadline` or `client_gone`). */
+  dbBudgetStops: Counter<'kind' | 'reason'>;
+  /** Statements not started because their request's budget had ended (the check between statements). */
+  dbBudgetRefused: Counter<'kind'>;
 }
 
 /**
@@ -88,6 +92,18 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     help: 'Shared live computations with at least one subscriber on this instance.',
     registers: [registry],
   });
+  const dbBudgetStops = new Counter({
+    name: 'siyu_db_budget_stops_total',
+    help: 'Requests stopped in the database: past their time budget (SIYU_DB_TIMEOUT_*_MS) or because their client went away, by kind of work.',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [registry],
+  });
+  const dbBudgetRefused = new Counter({
+    name: 'siyu_db_budget_refused_statements_total',
+    help: 'Statements not started because their request was past its database time budget or its client had gone, by kind of work.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'siyu_db_pool_connections',
     help: 'Database pool connections by state.',
@@ -113,5 +129,7 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     liveDroppedVersions,
     liveSubscribers,
     liveSources,
+    dbBudgetStops,
+    dbBudgetRefused,
   };
 }
