@@ -5,7 +5,7 @@ import { bootApp, type TestApp } from '../support/app';
 import { createReadKey, ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { collect, wsClient } from '../support/ws';
-import { CreateApiKeyDocument, CreateSegmentDocument, CreateTagDocument, type EventInput } from '../generated/graphql';
+import { CreateApiKeyDocument, CreateSegmentDocument, CreateTagDocument, type ApiKeyRole, type EventInput } from '../generated/graphql';
 import { createLogger } from '../../src/platform/logging';
 
 /**
@@ -74,7 +74,7 @@ const NEEDLES = [
 /** The needles in a text, read as a person would: full-width digits as digits, separators ignored. */
 function leaked(text: string): string[] {
   const folded = text.replace(/[\uff10-\uff19\uff20]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).toLowerCase();
-  const digits = folded.replace(/[\s()\-]/g, '');
+  const digits = folded.replace(/[\s()-]/g, '');
   return NEEDLES.filter((n) => folded.includes(n) || digits.includes(n));
 }
 
@@ -89,7 +89,7 @@ type ProfileResult = {
   };
 };
 
-async function keyOf(adminKey: string, role: string): Promise<string> {
+async function keyOf(adminKey: string, role: ApiKeyRole): Promise<string> {
   const r = await t.gql(CreateApiKeyDocument, { input: { role, name: role.toLowerCase() } }, adminKey);
   return r.data!.createApiKey.key;
 }
