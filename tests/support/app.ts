@@ -54,12 +54,12 @@ export function snapshotBlob(): Blob | undefined {
 }
 
 /** Boots a real Siyu on a free port against the run's database. */
-export async function bootApp(extraEnv: Record<string, string> = {}, opts: Pick<CreateAppOptions, 'extraProjections'> = {}): Promise<TestApp> {
+export async function bootApp(extraEnv: Record<string, string> = {}, opts: Pick<CreateAppOptions, 'extraProjections' | 'logger'> = {}): Promise<TestApp> {
   const config = loadConfig(testEnv(extraEnv));
   const app = await createApp(config, {
     ...opts,
     embeddedSnapshot: config.database.kind === 'embedded' ? snapshotBlob() : undefined,
-    logger: createLogger(config.logLevel),
+    logger: opts.logger ?? createLogger(config.logLevel),
   });
   const url = await app.listen(0, '127.0.0.1');
   return {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logging';
-import { PiiCipher, maskEmail, maskPhone, resolvePiiMasterKey } from '../../src/modules/identities';
+import { PiiCipher, maskEmail, maskPersonalJson, maskPhone, resolvePiiMasterKey } from '../../src/modules/identities';
 
 const resolvePiiCipher = (...a: Parameters<typeof resolvePiiMasterKey>) => new PiiCipher(resolvePiiMasterKey(...a));
 
@@ -37,6 +37,21 @@ describe('PII cipher', () => {
     expect(maskPhone('+8613812345678')).toBe('138****5678');
     expect(maskPhone('+14155552671')).toBe('+141****2671');
     expect(maskEmail('li.lei@example.com')).toBe('l***@example.com');
+  });
+});
+
+describe('masking free-form JSON', () => {
+  it('finds phones in every documented format and e-mails, leaving dates, ids and amounts alone', () => {
+    expect(maskPersonalJson({ contact: 15076740179, note: '联系电话：１５１６７６６６９７５', tel: 'x', text: 'tel 008615167666975', memo: 'call +1 (415) 555-4955, 2026 please', m: 'Li＠Example.com' })).toEqual({
+      contact: '150****0179',
+      note: '联系电话：151****6975',
+      tel: '***',
+      text: 'tel 151****6975',
+      memo: 'call +141****4955, 2026 please',
+      m: 'l***@example.com',
+    });
+    const plain = { birthday: '1990-03-07', order: '2026112308', at: '2026-11-23T08:00:00Z', ts: 1732348800000, revenue: 199.9, idLike: 'A-13812345678X' };
+    expect(maskPersonalJson(plain)).toEqual({ ...plain, idLike: 'A-138****5678X' });
   });
 });
 

@@ -4,7 +4,7 @@ import { AppError, ErrorClass } from '../../platform/errors';
 import type { Rejection } from '../../platform/errors';
 import type { BatchContext, Projection, ScreenContext, ScreenResult } from '../events';
 import type { ModuleDeps } from '../../platform/module';
-import { PII_TYPES, splitIdKey, type PiiCipher } from '../identities';
+import { PII_TYPES, revealPersonalJson, splitIdKey, type PiiCipher } from '../identities';
 import { AuditService, type AuditActor } from './audit.service';
 import { ComplianceErrorCode } from './compliance.errors';
 import { ComplianceRepository, type ConsentHistoryRow, type ConsentRow, type ConsentWrite, type PersonTable, type SettingsRow } from './compliance.repository';
@@ -261,7 +261,8 @@ export class ComplianceService {
       const health = (tables.profile_health ?? [])[0] ?? null;
       await this.audit.record(em, actor, { action: 'profile.export', targetType: 'profile', targetId: live, details: { profiles: ids.length, identifiers: identifiers.length, events: (tables.events ?? []).length } });
       const { traits, ...profile } = main;
-      return {
+      // Phones and e-mails sealed in traits (docs/privacy.md) are decrypted, like identifiers.
+      return revealPersonalJson({
         exportedAt: new Date().toISOString(),
         workspaceId: ws,
         profileId: live,
@@ -279,7 +280,7 @@ export class ComplianceService {
         // memberships, consent history, merges, …), including tables added after this code.
         records: Object.fromEntries(Object.entries(tables).filter(([k]) => !['events', 'profile_tags', 'consents', 'relations'].includes(k))),
         mergedProfiles: profiles.filter((p) => p.id !== live),
-      };
+      }, this.cipher) as Record<string, unknown>;
     });
   }
 

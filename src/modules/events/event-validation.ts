@@ -1,7 +1,7 @@
 import type { Rejection } from '../../platform/errors';
 import { parseTimestamp } from '../../shared/dates';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../../shared/text';
-import { isChannel, prepareIdentifier, type Channel, type IdentityRules, type PiiCipher, type PreparedIdentifier } from '../identities';
+import { isChannel, prepareIdentifier, separatePersonalTraits, type Channel, type IdentityRules, type PiiCipher, type PreparedIdentifier } from '../identities';
 
 export const MAX_EVENTS_PER_BATCH = 1000;
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -124,7 +124,9 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
   const context = (raw.context as Record<string, unknown> | undefined) ?? null;
 
   // Phone and e-mail in traits are identifiers, not traits: they are stored encrypted and masked,
-  // never as plain trait values.
+  // never as plain trait values. Exactly `phone` / `email` must be valid; other keys naming one
+  // (`mobile`, `contact.email`, …) become identifiers when they hold one, and every other phone or
+  // e-mail in traits is stored sealed.
   const fromTraits: { type: string; value: unknown; field: string }[] = [];
   for (const type of ['phone', 'email'] as const) {
     const v = traits?.[type];
@@ -132,6 +134,11 @@ export function validateEvent(raw: RawEvent, index: number, rules: IdentityRules
     fromTraits.push({ type, value: v, field: `traits.${type}` });
     const { [type]: _moved, ...rest } = traits;
     traits = Object.keys(rest).length ? rest : null;
+  }
+  if (traits) {
+    const separated = separatePersonalTraits(traits, cipher);
+    traits = separated.traits;
+    fromTraits.push(...separated.identifiers);
   }
   if (!Array.isArray(raw.identifiers) || raw.identifiers.length === 0) {
     if (!fromTraits.length) return reject('NO_IDENTIFIER', 'identifiers', 'an event needs at least one identifier');

@@ -13,6 +13,7 @@ export { IdentityService } from './identity.service';
 export type { UnmergeFollowers } from './identity.service';
 export { PiiCipher, maskEmail, maskPhone, maskPersonalJson } from './pii-cipher';
 export { resolvePiiMasterKey } from './pii-key';
+export { separatePersonalTraits, revealPersonalJson, personalTraitKind } from './personal-traits';
 export { openPiiCipher, rotatePiiKeyring, reencryptPii, masterFingerprint } from './pii-keyring';
 export { prepareIdentifier } from './prepare';
 export type { PreparedIdentifier } from './prepare';

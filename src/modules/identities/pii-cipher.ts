@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { maskEmail, maskMatch, maskPersonalText, maskPhone, wholePersonalValue } from '../../platform/privacy';
 
 /**
  * Phone numbers and e-mail addresses are stored encrypted (AES-256-GCM) and matched by a keyed hash
@@ -70,53 +71,39 @@ export class PiiCipher {
   }
 }
 
-/** `+8613812345678` → `138****5678`; other countries keep their code: `+14155552671` → `+141****2671`. */
-export function maskPhone(e164: string): string {
-  const national = e164.startsWith('+86') ? e164.slice(3) : e164;
-  if (national.length <= 7) return national.slice(0, 2) + '****';
-  return national.slice(0, national.length - 8) + '****' + national.slice(-4);
-}
+export { maskEmail, maskPhone };
 
-/** `li.lei@example.com` → `l***@example.com`. */
-export function maskEmail(email: string): string {
-  const at = email.lastIndexOf('@');
-  if (at <= 0) return '***';
-  return email[0] + '***' + email.slice(at);
-}
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const CN_MOBILE = /^(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}$/;
-const E164 = /^\+[1-9]\d{7,14}$/;
 const CN_ID_CARD = /^\d{17}[\dXx]$/;
 /** Keys whose values are personal data whatever they look like (address, ID numbers, names of contact fields). */
 const PERSONAL_KEY = /(phone|mobile|tel|e-?mail|mail|id_?card|id_?number|passport|address|addr|身份证|手机|电话|邮箱|地址)|^ip$/i;
-/** Emails and phone numbers inside free text. */
-const EMAIL_IN_TEXT = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[A-Za-z]{2,}/g;
-const MOBILE_IN_TEXT = /(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)/g;
 
 function maskString(s: string, personalKey: boolean): string {
   const t = s.trim();
-  if (EMAIL.test(t)) return maskEmail(t.toLowerCase());
-  if (CN_MOBILE.test(t)) return maskPhone(`+86${t.replace(/\D/g, '').slice(-11)}`);
-  if (E164.test(t)) return maskPhone(t);
+  const whole = wholePersonalValue(t);
+  if (whole) return maskMatch(whole);
   if (CN_ID_CARD.test(t)) return `${t.slice(0, 3)}***********${t.slice(-4)}`;
   if (personalKey) return t.length <= 2 ? '***' : `${t.slice(0, 1)}***`;
-  return s.replace(EMAIL_IN_TEXT, (m) => maskEmail(m.toLowerCase())).replace(MOBILE_IN_TEXT, (m) => maskPhone(`+86${m.replace(/\D/g, '').slice(-11)}`));
+  return maskPersonalText(s);
 }
 
 /**
  * Masks personal data inside free-form JSON (event properties, context, traits) for callers without
  * the PII scope: e-mail addresses, phone numbers and Chinese ID numbers wherever they appear, and
- * every string under a key that names contact or identity data (phone, email, address, id card, …).
- * Returns a copy; other values are unchanged.
+ * every string under a key that names contact or identity data (phone, email, address, id card, …),
+ * in keys as in values, in every documented phone format (`platform/privacy`). Returns a copy; other values are unchanged.
  */
 export function maskPersonalJson(value: unknown, personalKey = false, depth = 0): unknown {
-  if (depth > 32) return value;
+  // Deeper than any real payload: masked whole rather than walked (and never returned as it is).
+  if (depth > 32) return '***';
   if (typeof value === 'string') return maskString(value, personalKey);
-  if (typeof value === 'number' && personalKey) return '***';
+  if (typeof value === 'number') {
+    if (personalKey) return '***';
+    const phone = wholePersonalValue(value);
+    return phone ? maskMatch(phone) : value;
+  }
   if (Array.isArray(value)) return value.map((v) => maskPersonalJson(v, personalKey, depth + 1));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskPersonalJson(v, personalKey || PERSONAL_KEY.test(k), depth + 1)]));
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [maskPersonalText(k), maskPersonalJson(v, personalKey || PERSONAL_KEY.test(k), depth + 1)]));
   }
   return value;
 }

@@ -160,8 +160,8 @@ export class ProfileResolver {
 
   @FieldResolver(() => [Trait], { description: 'Traits, last write wins per trait by event time. Without the PII scope, phones, e-mails, ID numbers and contact fields (address, …) in values are masked.' })
   traits(@Root() p: Profile, @Ctx() ctx: RequestContext): Trait[] {
-    if (requireAuth(ctx).pii) return p.traits;
-    return p.traits.map((t) => Object.assign(new Trait(), { ...t, value: (maskPersonalJson({ [t.name]: t.value }) as Record<string, unknown>)[t.name] }));
+    const pii = requireAuth(ctx).pii;
+    return p.traits.map((t) => Object.assign(new Trait(), { ...t, value: (this.services.profiles.displayJson({ [t.name]: t.value }, pii) as Record<string, unknown>)[t.name] }));
   }
 
   @FieldResolver(() => ProfileEventConnection, { description: 'The event timeline, newest first.' })
@@ -189,7 +189,7 @@ export class ProfileResolver {
           // Without the PII scope, phones, e-mails, ID numbers and contact fields inside the JSON are masked.
           properties: pii ? e.properties : maskPersonalJson(e.properties),
           context: pii ? e.context : maskPersonalJson(e.context),
-          traits: pii ? e.traits : maskPersonalJson(e.traits),
+          traits: this.services.profiles.displayJson(e.traits, pii),
         }),
       }),
     );

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import { CHANNELS, PII_TYPES, maskEmail, maskPhone, prepareIdentifier, type IdentityService } from '../identities';
+import { CHANNELS, PII_TYPES, maskEmail, maskPhone, maskPersonalJson, prepareIdentifier, revealPersonalJson, type IdentityService } from '../identities';
 import { ProfileErrorCode } from './profile.errors';
 import { ProfilePrefetch, type PlannedPart, type ProfilePrefetchPart } from './profile.prefetch';
 import {
@@ -144,6 +144,12 @@ export class ProfileService {
   }
 
   /** The value to show: decrypted and masked for phone/e-mail unless the caller may see personal data. */
+  /** Stored traits JSON as a caller sees it: sealed phones/e-mails decrypted, then masked without the PII scope. */
+  displayJson(value: unknown, pii: boolean): unknown {
+    const plain = revealPersonalJson(value, this.identities.cipher);
+    return pii ? plain : maskPersonalJson(plain);
+  }
+
   displayValue(r: { type: string; value_key: string; value_enc: string | null }, pii: boolean): { value: string; masked: boolean } {
     if (!PII_TYPES.has(r.type as never) || !r.value_enc) return { value: r.value_key, masked: false };
     const plain = this.identities.cipher.decrypt(r.value_enc);
