@@ -236,22 +236,7 @@ registerEnumType(TriggerVetoReason, {
 });
 
 @ObjectType({ description: 'A trigger step a person reached that was held back, not sent: recorded once, never sent later for that entry.' })
-export class VetoedTrigger {
-  @Field(() => ID, { description: 'Journey id.' })
-  journeyId: string;
-
-  @Field(() => ID, { description: 'Profile id.' })
-  profileId: string;
-
-  @Field({ description: 'Key of the trigger step.' })
-  stepKey: string;
-
-  @Field(() => Int, { description: 'Entry number.' })
-  entryNo: number;
-
-  @Field({ description: 'When the step was reached.' })
-  at: Date;
-
+export class VetoedTrigger extends JourneyTrigger {
   @Field(() => TriggerVetoReason, { description: 'Why it was held back.' })
   reason: TriggerVetoReason;
 }
