@@ -84,6 +84,9 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live, opts.extraProjections);
     // Planner statistics follow growing workspaces (see StatisticsRefresher); not on the embedded database.
     if (db.kind === 'postgres') services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);
+    services.ingest.metrics = metrics;
+    services.kpis.alerts.metrics = metrics;
+    metrics.setSweepLagSource(() => services.tags.sweepLag());
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
       : { created: false };

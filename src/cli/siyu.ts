@@ -248,7 +248,8 @@ async function keyCreate(opts: { workspace: string; role: string; name?: string;
   const role = opts.role as Role;
   const name = (opts.name ?? `${role} key`).trim();
   if (name.length < 1 || name.length > 100) throw new CliError('--name must be 1–100 characters');
-  if (opts.pii && role !== Role.READ) process.stderr.write(`siyu: note: --pii applies to READ keys only; ignored for ${role.toUpperCase()}\n`);
+  // INGEST/ANALYST with --pii are refused by the service (PII_NOT_ALLOWED); ADMIN keys always see personal data.
+  if (opts.pii && role === Role.ADMIN) process.stderr.write('siyu: note: ADMIN keys always see personal data; --pii changes nothing\n');
   return withLocal({ pubsub: false }, async (local) => {
     const ws = await findWorkspace(local, opts.workspace);
     const { cliActor } = await import('../modules/compliance');

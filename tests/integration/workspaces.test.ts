@@ -71,9 +71,11 @@ describe('API keys', () => {
     expect(rows[0].key_hash).not.toContain(key);
   });
 
-  it('only READ keys carry the pii flag', async () => {
+  it('only READ keys carry the pii flag: asking it for an ANALYST key is refused, not dropped', async () => {
     const { adminKey } = await t.newWorkspace();
-    const { data } = await t.gql(CreateApiKeyDocument, { input: { role: 'ANALYST', name: 'bi', pii: true } }, adminKey);
+    const refused = await t.gql(CreateApiKeyDocument, { input: { role: 'ANALYST', name: 'bi', pii: true } }, adminKey);
+    expect(refused.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'PII_NOT_ALLOWED' });
+    const { data } = await t.gql(CreateApiKeyDocument, { input: { role: 'ANALYST', name: 'bi' } }, adminKey);
     expect(data!.createApiKey.apiKey.pii).toBe(false);
   });
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { keyTriple } from '../identities';
+import { survivorOf } from '../profiles';
 import type { RelationKind, ValidEvent } from './event-validation';
 
 export interface EventRow {
@@ -26,6 +27,18 @@ export class EventRepository {
       [workspaceId, ids],
     );
     return new Set(rows.map((r) => r.message_id));
+  }
+
+  /** The live (survivor) profile of each stored event, by `messageId`: who a duplicate belongs to now. */
+  async currentOwners(em: EntityManager, workspaceId: string, ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows: { message_id: string; profile_id: string }[] = await em.query(
+      `SELECT e.message_id, ${survivorOf('p')} AS profile_id
+         FROM events e JOIN profiles p ON p.workspace_id = e.workspace_id AND p.id = e.profile_id
+        WHERE e.workspace_id = $1 AND e.message_id = ANY($2::text[])`,
+      [workspaceId, ids],
+    );
+    return new Map(rows.map((r) => [r.message_id, r.profile_id]));
   }
 
   async insertEvents(em: EntityManager, workspaceId: string, rows: EventRow[], receivedAt: Date): Promise<void> {

@@ -41,7 +41,7 @@ export class IngestEventResult {
   @Field(() => IngestStatusType, { description: 'Accepted, duplicate or rejected.' })
   status: IngestStatusType;
 
-  @Field(() => ID, { nullable: true, description: 'The profile the event belongs to (accepted events).' })
+  @Field(() => ID, { nullable: true, description: 'The profile the event belongs to now: for ACCEPTED the one it was written to; for DUPLICATE the live profile (the survivor of any merge since) of the stored event it repeats; null for REJECTED.' })
   profileId: string | null;
 
   @Field(() => Int, { description: 'Identifiers dropped because their value is blocked (empty, "null", "0", …).' })

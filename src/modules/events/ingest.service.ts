@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError, type Rejection } from '../../platform/errors';
 import type { Logger } from '../../platform/logging';
+import type { IngestMetrics } from '../../platform/metrics';
 import { currentDbBudget, DueWork, lockWorkspaceWrites, sharedDbBudget, withDbBudget, type DbBudget, type StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
 import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
@@ -98,6 +99,8 @@ export class IngestService {
   readonly stats = { transactions: 0, calls: 0 };
   /** Told what each workspace wrote, to keep the planner's statistics current (PostgreSQL; set by the app). */
   statistics: StatisticsRefresher | null = null;
+  /** Counts every event's outcome for `/metrics` (set by the app; tools run without it). */
+  metrics: IngestMetrics | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -117,6 +120,8 @@ export class IngestService {
     await this.preparation.ensureDefaults(workspaceId, this.ds.manager);
     const cipher = this.identity.cipher;
     const results: EventResult[] = [];
+    /** Result index → the event's messageId, for every result that may end as DUPLICATE. */
+    const messageIds = new Map<number, string>();
     const valid: ValidEvent[] = [];
     const seen = new Set<string>();
     const now = Date.now();
@@ -132,6 +137,7 @@ export class IngestService {
       if (!v.ok) {
         results.push({ index, messageId, status: 'REJECTED', profileId: null, droppedIdentifiers: 0, error: { reason: v.reason, field: v.field, message: v.message } });
       } else if (seen.has(v.event.messageId)) {
+        messageIds.set(index, v.event.messageId);
         results.push({ index, messageId, status: 'DUPLICATE', profileId: null, droppedIdentifiers: v.event.dropped, error: null });
       } else {
         seen.add(v.event.messageId);
@@ -149,9 +155,13 @@ export class IngestService {
         const rejection = written.rejected.get(e.index);
         if (rejection) Object.assign(results[e.index], { status: 'REJECTED', droppedIdentifiers: 0, error: rejection });
         else if (owner) results[e.index].profileId = owner;
-        else results[e.index].status = 'DUPLICATE';
+        else {
+          results[e.index].status = 'DUPLICATE';
+          messageIds.set(e.index, e.messageId);
+        }
       }
     }
+    await this.duplicateOwners(workspaceId, results, messageIds);
     const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;
     const outcome = {
       accepted: count('ACCEPTED'),
@@ -165,7 +175,34 @@ export class IngestService {
       this.statistics?.noteWritten(workspaceId, outcome.accepted);
     }
     for (const f of afterCommit) f();
+    this.count(results);
     return outcome;
+  }
+
+  private count(results: EventResult[]): void {
+    if (!this.metrics) return;
+    const counts = new Map<string, { status: string; reason: string; n: number }>();
+    for (const r of results) {
+      const status = r.status.toLowerCase();
+      const reason = r.error?.reason ?? '';
+      const key = `${status}|${reason}`;
+      const c = counts.get(key);
+      if (c) c.n++;
+      else counts.set(key, { status, reason, n: 1 });
+    }
+    for (const c of counts.values()) this.metrics.ingestEvents.inc({ status: c.status, reason: c.reason }, c.n);
+  }
+
+  /**
+   * A DUPLICATE result names the person the stored event belongs to now (the survivor of any
+   * merge since), whether it repeated a stored event or an earlier one of the same call; one
+   * query, after commit, only when there are duplicates.
+   */
+  private async duplicateOwners(workspaceId: string, results: EventResult[], messageIds: Map<number, string>): Promise<void> {
+    const duplicates = results.filter((r) => r.status === 'DUPLICATE' && messageIds.has(r.index));
+    if (!duplicates.length) return;
+    const owners = await this.events.currentOwners(this.ds.manager, workspaceId, [...new Set(duplicates.map((r) => messageIds.get(r.index)!))]);
+    for (const r of duplicates) r.profileId = owners.get(messageIds.get(r.index)!) ?? null;
   }
 
   /**

@@ -28,6 +28,15 @@ export interface PathRow {
 const COLS = `id, name, description, template, steps, active, allow_reentry, created_at, updated_at`;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** A recorded trigger. */
+export interface TriggerRow {
+  journey_id: string;
+  profile_id: string;
+  entry_no: number;
+  step_key: string;
+  at: Date;
+}
+
 interface StateRow {
   journey_id: string;
   profile_id: string;
@@ -254,6 +263,15 @@ export class JourneyRepository {
     );
   }
 
+  /** Triggers held back by the consent check, newest first. */
+  async vetoedTriggers(em: EntityManager, ws: string, journeyId: string, limit: number): Promise<TriggerRow[]> {
+    return em.query(
+      `SELECT journey_id, profile_id, entry_no, step_key, at FROM journey_triggers
+        WHERE workspace_id = $1 AND journey_id = $2 AND vetoed ORDER BY at DESC, profile_id, entry_no LIMIT $3`,
+      [ws, journeyId, limit],
+    );
+  }
+
   async entriesOf(em: EntityManager, ws: string, journeyId: string, profileId: string): Promise<JourneyState[]> {
     const rows: StateRow[] = await em.query(
       `SELECT ${STATE_COLS} FROM journey_states WHERE workspace_id = $1 AND journey_id = $2 AND profile_id = $3 ORDER BY entry_no`,
@@ -278,6 +296,19 @@ export class JourneyRepository {
               count(*) FILTER (WHERE status = 'expired')::int AS expired
          FROM journey_states WHERE workspace_id = $1 AND journey_id = $2
           AND ($3::timestamptz IS NULL OR entered_at >= $3) AND ($4::timestamptz IS NULL OR entered_at < $4)`,
+      [ws, journeyId, iso(from), iso(to)],
+    );
+    return r;
+  }
+
+  /** Triggers of the entries started in the range: published, and held back by the consent check. */
+  async triggerCounts(em: EntityManager, ws: string, journeyId: string, from: Date | null, to: Date | null): Promise<{ triggered: number; vetoed: number }> {
+    const [r] = await em.query(
+      `SELECT count(*) FILTER (WHERE NOT t.vetoed)::int AS triggered, count(*) FILTER (WHERE t.vetoed)::int AS vetoed
+         FROM journey_triggers t
+         JOIN journey_states s ON s.workspace_id = t.workspace_id AND s.journey_id = t.journey_id AND s.profile_id = t.profile_id AND s.entry_no = t.entry_no
+        WHERE t.workspace_id = $1 AND t.journey_id = $2
+          AND ($3::timestamptz IS NULL OR s.entered_at >= $3) AND ($4::timestamptz IS NULL OR s.entered_at < $4)`,
       [ws, journeyId, iso(from), iso(to)],
     );
     return r;

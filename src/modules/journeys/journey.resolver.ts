@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
-import { Topics } from '../../platform/pubsub';
+import { servicesFor } from '../../platform/graphql/services-for';
 import { actorOf, type AuditService } from '../compliance';
 import type { StepDef } from './journey.definition';
 import type { JourneyState } from './journey.engine';
@@ -23,6 +23,8 @@ import {
   PathAnalysis,
   PropertyCondition,
   StepMatch,
+  TriggerVetoReason,
+  VetoedTrigger,
 } from './journey.type';
 
 /** The services the journey resolver uses; the app's services object provides them. */
@@ -115,6 +117,22 @@ export class JourneyResolver {
     return (await this.services.journeys.entries(auth.workspaceId, j.id, profileId)).map((s) => toEntry(j, s));
   }
 
+  @FieldResolver(() => [VetoedTrigger], {
+    description: 'Triggers held back by the consent check (never sent), newest first, with the reason; `stats.vetoed` counts them. They name profiles: READ.',
+  })
+  async vetoedTriggers(
+    @Root() j: Journey,
+    @Ctx() ctx: RequestContext,
+    @Arg('first', () => Int, { defaultValue: 20, description: 'How many, 1–100.' }) first: number,
+  ): Promise<VetoedTrigger[]> {
+    const auth = requireAuth(ctx);
+    if (auth.role !== Role.READ && auth.role !== Role.ADMIN) throw AppError.forbidden('Held-back triggers name profiles: this needs a READ key.');
+    const rows = await this.services.journeys.vetoedTriggers(auth.workspaceId, j.id, first);
+    return rows.map((r) =>
+      Object.assign(new VetoedTrigger(), { journeyId: r.journey_id, profileId: r.profile_id, stepKey: r.step_key, entryNo: r.entry_no, at: new Date(r.at), reason: TriggerVetoReason.NO_MARKETING_CONSENT }),
+    );
+  }
+
   @Authorized(...VIEWERS)
   @Query(() => PathAnalysis, {
     description:
@@ -167,7 +185,12 @@ export class JourneyResolver {
   @Authorized(Role.READ)
   @Subscription(() => JourneyTrigger, {
     description: 'People reaching a trigger step of a journey, live, from any instance, committed before they are sent; each fires once per person and entry. READ.',
-    topics: ({ args, context }) => Topics.journeyTriggered(requireAuth(context as RequestContext).workspaceId, args.journeyId as string),
+    // An unknown or foreign journey id is refused (NOT_FOUND), as `profileUpdated` refuses an unknown profile.
+    subscribe: async ({ args, context, info }) => {
+      const auth = requireAuth(context as RequestContext);
+      if (auth.role !== Role.ADMIN && auth.role !== Role.READ) throw AppError.forbidden(`This needs the role READ; your key has ${auth.role.toUpperCase()}.`);
+      return (servicesFor(info) as JourneyResolverDeps).journeys.subscribeTriggered(auth.workspaceId, args.journeyId as string);
+    },
   })
   journeyTriggered(@Arg('journeyId', () => ID, { description: 'Journey id.' }) _journeyId: string, @Root() p: JourneyTriggeredPayload): JourneyTrigger {
     return Object.assign(new JourneyTrigger(), { ...p, at: new Date(p.at) });

@@ -9,7 +9,7 @@ import { survivorOf } from '../profiles';
 import { ANY_EVENT, BIRTHDAY_EVENT, validateName, validateSteps, type StepDef, type StepInputLike } from './journey.definition';
 import { advanceByTime, applyEvent, enter, newOutput, type EngineJourney, type EngineOutput, type JourneyState } from './journey.engine';
 import { JourneyErrorCode } from './journey.errors';
-import { JourneyRepository, type JourneyRow, type PathRow } from './journey.repository';
+import { JourneyRepository, type JourneyRow, type PathRow, type TriggerRow } from './journey.repository';
 import { JOURNEY_TEMPLATES, type JourneyTemplate, type JourneyTemplateKey } from './journey.templates';
 import { AuditService, type AuditActor } from '../compliance';
 
@@ -42,7 +42,7 @@ export interface JourneyTriggeredPayload {
 /**
  * Decides, per candidate, whether a trigger may fire (consent for marketing, PIPL). It runs inside
  * the transaction that records the trigger; a vetoed trigger is recorded as vetoed and never
- * published (nor fired later for that entry). The default allows everything until consents exist.
+ * published (nor fired later for that entry); `Journey.vetoedTriggers` and `JourneyStats.vetoed` show it.
  */
 export type TriggerConsentCheck = (em: EntityManager, workspaceId: string, candidates: TriggerCandidate[]) => Promise<boolean[]>;
 
@@ -52,6 +52,9 @@ export interface JourneyStats {
   completed: number;
   dropped: number;
   expired: number;
+  /** Triggers of those entries sent, and held back by the consent check. */
+  triggered: number;
+  vetoed: number;
   steps: { key: string; name: string; reached: number; dropOff: number; medianSecondsFromPrevious: number | null }[];
 }
 
@@ -147,6 +150,12 @@ export class JourneyService {
     const j = await this.repo.get(this.ctx.ds.manager, ws, id);
     if (!j) throw AppError.notFound(JourneyErrorCode.JOURNEY_NOT_FOUND, `Journey ${id} does not exist in this workspace.`);
     return j;
+  }
+
+  /** The journey's triggers as they are published; NOT_FOUND for a journey not of this workspace. */
+  async subscribeTriggered(ws: string, journeyId: string): Promise<AsyncIterable<unknown>> {
+    await this.get(ws, journeyId);
+    return this.ctx.pubSub.subscribe(Topics.journeyTriggered(ws, journeyId));
   }
 
   templates(): readonly JourneyTemplate[] {
@@ -349,8 +358,9 @@ export class JourneyService {
    */
   async stats(ws: string, journey: JourneyRow, from: Date | null, to: Date | null): Promise<JourneyStats> {
     if (from && to && from >= to) throw AppError.badInput(JourneyErrorCode.INVALID_RANGE, 'range', 'from must be before to');
-    const [counts, rows] = await Promise.all([
+    const [counts, triggers, rows] = await Promise.all([
       this.repo.entryCounts(this.ctx.ds.manager, ws, journey.id, from, to),
+      this.repo.triggerCounts(this.ctx.ds.manager, ws, journey.id, from, to),
       this.repo.stepStats(this.ctx.ds.manager, ws, journey.id, from, to),
     ]);
     const byIndex = new Map(rows.map((r) => [r.step_index, r]));
@@ -362,7 +372,16 @@ export class JourneyService {
       previous = reached;
       return step;
     });
-    return { ...counts, steps };
+    return { ...counts, ...triggers, steps };
+  }
+
+  /**
+   * Triggers the consent check held back (recorded, never published, never fired later for that
+   * entry), newest first. The check's only reason today is missing marketing consent.
+   */
+  async vetoedTriggers(ws: string, journeyId: string, first: number): Promise<TriggerRow[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput(JourneyErrorCode.INVALID_LIMIT, 'first', 'first must be between 1 and 100');
+    return this.repo.vetoedTriggers(this.ctx.ds.manager, ws, journeyId, first);
   }
 
   /**

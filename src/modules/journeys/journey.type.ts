@@ -113,6 +113,12 @@ export class JourneyStats {
   @Field(() => Int, { description: 'Of those, expired.' })
   expired: number;
 
+  @Field(() => Int, { description: 'Triggers of those entries that were sent (published on `journeyTriggered`).' })
+  triggered: number;
+
+  @Field(() => Int, { description: 'Triggers of those entries held back by the consent check (no marketing consent under the workspace\'s consent policy): recorded, never sent, never sent later for that entry. `Journey.vetoedTriggers` lists them.' })
+  vetoed: number;
+
   @Field(() => [JourneyStepStats], { description: 'Per step, in order.' })
   steps: JourneyStepStats[];
 }
@@ -214,6 +220,25 @@ export class JourneyTrigger {
 
   @Field({ description: 'When the step was reached (event time, or the end of the window for a negative step).' })
   at: Date;
+}
+
+export enum TriggerVetoReason {
+  NO_MARKETING_CONSENT = 'no_marketing_consent',
+}
+registerEnumType(TriggerVetoReason, {
+  name: 'TriggerVetoReason',
+  description: 'Why a journey trigger was held back.',
+  valuesConfig: {
+    NO_MARKETING_CONSENT: {
+      description: 'The person has no marketing consent under the workspace\'s consent policy (`ComplianceSettings.consentPolicy`: denied or withdrawn, or never given under REQUIRE_GRANTED) when the trigger step was reached.',
+    },
+  },
+});
+
+@ObjectType({ description: 'A trigger step a person reached that was held back, not sent: recorded once, never sent later for that entry.' })
+export class VetoedTrigger extends JourneyTrigger {
+  @Field(() => TriggerVetoReason, { description: 'Why it was held back.' })
+  reason: TriggerVetoReason;
 }
 
 @ObjectType({ description: 'A sequence of event names and how often it followed the start event.' })

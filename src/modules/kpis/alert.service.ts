@@ -1,4 +1,5 @@
 import { AppError } from '../../platform/errors';
+import type { AlertMetrics } from '../../platform/metrics';
 import type { ModuleDeps } from '../../platform/module';
 import { Topics } from '../../platform/pubsub';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
@@ -41,6 +42,8 @@ export class AlertService {
   private readonly pending = new Map<string, { timer: NodeJS.Timeout | null; running: Promise<void> | null; again: boolean }>();
   /** Evaluations run (for tests and metrics). */
   evaluations = 0;
+  /** Counts raised alerts for `/metrics` (set by the app; tools run without it). */
+  metrics: AlertMetrics | null = null;
 
   constructor(
     private readonly ctx: ModuleDeps,
@@ -145,7 +148,9 @@ export class AlertService {
     state.timer = setTimeout(() => {
       state.timer = null;
       state.running = this.evaluate(ws)
-        .then(() => undefined)
+        .then((raised) => {
+          for (const a of raised) this.metrics?.alertsRaised.inc({ level: a.level });
+        })
         .catch((err: unknown) => this.ctx.log.error({ err, workspaceId: ws }, 'alert evaluation failed'))
         .finally(() => {
           state.running = null;

@@ -10,7 +10,7 @@ export { ProfileService, encodeCursor } from './profile.service';
 export { PageInfo, Profile, ProfileConnection, ProfileEdge, UnmergeResult, toProfile } from './profile.type';
 export type { ProfileLiveDeps } from './profile.live';
 // Last: the resolver's inputs need the health module, whose resolvers need the exports above (a cycle at load time).
-import { ProfileResolver } from './profile.resolver';
+import { ProfileConnectionResolver, ProfileResolver } from './profile.resolver';
 export { ProfileResolver };
 export { toMerge } from './profile.resolver';
 export type { ProfileResolverDeps } from './profile.resolver';
@@ -18,5 +18,5 @@ export type { ProfileResolverDeps } from './profile.resolver';
 /** The profiles module: the 360° profile read (one statement with the projections' prefetch parts). */
 export const PROFILES_MODULE = {
   name: 'profiles',
-  resolvers: () => [ProfileResolver] as const,
+  resolvers: () => [ProfileResolver, ProfileConnectionResolver] as const,
 } satisfies ModuleManifest;

@@ -272,42 +272,10 @@ export class ProfileReadRepository {
     afterSeq: number | null,
     columns?: (param: (value: unknown) => string) => string[],
   ): Promise<{ row: ProfileRow; values: unknown[] }[]> {
-    const where = ['workspace_id = $1', 'merged_into IS NULL'];
-    const params: unknown[] = [workspaceId];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (afterSeq !== null) add('seq > ?', afterSeq);
-    if (filter.channel) add('? = ANY(channels)', filter.channel);
-    for (const t of filter.traits ?? []) {
-      add(`traits -> ? -> 'value' = `, t.name);
-      params.push(JSON.stringify(t.equals));
-      where[where.length - 1] += `$${params.length}::jsonb`;
-    }
-    for (const tag of filter.tags ?? []) {
-      add('EXISTS (SELECT 1 FROM profile_tags pt WHERE pt.workspace_id = profiles.workspace_id AND pt.profile_id = profiles.id AND pt.tag_key = ?)', tag);
-    }
-    if (filter.segment) {
-      add('EXISTS (SELECT 1 FROM segment_members sm WHERE sm.workspace_id = profiles.workspace_id AND sm.profile_id = profiles.id AND sm.segment_id = ?::uuid)', filter.segment);
-    }
-    if (filter.firstSeenFrom) add('first_seen_at >= ?', filter.firstSeenFrom);
-    if (filter.firstSeenTo) add('first_seen_at < ?', filter.firstSeenTo);
-    if (filter.lastSeenFrom) add('last_seen_at >= ?', filter.lastSeenFrom);
-    if (filter.lastSeenTo) add('last_seen_at < ?', filter.lastSeenTo);
-    const health: string[] = [];
-    const addHealth = (sql: string, v: unknown) => {
-      params.push(v);
-      health.push(sql.replace('?', `$${params.length}`));
-    };
-    if (filter.healthTier) addHealth('ph.tier = ?', filter.healthTier);
-    if (filter.healthScoreMin !== undefined && filter.healthScoreMin !== null) addHealth('ph.score >= ?::numeric', filter.healthScoreMin);
-    if (filter.healthScoreMax !== undefined && filter.healthScoreMax !== null) addHealth('ph.score <= ?::numeric', filter.healthScoreMax);
-    if (health.length) {
-      where.push(`EXISTS (SELECT 1 FROM profile_health ph WHERE ph.workspace_id = profiles.workspace_id AND ph.profile_id = profiles.id AND ${health.join(' AND ')})`);
-    }
-    if (filter.stage) {
-      add('EXISTS (SELECT 1 FROM profile_stages ps WHERE ps.workspace_id = profiles.workspace_id AND ps.profile_id = profiles.id AND ps.stage = ?)', filter.stage);
+    const { where, params } = filterWhere(workspaceId, filter);
+    if (afterSeq !== null) {
+      params.push(afterSeq);
+      where.push(`seq > $${params.length}`);
     }
     params.push(limit);
     const page = `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;
@@ -319,6 +287,54 @@ export class ProfileReadRepository {
     );
     return rows.map((r) => split(r, extra.length));
   }
+
+  /** How many live profiles match the filter (all pages). */
+  async count(em: EntityManager, workspaceId: string, filter: ProfileListFilter): Promise<number> {
+    const { where, params } = filterWhere(workspaceId, filter);
+    const [r] = await em.query(`SELECT count(*)::int AS n FROM profiles WHERE ${where.join(' AND ')}`, params);
+    return r.n;
+  }
+}
+
+/** The conditions of `list` and `count`: live profiles of the workspace matching the filter. */
+function filterWhere(workspaceId: string, filter: ProfileListFilter): { where: string[]; params: unknown[] } {
+  const where = ['workspace_id = $1', 'merged_into IS NULL'];
+  const params: unknown[] = [workspaceId];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.channel) add('? = ANY(channels)', filter.channel);
+  for (const t of filter.traits ?? []) {
+    add(`traits -> ? -> 'value' = `, t.name);
+    params.push(JSON.stringify(t.equals));
+    where[where.length - 1] += `$${params.length}::jsonb`;
+  }
+  for (const tag of filter.tags ?? []) {
+    add('EXISTS (SELECT 1 FROM profile_tags pt WHERE pt.workspace_id = profiles.workspace_id AND pt.profile_id = profiles.id AND pt.tag_key = ?)', tag);
+  }
+  if (filter.segment) {
+    add('EXISTS (SELECT 1 FROM segment_members sm WHERE sm.workspace_id = profiles.workspace_id AND sm.profile_id = profiles.id AND sm.segment_id = ?::uuid)', filter.segment);
+  }
+  if (filter.firstSeenFrom) add('first_seen_at >= ?', filter.firstSeenFrom);
+  if (filter.firstSeenTo) add('first_seen_at < ?', filter.firstSeenTo);
+  if (filter.lastSeenFrom) add('last_seen_at >= ?', filter.lastSeenFrom);
+  if (filter.lastSeenTo) add('last_seen_at < ?', filter.lastSeenTo);
+  const health: string[] = [];
+  const addHealth = (sql: string, v: unknown) => {
+    params.push(v);
+    health.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.healthTier) addHealth('ph.tier = ?', filter.healthTier);
+  if (filter.healthScoreMin !== undefined && filter.healthScoreMin !== null) addHealth('ph.score >= ?::numeric', filter.healthScoreMin);
+  if (filter.healthScoreMax !== undefined && filter.healthScoreMax !== null) addHealth('ph.score <= ?::numeric', filter.healthScoreMax);
+  if (health.length) {
+    where.push(`EXISTS (SELECT 1 FROM profile_health ph WHERE ph.workspace_id = profiles.workspace_id AND ph.profile_id = profiles.id AND ${health.join(' AND ')})`);
+  }
+  if (filter.stage) {
+    add('EXISTS (SELECT 1 FROM profile_stages ps WHERE ps.workspace_id = profiles.workspace_id AND ps.profile_id = profiles.id AND ps.stage = ?)', filter.stage);
+  }
+  return { where, params };
 }
 
 /** Binds values after `params`' own, returning their placeholders. */

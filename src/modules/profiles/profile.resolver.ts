@@ -56,14 +56,15 @@ export function toMerge(m: MergeReadRow): Merge {
   });
 }
 
-function toConflict(c: ConflictReadRow): IdentityConflict {
+/** A conflict as the profile `viewer` sees it: `otherProfileId` is the other side, never `viewer` itself. */
+function toConflict(c: ConflictReadRow, viewer: string): IdentityConflict {
   return Object.assign(new IdentityConflict(), {
     id: c.id,
     rule: c.rule as ConflictRule,
     limitType: c.limit_type,
     identifier: c.identifier ? ref(c.identifier) : null,
     profileId: c.profile_id,
-    otherProfileId: c.other_profile_id,
+    otherProfileId: c.other_profile_id === viewer ? c.profile_id : c.other_profile_id,
     eventMessageId: c.event_message_id,
     createdAt: c.created_at,
   });
@@ -138,6 +139,7 @@ export class ProfileResolver {
     return Object.assign(new ProfileConnection(), {
       edges,
       pageInfo: Object.assign(new PageInfo(), { hasNextPage: hasNext, endCursor: edges.at(-1)?.cursor ?? null }),
+      query: { workspaceId: requireAuth(ctx).workspaceId, filter: filter ?? {} },
     });
   }
 
@@ -206,7 +208,7 @@ export class ProfileResolver {
 
   @FieldResolver(() => [IdentityConflict], { description: 'Links refused for this profile (instead of wrong merges).' })
   async conflicts(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<IdentityConflict[]> {
-    return (await profileLoaders(ctx, this.services.profiles).conflicts.load(p.id)).map(toConflict);
+    return (await profileLoaders(ctx, this.services.profiles).conflicts.load(p.id)).map((c) => toConflict(c, p.id));
   }
 
   @FieldResolver(() => [Relation], { description: 'Person-to-person edges, optionally of one kind.' })
@@ -250,3 +252,17 @@ export class ProfileResolver {
 }
 
 export { assertId };
+
+/** Fields of the profile list beyond its page. */
+@Resolver(() => ProfileConnection)
+export class ProfileConnectionResolver {
+  constructor(private readonly services: ProfileResolverDeps) {}
+
+  @FieldResolver(() => Int, {
+    description:
+      'Exactly how many live profiles (merged-away ones excluded) match the filter, over all pages — not an estimate. It costs one count query, run only when this field is selected.',
+  })
+  totalCount(@Root() c: ProfileConnection): Promise<number> {
+    return this.services.profiles.count(c.query.workspaceId, c.query.filter);
+  }
+}

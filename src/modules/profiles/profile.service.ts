@@ -95,25 +95,17 @@ export class ProfileService {
     plan: PlannedPart[],
   ): Promise<{ rows: { row: ProfileRow; values: unknown[] }[]; hasNext: boolean }> {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw AppError.badInput('INVALID_PAGE_SIZE', 'first', 'first must be between 1 and 100');
-    if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
-    if (filter.segment) assertId(filter.segment, 'filter.segment');
-    if ((filter.tags?.length ?? 0) > 20) throw AppError.badInput('TOO_MANY_TAGS', 'filter.tags', 'at most 20 tags');
-    for (const k of ['healthScoreMin', 'healthScoreMax'] as const) {
-      const v = filter[k];
-      if (v !== undefined && v !== null && !(Number.isFinite(v) && v >= 0 && v <= 100)) {
-        throw AppError.badInput('INVALID_HEALTH_SCORE', `filter.${k}`, `${k} must be a number between 0 and 100`);
-      }
-    }
-    if (filter.healthScoreMin != null && filter.healthScoreMax != null && filter.healthScoreMin > filter.healthScoreMax) {
-      throw AppError.badInput('INVALID_HEALTH_SCORE', 'filter.healthScoreMax', 'healthScoreMax must not be below healthScoreMin');
-    }
-    if (filter.stage !== undefined && filter.stage !== null && (filter.stage.trim() === '' || filter.stage.length > 64)) {
-      throw AppError.badInput('INVALID_STAGE', 'filter.stage', 'stage must be a stage key of 1–64 characters');
-    }
+    validateFilter(filter);
     const afterSeq = after ? decodeCursor(after, 'p') : null;
     const columns = plan.length ? (param: (value: unknown) => string) => this.prefetch.columns(plan, param) : undefined;
     const rows = await this.repo.list(this.ds.manager, workspaceId, filter, first + 1, afterSeq === null ? null : Number(afterSeq), columns);
     return { rows: rows.slice(0, first), hasNext: rows.length > first };
+  }
+
+  /** How many live profiles match the filter, over all pages (one count query). */
+  async count(workspaceId: string, filter: ProfileListFilter): Promise<number> {
+    validateFilter(filter);
+    return this.repo.count(this.ds.manager, workspaceId, filter);
   }
 
   async profilesByIds(workspaceId: string, ids: readonly string[]): Promise<(ProfileRow | null)[]> {
@@ -180,4 +172,23 @@ function parseEventCursor(c: string): { ts: Date; messageId: string } {
   const ts = new Date(v.slice(0, i));
   if (i < 0 || Number.isNaN(ts.getTime())) throw AppError.badInput(ProfileErrorCode.INVALID_CURSOR, 'after', 'after is not a cursor from this list');
   return { ts, messageId: v.slice(i + 1) };
+}
+
+/** The checks of a profile list filter (BAD_USER_INPUT naming the field). */
+function validateFilter(filter: ProfileListFilter): void {
+  if (filter.channel && !(filter.channel in CHANNELS)) throw AppError.badInput('UNKNOWN_CHANNEL', 'filter.channel', `unknown channel ${filter.channel}`);
+  if (filter.segment) assertId(filter.segment, 'filter.segment');
+  if ((filter.tags?.length ?? 0) > 20) throw AppError.badInput('TOO_MANY_TAGS', 'filter.tags', 'at most 20 tags');
+  for (const k of ['healthScoreMin', 'healthScoreMax'] as const) {
+    const v = filter[k];
+    if (v !== undefined && v !== null && !(Number.isFinite(v) && v >= 0 && v <= 100)) {
+      throw AppError.badInput('INVALID_HEALTH_SCORE', `filter.${k}`, `${k} must be a number between 0 and 100`);
+    }
+  }
+  if (filter.healthScoreMin != null && filter.healthScoreMax != null && filter.healthScoreMin > filter.healthScoreMax) {
+    throw AppError.badInput('INVALID_HEALTH_SCORE', 'filter.healthScoreMax', 'healthScoreMax must not be below healthScoreMin');
+  }
+  if (filter.stage !== undefined && filter.stage !== null && (filter.stage.trim() === '' || filter.stage.length > 64)) {
+    throw AppError.badInput('INVALID_STAGE', 'filter.stage', 'stage must be a stage key of 1–64 characters');
+  }
 }

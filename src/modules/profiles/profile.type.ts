@@ -1,6 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { ProfileRow } from './profile.repository';
+import type { ProfileListFilter, ProfileRow } from './profile.repository';
 
 @ObjectType({ description: 'One identifier of a person. Phone and e-mail values are masked (`138****5678`) unless the caller may see personal data.' })
 export class Identifier {
@@ -161,7 +161,7 @@ export class IdentityConflict {
   @Field(() => ID, { description: 'The profile the event went to.' })
   profileId: string;
 
-  @Field(() => ID, { nullable: true, description: 'The other profile, when a merge was refused.' })
+  @Field(() => ID, { nullable: true, description: 'The other profile of the refused merge, seen from the profile being read: never that profile itself (read on the profile the event did not go to, it is `profileId`).' })
   otherProfileId: string | null;
 
   @Field({ description: 'The event that tried the link.' })
@@ -289,6 +289,9 @@ export class ProfileConnection {
 
   @Field(() => PageInfo, { description: 'Paging.' })
   pageInfo: PageInfo;
+
+  /** What `totalCount` counts (not a field): the workspace and the list's filter. */
+  query: { workspaceId: string; filter: ProfileListFilter };
 }
 
 @ObjectType({ description: 'The result of undoing a merge.' })

@@ -20,11 +20,10 @@ export interface SegmentExportDeps {
 const PAGE = 1000;
 
 /**
- * Consent hook for activation: which of these profiles may be exported for `purpose`. Until the
- * privacy module lands every profile may; it will replace this with the consent check (PIPL).
+ * Consent check for activation (PIPL): which of these profiles may be exported for `purpose` under
+ * the workspace's consent policy (the compliance module's `allowed`); the others are left out.
  */
 export type ExportConsentFilter = (workspaceId: string, profileIds: string[], purpose: string) => Promise<Set<string>>;
-export const allowAll: ExportConsentFilter = async (_ws, ids) => new Set(ids);
 
 /**
  * `GET /export/segments/:id?identifiers=phone,wechat_openid&purpose=marketing` streams a segment's
@@ -32,7 +31,7 @@ export const allowAll: ExportConsentFilter = async (_ws, ids) => new Set(ids);
  * page by page, so any size streams in bounded memory. READ or ADMIN key; phone/e-mail masked unless
  * the key has the PII scope.
  */
-export function createSegmentExportRouter(services: SegmentExportDeps, log: Logger, consent: ExportConsentFilter = allowAll): express.Router {
+export function createSegmentExportRouter(services: SegmentExportDeps, log: Logger, consent: ExportConsentFilter): express.Router {
   const router = express.Router();
   router.get('/segments/:id', async (req, res) => {
     try {

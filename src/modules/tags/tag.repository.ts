@@ -313,6 +313,15 @@ export class TagRepository {
     return { to: r.to === null ? null : Number(r.to), n: r.n, total: r.total };
   }
 
+  /** Per workspace: seconds since its last completed sweep pass, or since its creation before the first. */
+  async sweepLag(em: EntityManager): Promise<{ workspaceId: string; seconds: number }[]> {
+    const rows: { id: string; seconds: number }[] = await em.query(
+      `SELECT w.id, extract(epoch FROM now() - coalesce(s.last_pass_at, w.created_at))::float8 AS seconds
+         FROM workspaces w LEFT JOIN sweep_state s ON s.workspace_id = w.id`,
+    );
+    return rows.map((r) => ({ workspaceId: r.id, seconds: Math.max(0, r.seconds) }));
+  }
+
   async workspaceIds(em: EntityManager): Promise<string[]> {
     return (await em.query(`SELECT id FROM workspaces ORDER BY created_at`)).map((r: { id: string }) => r.id);
   }

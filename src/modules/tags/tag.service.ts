@@ -369,6 +369,11 @@ export class TagService {
 
   // ---- sweep -------------------------------------------------------------------------------
 
+  /** Every workspace's sweep lag (the `siyu_sweep_lag_seconds` gauge). */
+  sweepLag(): Promise<{ workspaceId: string; seconds: number }[]> {
+    return this.repo.sweepLag(this.ds.manager);
+  }
+
   async sweepStatus(ws: string): Promise<SweepStatus> {
     return toStatus(await this.repo.sweepState(this.ds.manager, ws));
   }

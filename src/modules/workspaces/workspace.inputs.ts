@@ -63,7 +63,7 @@ export class CreateApiKeyInput {
   @Length(1, 100)
   name: string;
 
-  @Field({ nullable: true, defaultValue: false, description: 'Let a READ key see unmasked personal data. Ignored for other roles (ADMIN always may; INGEST and ANALYST never).' })
+  @Field({ nullable: true, defaultValue: false, description: 'Let a READ key see unmasked personal data. ADMIN keys always may (the flag changes nothing); INGEST and ANALYST keys never may: `true` for them is refused (BAD_USER_INPUT `PII_NOT_ALLOWED`, field `input.pii`).' })
   @IsOptional()
   @IsBoolean()
   pii?: boolean;

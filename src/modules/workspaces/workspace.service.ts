@@ -101,8 +101,12 @@ export class WorkspaceService {
     input: { role: Role; name: string; pii?: boolean },
   ): Promise<{ apiKey: ApiKeyEntity; key: string }> {
     const workspaceId = actor.workspaceId;
+    // Only READ keys carry the pii flag; ADMIN always sees personal data, INGEST/ANALYST never:
+    // asking for personal data on a key that can never have it is refused, not silently dropped.
+    if (input.pii === true && (input.role === Role.INGEST || input.role === Role.ANALYST)) {
+      throw AppError.badInput(WorkspaceErrorCode.PII_NOT_ALLOWED, 'input.pii', `a ${input.role.toUpperCase()} key never sees personal data: pii must be false (only READ keys carry the flag; ADMIN keys always see it)`);
+    }
     const key = generateApiKey();
-    // Only READ keys carry the pii flag; ADMIN always sees personal data, INGEST/ANALYST never.
     const pii = input.role === Role.ADMIN || (input.role === Role.READ && input.pii === true);
     const apiKey = await this.ds.transaction(async (em) => {
       const k = await this.insertKey(em, workspaceId, input.role, input.name.trim(), pii, key);

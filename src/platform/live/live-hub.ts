@@ -54,6 +54,7 @@ export interface LiveMetrics {
   liveComputations: { inc(labels: { kind: string }): void };
   liveComputeErrors: { inc(labels: { kind: string }): void };
   liveDroppedVersions: { inc(labels: { kind: string }, n?: number): void };
+  livePushes: { inc(labels: { kind: string }, n?: number): void };
   liveSubscribers: { inc(): void; dec(): void };
   liveSources: { inc(): void; dec(): void };
 }
@@ -163,6 +164,7 @@ class SharedSource<T> {
     if (this.pushedAt.length > PUSH_HISTORY) this.pushedAt.shift();
     let dropped = 0;
     for (const s of this.subscribers) if (deliver(s, update)) dropped++;
+    if (this.subscribers.size) this.hub.pushed(this.kind, this.subscribers.size);
     if (dropped) this.hub.dropped(this.kind, dropped);
   }
 }
@@ -215,6 +217,7 @@ export class LiveHub {
       source.intervalMs = src.intervalMs;
     }
     const sub: Subscriber<T> = { mailbox: source.current, waiter: null, done: false };
+    if (source.current) this.pushed(source.kind, 1);
     source.subscribers.add(sub);
     this.subscriberCount++;
     this.opts.metrics?.liveSubscribers.inc();
@@ -289,6 +292,11 @@ export class LiveHub {
   counted(kind: string): void {
     this.computations++;
     this.opts.metrics?.liveComputations.inc({ kind });
+  }
+
+  /** @internal */
+  pushed(kind: string, n: number): void {
+    this.opts.metrics?.livePushes.inc({ kind }, n);
   }
 
   /** @internal */

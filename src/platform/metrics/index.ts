@@ -18,6 +18,30 @@ export interface Metrics {
   dbBudgetStops: Counter<'kind' | 'reason'>;
   /** Statements not started because their request's budget had ended (the check between statements). */
   dbBudgetRefused: Counter<'kind'>;
+  /** Versions handed to subscribers (one per subscriber per version), by source kind. */
+  livePushes: Counter<'kind'>;
+  /** Ingested events by outcome (`accepted`, `duplicate`, `rejected`) and, for rejections, reason code. */
+  ingestEvents: Counter<'status' | 'reason'>;
+  /** KPI alerts raised, by level. */
+  alertsRaised: Counter<'level'>;
+  /** Where the sweep lag gauge reads its figures at scrape time (set once the services exist). */
+  setSweepLagSource(source: () => Promise<SweepLag[]>): void;
+}
+
+/** One workspace's sweep lag: seconds since its last completed sweep pass (since its creation before the first). */
+export interface SweepLag {
+  workspaceId: string;
+  seconds: number;
+}
+
+/** What ingest reports (see `createMetrics`). */
+export interface IngestMetrics {
+  ingestEvents: { inc(labels: { status: string; reason: string }, n?: number): void };
+}
+
+/** What alert evaluation reports (see `createMetrics`). */
+export interface AlertMetrics {
+  alertsRaised: { inc(labels: { level: string }, n?: number): void };
 }
 
 /**
@@ -104,6 +128,38 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     labelNames: ['kind'] as const,
     registers: [registry],
   });
+  const livePushes = new Counter({
+    name: 'siyu_live_pushes_total',
+    help: 'Live versions handed to subscribers (one per subscriber per version, the current one given to a new subscriber included), by source kind. A version replaced in a mailbox before it was read also counts in siyu_live_dropped_versions_total: sent = pushes - dropped.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const ingestEvents = new Counter({
+    name: 'siyu_ingest_events_total',
+    help: 'Events through ingest (GraphQL, /v1, CLI) by status (accepted, duplicate, rejected) and, for rejected, the reason code (empty otherwise). A whole call refused (e.g. BATCH_TOO_LARGE) is not counted here.',
+    labelNames: ['status', 'reason'] as const,
+    registers: [registry],
+  });
+  const alertsRaised = new Counter({
+    name: 'siyu_alerts_raised_total',
+    help: 'KPI alerts raised by this instance, by level.',
+    labelNames: ['level'] as const,
+    registers: [registry],
+  });
+  let sweepLagSource: (() => Promise<SweepLag[]>) | null = null;
+  new Gauge({
+    name: 'siyu_sweep_lag_seconds',
+    help: 'Per workspace: seconds since its last completed sweep pass (time-based tags, segments, stages, journey windows), or since the workspace was created when no pass has completed yet. Grows when the sweeper is off, failing or falling behind. One series per workspace.',
+    labelNames: ['workspace'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      if (!sweepLagSource) return;
+      // A database that does not answer leaves the gauge empty; the rest of the scrape still works.
+      const lags = await sweepLagSource().catch(() => []);
+      for (const l of lags) this.set({ workspace: l.workspaceId }, l.seconds);
+    },
+  });
   new Gauge({
     name: 'siyu_db_pool_connections',
     help: 'Database pool connections by state.',
@@ -131,5 +187,11 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     liveSources,
     dbBudgetStops,
     dbBudgetRefused,
+    livePushes,
+    ingestEvents,
+    alertsRaised,
+    setSweepLagSource(source) {
+      sweepLagSource = source;
+    },
   };
 }
