@@ -9,6 +9,7 @@ import { Compliance1763894000000 } from './1763894000000-Compliance';
 import { Seed1763896000000 } from './1763896000000-Seed';
 import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
 import { RecomputePartsFromManifests1764000000000 } from './1764000000000-RecomputePartsFromManifests';
+import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSettings';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   Seed1763896000000,
   PiiKeyring1763897000000,
   RecomputePartsFromManifests1764000000000,
+  AlertRuleSettings1764100000000,
 ];

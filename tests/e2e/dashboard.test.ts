@@ -105,7 +105,7 @@ describe('the dashboard page', () => {
     const created = await t.gql(CreateApiKeyDocument, { input: { name: 'dashboard', role: 'ANALYST' } }, adminKey);
     expect(created.errors).toBeUndefined();
     const key = created.data!.createApiKey.key;
-    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders above 2 today', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', windowDays: 1 } }, adminKey);
+    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders above 2 today', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', windowDays: 1, evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(rule.errors).toBeUndefined();
     const ruleId = rule.data!.createAlertRule.id;
 
