@@ -10,6 +10,7 @@ import { Seed1763896000000 } from './1763896000000-Seed';
 import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
 import { RecomputePartsFromManifests1764000000000 } from './1764000000000-RecomputePartsFromManifests';
 import { DueWork1764050000000 } from './1764050000000-DueWork';
+import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSettings';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   PiiKeyring1763897000000,
   RecomputePartsFromManifests1764000000000,
   DueWork1764050000000,
+  AlertRuleSettings1764100000000,
 ];

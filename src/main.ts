@@ -41,7 +41,6 @@ export async function serve(): Promise<void> {
     config.graphiql ? `  GraphiQL:  ${url}/graphiql` : '',
     `  Dashboard: ${url}/dashboard`,
   ];
-  lines.push(`  Dashboard: ${url}/dashboard`);
   if (app.bootstrap.generatedKey) {
     lines.push(
       `  Admin key for workspace "default" (shown once, store it now):`,

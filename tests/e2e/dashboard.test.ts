@@ -12,6 +12,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
+import { waitUntil } from '../support/wait';
 import { AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument } from '../generated/graphql';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -105,7 +106,7 @@ describe('the dashboard page', () => {
     const created = await t.gql(CreateApiKeyDocument, { input: { name: 'dashboard', role: 'ANALYST' } }, adminKey);
     expect(created.errors).toBeUndefined();
     const key = created.data!.createApiKey.key;
-    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders above 2 today', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', windowDays: 1 } }, adminKey);
+    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders above 2 today', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', windowDays: 1, evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(rule.errors).toBeUndefined();
     const ruleId = rule.data!.createAlertRule.id;
 
@@ -191,6 +192,67 @@ describe('the dashboard page', () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows tiles and breakdowns as loading until their first live message, and labels the touchpoint-less key "none"', async () => {
+    const { adminKey } = await t.newWorkspace('看板 loading');
+    const at = new Date(Date.now() - 2_000).toISOString();
+    const view = (member: string, context?: Record<string, unknown>) => makeEvent({ identifiers: [`member_id::${member}`], name: 'Product Viewed', timestamp: at, context });
+    await ingest(t, adminKey, [view('p1', { touchpoint: 'qr_store_01' }), view('p2', { touchpoint: 'qr_store_01' }), view('p3')]);
+
+    // The page's socket goes through this proxy, which holds every result (`next`) until released.
+    const page = await context.newPage();
+    let held: string[] | null = [];
+    let subscribed = 0;
+    let toPage: ((m: string) => void) | undefined;
+    await page.routeWebSocket(
+      (url) => url.pathname === '/graphql',
+      (ws) => {
+        const server = ws.connectToServer();
+        toPage = (m) => ws.send(m);
+        ws.onMessage((m) => {
+          if (typeof m === 'string' && JSON.parse(m).type === 'subscribe') subscribed++;
+          server.send(m);
+        });
+        server.onMessage((m) => {
+          if (held && typeof m === 'string' && JSON.parse(m).type === 'next') held.push(m);
+          else ws.send(m);
+        });
+      },
+    );
+    await page.goto(`${t.url}/dashboard`);
+    // English (the test before switched this browser profile to Chinese).
+    await page.evaluate(`localStorage.setItem('siyu.dashboard.lang', 'en')`);
+    await page.reload();
+    await page.fill('#api-key', adminKey);
+    await page.click('#login-submit');
+    // Every live subscription is open and the first results are in (held back): still "loading".
+    await until(page, 'the board', `!document.getElementById('board').hidden`);
+    // Five kpiUpdated subscriptions (tiles, daily, hourly, channels, touchpoints) and alertRaised.
+    await waitUntil('six subscriptions and five first results', () => subscribed >= 6 && held!.length >= 5, { state: () => ({ subscribed, held: held!.length }) });
+    for (const el of await page.locator('.tile').all()) {
+      await expect(el.getAttribute('data-state')).resolves.toBe('loading');
+      await expect(el.getAttribute('aria-busy')).resolves.toBe('true');
+      await expect(el.locator('.tile-value').textContent()).resolves.toBe('Loading…');
+    }
+    await expect(page.textContent('#touchpoint-table tbody')).resolves.toBe('Loading…');
+    await expect(page.textContent('#channel-table tbody')).resolves.toBe('Loading…');
+
+    // Released: the values replace "loading"; the key "" (no touchpoint) reads "none" (无 in Chinese).
+    const release = held!;
+    held = null;
+    for (const m of release) toPage!(m);
+    await until(page, 'DAU 3', `document.querySelector('.tile[data-metric="DAU"]')?.dataset.value === '3'`);
+    await expect(tile(page, 'DAU').getAttribute('data-state')).resolves.toBe('ready');
+    await expect(tile(page, 'DAU').getAttribute('aria-busy')).resolves.toBe('false');
+    await expect(tile(page, 'DAU').locator('.tile-value').textContent()).resolves.toBe('3');
+    await until(page, 'the touchpoint table', `document.querySelector('#touchpoint-table tr[data-touchpoint="qr_store_01"] td[data-metric="DAU"]')?.textContent === '2'`);
+    const none = page.locator('#touchpoint-table tr[data-touchpoint=""]');
+    await expect(none.locator('td').first().textContent()).resolves.toBe('none');
+    await expect(none.locator('td[data-metric="DAU"]').textContent()).resolves.toBe('1');
+    await page.click('#lang-toggle');
+    await expect(none.locator('td').first().textContent()).resolves.toBe('无');
     await page.close();
   });
 });

@@ -20,11 +20,13 @@ afterAll(() => fs.rmSync(path.dirname(dataDir), { recursive: true, force: true }
 const env = () => ({ SIYU_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' });
 
 describe('siyu server process (embedded default)', () => {
-  it('starts, prints its URL and a generated admin key once, guards its data dir, and drains on SIGTERM', async () => {
+  it('starts, prints its URLs (each line once) and a generated admin key once, guards its data dir, and drains on SIGTERM', async () => {
     const server = startServer(env());
     try {
       const [, url] = await server.waitFor(/GraphQL:\s+(http:\/\/\S+)\/graphql/, 60_000);
       const [, key] = await server.waitFor(/^\s+(siyu_[A-Za-z0-9_-]{32})$/m);
+      // The banner is written in one piece: by the key line it is all there.
+      for (const line of ['GraphQL:', 'GraphiQL:', 'Dashboard:']) expect(server.output().split(line).length - 1).toBe(1);
       expect((await request(url).get('/readyz')).status).toBe(200);
       const me = await request(url).post('/graphql').set('authorization', `Bearer ${key}`).send({ query: '{ me { role workspace { name } } }' });
       expect(me.body.data.me).toEqual({ role: 'ADMIN', workspace: { name: 'default' } });

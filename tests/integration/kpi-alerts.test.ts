@@ -15,6 +15,7 @@ import {
   UnmergeDocument,
   ResolveAlertDocument,
   SetTargetDocument,
+  UpdateWorkspaceDocument,
   type AlertRaisedSubscription,
   type EventInput,
 } from '../generated/graphql';
@@ -27,12 +28,17 @@ const order = (member: string, revenue: number): EventInput =>
 /** Waits until the workspace's scheduled alert evaluations are done. */
 const settled = () => t.app.services.kpis.alerts.idle();
 
+/** A local date (Asia/Shanghai, the default time zone) `daysAgo` days before today. */
+const localDay = (daysAgo = 0) => new Date(Date.now() + 8 * 3_600_000 - daysAgo * 86_400_000).toISOString().slice(0, 10);
+const view = (member: string, msAgo = 60_000): EventInput =>
+  makeEvent({ identifiers: [`member_id::${member}`], name: 'Product Viewed', timestamp: new Date(Date.now() - msAgo).toISOString() });
+
 describe('targets and alerts', () => {
   it('a threshold rule fires once when the KPI crosses it, reaches alertRaised, and is acknowledged and resolved with who and when', async () => {
     const { adminKey, workspaceId } = await t.newWorkspace('alerts-threshold');
-    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders surge', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', cooldownSeconds: 0 } }, adminKey);
+    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders surge', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', cooldownSeconds: 0, evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(rule.errors).toBeUndefined();
-    const low = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'NORMAL' } }, adminKey);
+    const low = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'NORMAL', evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(low.errors).toBeUndefined();
 
     const ws = wsClient(t.url, adminKey);
@@ -82,8 +88,8 @@ describe('targets and alerts', () => {
     const near = await t.gql(SetTargetDocument, { metric: 'GMV', value: 196, period: { from: today, to: today } }, adminKey);
     const far = await t.gql(SetTargetDocument, { metric: 'GMV', value: 400, period: { from: today, to: today } }, adminKey);
     expect(near.errors).toBeUndefined();
-    const a = await t.gql(CreateAlertRuleDocument, { input: { name: 'near', metric: 'GMV', kind: 'DEVIATION', targetId: near.data!.setTarget.id, level: 'IMPORTANT' } }, adminKey);
-    const b = await t.gql(CreateAlertRuleDocument, { input: { name: 'far', metric: 'GMV', kind: 'DEVIATION', targetId: far.data!.setTarget.id, level: 'IMPORTANT' } }, adminKey);
+    const a = await t.gql(CreateAlertRuleDocument, { input: { name: 'near', metric: 'GMV', kind: 'DEVIATION', targetId: near.data!.setTarget.id, level: 'IMPORTANT', evaluate: 'CURRENT_PERIOD' } }, adminKey);
+    const b = await t.gql(CreateAlertRuleDocument, { input: { name: 'far', metric: 'GMV', kind: 'DEVIATION', targetId: far.data!.setTarget.id, level: 'IMPORTANT', evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(a.data!.createAlertRule.deviationPct).toBe(5);
     await settled();
     const alerts = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
@@ -103,6 +109,104 @@ describe('targets and alerts', () => {
     const ack = await t.gql(AcknowledgeAlertDocument, { id: 'not-a-uuid' }, adminKey);
     expect(ack.errors?.[0].extensions.code).toBe('NOT_FOUND');
     expect((await t.gql(AlertRulesDocument, {}, adminKey)).data!.alertRules).toHaveLength(0);
+  });
+});
+
+describe('alert messages, auto-resolve and the period evaluated', () => {
+  /** Three people today, one of whom ordered ¥123.456 (stored as 123.46); rules in `locale`; their messages by rule name. */
+  async function messagesIn(locale: 'ZH_CN' | 'EN' | null, names: { conversion: string; gmv: string; dau: string; target: string }) {
+    const { adminKey } = await t.newWorkspace(`alerts-${locale ?? 'default'}`);
+    if (locale) {
+      const u = await t.gql(UpdateWorkspaceDocument, { input: { locale } }, adminKey);
+      expect(u.errors).toBeUndefined();
+      expect(u.data!.updateWorkspace.locale).toBe(locale);
+    } else {
+      expect((await t.gql<{ workspace: { locale: string } }>('{ workspace { locale } }', {}, adminKey)).data!.workspace.locale).toBe('ZH_CN');
+    }
+    await ingest(t, adminKey, [view('m1'), view('m2'), order('m3', 123.456)]);
+    const target = await t.gql(SetTargetDocument, { metric: 'GMV', value: 185.19, period: { from: localDay(), to: localDay() } }, adminKey);
+    const rules = [
+      { name: names.conversion, metric: 'CONVERSION_RATE', kind: 'BELOW', threshold: 0.5 },
+      { name: names.gmv, metric: 'GMV', kind: 'ABOVE', threshold: 100 },
+      // Two days, nobody yesterday: DAU is 1.5 people a day.
+      { name: names.dau, metric: 'DAU', kind: 'BELOW', threshold: 5, windowDays: 2 },
+      { name: names.target, metric: 'GMV', kind: 'DEVIATION', targetId: target.data!.setTarget.id },
+    ] as const;
+    for (const input of rules) {
+      const r = await t.gql(CreateAlertRuleDocument, { input: { ...input, level: 'NORMAL', evaluate: 'CURRENT_PERIOD' } }, adminKey);
+      expect(r.errors).toBeUndefined();
+    }
+    await settled();
+    const alerts = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
+    expect(alerts.find((a) => a.metric === 'DAU')!.value).toBe(1.5);
+    return Object.fromEntries(alerts.map((a) => [a.message.split(/[:：]/)[0], a.message]));
+  }
+
+  it('are written wholly in the workspace language (default Chinese), with values rounded and in their units', async () => {
+    const [today, yesterday] = [localDay(), localDay(1)];
+    const zh = await messagesIn(null, { conversion: '转化率过低', gmv: '大促', dau: '日活过低', target: 'GMV 目标' });
+    expect(zh).toEqual({
+      转化率过低: `转化率过低：转化率为 33.3%，低于阈值 50%（${today}，截至目前）`,
+      大促: `大促：GMV为 ¥123.46，高于阈值 ¥100.00（${today}，截至目前）`,
+      日活过低: `日活过低：日活为 2，低于阈值 5（${yesterday} 至 ${today}，截至目前）`,
+      'GMV 目标': `GMV 目标：GMV为 ¥123.46，目标 ¥185.19（${today}，截至目前），低于目标 33.3%（允许偏差 5%）`,
+    });
+    const en = await messagesIn('EN', { conversion: 'conversion low', gmv: 'big day', dau: 'quiet', target: 'GMV target' });
+    expect(en).toEqual({
+      'conversion low': `conversion low: Conversion rate is 33.3%, below the threshold of 50% (${today}, so far)`,
+      'big day': `big day: GMV is ¥123.46, above the threshold of ¥100.00 (${today}, so far)`,
+      quiet: `quiet: DAU is 2, below the threshold of 5 (${yesterday} to ${today}, so far)`,
+      'GMV target': `GMV target: GMV is ¥123.46 against the target of ¥185.19 (${today}, so far), 33.3% below the target (allowed 5%)`,
+    });
+  });
+
+  it('a rule with autoResolve resolves its alerts (resolvedAt, no resolvedBy) when the condition clears; others stay open', async () => {
+    const { adminKey } = await t.newWorkspace('alerts-auto-resolve');
+    const input = { metric: 'ORDERS', kind: 'BELOW', threshold: 2, level: 'IMPORTANT', evaluate: 'CURRENT_PERIOD' } as const;
+    const auto = await t.gql(CreateAlertRuleDocument, { input: { ...input, name: 'few orders (auto)', autoResolve: true } }, adminKey);
+    const manual = await t.gql(CreateAlertRuleDocument, { input: { ...input, name: 'few orders' } }, adminKey);
+    expect(auto.data!.createAlertRule.autoResolve).toBe(true);
+    expect(manual.data!.createAlertRule.autoResolve).toBe(false);
+    await settled();
+    // No order yet: both fire; someone acknowledges the auto-resolving one.
+    const raised = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
+    expect(raised.map((a) => a.status)).toEqual(['OPEN', 'OPEN']);
+    const autoAlert = raised.find((a) => a.ruleId === auto.data!.createAlertRule.id)!;
+    expect((await t.gql(AcknowledgeAlertDocument, { id: autoAlert.id }, adminKey)).errors).toBeUndefined();
+
+    await ingest(t, adminKey, [order('r1', 10), order('r2', 20)]);
+    await settled();
+    const after = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
+    const byRule = (id: string) => after.find((a) => a.ruleId === id)!;
+    expect(byRule(auto.data!.createAlertRule.id)).toMatchObject({ status: 'RESOLVED', resolvedBy: null });
+    expect(Date.parse(byRule(auto.data!.createAlertRule.id).resolvedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(byRule(manual.data!.createAlertRule.id)).toMatchObject({ status: 'OPEN', resolvedAt: null });
+    const rules = (await t.gql(AlertRulesDocument, {}, adminKey)).data!.alertRules;
+    expect(rules.map((r) => r.breached)).toEqual([false, false]);
+  });
+
+  it('a BELOW rule created when a day has just begun measures the last completed day by default, not the partial one', async () => {
+    const { adminKey } = await t.newWorkspace('alerts-completed');
+    // Two people yesterday; today nobody yet (the day has just begun).
+    await ingest(t, adminKey, [view('y1', 86_400_000), view('y2', 86_400_000)]);
+    const create = (name: string, threshold: number, evaluate?: 'CURRENT_PERIOD' | 'COMPLETED_PERIOD') =>
+      t.gql(CreateAlertRuleDocument, { input: { name, metric: 'DAU', kind: 'BELOW', threshold, level: 'URGENT', ...(evaluate ? { evaluate } : {}) } }, adminKey);
+    const quiet = await create('DAU < 2', 2);
+    expect(quiet.data!.createAlertRule.evaluate).toBe('COMPLETED_PERIOD');
+    const low = await create('DAU < 3', 3);
+    const current = await create('DAU < 2 today', 2, 'CURRENT_PERIOD');
+    expect(current.data!.createAlertRule.evaluate).toBe('CURRENT_PERIOD');
+    await settled();
+    const alerts = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
+    // Yesterday's DAU 2 is not below 2; it is below 3. Today's partial 0 fires only the CURRENT_PERIOD rule.
+    expect(alerts.map((a) => a.ruleId).sort()).toEqual([low.data!.createAlertRule.id, current.data!.createAlertRule.id].sort());
+    expect(alerts.find((a) => a.ruleId === low.data!.createAlertRule.id)!.message).toBe(`DAU < 3：日活为 2，低于阈值 3（${localDay(1)}）`);
+    expect(alerts.find((a) => a.ruleId === current.data!.createAlertRule.id)!.message).toBe(`DAU < 2 today：日活为 0，低于阈值 2（${localDay()}，截至目前）`);
+    expect((await t.gql(AlertRulesDocument, {}, adminKey)).data!.alertRules.map((r) => [r.name, r.evaluate, r.breached])).toEqual([
+      ['DAU < 2', 'COMPLETED_PERIOD', false],
+      ['DAU < 3', 'COMPLETED_PERIOD', true],
+      ['DAU < 2 today', 'CURRENT_PERIOD', true],
+    ]);
   });
 });
 

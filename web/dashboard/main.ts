@@ -3,8 +3,9 @@
  * at /dashboard by src/platform/graphql/dashboard.ts under a strict CSP: nothing is fetched from
  * anywhere but this origin at run time.
  *
- * The API key lives in sessionStorage only. KPI tiles, both charts and the channel breakdown are
- * `kpiUpdated` subscriptions (first message = current values, then one per change); the alert feed
+ * The API key lives in sessionStorage only. KPI tiles, both charts and the channel and touchpoint
+ * breakdowns are `kpiUpdated` subscriptions (first message = current values, then one per change;
+ * until it arrives they show that they are loading); the alert feed
  * is `alerts` plus `alertRaised`; the lifecycle funnel and health tiers are queries refreshed after
  * each KPI change. Days, hours and times are the workspace's (its time zone).
  */
@@ -120,7 +121,7 @@ function renderBoard(): HTMLElement {
         'article',
         { class: 'tile', 'data-metric': metric },
         h('h3', { 'data-i18n': `metric.${metric}` }),
-        h('p', { class: 'tile-value' }, '—'),
+        h('p', { class: 'tile-value' }),
         h('p', { class: 'tile-change muted' }, h('span', { class: 'delta' }), ' ', h('span', { class: 'delta-note' })),
       ),
     );
@@ -138,7 +139,13 @@ function renderBoard(): HTMLElement {
     h(
       'div',
       { class: 'grid two' },
-      section('channels', 'section.channels', h('div', { id: 'chart-channels', class: 'chart short' }), h('table', { id: 'channel-table', class: 'table' })),
+      section(
+        'channels',
+        'section.channels',
+        h('div', { id: 'chart-channels', class: 'chart short' }),
+        h('table', { id: 'channel-table', class: 'table' }),
+        h('table', { id: 'touchpoint-table', class: 'table' }),
+      ),
       section('funnel', 'section.funnel', h('ol', { id: 'funnel-stages', class: 'funnel' }), h('p', { id: 'funnel-wakeups', class: 'muted' })),
     ),
     h(
@@ -160,6 +167,7 @@ interface Board {
   daily: KpiResults | null;
   hourly: KpiResults | null;
   channels: KpiResults | null;
+  touchpoints: KpiResults | null;
   funnel: DashboardStageFunnelQuery['stageFunnel'] | null;
   tiers: DashboardHealthTiersQuery['tagDistribution'] | null;
   alerts: DashboardAlertFragment[];
@@ -228,6 +236,7 @@ function start(api: Api, workspace: Workspace): void {
     daily: null,
     hourly: null,
     channels: null,
+    touchpoints: null,
     funnel: null,
     tiers: null,
     alerts: [],
@@ -241,9 +250,13 @@ function start(api: Api, workspace: Workspace): void {
     },
   };
   board = b;
+  // Until each subscription's first message: "loading", not a dash that reads as "no data".
+  renderTiles(b);
+  renderBreakdownTable('channel', null);
+  renderBreakdownTable('touchpoint', null);
   const onError = (err: ApiError) => showError(err.message);
 
-  const live = (key: 'tiles' | 'daily' | 'hourly' | 'channels', variables: DashboardKpiUpdatedSubscriptionVariables) =>
+  const live = (key: 'tiles' | 'daily' | 'hourly' | 'channels' | 'touchpoints', variables: DashboardKpiUpdatedSubscriptionVariables) =>
     api.subscribe(DashboardKpiUpdatedDocument, variables, (data) => {
       b[key] = data.kpiUpdated.results;
       b.updatedAt = data.kpiUpdated.computedAt;
@@ -254,6 +267,7 @@ function start(api: Api, workspace: Workspace): void {
   live('daily', { metrics: DAILY_METRICS, grain: 'DAY', periods: 30 });
   live('hourly', { metrics: HOURLY_METRICS, grain: 'HOUR', periods: 24 });
   live('channels', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'CHANNEL' });
+  live('touchpoints', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'TOUCHPOINT' });
   api.subscribe(DashboardAlertRaisedDocument, { minLevel: 'NORMAL' }, (data) => {
     upsertAlert(b, data.alertRaised);
     renderAlerts(b);
@@ -350,9 +364,14 @@ function lastValues(result: KpiResults[number] | undefined): { value: number | n
 }
 
 function renderTiles(b: Board): void {
-  if (!b.tiles) return;
   for (const metric of TILE_METRICS) {
     const tile = document.querySelector<HTMLElement>(`.tile[data-metric="${metric}"]`)!;
+    tile.dataset.state = b.tiles ? 'ready' : 'loading';
+    tile.setAttribute('aria-busy', String(!b.tiles));
+    if (!b.tiles) {
+      tile.querySelector('.tile-value')!.textContent = t('loading');
+      continue;
+    }
     const { value, previous } = lastValues(b.tiles.find((r) => r.metric === metric));
     // Same formula as `kpis.change`: (value − previous) ÷ |previous|, none when previous is 0 or null.
     const change = value !== null && previous !== null && previous !== 0 ? (value - previous) / Math.abs(previous) : null;
@@ -392,25 +411,55 @@ function renderHourly(b: Board): void {
 }
 
 function renderChannels(b: Board): void {
+  renderBreakdownTable('touchpoint', b.touchpoints);
   if (!b.channels) return;
-  const byMetric = new Map(b.channels.map((r) => [r.metric, new Map(r.breakdown.map((s) => [s.key ?? '', s.points.at(-1)?.value ?? null]))]));
-  const channels = [...new Set(b.channels.flatMap((r) => r.breakdown.map((s) => s.key ?? '')))].sort();
-  const value = (metric: KpiMetric, channel: string) => byMetric.get(metric)?.get(channel) ?? null;
-  b.charts.channels.update(channels, [
+  const channels = renderBreakdownTable('channel', b.channels);
+  const value = breakdownValue(b.channels);
+  b.charts.channels.update(channels.map(breakdownLabel), [
     { key: 'DAU', label: t('metric.DAU'), data: channels.map((c) => value('DAU', c)) },
     { key: 'NEW_PROFILES', label: t('metric.NEW_PROFILES'), data: channels.map((c) => value('NEW_PROFILES', c)) },
   ]);
-  const table = byId<HTMLTableElement>('channel-table');
+}
+
+/** The latest value of a metric for one breakdown key. */
+function breakdownValue(results: KpiResults): (metric: KpiMetric, key: string) => number | null {
+  const byMetric = new Map(results.map((r) => [r.metric, new Map(r.breakdown.map((s) => [s.key ?? '', s.points.at(-1)?.value ?? null]))]));
+  return (metric, key) => byMetric.get(metric)?.get(key) ?? null;
+}
+
+/** A breakdown key as shown: the API's `""` (activity without a touchpoint or channel) reads "none". */
+function breakdownLabel(key: string): string {
+  return key === '' ? t('breakdown.none') : key;
+}
+
+/**
+ * Today's values per channel or touchpoint as a table (rows carry `data-channel` / `data-touchpoint`
+ * with the raw key); "loading" until the first message. Returns the keys shown, sorted.
+ */
+function renderBreakdownTable(kind: 'channel' | 'touchpoint', results: KpiResults | null): string[] {
+  const table = byId<HTMLTableElement>(`${kind}-table`);
+  table.setAttribute('aria-busy', String(!results));
+  const head = h('thead', {}, h('tr', {}, h('th', {}, t(`${kind}.column`)), ...CHANNEL_METRICS.map((m) => h('th', { class: 'num' }, t(`metric.${m}`)))));
+  const note = (key: string) => h('tbody', {}, h('tr', {}, h('td', { colspan: CHANNEL_METRICS.length + 1, class: 'muted' }, t(key))));
+  if (!results) {
+    table.replaceChildren(head, note('loading'));
+    return [];
+  }
+  const keys = [...new Set(results.flatMap((r) => r.breakdown.map((s) => s.key ?? '')))].sort();
+  const value = breakdownValue(results);
   table.replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', {}, t('channel.column')), ...CHANNEL_METRICS.map((m) => h('th', { class: 'num' }, t(`metric.${m}`))))),
-    h(
-      'tbody',
-      {},
-      ...(channels.length
-        ? channels.map((c) => h('tr', { 'data-channel': c }, h('td', {}, c || '—'), ...CHANNEL_METRICS.map((m) => h('td', { class: 'num', 'data-metric': m }, formatMetric(m, value(m, c))))))
-        : [h('tr', {}, h('td', { colspan: CHANNEL_METRICS.length + 1, class: 'muted' }, t('channel.none')))]),
-    ),
+    head,
+    keys.length
+      ? h(
+          'tbody',
+          {},
+          ...keys.map((k) =>
+            h('tr', { [`data-${kind}`]: k }, h('td', { class: k === '' ? 'muted' : undefined }, breakdownLabel(k)), ...CHANNEL_METRICS.map((m) => h('td', { class: 'num', 'data-metric': m }, formatMetric(m, value(m, k))))),
+          ),
+        )
+      : note(`${kind}.none`),
   );
+  return keys;
 }
 
 function renderFunnel(b: Board): void {

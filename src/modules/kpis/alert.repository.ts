@@ -22,6 +22,10 @@ export interface AlertRuleRow {
   window_days: number;
   filter: Record<string, unknown>;
   enabled: boolean;
+  /** Resolve the rule's open/acknowledged alerts when its condition stops holding. */
+  auto_resolve: boolean;
+  /** Which period is measured: the last completed one, or the current one so far. */
+  evaluate: 'completed_period' | 'current_period';
   breached: boolean;
   last_fired_at: Date | null;
   created_at: Date;
@@ -43,7 +47,7 @@ export interface AlertRow {
   resolved_at: Date | null;
 }
 
-const RULE_COLS = `id, name, metric, kind, threshold, target_id, deviation_pct, level, cooldown_sec, window_days, filter, enabled, breached, last_fired_at, created_at`;
+const RULE_COLS = `id, name, metric, kind, threshold, target_id, deviation_pct, level, cooldown_sec, window_days, filter, enabled, auto_resolve, evaluate, breached, last_fired_at, created_at`;
 const ALERT_COLS = `id, rule_id, metric, level, value, reference, message, status, raised_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at`;
 
 /** SQL of targets, alert rules and alerts. */
@@ -67,9 +71,9 @@ export class AlertRepository {
 
   async insertRule(em: EntityManager, ws: string, r: Omit<AlertRuleRow, 'id' | 'breached' | 'last_fired_at' | 'created_at' | 'enabled'>): Promise<AlertRuleRow> {
     const [row] = await em.query(
-      `INSERT INTO kpi_alert_rules (workspace_id, name, metric, kind, threshold, target_id, deviation_pct, level, cooldown_sec, window_days, filter)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) RETURNING ${RULE_COLS}`,
-      [ws, r.name, r.metric, r.kind, r.threshold, r.target_id, r.deviation_pct, r.level, r.cooldown_sec, r.window_days, JSON.stringify(r.filter)],
+      `INSERT INTO kpi_alert_rules (workspace_id, name, metric, kind, threshold, target_id, deviation_pct, level, cooldown_sec, window_days, filter, auto_resolve, evaluate)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING ${RULE_COLS}`,
+      [ws, r.name, r.metric, r.kind, r.threshold, r.target_id, r.deviation_pct, r.level, r.cooldown_sec, r.window_days, JSON.stringify(r.filter), r.auto_resolve, r.evaluate],
     );
     return row;
   }
@@ -108,9 +112,24 @@ export class AlertRepository {
     return a;
   }
 
-  /** The condition no longer holds: re-arm the rule. */
-  async clear(em: EntityManager, ws: string, ruleId: string): Promise<void> {
-    await em.query(`UPDATE kpi_alert_rules SET breached = false WHERE workspace_id = $1 AND id = $2 AND breached`, [ws, ruleId]);
+  /**
+   * The condition no longer holds: re-arm the rule and, when it auto-resolves, resolve its alerts
+   * that are still open or acknowledged (`resolved_by` stays null: nobody resolved them). One
+   * statement, so only the evaluation that re-arms the rule resolves.
+   */
+  async clear(em: EntityManager, ws: string, ruleId: string, now: Date): Promise<void> {
+    await em.query(
+      `WITH rearmed AS (UPDATE kpi_alert_rules SET breached = false WHERE workspace_id = $1 AND id = $2 AND breached RETURNING id, auto_resolve)
+       UPDATE kpi_alerts a SET status = 'resolved', resolved_at = $3
+       FROM rearmed r WHERE a.workspace_id = $1 AND a.rule_id = r.id AND r.auto_resolve AND a.status <> 'resolved'`,
+      [ws, ruleId, now],
+    );
+  }
+
+  /** The workspace's local date today and its settings (language). */
+  async workspaceNow(em: EntityManager, ws: string): Promise<{ today: string; settings: Record<string, unknown> }> {
+    const [r] = await em.query(`SELECT to_char(now() AT TIME ZONE time_zone, 'YYYY-MM-DD') AS today, settings FROM workspaces WHERE id = $1`, [ws]);
+    return r;
   }
 
   alerts(em: EntityManager, ws: string, status: string | null, levels: string[] | null, limit: number): Promise<AlertRow[]> {

@@ -4,7 +4,7 @@ import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
 import type { AlertRow, AlertRuleRow, TargetRow } from './alert.repository';
 import { LEVEL_RANK, type AlertLevel as AlertLevelKey } from './alert.service';
-import { Alert, AlertLevel, AlertRule, AlertRuleInput, AlertRuleKind, AlertStatus, KpiTarget } from './alert.type';
+import { Alert, AlertEvaluation, AlertLevel, AlertRule, AlertRuleInput, AlertRuleKind, AlertStatus, KpiTarget } from './alert.type';
 import { KpiMetric } from './kpi.catalogue';
 import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
 import type { KpiService } from './kpi.service';
@@ -32,6 +32,8 @@ const toRule = (r: AlertRuleRow): AlertRule =>
     level: r.level as AlertLevel,
     cooldownSeconds: r.cooldown_sec,
     windowDays: r.window_days,
+    evaluate: r.evaluate as AlertEvaluation,
+    autoResolve: r.auto_resolve,
     breached: r.breached,
     lastFiredAt: r.last_fired_at,
   });
@@ -79,7 +81,7 @@ export class AlertResolver {
   @Mutation(() => AlertRule, { description: 'Create an alert rule; it is evaluated at once and after every ingest commit. ANALYST or ADMIN.' })
   async createAlertRule(@Arg('input', () => AlertRuleInput, { description: 'The rule.' }) input: AlertRuleInput, @Ctx() ctx: RequestContext): Promise<AlertRule> {
     return toRule(
-      await this.services.kpis.alerts.createRule(requireAuth(ctx).workspaceId, { ...input, kind: input.kind as AlertRuleRow['kind'], level: input.level as AlertLevelKey, filter: input.filter ? { ...input.filter } : null }),
+      await this.services.kpis.alerts.createRule(requireAuth(ctx).workspaceId, { ...input, kind: input.kind as AlertRuleRow['kind'], level: input.level as AlertLevelKey, evaluate: input.evaluate as AlertRuleRow['evaluate'], filter: input.filter ? { ...input.filter } : null }),
     );
   }
 

@@ -2,7 +2,9 @@ import { AppError } from '../../platform/errors';
 import type { AlertMetrics } from '../../platform/metrics';
 import type { ModuleDeps } from '../../platform/module';
 import { Topics } from '../../platform/pubsub';
-import { CATALOGUE, KpiMetric } from './kpi.catalogue';
+import { localeOf } from '../workspaces';
+import { KpiMetric } from './kpi.catalogue';
+import { deviationMessage, thresholdMessage } from './alert.messages';
 import { KpiErrorCode } from './kpi.errors';
 import type { KpiFilterSpec } from './kpi.repository';
 import type { KpiRange, KpiService } from './kpi.service';
@@ -25,17 +27,22 @@ export interface AlertRuleInputSpec {
   cooldownSeconds?: number | null;
   windowDays?: number | null;
   filter?: KpiFilterSpec | null;
+  autoResolve?: boolean | null;
+  evaluate?: AlertRuleRow['evaluate'] | null;
 }
 
 /** Delay that gathers the commits of a burst into one evaluation. */
 const EVALUATE_DELAY_MS = 50;
 
 /**
- * Targets (目标) and alert rules (预警): threshold (above/below over the last `windowDays` local
- * days, today included) or deviation from a target over its period (to date). A rule fires once
- * when its condition starts to hold (then stays quiet until it stops holding and holds again, and
- * never within its cooldown); the alert is stored and published on `alertRaised`. Rules are
- * evaluated after ingest commits, coalesced per workspace.
+ * Targets (目标) and alert rules (预警): threshold (above/below over `windowDays` local days) or
+ * deviation from a target over its period. A rule measures completed periods by default (the
+ * `windowDays` days ending yesterday; a target period once it has ended), or, with
+ * `current_period`, the period under way so far (today included; a target period to date). A rule
+ * fires once when its condition starts to hold (then stays quiet until it stops holding and holds
+ * again, and never within its cooldown); the alert is stored, written in the workspace's language,
+ * and published on `alertRaised`. When the condition stops holding, a rule with `auto_resolve`
+ * resolves its alerts. Rules are evaluated after ingest commits, coalesced per workspace.
  */
 export class AlertService {
   private readonly repo = new AlertRepository();
@@ -101,6 +108,8 @@ export class AlertService {
       cooldown_sec: cooldown,
       window_days: windowDays,
       filter: { ...filter },
+      auto_resolve: input.autoResolve ?? false,
+      evaluate: input.evaluate ?? 'completed_period',
     });
     this.schedule(ws);
     return rule;
@@ -175,41 +184,51 @@ export class AlertService {
     this.evaluations++;
     const rules = await this.repo.rules(this.em, ws, true);
     if (!rules.length) return [];
-    const today = await this.kpis.today(ws);
+    const { today, settings } = await this.repo.workspaceNow(this.em, ws);
+    const locale = localeOf(settings);
+    const yesterday = addDays(today, -1);
     const targets = new Map((await this.repo.targets(this.em, ws)).map((t) => [t.id, t]));
     const raised: AlertRow[] = [];
     for (const rule of rules) {
       const metric = rule.metric as KpiMetric;
-      let value: number | null;
+      const completed = rule.evaluate === 'completed_period';
+      let range: KpiRange;
       let reference: number | null;
-      let holds: boolean;
-      let message: string;
-      const label = `${CATALOGUE[metric]?.label ?? metric} (${metric})`;
+      let filter: KpiFilterSpec;
       if (rule.kind === 'deviation') {
         const t = targets.get(rule.target_id ?? '');
-        if (!t || t.period.from > today) {
-          await this.repo.clear(this.em, ws, rule.id);
+        // Completed: the target's whole period, once it has ended. Current: its period to date.
+        if (!t || (completed ? t.period.to > yesterday : t.period.from > today)) {
+          await this.repo.clear(this.em, ws, rule.id, now);
           continue;
         }
-        const to = t.period.to < today ? t.period.to : today;
-        value = await this.kpis.valueOver(ws, metric, { from: t.period.from, to }, t.filter as KpiFilterSpec);
+        range = { from: t.period.from, to: t.period.to < today ? t.period.to : today };
         reference = t.value;
-        const dev = value === null || reference === 0 ? null : (value - reference) / Math.abs(reference);
-        holds = dev !== null && Math.abs(dev) * 100 > (rule.deviation_pct ?? DEFAULT_DEVIATION_PCT);
-        message = `${label} is ${value} against target ${reference} for ${t.period.from}–${t.period.to}: ${dev === null ? 'n/a' : `${(dev * 100).toFixed(1)}%`} off (limit ${rule.deviation_pct}%)`;
+        filter = t.filter as KpiFilterSpec;
       } else {
-        const from = addDays(today, 1 - rule.window_days);
-        value = await this.kpis.valueOver(ws, metric, { from, to: today }, rule.filter as KpiFilterSpec);
+        const end = completed ? yesterday : today;
+        range = { from: addDays(end, 1 - rule.window_days), to: end };
         reference = rule.threshold;
+        filter = rule.filter as KpiFilterSpec;
+      }
+      const value = await this.kpis.valueOver(ws, metric, range, filter);
+      const facts = { ruleName: rule.name, metric, range, partial: range.to >= today, value, reference };
+      let holds: boolean;
+      let message: string;
+      if (rule.kind === 'deviation') {
+        const dev = value === null || reference === 0 || reference === null ? null : (value - reference) / Math.abs(reference);
+        holds = dev !== null && Math.abs(dev) * 100 > (rule.deviation_pct ?? DEFAULT_DEVIATION_PCT);
+        message = deviationMessage(locale, facts, dev, rule.deviation_pct ?? DEFAULT_DEVIATION_PCT);
+      } else {
         holds = value !== null && reference !== null && (rule.kind === 'above' ? value > reference : value < reference);
-        message = `${label} is ${value} over ${from}–${today}, ${rule.kind} ${reference}`;
+        message = thresholdMessage(locale, rule.kind, facts);
       }
       if (!holds) {
-        if (rule.breached) await this.repo.clear(this.em, ws, rule.id);
+        if (rule.breached) await this.repo.clear(this.em, ws, rule.id, now);
         continue;
       }
       if (rule.breached) continue;
-      const a = await this.repo.fire(this.em, ws, rule, value, reference, `${rule.name}: ${message}`, now);
+      const a = await this.repo.fire(this.em, ws, rule, value, reference, message, now);
       if (a) {
         raised.push(a);
         this.ctx.pubSub.publish(Topics.alertRaised(ws), { alertId: a.id, level: a.level });

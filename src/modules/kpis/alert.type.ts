@@ -24,9 +24,24 @@ registerEnumType(AlertRuleKind, {
   name: 'AlertRuleKind',
   description: 'What makes a rule hold.',
   valuesConfig: {
-    ABOVE: { description: 'The metric over the last `windowDays` local days (today included) is above `threshold`.' },
-    BELOW: { description: 'The metric over the last `windowDays` local days (today included) is below `threshold`.' },
-    DEVIATION: { description: 'The metric over the target period so far differs from the target by more than `deviationPct` percent (either way).' },
+    ABOVE: { description: 'The metric over `windowDays` local days (which days: `evaluate`) is above `threshold`.' },
+    BELOW: { description: 'The metric over `windowDays` local days (which days: `evaluate`) is below `threshold`.' },
+    DEVIATION: { description: 'The metric over the target period (whole or to date: `evaluate`) differs from the target by more than `deviationPct` percent (either way).' },
+  },
+});
+
+export enum AlertEvaluation {
+  COMPLETED_PERIOD = 'completed_period',
+  CURRENT_PERIOD = 'current_period',
+}
+registerEnumType(AlertEvaluation, {
+  name: 'AlertEvaluation',
+  description: 'Which period a rule measures.',
+  valuesConfig: {
+    COMPLETED_PERIOD: {
+      description: 'Completed periods only (the default): ABOVE/BELOW measure the `windowDays` local days ending yesterday; DEVIATION compares the target period once it has ended. A period that has just begun cannot fire a BELOW rule.',
+    },
+    CURRENT_PERIOD: { description: 'The period under way, so far: ABOVE/BELOW measure the last `windowDays` local days with today; DEVIATION compares the target period to date.' },
   },
 });
 
@@ -77,8 +92,12 @@ export class AlertRule {
   level: AlertLevel;
   @Field(() => Int, { description: 'Minimum seconds between two alerts of this rule.' })
   cooldownSeconds: number;
-  @Field(() => Int, { description: 'ABOVE/BELOW: local days measured, today included.' })
+  @Field(() => Int, { description: 'ABOVE/BELOW: local days measured (ending yesterday or today: `evaluate`).' })
   windowDays: number;
+  @Field(() => AlertEvaluation, { description: 'Which period is measured: completed periods (default) or the current one so far.' })
+  evaluate: AlertEvaluation;
+  @Field(() => Boolean, { description: 'Its open and acknowledged alerts are resolved (with `resolvedAt`, no `resolvedBy`) when the condition stops holding.' })
+  autoResolve: boolean;
   @Field(() => Boolean, { description: 'The condition held at the last evaluation.' })
   breached: boolean;
   @Field(() => Date, { nullable: true, description: 'When it last raised an alert.' })
@@ -99,7 +118,7 @@ export class Alert {
   value: number | null;
   @Field(() => Float, { nullable: true, description: 'Threshold or target it was compared with.' })
   reference: number | null;
-  @Field({ description: 'What happened, in one line.' })
+  @Field({ description: "What happened, in one line, in the workspace's language (`Workspace.locale`) at the time it was raised: metric name, rounded values with units, the days measured." })
   message: string;
   @Field(() => AlertStatus, { description: 'Status.' })
   status: AlertStatus;
@@ -109,7 +128,7 @@ export class Alert {
   acknowledgedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was acknowledged.' })
   acknowledgedAt: Date | null;
-  @Field(() => String, { nullable: true, description: 'API key id that resolved it.' })
+  @Field(() => String, { nullable: true, description: 'API key id that resolved it; null when its rule resolved it (`autoResolve`).' })
   resolvedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was resolved.' })
   resolvedAt: Date | null;
@@ -133,8 +152,12 @@ export class AlertRuleInput {
   level: AlertLevel;
   @Field(() => Int, { nullable: true, description: 'Seconds between two alerts of the rule (0–2592000, default 3600).' })
   cooldownSeconds?: number | null;
-  @Field(() => Int, { nullable: true, description: 'ABOVE/BELOW: local days measured, today included (1–366, default 1).' })
+  @Field(() => Int, { nullable: true, description: 'ABOVE/BELOW: local days measured (1–366, default 1), ending yesterday or today (`evaluate`).' })
   windowDays?: number | null;
+  @Field(() => AlertEvaluation, { defaultValue: AlertEvaluation.COMPLETED_PERIOD, description: 'Which period is measured: completed periods (default), or the current one so far.' })
+  evaluate: AlertEvaluation;
+  @Field(() => Boolean, { defaultValue: false, description: 'Resolve its alerts when the condition stops holding (default false: people resolve them).' })
+  autoResolve: boolean;
   @Field(() => KpiFilterInput, { nullable: true, description: 'ABOVE/BELOW: filter for the metric.' })
   filter?: KpiFilterInput | null;
 }

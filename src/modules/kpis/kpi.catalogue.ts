@@ -177,3 +177,41 @@ export const REFERRAL_KINDS = ['invited', 'referred', 'shared_to'];
 export function familiesOf(metrics: KpiMetric[]): Family[] {
   return [...new Set(metrics.flatMap((m) => CATALOGUE[m].needs))];
 }
+
+/**
+ * How a metric's values read: `count` (people, orders: whole numbers), `rate` (a fraction, shown as
+ * a percentage), `currency` (yuan, ¥ with 2 decimals), `score` (a plain number: NPS, coefficients).
+ */
+export type MetricUnit = 'count' | 'rate' | 'currency' | 'score';
+
+/** Each metric's unit and English label (the Chinese one is `CATALOGUE[m].label`). */
+export const METRIC_DISPLAY: Record<KpiMetric, { unit: MetricUnit; en: string }> = {
+  NEW_PROFILES: { unit: 'count', en: 'New profiles' },
+  GROWTH_RATE: { unit: 'rate', en: 'Growth rate' },
+  ORGANIC_SHARE: { unit: 'rate', en: 'Organic share' },
+  ACTIVE_USERS: { unit: 'count', en: 'Active users' },
+  DAU: { unit: 'count', en: 'DAU' },
+  WAU: { unit: 'count', en: 'WAU' },
+  MAU: { unit: 'count', en: 'MAU' },
+  DAU_SHARE: { unit: 'rate', en: 'DAU share' },
+  STICKINESS: { unit: 'rate', en: 'Stickiness' },
+  SESSIONS: { unit: 'count', en: 'Sessions' },
+  INTERACTION_RATE: { unit: 'rate', en: 'Interaction rate' },
+  RETENTION_D1: { unit: 'rate', en: 'D1 retention' },
+  RETENTION_D7: { unit: 'rate', en: 'D7 retention' },
+  RETENTION_D30: { unit: 'rate', en: 'D30 retention' },
+  CHURN_RATE: { unit: 'rate', en: 'Churn rate' },
+  SILENT_WAKEUP_RATE: { unit: 'rate', en: 'Silent wake-up rate' },
+  ORDERS: { unit: 'count', en: 'Orders' },
+  GMV: { unit: 'currency', en: 'GMV' },
+  AOV: { unit: 'currency', en: 'AOV' },
+  ARPU: { unit: 'currency', en: 'ARPU' },
+  CONVERSION_RATE: { unit: 'rate', en: 'Conversion rate' },
+  FIRST_CONVERSION_RATE: { unit: 'rate', en: 'First-order conversion rate' },
+  REPURCHASE_RATE: { unit: 'rate', en: 'Repurchase rate' },
+  LTV: { unit: 'currency', en: 'LTV' },
+  REVENUE_PER_PROFILE: { unit: 'currency', en: 'Revenue per profile' },
+  REFERRAL_RATE: { unit: 'rate', en: 'Referral rate' },
+  FISSION_COEFFICIENT: { unit: 'score', en: 'Fission coefficient' },
+  NPS: { unit: 'score', en: 'NPS' },
+};

@@ -3,6 +3,7 @@ import { WorkspaceResolver } from './workspace.resolver';
 import { WorkspaceEntity } from './workspace.entity';
 import { ApiKeyEntity } from './api-key.entity';
 export { WorkspaceService, DEFAULT_TIME_ZONE } from './workspace.service';
+export { localeOf, DEFAULT_LOCALE, type WorkspaceLocaleKey } from './workspace.settings';
 export type { BootstrapResult } from './workspace.service';
 export { WorkspaceResolver } from './workspace.resolver';
 export type { WorkspaceResolverDeps } from './workspace.resolver';

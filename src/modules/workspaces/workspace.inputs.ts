@@ -1,6 +1,7 @@
 import { IsBoolean, IsEnum, IsInt, IsOptional, IsString, Length, Max, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
 import { Field, InputType, Int } from 'type-graphql';
 import { Role } from '../../platform/auth';
+import { WorkspaceLocale } from './workspace.type';
 
 @ValidatorConstraint({ name: 'timeZone' })
 export class IsTimeZone implements ValidatorConstraintInterface {
@@ -50,6 +51,11 @@ export class UpdateWorkspaceInput {
   @Min(100)
   @Max(60_000)
   liveUpdateIntervalMs?: number;
+
+  @Field(() => WorkspaceLocale, { nullable: true, description: 'Language of alert messages written from now on (default `ZH_CN`).' })
+  @IsOptional()
+  @IsEnum(WorkspaceLocale)
+  locale?: WorkspaceLocale;
 }
 
 @InputType({ description: 'A new API key.' })

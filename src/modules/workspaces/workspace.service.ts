@@ -8,7 +8,7 @@ import type { WorkspaceEntity } from './workspace.entity';
 import { WorkspaceRepository } from './workspace.repository';
 import { WorkspaceErrorCode } from './workspace.errors';
 import { MIN_LIVE_INTERVAL_MS } from '../../platform/live';
-import { MAX_LIVE_INTERVAL_MS, liveIntervalOf } from './workspace.settings';
+import { MAX_LIVE_INTERVAL_MS, liveIntervalOf, localeOf, type WorkspaceLocaleKey } from './workspace.settings';
 import { AuditService, type AuditActor } from '../compliance';
 
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
@@ -77,7 +77,7 @@ export class WorkspaceService {
     });
   }
 
-  async updateWorkspace(workspaceId: string, patch: { name?: string; timeZone?: string; liveUpdateIntervalMs?: number | null }): Promise<WorkspaceEntity> {
+  async updateWorkspace(workspaceId: string, patch: { name?: string; timeZone?: string; liveUpdateIntervalMs?: number | null; locale?: WorkspaceLocaleKey | null }): Promise<WorkspaceEntity> {
     const interval = patch.liveUpdateIntervalMs;
     if (interval !== undefined && interval !== null && !(Number.isInteger(interval) && interval >= MIN_LIVE_INTERVAL_MS && interval <= MAX_LIVE_INTERVAL_MS)) {
       throw AppError.badInput(WorkspaceErrorCode.INVALID_LIVE_INTERVAL, 'input.liveUpdateIntervalMs', `liveUpdateIntervalMs must be an integer from ${MIN_LIVE_INTERVAL_MS} to ${MAX_LIVE_INTERVAL_MS}`);
@@ -85,10 +85,17 @@ export class WorkspaceService {
     if (patch.name !== undefined && patch.name.trim() === '') {
       throw AppError.badInput(WorkspaceErrorCode.INVALID_NAME, 'input.name', 'name must not be blank');
     }
+    if (patch.locale !== undefined && patch.locale !== null && localeOf({ locale: patch.locale }) !== patch.locale) {
+      throw AppError.badInput(WorkspaceErrorCode.INVALID_LOCALE, 'input.locale', 'locale must be ZH_CN or EN');
+    }
+    const settings = {
+      ...(interval !== undefined && interval !== null ? { liveUpdateIntervalMs: interval } : {}),
+      ...(patch.locale ? { locale: patch.locale } : {}),
+    };
     const ws = await this.repo.updateWorkspace(this.ds.manager, workspaceId, {
       name: patch.name?.trim(),
       timeZone: patch.timeZone,
-      settings: interval !== undefined && interval !== null ? { liveUpdateIntervalMs: interval } : undefined,
+      settings: Object.keys(settings).length ? settings : undefined,
     });
     if (!ws) throw AppError.notFound(WorkspaceErrorCode.WORKSPACE_NOT_FOUND, `Workspace ${workspaceId} does not exist.`);
     this.pubSub.publish(Topics.workspaceUpdated(workspaceId), { workspaceId });

@@ -1,8 +1,18 @@
-import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { liveIntervalOf } from './workspace.settings';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { liveIntervalOf, localeOf } from './workspace.settings';
 import { Role } from '../../platform/auth';
 import type { ApiKeyEntity } from './api-key.entity';
 import type { WorkspaceEntity } from './workspace.entity';
+
+export enum WorkspaceLocale {
+  ZH_CN = 'zh-CN',
+  EN = 'en',
+}
+registerEnumType(WorkspaceLocale, {
+  name: 'WorkspaceLocale',
+  description: 'Language of the text Siyu writes for a workspace (alert messages: labels, numbers, units).',
+  valuesConfig: { ZH_CN: { description: 'Simplified Chinese (简体中文), the default.' }, EN: { description: 'English.' } },
+});
 
 @ObjectType({ description: 'A tenant: one brand. Nothing crosses workspaces.' })
 export class Workspace {
@@ -19,6 +29,9 @@ export class Workspace {
     description: 'Live updates (`profileUpdated`, …): a shared value is pushed at most once per this many milliseconds (coalesced). Default 1000, at least 100.',
   })
   liveUpdateIntervalMs: number;
+
+  @Field(() => WorkspaceLocale, { description: 'Language of alert messages (whole sentences, metric names, rounded values with units). Default `ZH_CN`; messages keep the language they were written in.' })
+  locale: WorkspaceLocale;
 
   @Field({ description: 'When the workspace was created.' })
   createdAt: Date;
@@ -90,6 +103,7 @@ export function toWorkspace(e: WorkspaceEntity): Workspace {
     name: e.name,
     timeZone: e.timeZone,
     liveUpdateIntervalMs: liveIntervalOf(e.settings),
+    locale: localeOf(e.settings) as WorkspaceLocale,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   });
