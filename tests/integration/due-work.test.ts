@@ -1,4 +1,5 @@
-import { bootApp, type TestApp } from '../support/app';
+import { bootApp, usingPostgres, type TestApp } from '../support/app';
+import { skipReason } from '../support/services';
 import { DAY, HOUR } from '../support/time';
 import { ingestOne } from '../support/api';
 import { waitUntil } from '../support/wait';
@@ -82,6 +83,34 @@ describe('the due scheduler (sweep off: only it can make these changes)', () => 
     expect(await entries()).toMatchObject([{ stepKey: 'added', status: 'ACTIVE' }]);
     await waitUntil('the cart to be abandoned', async () => (await entries())[0].status === 'COMPLETED', { timeoutMs: 30_000, intervalMs: 100 });
     expect(await entries()).toMatchObject([{ stepKey: 'abandoned', status: 'COMPLETED' }]);
+  });
+});
+
+describe('the due scheduler on two instances (PostgreSQL: both share the database)', () => {
+  it('handles each moment once: one membership change, whichever instance took it', async () => {
+    if (!usingPostgres()) {
+      skipReason('two instances need a shared database (PostgreSQL); the embedded one belongs to one process');
+      return;
+    }
+    const env = { SIYU_SWEEP_INTERVAL_MS: '0', SIYU_DUE_INTERVAL_MS: '50' };
+    const [a, b] = await Promise.all([bootApp(env), bootApp(env)]);
+    try {
+      const { workspaceId, adminKey } = await a.newWorkspace();
+      await windowRule(a, adminKey);
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        ids.push(await ingestOne(i % 2 ? a : b, adminKey, [`member_id::DUE-2I-${i}`], { name: 'Product Viewed', timestamp: new Date(Date.now() + 2_000 - HOUR).toISOString() }));
+      }
+      const left = async () =>
+        (await a.app.db.dataSource.query(`SELECT profile_id FROM membership_changes WHERE workspace_id = $1 AND subject = 'viewed_1h' AND change = 'left'`, [workspaceId])) as { profile_id: string }[];
+      await waitUntil('every tag to go', async () => (await left()).length >= ids.length, { timeoutMs: 30_000, intervalMs: 100 });
+      // Both instances kept polling meanwhile; each person left exactly once.
+      const rows = await left();
+      expect(rows.map((r) => r.profile_id).sort()).toEqual([...ids].sort());
+      for (const id of ids) expect(await tagsOf(a, adminKey, id)).not.toContain('viewed_1h');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 });
 

@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { print, type DocumentNode } from 'graphql';
 import { isNonNullType } from 'graphql';
+import { Client } from 'pg';
+import request from 'supertest';
 import WebSocket from 'ws';
 import { rng, type Rng } from '../../src/shared/random';
-import { bootApp, type TestApp } from '../support/app';
+import { loadConfig } from '../../src/platform/config';
+import { openDatabase } from '../../src/platform/db';
+import { bootApp, TEST_PII_KEY, usingPostgres, type TestApp } from '../support/app';
+import { buildDist, startServer, type ServerProcess } from '../support/process';
 import { probeOperations, valueFor, type ProbeOperation, type ProbeTargets } from '../support/schema-probe';
 
 /**
@@ -12,9 +20,12 @@ import { probeOperations, valueFor, type ProbeOperation, type ProbeTargets } fro
  * documents, fragment and alias bombs, deep nesting, huge documents and arrays, NUL and lone
  * surrogates in every string argument the schema probes fill, wrong types, impossible dates,
  * injection-like strings, bad Segment payloads and gzip bombs. Nothing may answer 5xx or
- * INTERNAL_SERVER_ERROR, nothing is written (a READ key, no key or a wrong key), the event loop is
- * never held for long (a generous bound: a fragment bomb that is expanded holds it for seconds or
- * forever), and memory stays bounded.
+ * INTERNAL_SERVER_ERROR, nothing is written (a READ key, no key or a wrong key), the server's event
+ * loop is never held for long (MAX_LOOP_HOLD_MS), and its memory stays bounded.
+ *
+ * The server runs as a separate process (`node dist/src/main.js`, as users run it), so that what is
+ * measured — its event-loop delay and resident memory, read from its own /metrics during the flood
+ * — is the server's alone, not the load generator's.
  */
 const SEED = 20261203;
 const HTTP_REQUESTS = 1200;
@@ -22,11 +33,142 @@ const WS_MESSAGES = 400;
 const CONCURRENCY = 8;
 const MiB = 1024 * 1024;
 
-let t: TestApp;
+/**
+ * The longest the server may hold its event loop during the flood. The target is 100 ms per request;
+ * measured here on 2 shared cores with eight requests in flight, the longest single hold (GC
+ * included) is 70–170 ms, so this asserts 250 ms: far below what the unguarded server held (seconds
+ * for a fragment bomb, for good at 38 levels; 860 ms per 40 KB string scanned for personal data).
+ */
+const MAX_LOOP_HOLD_MS = 250;
+/** How much the server's resident memory may grow over the flood. */
+const MAX_RSS_GROWTH_MiB = 300;
+
+const SERVER_ENV = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  SIYU_SWEEP_INTERVAL_MS: '0',
+  SIYU_DUE_INTERVAL_MS: '0',
+  SIYU_RATE_LIMIT_PER_SEC: '1000000',
+  SIYU_INGEST_RATE_LIMIT_PER_SEC: '1000000',
+  SIYU_WS_MAX_CONNECTIONS_PER_KEY: '1000',
+};
+
+/** The flood's target: a server process, its workspace, an admin key, and a way to count its rows. */
+interface Target {
+  url: string;
+  workspaceId: string;
+  adminKey: string;
+  server: ServerProcess;
+  /** Rows of every table with a workspace_id, for the workspace (the embedded server is stopped to read them). */
+  rows(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+const ROW_TABLES = `SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'workspace_id' AND table_schema = current_schema() ORDER BY table_name`;
+
+async function countRows(query: (sql: string, params?: unknown[]) => Promise<{ [k: string]: unknown }[]>, workspaceId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const { table_name } of (await query(ROW_TABLES)) as { table_name: string }[]) {
+    const [c] = await query(`SELECT count(*)::int AS n FROM "${table_name}" WHERE workspace_id = $1`, [workspaceId]);
+    out[table_name] = c.n as number;
+  }
+  return out;
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  server.child.kill('SIGTERM');
+  await server.exited;
+}
+
+async function listening(server: ServerProcess): Promise<string> {
+  const [, url] = await server.waitFor(/GraphQL:\s+(http:\/\/\S+)\/graphql/, 90_000);
+  return url;
+}
+
+/** PostgreSQL: a workspace made in-process on the run's test database; the server process uses the same database. */
+async function postgresTarget(): Promise<Target> {
+  const setup: TestApp = await bootApp();
+  const { workspaceId, adminKey } = await setup.newWorkspace('flood');
+  await setup.stop();
+  const dbUrl = process.env.SIYU_TEST_DATABASE_URL!;
+  const server = startServer({ ...SERVER_ENV, DATABASE_URL: dbUrl, SIYU_PII_KEY: TEST_PII_KEY });
+  const url = await listening(server);
+  return {
+    url,
+    workspaceId,
+    adminKey,
+    server,
+    async rows() {
+      const c = new Client({ connectionString: dbUrl });
+      await c.connect();
+      try {
+        return await countRows(async (sql, params) => (await c.query(sql, params as unknown[])).rows, workspaceId);
+      } finally {
+        await c.end();
+      }
+    },
+    stop: () => stopServer(server),
+  };
+}
+
+/** Embedded: a fresh data directory; the server prints its generated admin key of workspace "default". */
+async function embeddedTarget(): Promise<Target> {
+  const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'siyu-flood-')), 'data');
+  const env = { ...SERVER_ENV, SIYU_DATA_DIR: dataDir };
+  let server = startServer(env);
+  let url = await listening(server);
+  const [, adminKey] = await server.waitFor(/^\s+(siyu_[A-Za-z0-9_-]{32})$/m);
+  const me = await request(url).post('/graphql').set('authorization', `Bearer ${adminKey}`).send({ query: '{ me { workspace { id } } }' });
+  const workspaceId: string = me.body.data.me.workspace.id;
+  const target: Target = {
+    url,
+    workspaceId,
+    adminKey,
+    server,
+    async rows() {
+      // One process owns a data directory: stop the server, count, start it again.
+      await stopServer(target.server);
+      const db = await openDatabase(loadConfig({ SIYU_DATA_DIR: dataDir, SIYU_AUTO_MIGRATE: 'false' }));
+      try {
+        return await countRows((sql, params) => db.dataSource.query(sql, params), workspaceId);
+      } finally {
+        await db.close();
+        target.server = server = startServer(env);
+        target.url = url = await listening(server);
+      }
+    },
+    stop: () => stopServer(target.server),
+  };
+  return target;
+}
+
+/** A remote stand-in for the parts of TestApp the schema probes use. */
+function remoteApp(target: Target): TestApp {
+  return {
+    gql: async (doc: unknown, variables?: unknown, key?: string | null) => {
+      const query = typeof doc === 'string' ? doc : print(doc as DocumentNode);
+      let r = request(target.url).post('/graphql').set('content-type', 'application/json');
+      if (key) r = r.set('authorization', `Bearer ${key}`);
+      const res = await r.send({ query, variables });
+      return { status: res.status, data: res.body.data, errors: res.body.errors };
+    },
+  } as unknown as TestApp;
+}
+
+/** The server's own figures from its /metrics: event-loop delay max since the last scrape, resident memory. */
+async function serverFigures(url: string): Promise<{ loopMaxMs: number; rssMiB: number }> {
+  const text = (await request(url).get('/metrics')).text;
+  const value = (name: string) => Number(text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm'))?.[1] ?? NaN);
+  return { loopMaxMs: value('siyu_nodejs_eventloop_lag_max_seconds') * 1000, rssMiB: value('siyu_process_resident_memory_bytes') / MiB };
+}
+
+let target: Target;
 beforeAll(async () => {
-  t = await bootApp({ SIYU_RATE_LIMIT_PER_SEC: '1000000', SIYU_INGEST_RATE_LIMIT_PER_SEC: '1000000', SIYU_WS_MAX_CONNECTIONS_PER_KEY: '1000' });
-});
-afterAll(() => t.stop());
+  buildDist();
+  target = usingPostgres() ? await postgresTarget() : await embeddedTarget();
+}, 240_000);
+afterAll(() => target?.stop());
 
 const INJECTIONS = ["'; DROP TABLE events; --", '{"$gt":""}', "1' OR '1'='1", '<script>alert(1)</script>', '${jndi:ldap://x/a}', '../../etc/passwd', '％００', 'null', '\\u0000'];
 const UNSTORABLE = ['\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\udbff\u0000'];
@@ -143,19 +285,6 @@ function hostileRequest(r: Rng, probes: ProbeOperation[], keys: { read: string }
   }
 }
 
-/** Rows of every table that has a workspace_id, for one workspace. */
-async function workspaceRows(workspaceId: string): Promise<Record<string, number>> {
-  const tables: { table_name: string }[] = await t.app.db.dataSource.query(
-    `SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'workspace_id' AND table_schema = current_schema() ORDER BY table_name`,
-  );
-  const out: Record<string, number> = {};
-  for (const { table_name } of tables) {
-    const [c] = await t.app.db.dataSource.query(`SELECT count(*)::int AS n FROM "${table_name}" WHERE workspace_id = $1`, [workspaceId]);
-    out[table_name] = c.n;
-  }
-  return out;
-}
-
 /** Problems with one answer: a 5xx, or an INTERNAL_SERVER_ERROR anywhere in it. */
 function problem(status: number, text: string): string | null {
   if (status >= 500) return `status ${status}: ${text.slice(0, 200)}`;
@@ -165,7 +294,8 @@ function problem(status: number, text: string): string | null {
 
 describe('a seeded flood of hostile requests', () => {
   it(`${HTTP_REQUESTS} HTTP requests and ${WS_MESSAGES} WebSocket messages: no 5xx or INTERNAL, nothing written, loop and memory bounded`, async () => {
-    const { workspaceId, adminKey } = await t.newWorkspace('flood');
+    const { adminKey } = target;
+    const t = remoteApp(target);
     const created = await t.gql<{ createApiKey: { key: string } }>('mutation { createApiKey(input: { role: READ, name: "flood" }) { key } }', {}, adminKey);
     const read = created.data!.createApiKey.key;
     const targets: ProbeTargets = { profileId: randomUUID(), mergeId: randomUUID(), segmentId: randomUUID(), apiKeyId: randomUUID(), tagKey: 'vip', memberValue: 'm-1' };
@@ -179,21 +309,31 @@ describe('a seeded flood of hostile requests', () => {
           `${op}(${[defs, `$${arg.name}: ${String(arg.type)}`].filter(Boolean).join(', ')}) { ${name}(${[args, `${arg.name}: $${arg.name}`].filter(Boolean).join(', ')})`);
       }
     }
-    const before = await workspaceRows(workspaceId);
+    const before = await target.rows();
+    const url = target.url;
     const r = rng(SEED);
     const failures: string[] = [];
     const statuses = new Map<number, number>();
-    const rssBefore = process.memoryUsage().rss;
-    let rssMax = rssBefore;
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
+    // The server's figures, read from its /metrics while the flood runs (a scrape resets the loop maximum).
+    const baseline = await serverFigures(url);
+    let loopMaxMs = 0;
+    let rssMaxMiB = baseline.rssMiB;
+    let flooding = true;
+    const watcher = (async () => {
+      while (flooding) {
+        const f = await serverFigures(url);
+        loopMaxMs = Math.max(loopMaxMs, f.loopMaxMs);
+        rssMaxMiB = Math.max(rssMaxMiB, f.rssMiB);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
 
     let sent = 0;
     const httpWorker = async () => {
       while (sent < HTTP_REQUESTS) {
         sent++;
         const req = hostileRequest(r, probes, { read });
-        let call = req.method === 'get' ? t.http().get(req.path) : t.http().post(req.path);
+        let call = req.method === 'get' ? request(url).get(req.path) : request(url).post(req.path);
         for (const [k, v] of Object.entries(req.headers)) call = call.set(k, v);
         const res = await (req.body === undefined ? call : call.send(req.body)).buffer(true).parse((response, cb) => {
           let text = '';
@@ -204,14 +344,13 @@ describe('a seeded flood of hostile requests', () => {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const p = problem(res.status, String(res.body));
         if (p) failures.push(`${req.method.toUpperCase()} ${req.path} ${String(req.body ?? '').slice(0, 120)} → ${p}`);
-        rssMax = Math.max(rssMax, process.memoryUsage().rss);
       }
     };
 
     let wsSent = 0;
     const wsWorker = async () => {
       while (wsSent < WS_MESSAGES) {
-        const socket = new WebSocket(t.url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws');
+        const socket = new WebSocket(url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws');
         const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
         await new Promise<void>((resolve, reject) => {
           socket.once('open', () => resolve());
@@ -233,23 +372,22 @@ describe('a seeded flood of hostile requests', () => {
         socket.close(1000);
         const code = await closed;
         if (code === 4500 || code === 1011) failures.push(`ws closed with ${code}`);
-        rssMax = Math.max(rssMax, process.memoryUsage().rss);
       }
     };
 
     await Promise.all([...Array.from({ length: CONCURRENCY }, httpWorker), wsWorker(), wsWorker()]);
-    loop.disable();
+    flooding = false;
+    await watcher;
+    const last = await serverFigures(url);
+    loopMaxMs = Math.max(loopMaxMs, last.loopMaxMs);
 
     // The server is still up and answers.
-    expect((await t.http().get('/healthz')).status).toBe(200);
+    expect((await request(url).get('/healthz')).status).toBe(200);
     expect(failures.slice(0, 20)).toEqual([]);
-    expect(await workspaceRows(workspaceId)).toEqual(before);
-    // Generous bounds about the limits, not speed (see the file comment): no single hold of seconds
-    // (an expanded fragment bomb holds the loop for minutes, for good at 38 levels), and memory that
-    // does not grow with the documents sent (unbounded, eight 470 KB documents added ~700 MiB).
-    // The embedded database runs in this process: its queries and memory count here too.
-    expect(loop.max / 1e6).toBeLessThan(5000);
-    expect((rssMax - rssBefore) / MiB).toBeLessThan(600);
+    process.stdout.write(`\n  hostile flood (${usingPostgres() ? 'PostgreSQL' : 'embedded'}): server event loop held at most ${loopMaxMs.toFixed(0)} ms; RSS ${baseline.rssMiB.toFixed(0)} → max ${rssMaxMiB.toFixed(0)} MiB\n`);
+    expect({ loopMaxMs: Math.round(loopMaxMs), under: loopMaxMs <= MAX_LOOP_HOLD_MS }).toEqual({ loopMaxMs: Math.round(loopMaxMs), under: true });
+    expect(rssMaxMiB - baseline.rssMiB).toBeLessThan(MAX_RSS_GROWTH_MiB);
+    expect(await target.rows()).toEqual(before);
     // The flood reached the checks it aims at (not only the parsers).
     expect([...statuses.keys()].filter((s) => s >= 400).length).toBeGreaterThanOrEqual(3);
   }, 240_000);

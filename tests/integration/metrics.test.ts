@@ -59,7 +59,7 @@ describe('/metrics: what the system is doing', () => {
 
   it('counts alerts raised, by level', async () => {
     const { adminKey: key } = await t.newWorkspace();
-    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'IMPORTANT' } }, key);
+    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'IMPORTANT', evaluate: 'CURRENT_PERIOD' } }, key);
     expect(rule.errors).toBeUndefined();
     const before = await read('siyu_alerts_raised_total{level="important"}');
     await ingest(t, key, [makeEvent({ identifiers: [`member_id::${randomUUID()}`], name: 'Order Completed', properties: { revenue: 10 }, timestamp: new Date(Date.now() - 60_000).toISOString() })]);

@@ -19,8 +19,8 @@ export async function fetchPartition(t: TestApp, key: string): Promise<Map<strin
 export async function resolveIds(t: TestApp, key: string, ids: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(ids)];
   const out = new Map<string, string>();
-  for (let i = 0; i < unique.length; i += 200) {
-    const chunk = unique.slice(i, i + 200);
+  for (let i = 0; i < unique.length; i += 100) {
+    const chunk = unique.slice(i, i + 100);
     const q = `query { ${chunk.map((id, j) => `p${j}: profile(id: "${id}") { id }`).join(' ')} }`;
     const r = await t.gql<Record<string, { id: string }>>(q, {}, key);
     if (r.errors) throw new Error(JSON.stringify(r.errors));

@@ -106,6 +106,8 @@ export class SegmentResolver {
     return Object.assign(new ProfileConnection(), {
       edges,
       pageInfo: Object.assign(new PageInfo(), { hasNextPage: hasNext, endCursor: edges.at(-1)?.cursor ?? null }),
+      // What `totalCount` counts: the same list, all pages.
+      query: { workspaceId: auth.workspaceId, filter: { segment: s.id } },
     });
   }
 

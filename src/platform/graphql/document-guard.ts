@@ -23,7 +23,8 @@ export function parseBounded(query: string, operationName: string | null | undef
 
 /**
  * Express middleware in front of Apollo on `/graphql`: refuses a document that is too large (tokens,
- * or selections once fragments are counted), too deep or cyclic with a typed 400, before Apollo validates it —
+ * or selections once fragments are counted), too deep or cyclic with a typed error (200 as
+ * application/json, 400 as application/graphql-response+json), before Apollo validates it —
  * graphql-js validation walks fragments as spread and costs more than the parse, and Apollo offers
  * no hook that can refuse a request between parsing and validation. Syntax errors are left to Apollo.
  */
@@ -36,6 +37,10 @@ export function documentGuard(limits: QueryLimits, formatError: ErrorFormatter) 
     const parsed = parseBounded(query, typeof operationName === 'string' ? operationName : null, limits);
     if (!(parsed instanceof AppError)) return next();
     const error = requestError(parsed);
-    res.status(HTTP_STATUS[parsed.errorClass]).json({ errors: [formatError(error.toJSON(), error)] });
+    // GraphQL over HTTP, as for every other refused request: sent as application/json (the client
+    // did not prefer application/graphql-response+json), a well-formed request answers 200.
+    const status = HTTP_STATUS[parsed.errorClass];
+    const json = req.accepts(['application/json', 'application/graphql-response+json']) === 'application/json';
+    res.status(json && status >= 400 && status < 500 && status !== 429 ? 200 : status).json({ errors: [formatError(error.toJSON(), error)] });
   };
 }

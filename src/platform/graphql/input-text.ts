@@ -18,6 +18,23 @@ import { AppError, ErrorClass } from '../errors';
  */
 export const TEXT_CHECKED_PER_ITEM = 'textCheckedPerItem';
 
+/** Items a list in the variables may have (`ingestEvents` takes at most 1,000 events too). */
+export const MAX_LIST_VALUES = 1000;
+
+/** The path of the first list in `value` longer than MAX_LIST_VALUES, or null (walked iteratively: values may be deep). */
+function overlongList(value: unknown): string | null {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      if (v.length > MAX_LIST_VALUES) return path;
+      v.forEach((x, i) => stack.push({ v: x, path: path ? `${path}.${i}` : String(i) }));
+    } else for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: path ? `${path}.${k}` : k });
+  }
+  return null;
+}
+
 /**
  * Every argument of every field of the operation, as execution will see it (literals and variables
  * coerced by graphql-js), checked once before anything runs: a NUL character or a lone surrogate
@@ -33,6 +50,12 @@ export function checkArgumentText(
 ): AppError | null {
   const op = getOperationAST(document, operationName);
   if (!op) return null;
+  // A huge list costs in coercion and in the database before anything could refuse it.
+  const long = overlongList(variables ?? {});
+  if (long !== null) {
+    const message = `$${long} has more than ${MAX_LIST_VALUES} items.`;
+    return new AppError(ErrorClass.BAD_USER_INPUT, 'TOO_MANY_VALUES', message, [{ field: long, message }], { maxItems: MAX_LIST_VALUES });
+  }
   const coerced = getVariableValues(schema, op.variableDefinitions ?? [], variables ?? {});
   if (coerced.errors) return null;
   const typeInfo = new TypeInfo(schema);

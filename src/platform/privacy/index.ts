@@ -24,7 +24,8 @@ export function foldWidth(s: string): string {
 }
 
 const CN_MOBILE_IN_TEXT = /(?<![\d+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)/g;
-const EMAIL_IN_TEXT = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[A-Za-z]{2,}/g;
+/** Bounded parts (RFC 5321: 64 and 255): an unbounded `+` backtracks quadratically over a long run without '@'. */
+const EMAIL_IN_TEXT = /[^\s@<>()"',;:]{1,64}@[^\s@<>()"',;:]{1,255}\.[A-Za-z]{2,63}/g;
 /** What a number written with `+` is made of; libphonenumber's finder may run on into `, 2026` (an extension). */
 const PHONE_CHARS = /^[\d\s()+.-]*/;
 
@@ -32,7 +33,7 @@ const PHONE_CHARS = /^[\d\s()+.-]*/;
 export function findPersonalData(text: string): PersonalMatch[] {
   const folded = foldWidth(text);
   const found: PersonalMatch[] = [];
-  for (const m of folded.matchAll(EMAIL_IN_TEXT)) found.push({ start: m.index, end: m.index + m[0].length, type: 'email', value: m[0].toLowerCase() });
+  if (folded.includes('@')) for (const m of folded.matchAll(EMAIL_IN_TEXT)) found.push({ start: m.index, end: m.index + m[0].length, type: 'email', value: m[0].toLowerCase() });
   for (const m of folded.matchAll(CN_MOBILE_IN_TEXT)) found.push({ start: m.index, end: m.index + m[0].length, type: 'phone', value: `+86${m[0].replace(/\D/g, '').slice(-11)}` });
   if (folded.includes('+')) {
     for (const f of findPhoneNumbersInText(folded)) {
