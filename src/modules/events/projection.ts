@@ -211,28 +211,14 @@ export class ProjectionPhases {
    * end is a wiring error, not silently dropped.
    */
   async apply(batch: Omit<BatchContext, 'systemTags'>): Promise<(() => void)[]> {
-    const ctx: BatchContext = { ...batch, systemTags: [] };
-    const after: (() => void)[] = [];
-    for (const { run } of this.list('apply')) {
-      const out = await run(ctx);
-      if (out?.systemTags) ctx.systemTags.push(...out.systemTags);
-      if (out?.afterCommit) after.push(out.afterCommit);
-    }
-    if (ctx.systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
-    return after;
+    const systemTags: SystemTagUpdate[] = [];
+    return chain(this.list('apply'), systemTags, async ({ run }) => run({ ...batch, systemTags }));
   }
 
   /** Runs `refresh` of every projection in order for some live people (after an unmerge), in the caller's transaction. */
   async refresh(em: EntityManager, workspaceId: string, profileIds: string[], cause: string, now = new Date()): Promise<(() => void)[]> {
-    const ctx: RefreshContext = { em, workspaceId, profileIds, now, cause, systemTags: [] };
-    const after: (() => void)[] = [];
-    for (const { run } of this.list('refresh')) {
-      const out = await run(ctx);
-      if (out?.systemTags) ctx.systemTags.push(...out.systemTags);
-      if (out?.afterCommit) after.push(out.afterCommit);
-    }
-    if (ctx.systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
-    return after;
+    const systemTags: SystemTagUpdate[] = [];
+    return chain(this.list('refresh'), systemTags, async ({ run }) => run({ em, workspaceId, profileIds, now, cause, systemTags }));
   }
 
   /**
@@ -241,16 +227,28 @@ export class ProjectionPhases {
    */
   async due(em: EntityManager, workspaceId: string, now: Date, take: (projection: string) => Promise<string[]>): Promise<{ taken: number; afterCommit: (() => void)[] }> {
     const systemTags: SystemTagUpdate[] = [];
-    const after: (() => void)[] = [];
     let taken = 0;
-    for (const { name, run } of this.list('due')) {
+    const afterCommit = await chain(this.list('due'), systemTags, async ({ name, run }) => {
       const profileIds = await take(name);
       taken += profileIds.length;
-      const out = await run({ em, workspaceId, profileIds, now, cause: 'due', systemTags });
-      if (out?.systemTags) systemTags.push(...out.systemTags);
-      if (out?.afterCommit) after.push(out.afterCommit);
-    }
-    if (systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
-    return { taken, afterCommit: after };
+      return run({ em, workspaceId, profileIds, now, cause: 'due', systemTags });
+    });
+    return { taken, afterCommit };
   }
+}
+
+/**
+ * Runs one phase of projections in order: the system tags each returns are appended to the shared
+ * list (which a later projection — tags — consumes), the after-commit effects are collected in order;
+ * system tags left unwritten at the end are a wiring error, not silently dropped.
+ */
+async function chain<T>(steps: T[], systemTags: SystemTagUpdate[], run: (step: T) => Promise<ProjectionOutput | void>): Promise<(() => void)[]> {
+  const after: (() => void)[] = [];
+  for (const step of steps) {
+    const out = await run(step);
+    if (out?.systemTags) systemTags.push(...out.systemTags);
+    if (out?.afterCommit) after.push(out.afterCommit);
+  }
+  if (systemTags.length) throw new TypeError('system tags were returned but no later projection wrote them');
+  return after;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { Rejection } from '../../platform/errors';
 import type { Projection, SystemTagUpdate, SystemTagWriter } from '../events';
 import type { MembershipChange } from './tag.repository';
 import type { TagService } from './tag.service';
@@ -26,7 +27,7 @@ export function tagProjection(tags: TagService, after: readonly string[]): Proje
     screen: async ({ em, workspaceId, events }) => {
       const keys = [...new Set(events.flatMap((e) => e.tags))];
       const manual = keys.length ? await tags.manualTagKeys(em, workspaceId, keys) : new Set<string>();
-      const rejected = new Map<number, { reason: string; field: string; message: string }>();
+      const rejected = new Map<number, Rejection>();
       for (const e of events) {
         const i = e.tags.findIndex((k) => !manual.has(k));
         if (i >= 0) rejected.set(e.index, { reason: 'UNKNOWN_TAG', field: `traits.tags.${i}`, message: `${JSON.stringify(e.tags[i])} is not a manual tag of this workspace` });
