@@ -64,15 +64,19 @@ describe('documents that cost before any check', () => {
     expect(loop.max / 1e6).toBeLessThan(1000);
   });
 
-  it('refuses a fragment cycle by name, and a document with 20,000 fields before validating it', async () => {
+  it('refuses a fragment cycle by name, a selection of 10,001 fields and a document over 20,000 tokens before validating them', async () => {
     const cycle = await post({ query: 'query { ...A } fragment A on Query { me { role } ...B } fragment B on Query { ...A }' });
     expect(cycle.status).toBe(200);
     expect(cycle.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'FRAGMENT_CYCLE' });
 
     // Valid up to its last field: validated first, it would be GRAPHQL_VALIDATION_FAILED.
-    const wide = await post({ query: `{ ${'me { role } '.repeat(20_000)} notAField }` });
+    const wide = await post({ query: `{ me { ${'role '.repeat(10_001)}} notAField }` });
     expect(wide.status).toBe(200);
     expect(wide.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'QUERY_TOO_COMPLEX' });
+
+    // A list in the variables beyond 1,000 items is refused before it is coerced, naming the variable.
+    const list = await post({ query: 'query Q($t: [String!]) { profiles(first: 5, filter: { tags: $t }) { edges { node { id } } } }', variables: { t: Array.from({ length: 1001 }, (_, i) => `t${i}`) } });
+    expect(list.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'TOO_MANY_VALUES', fields: [{ field: 't' }] });
 
     // Over the token limit: parsing stops there.
     const huge = await post({ query: `{ ${'me { role } '.repeat(30_000)} }` });

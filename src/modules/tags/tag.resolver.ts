@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { OWN_LIST_LIMIT } from '../../platform/graphql/input-text';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
@@ -251,6 +252,7 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Extensions({ [OWN_LIST_LIMIT]: true })
   @Mutation(() => Int, { description: 'Put a MANUAL tag on up to 10,000 profiles (merged ids resolve to survivors); all or nothing. Returns how many gained it. ADMIN.' })
   async tagProfiles(
     @Arg('tagKey', { description: 'A MANUAL tag.' }) tagKey: string,
@@ -261,6 +263,7 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Extensions({ [OWN_LIST_LIMIT]: true })
   @Mutation(() => Int, { description: 'Take a MANUAL tag off up to 10,000 profiles; all or nothing. Returns how many lost it. ADMIN.' })
   async untagProfiles(
     @Arg('tagKey', { description: 'A MANUAL tag.' }) tagKey: string,

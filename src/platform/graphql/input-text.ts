@@ -7,6 +7,7 @@ import {
   visitWithTypeInfo,
   type DocumentNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../../shared/text';
 import { AppError, ErrorClass } from '../errors';
@@ -18,8 +19,34 @@ import { AppError, ErrorClass } from '../errors';
  */
 export const TEXT_CHECKED_PER_ITEM = 'textCheckedPerItem';
 
-/** Items a list in the variables may have (`ingestEvents` takes at most 1,000 events too). */
+/**
+ * Field extension (`@Extensions({ [OWN_LIST_LIMIT]: true })`) of an operation that bounds its list
+ * arguments itself with a typed error (`tagProfiles`: 10,000 profile ids, TOO_MANY_PROFILES): the
+ * generic MAX_LIST_VALUES does not apply to the variables it takes.
+ */
+export const OWN_LIST_LIMIT = 'ownListLimit';
+
+/** Items a list in the variables may have, unless the field taking it bounds it itself (above; `ingestEvents` too). */
 export const MAX_LIST_VALUES = 1000;
+
+/** Names of the variables the operation passes to fields that bound their own lists. */
+function ownLimitVariables(schema: GraphQLSchema, document: DocumentNode, op: OperationDefinitionNode): Set<string> {
+  const out = new Set<string>();
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      OperationDefinition: (node) => (node === op ? undefined : false),
+      Field(node) {
+        const def = typeInfo.getFieldDef();
+        if (!def || !(def.extensions?.[OWN_LIST_LIMIT] || def.extensions?.[TEXT_CHECKED_PER_ITEM])) return;
+        visit(node, { Variable: (v) => void out.add(v.name.value) });
+        return false;
+      },
+    }),
+  );
+  return out;
+}
 
 /** The path of the first list in `value` longer than MAX_LIST_VALUES, or null (walked iteratively: values may be deep). */
 function overlongList(value: unknown): string | null {
@@ -51,7 +78,8 @@ export function checkArgumentText(
   const op = getOperationAST(document, operationName);
   if (!op) return null;
   // A huge list costs in coercion and in the database before anything could refuse it.
-  const long = overlongList(variables ?? {});
+  const own = variables && Object.keys(variables).length ? ownLimitVariables(schema, document, op) : new Set<string>();
+  const long = overlongList(Object.fromEntries(Object.entries(variables ?? {}).filter(([k]) => !own.has(k))));
   if (long !== null) {
     const message = `$${long} has more than ${MAX_LIST_VALUES} items.`;
     return new AppError(ErrorClass.BAD_USER_INPUT, 'TOO_MANY_VALUES', message, [{ field: long, message }], { maxItems: MAX_LIST_VALUES });
