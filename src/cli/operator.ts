@@ -111,7 +111,9 @@ export async function seedCommand(o: SeedCliOptions): Promise<number> {
   try {
     return await withLocal({ pubsub: true }, async (local) => {
       const ws = await seedTarget(local, o.workspace);
-      const gen = new DemoGenerator({ profiles, days, seed: seedValue });
+      // Days follow the workspace's local midnights: the last day is the workspace's today so far.
+      const { timeZone } = await local.services.workspaces.getWorkspace(ws.id);
+      const gen = new DemoGenerator({ profiles, days, seed: seedValue, timeZone });
       process.stderr.write(`siyu seed: ${n(profiles)} people over ${days} days (seed ${seedValue}) → workspace "${ws.name}" (${ws.id})\n`);
       const bar = progressBar('seeding', 'events');
       bar.start(gen.count());
@@ -122,6 +124,7 @@ export async function seedCommand(o: SeedCliOptions): Promise<number> {
           days,
           seed: seedValue,
           end: gen.end,
+          timeZone,
           batchSize,
           signal: controller.signal,
           onProgress: (p: SeedProgress) => bar.update(p.events, p.total, p.elapsedMs > 0 ? p.events / (p.elapsedMs / 1000) : 0),

@@ -17,12 +17,14 @@ export interface DemoSeeding {
  * logging progress every `logEveryMs`. The server's own shutdown calls `stop()` before closing the
  * database.
  */
-export function startDemoSeeding(services: Pick<AppServices, 'ingest'>, workspaceId: string, log: Logger, logEveryMs = 5000): DemoSeeding {
+export function startDemoSeeding(services: Pick<AppServices, 'ingest' | 'workspaces'>, workspaceId: string, log: Logger, logEveryMs = 5000): DemoSeeding {
   const controller = new AbortController();
   let last = performance.now();
   log.info({ workspaceId, ...DEMO }, 'demo: seeding demo data in the background');
-  const done = seed(ingestInto(services, workspaceId), {
+  // Days follow the workspace's local midnights, so "today" on the dashboard has the demo's last day.
+  const done = services.workspaces.getWorkspace(workspaceId).then((ws) => seed(ingestInto(services, workspaceId), {
     ...DEMO,
+    timeZone: ws.timeZone,
     signal: controller.signal,
     // Requests in between batches (the embedded database is on this thread): ~40 ms per batch.
     pauseMs: 40,
@@ -36,7 +38,7 @@ export function startDemoSeeding(services: Pick<AppServices, 'ingest'>, workspac
         'demo: seeding',
       );
     },
-  }).then(
+  })).then(
     (r) => {
       if (r.stopped) log.info({ events: r.events, total: r.total }, 'demo: seeding stopped; the events sent so far are stored');
       else log.info({ events: r.events, accepted: r.accepted, rejected: r.rejected, seconds: Math.round(r.elapsedMs / 100) / 10 }, 'demo: seeded');

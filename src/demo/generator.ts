@@ -49,6 +49,20 @@ export interface GeneratorOptions {
   seed?: number;
   /** End of the window (exclusive), ms since the epoch or a Date; default now. Events are all before it. */
   end?: number | Date;
+  /**
+   * Align days with local midnights in this IANA zone (the workspace's): the last day is then
+   * "today so far", from local midnight to `end`, and carries a whole day's visits squeezed into the
+   * hours elapsed, so a dashboard opened just after midnight still shows today. Without it, days are
+   * 24-hour slices ending at `end`.
+   */
+  timeZone?: string;
+}
+
+/** Milliseconds since local midnight at `at` in `timeZone` (wall clock; a DST jump today is ignored). */
+export function sinceLocalMidnight(at: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(at));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return ((get('hour') * 60 + get('minute')) * 60 + get('second')) * 1000 + (at % 1000);
 }
 
 export const DEFAULT_SEED = 1;
@@ -170,7 +184,9 @@ export class DemoGenerator {
     this.seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
     const end = opts.end === undefined ? Date.now() : typeof opts.end === 'number' ? opts.end : opts.end.getTime();
     this.end = Math.floor(end / 1000) * 1000;
-    this.start = this.end - this.days * DAY;
+    // The last day is [start + (days-1)·DAY, end): a whole day, or today so far when aligned.
+    const today = opts.timeZone ? this.end - sinceLocalMidnight(this.end, opts.timeZone) : this.end - DAY;
+    this.start = today - (this.days - 1) * DAY;
     for (let i = 0; i < this.profiles; i++) this.people.push(this.basePerson(i));
     for (const p of this.people) p.inviter = this.pickEarlier(p, 'inviter', p.firstDay > 0 ? 0.22 : 0);
   }
@@ -366,14 +382,16 @@ export class DemoGenerator {
     const sessions = Math.max(this.activeOn(p, d, r), planned.length + (d === p.firstDay ? 1 : 0));
     if (!sessions) return;
     const dayStart = this.start + d * DAY;
+    // A day shorter than 24 h (today so far) takes the whole day's sessions, time squeezed to fit.
+    const span = Math.min(DAY, this.end - dayStart);
     const starts: number[] = [];
-    for (let s = 0; s < sessions; s++) starts.push(dayStart + this.hour(r) * 3_600_000 + r.int(3_600_000));
+    for (let s = 0; s < sessions; s++) starts.push(dayStart + Math.floor(((this.hour(r) * 3_600_000 + r.int(3_600_000)) * span) / DAY));
     starts.sort((a, b) => a - b);
     const from = out.length;
     const ctx: SessionCtx = { p, d, rng: r, out, ids: `demo-${this.seed.toString(36)}-${p.index.toString(36)}-${d}`, n: 0, fresh: false };
     for (let s = 0; s < starts.length; s++) {
       // Keep sessions inside the window: the last day ends at `end`.
-      const at = Math.min(starts[s], this.end - 45 * 60_000);
+      const at = Math.max(dayStart, Math.min(starts[s], this.end - Math.min(45 * 60_000, span / 2)));
       const first = d === p.firstDay && s === 0;
       this.session(ctx, at, first, first ? undefined : planned.shift()?.channel);
     }

@@ -65,6 +65,24 @@ describe('demo generator', () => {
     for (const e of all.filter((x) => x.name === 'Consent Updated')) expect(e.properties).toEqual(expect.objectContaining({ purpose: expect.any(String), state: expect.any(String), policyVersion: expect.any(String) }));
   });
 
+  it('with a time zone, days follow local midnights and today has visits even just after midnight', () => {
+    // 00:10 in Shanghai (16:10 UTC): today so far is ten minutes long.
+    const end = Date.parse('2026-12-03T16:10:00Z');
+    const midnight = Date.parse('2026-12-03T16:00:00Z');
+    const gen = new DemoGenerator({ profiles: 300, days: 7, seed: 6, end, timeZone: 'Asia/Shanghai' });
+    expect(gen.start).toBe(midnight - 6 * DAY);
+    const all = [...gen.events()];
+    expect(Date.parse(all[0].timestamp)).toBeGreaterThanOrEqual(gen.start);
+    const today = all.filter((e) => Date.parse(e.timestamp) >= midnight);
+    expect(today.every((e) => Date.parse(e.timestamp) < end)).toBe(true);
+    // A whole day's people, not ten minutes' worth: like yesterday's within a factor of two.
+    const people = (events: DemoEvent[]) => new Set(events.map((e) => key(e.identifiers[0]))).size;
+    const yesterday = all.filter((e) => Date.parse(e.timestamp) >= midnight - DAY && Date.parse(e.timestamp) < midnight);
+    expect(people(today)).toBeGreaterThan(people(yesterday) / 2);
+    // Without a zone, the same options give 24-hour days ending at `end`, as before.
+    expect(new DemoGenerator({ profiles: 300, days: 7, seed: 6, end }).start).toBe(end - 7 * DAY);
+  });
+
   it('live sessions reuse the seeded people’s identifiers, with current timestamps', () => {
     const gen = new DemoGenerator({ profiles: 100, days: 10, seed: 4, end: END });
     const now = Date.now();
