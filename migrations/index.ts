@@ -11,6 +11,7 @@ import { PiiKeyring1763897000000 } from './1763897000000-PiiKeyring';
 import { RecomputePartsFromManifests1764000000000 } from './1764000000000-RecomputePartsFromManifests';
 import { DueWork1764050000000 } from './1764050000000-DueWork';
 import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSettings';
+import { KpiDaySets1764200000000 } from './1764200000000-KpiDaySets';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   RecomputePartsFromManifests1764000000000,
   DueWork1764050000000,
   AlertRuleSettings1764100000000,
+  KpiDaySets1764200000000,
 ];

@@ -114,6 +114,8 @@ export interface Projection {
   readonly apply: (batch: BatchContext) => Promise<ProjectionOutput | void>;
   readonly refresh: Phase<(ctx: RefreshContext) => Promise<ProjectionOutput | void>>;
   readonly rebuild: Phase<(em: EntityManager, workspaceId: string, profileIds: string[], now: Date) => Promise<ProjectionOutput | void>>;
+  /** Optional: runs once, under the workspace's write lock, when a `siyu recompute` pass of this part has rebuilt every live person. */
+  readonly rebuilt?: (em: EntityManager, workspaceId: string) => Promise<void>;
   readonly sweep: Phase<(workspaceId: string, now: Date, maxProfiles: number) => Promise<number>>;
   /** `profileIds`: this projection's people whose moment has come (taken from `due_work`). */
   readonly due: Phase<(ctx: RefreshContext) => Promise<ProjectionOutput | void>>;
@@ -190,6 +192,11 @@ export class ProjectionPhases {
   /** Names of the projections `siyu recompute` rebuilds, in order. */
   get rebuildParts(): string[] {
     return this.list('rebuild').map((r) => r.name);
+  }
+
+  /** The end-of-pass step of a rebuild part, if it has one. */
+  rebuilt(part: string): ((em: EntityManager, workspaceId: string) => Promise<void>) | undefined {
+    return this.ordered.find((p) => p.name === part)?.rebuilt;
   }
 
   /** The single-statement profile read's parts of every projection. */

@@ -37,7 +37,14 @@ export enum KpiMetric {
 }
 
 /** Base measure families: each is one SQL statement over the rollups (see KpiRepository). */
-export type Family = 'act' | 'dau' | 'wau' | 'mau' | 'prof' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'ref';
+/**
+ * Base measure families; a metric names exactly the ones its formula reads, so a tile pays only for
+ * its own measures. `ppl` active/interacting/buying people, `tot` orders, GMV and NPS answers, `ses`
+ * sessions, `dau`/`wau`/`mau`, `prof` new people, `base` people before/at the end of a bucket,
+ * `org` invited and organic new people, `ret*` retention cohorts, `churn`, `wake`, `ord` first
+ * orders, `rep` repeat buyers, `cum` cumulative GMV, `ref` referrers.
+ */
+export type Family = 'ppl' | 'tot' | 'ses' | 'dau' | 'wau' | 'mau' | 'prof' | 'base' | 'org' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'rep' | 'cum' | 'ref';
 
 /** Base measures of one bucket and breakdown key; absent measures are 0. */
 export type Base = Record<string, number>;
@@ -62,14 +69,14 @@ const mul = (...xs: (number | null)[]): number | null => (xs.some((x) => x === n
  */
 export const CATALOGUE: Record<KpiMetric, MetricDef> = {
   NEW_PROFILES: { label: '新增用户', formula: 'people whose first event falls in the bucket', needs: ['prof'], value: (b) => b.new ?? 0 },
-  GROWTH_RATE: { label: '用户增长率', formula: 'NEW_PROFILES ÷ profiles at bucket start', needs: ['prof'], value: (b) => ratio(b.new, b.before) },
+  GROWTH_RATE: { label: '用户增长率', formula: 'NEW_PROFILES ÷ profiles at bucket start', needs: ['prof', 'base'], value: (b) => ratio(b.new, b.before) },
   ORGANIC_SHARE: {
     label: '自然拉新率',
     formula: 'new people with no incoming invited/referred relation ÷ NEW_PROFILES',
-    needs: ['prof'],
+    needs: ['prof', 'org'],
     value: (b) => ratio(b.organic, b.new),
   },
-  ACTIVE_USERS: { label: '活跃用户', formula: 'distinct active people in the bucket', needs: ['act'], value: (b) => b.active ?? 0 },
+  ACTIVE_USERS: { label: '活跃用户', formula: 'distinct active people in the bucket', needs: ['ppl'], value: (b) => b.active ?? 0 },
   DAU: {
     label: '日活',
     formula: 'mean over the days of the bucket of the distinct people active that day (HOUR grain: distinct people active in the hour)',
@@ -78,13 +85,13 @@ export const CATALOGUE: Record<KpiMetric, MetricDef> = {
   },
   WAU: { label: '周活', formula: 'distinct people active in the 7 days ending at bucket end', needs: ['wau'], value: (b) => b.wau ?? 0 },
   MAU: { label: '月活', formula: 'distinct people active in the 30 days ending at bucket end', needs: ['mau'], value: (b) => b.mau ?? 0 },
-  DAU_SHARE: { label: '日活用户占比', formula: 'DAU ÷ profiles at bucket end', needs: ['dau', 'prof'], value: (b) => mul(ratio(b.dauSum, b.days), ratio(1, b.atEnd)) },
+  DAU_SHARE: { label: '日活用户占比', formula: 'DAU ÷ profiles at bucket end', needs: ['dau', 'base'], value: (b) => mul(ratio(b.dauSum, b.days), ratio(1, b.atEnd)) },
   STICKINESS: { label: '粘性', formula: 'DAU ÷ MAU', needs: ['dau', 'mau'], value: (b) => mul(ratio(b.dauSum, b.days), ratio(1, b.mau)) },
-  SESSIONS: { label: '访问次数', formula: 'distinct (person, channel, clock hour) with activity in the bucket', needs: ['act'], value: (b) => b.sessions ?? 0 },
+  SESSIONS: { label: '访问次数', formula: 'distinct (person, channel, clock hour) with activity in the bucket', needs: ['ses'], value: (b) => b.sessions ?? 0 },
   INTERACTION_RATE: {
     label: '互动率',
     formula: 'active people with an interaction event (Message Sent, Liked, Content Shared, Group Joined, Comment Posted, Coupon Claimed, Product Added) ÷ ACTIVE_USERS',
-    needs: ['act'],
+    needs: ['ppl'],
     value: (b) => ratio(b.interacting, b.active),
   },
   RETENTION_D1: {
@@ -117,51 +124,51 @@ export const CATALOGUE: Record<KpiMetric, MetricDef> = {
     needs: ['wake'],
     value: (b) => ratio(b.woken, b.silent),
   },
-  ORDERS: { label: '订单数', formula: 'Order Completed events in the bucket', needs: ['act'], value: (b) => b.orders ?? 0 },
-  GMV: { label: 'GMV', formula: 'sum of order values (properties.revenue, else properties.total) in the bucket', needs: ['act'], value: (b) => b.gmv ?? 0 },
-  AOV: { label: '客单价', formula: 'GMV ÷ ORDERS', needs: ['act'], value: (b) => ratio(b.gmv, b.orders) },
-  ARPU: { label: 'ARPU', formula: 'GMV ÷ ACTIVE_USERS', needs: ['act'], value: (b) => ratio(b.gmv, b.active) },
-  CONVERSION_RATE: { label: '转化率', formula: 'active people with an order in the bucket ÷ ACTIVE_USERS', needs: ['act'], value: (b) => ratio(b.buyers, b.active) },
+  ORDERS: { label: '订单数', formula: 'Order Completed events in the bucket', needs: ['tot'], value: (b) => b.orders ?? 0 },
+  GMV: { label: 'GMV', formula: 'sum of order values (properties.revenue, else properties.total) in the bucket', needs: ['tot'], value: (b) => b.gmv ?? 0 },
+  AOV: { label: '客单价', formula: 'GMV ÷ ORDERS', needs: ['tot'], value: (b) => ratio(b.gmv, b.orders) },
+  ARPU: { label: 'ARPU', formula: 'GMV ÷ ACTIVE_USERS', needs: ['tot', 'ppl'], value: (b) => ratio(b.gmv, b.active) },
+  CONVERSION_RATE: { label: '转化率', formula: 'active people with an order in the bucket ÷ ACTIVE_USERS', needs: ['ppl'], value: (b) => ratio(b.buyers, b.active) },
   FIRST_CONVERSION_RATE: {
     label: '首单转化率',
     formula: 'people whose first order falls in the bucket ÷ active people with no order before the bucket',
-    needs: ['ord', 'act'],
+    needs: ['ord'],
     value: (b) => ratio(b.firstBuyers, b.convEligible),
   },
   REPURCHASE_RATE: {
     label: '复购率',
     formula: 'buyers in the bucket with at least 2 orders up to bucket end ÷ buyers in the bucket',
-    needs: ['ord', 'act'],
+    needs: ['rep', 'ppl'],
     value: (b) => ratio(b.repeatBuyers, b.buyers),
   },
   LTV: {
     label: 'LTV',
     formula: 'FIRST_CONVERSION_RATE × REPURCHASE_RATE × AOV',
-    needs: ['ord', 'act'],
+    needs: ['ord', 'rep', 'ppl', 'tot'],
     value: (b) => mul(ratio(b.firstBuyers, b.convEligible), ratio(b.repeatBuyers, b.buyers), ratio(b.gmv, b.orders)),
   },
   REVENUE_PER_PROFILE: {
     label: '人均累计收入',
     formula: 'GMV of all orders before bucket end ÷ profiles at bucket end (realised revenue per profile)',
-    needs: ['ord', 'prof'],
+    needs: ['cum', 'base'],
     value: (b) => ratio(b.cumGmv, b.atEnd),
   },
   REFERRAL_RATE: {
     label: '推荐率',
     formula: 'distinct people who invited, referred or shared to someone in the bucket ÷ ACTIVE_USERS',
-    needs: ['ref', 'act'],
+    needs: ['ref', 'ppl'],
     value: (b) => ratio(b.referrers, b.active),
   },
   FISSION_COEFFICIENT: {
     label: '裂变系数',
     formula: 'new people with an incoming invited relation ÷ distinct people who invited them',
-    needs: ['prof'],
+    needs: ['org'],
     value: (b) => ratio(b.invitedNew, b.inviters),
   },
   NPS: {
     label: 'NPS',
     formula: '100 × (promoters − detractors) ÷ responses, over NPS Submitted events (properties.score 0–10: 9–10 promoter, 0–6 detractor)',
-    needs: ['act'],
+    needs: ['tot'],
     value: (b) => (b.npsResponses ? (100 * ((b.npsPromoters ?? 0) - (b.npsDetractors ?? 0))) / b.npsResponses : null),
   },
 };

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
+import { KpiSetRepository, setsCanAnswer } from './kpi.sets';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
@@ -61,11 +62,29 @@ interface ActivityRow {
 
 /** SQL of the KPI module: rollup maintenance in the ingest transaction and base measures. */
 export class KpiRepository {
+  readonly sets = new KpiSetRepository();
+
   /** Folds the rollups of profiles merged away into their survivors (two statements). */
   async foldMerges(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
     if (!merged.length) return;
     const m = merged.map((x) => x.mergedId);
     const s = merged.map((x) => x.survivorId);
+    // Ordinals: a survivor keeps its own; one without a row yet takes its first merged-away person's.
+    // Every other merged-away person's day-set bits move to the survivor's ordinal.
+    const known = new Map<string, number>(
+      ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, [...m, ...s]])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
+    );
+    const target = new Map<string, number>();
+    const moves: { from: number; to: number }[] = [];
+    for (const x of merged) {
+      const from = known.get(x.mergedId);
+      if (from === undefined) continue;
+      const to = known.get(x.survivorId) ?? target.get(x.survivorId);
+      if (to === undefined) target.set(x.survivorId, from);
+      else moves.push({ from, to });
+    }
+    for (const [id, o] of known) if (s.includes(id)) target.set(id, o);
+    await this.sets.moveBits(em, ws, moves);
     await em.query(
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
        moved AS (DELETE FROM kpi_activity a USING m WHERE a.workspace_id = $1 AND a.profile_id = m.m
@@ -83,18 +102,25 @@ export class KpiRepository {
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
        moved AS (DELETE FROM kpi_profiles p USING m WHERE p.workspace_id = $1 AND p.profile_id = m.m
                  RETURNING m.s, p.first_ts, p.first_channel, p.first_touchpoint)
-       INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint)
-       SELECT DISTINCT ON (s) $1, s, first_ts, first_channel, first_touchpoint FROM moved ORDER BY s, first_ts, first_channel COLLATE "C", first_touchpoint COLLATE "C"
+       INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint, ordinal)
+       SELECT DISTINCT ON (moved.s) $1, moved.s, first_ts, first_channel, first_touchpoint, o.o
+       FROM moved JOIN unnest($4::uuid[], $5::int[]) AS o(s, o) ON o.s = moved.s
+       ORDER BY moved.s, first_ts, first_channel COLLATE "C", first_touchpoint COLLATE "C"
        ON CONFLICT (workspace_id, profile_id) DO UPDATE SET
          first_ts = EXCLUDED.first_ts, first_channel = EXCLUDED.first_channel, first_touchpoint = EXCLUDED.first_touchpoint
        WHERE (EXCLUDED.first_ts, EXCLUDED.first_channel COLLATE "C", EXCLUDED.first_touchpoint COLLATE "C") < (k.first_ts, k.first_channel COLLATE "C", k.first_touchpoint COLLATE "C")`,
-      [ws, m, s],
+      [ws, m, s, [...target.keys()], [...target.values()]],
     );
   }
 
-  /** Adds a batch's events to the rollups (one statement per table). */
-  async addEvents(em: EntityManager, ws: string, events: Omit<BatchEvent, 'tags' | 'traits'>[]): Promise<void> {
+  /**
+   * Adds a batch's events to the rollups (one statement per table). `totals: false` leaves the
+   * quarter totals alone (a rebuild: they never depended on who the person is); `reuse` gives back
+   * rebuilt people's ordinals.
+   */
+  async addEvents(em: EntityManager, ws: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], opts: { totals?: boolean; reuse?: Map<string, number> } = {}): Promise<void> {
     if (!events.length) return;
+    const tz = await this.sets.writeZone(em, ws);
     const rows = new Map<string, ActivityRow>();
     const first = new Map<string, { ts: number; c: string; t: string }>();
     const interactions = new Set(INTERACTION_EVENTS);
@@ -130,14 +156,17 @@ export class KpiRepository {
          nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
       [ws, JSON.stringify([...rows.values()])],
     );
+    const ordinal = await this.sets.ordinals(em, ws, tz, [...first.keys()], opts.reuse);
     await em.query(
-      `INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint)
-       SELECT $1, u.p, u.ts, u.c, u.t FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, ts timestamptz, c text, t text)
+      `INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint, ordinal)
+       SELECT $1, u.p, u.ts, u.c, u.t, u.o FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, ts timestamptz, c text, t text, o int)
        ON CONFLICT (workspace_id, profile_id) DO UPDATE SET
          first_ts = EXCLUDED.first_ts, first_channel = EXCLUDED.first_channel, first_touchpoint = EXCLUDED.first_touchpoint
        WHERE (EXCLUDED.first_ts, EXCLUDED.first_channel COLLATE "C", EXCLUDED.first_touchpoint COLLATE "C") < (k.first_ts, k.first_channel COLLATE "C", k.first_touchpoint COLLATE "C")`,
-      [ws, JSON.stringify([...first].map(([p, f]) => ({ p, ts: new Date(f.ts).toISOString(), c: f.c, t: f.t })))],
+      [ws, JSON.stringify([...first].map(([p, f]) => ({ p, ts: new Date(f.ts).toISOString(), c: f.c, t: f.t, o: ordinal.get(p) })))],
     );
+    await this.sets.addPeople(em, ws, tz, events, ordinal);
+    if (opts.totals !== false) await this.sets.addTotals(em, ws, events, npsScoreOf);
   }
 
   /**
@@ -147,6 +176,11 @@ export class KpiRepository {
    */
   async rebuild(em: EntityManager, ws: string, ids: string[]): Promise<void> {
     if (!ids.length) return;
+    // Their day-set bits are cleared and set again from their events; they keep their ordinals.
+    const reuse = new Map<string, number>(
+      ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
+    );
+    await this.sets.clearBits(em, ws, [...reuse.values()]);
     await em.query(`DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     const rows: { message_id: string; type: string; name: string | null; channel: string; ts: Date; profile_id: string; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }[] =
@@ -169,6 +203,7 @@ export class KpiRepository {
         traits: null,
         context: r.context,
       })),
+      { totals: false, reuse },
     );
   }
 
@@ -236,21 +271,33 @@ export class KpiRepository {
     return steps.map((_, i) => Number(r[`c${i}`]));
   }
 
-  /** Base measures of every bucket × breakdown key for the families asked, keyed `${i}|${k}`. */
+  /**
+   * Base measures of every bucket × breakdown key for the families asked, keyed `${i}|${k}`. Day
+   * grain and coarser, everyone or one channel/touchpoint dimension: people, DAU/WAU/MAU and totals
+   * come from the day sets and quarter totals (cost by buckets); everything else from `kpi_activity`.
+   */
   async measures(em: EntityManager, ws: string, tz: string, buckets: Bucket[], families: Family[], grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Map<string, Base>> {
     const out = new Map<string, Base>();
     if (!buckets.length) return out;
-    const add = (rows: Record<string, unknown>[]) => {
+    const add = (rows: Record<string, unknown>[], only?: Set<string>) => {
       for (const r of rows) {
         const key = `${r.i}|${r.k}`;
         const b = out.get(key) ?? {};
-        for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null) b[name] = (b[name] ?? 0) + Number(v);
+        for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null && (!only || only.has(name))) b[name] = (b[name] ?? 0) + Number(v);
         out.set(key, b);
       }
     };
+    const fams = new Set<Family>(families);
+    if (grain === 'HOUR' && fams.has('dau')) fams.add('ppl');
+    const fromSets = new Set<Family>();
+    if (grain !== 'HOUR' && setsCanAnswer(breakdown, filter) && [...fams].some((f) => SET_FAMILIES.has(f)) && (await this.sets.zones(em, ws)).consistent) {
+      for (const f of SET_FAMILIES) if (fams.delete(f)) fromSets.add(f);
+    }
+    if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter)) out.set(k, v);
     const q = new MeasureSql(ws, tz, buckets, breakdown, filter);
-    const fams = new Set(families);
-    if (grain === 'HOUR' && fams.has('dau')) fams.add('act');
+    // People, totals and sessions not answered above share one statement over kpi_activity; keep the columns asked for.
+    const actCols = new Set([...fams].flatMap((f) => ACT_COLUMNS[f] ?? []));
+    if (actCols.size) for (const st of q.family('act', grain)) add(await em.query(st.sql, st.params), actCols);
     for (const f of fams) {
       for (const st of q.family(f, grain)) add(await em.query(st.sql, st.params));
     }
@@ -260,6 +307,16 @@ export class KpiRepository {
     return out;
   }
 }
+
+/** Families the day sets and quarter totals answer. */
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot']);
+
+/** Columns of the `kpi_activity` people statement each family reads. */
+const ACT_COLUMNS: Partial<Record<Family, string[]>> = {
+  ppl: ['active', 'interacting', 'buyers'],
+  tot: ['orders', 'gmv', 'npsResponses', 'npsPromoters', 'npsDetractors'],
+  ses: ['sessions'],
+};
 
 /** Order value as ingest validated it (`properties.revenue`, else `properties.total`). */
 export function revenueOf(p: Record<string, unknown> | null): number {
@@ -360,12 +417,13 @@ class MeasureSql {
   }
 
   /** Relations of `kinds` resolved to live people (to, from); self-links after merges excluded. */
-  private inv(kinds: string[]): string {
-    return `(SELECT ${survivorOf('t')} AS to_id, ${survivorOf('f')} AS from_id, r.occurred_at
+  private inv(kinds: string[], toPeopleOf?: string): string {
+    const only = toPeopleOf ? ` AND ${survivorOf('t')} IN (SELECT profile_id FROM ${toPeopleOf})` : '';
+    return `(SELECT ${survivorOf('t')} AS to_id, ${survivorOf('f')} AS from_id, r.occurred_at, r.kind
              FROM relations r
              JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = r.to_profile_id
              JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
-             WHERE r.workspace_id = $1 AND r.kind = ANY(${this.p(kinds)}::text[]) AND ${survivorOf('t')} <> ${survivorOf('f')})`;
+             WHERE r.workspace_id = $1 AND r.kind = ANY(${this.p(kinds)}::text[]) AND ${survivorOf('t')} <> ${survivorOf('f')}${only})`;
   }
 
   private cur(): string {
@@ -389,12 +447,17 @@ class MeasureSql {
     );
   }
 
-  family(f: Family, grain: Grain): { sql: string; params: unknown[] }[] {
+  family(f: Family | 'act', grain: Grain): { sql: string; params: unknown[] }[] {
     return this.sqls(f, grain).map((build) => this.stmt(build));
   }
 
-  private sqls(f: Family, grain: Grain): (() => string)[] {
+  private sqls(f: Family | 'act', grain: Grain): (() => string)[] {
+    const o = () => `(SELECT r.profile_id, r.k, r.hour, r.orders, r.revenue FROM ${this.R(null, this.bound('e', 'max'))} r WHERE r.orders > 0)`;
     switch (f) {
+      case 'ppl':
+      case 'tot':
+      case 'ses':
+        return [];
       case 'act':
         return [
           () => `SELECT b.i, r.k, count(DISTINCT r.profile_id) AS active, count(DISTINCT (r.profile_id, r.channel, r.hour)) AS sessions,
@@ -425,22 +488,30 @@ class MeasureSql {
         ];
       }
       case 'prof': {
+        const p = () => this.P(`AND p.first_ts >= ${this.bound('s', 'min')} AND p.first_ts < ${this.bound('e', 'max')}`);
+        return [() => `SELECT b.i, p.k, count(*) AS new FROM ${this.B} JOIN ${p()} p ON p.first_ts >= b.s AND p.first_ts < b.e GROUP BY b.i, p.k`];
+      }
+      case 'org': {
+        const p = () => this.P(`AND p.first_ts >= ${this.bound('s', 'min')} AND p.first_ts < ${this.bound('e', 'max')}`);
+        // The new people of the range first, then their incoming relations (one hash join, not a subquery per person).
         return [
-          () => `SELECT b.i, p.k, count(*) AS new,
-                  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM ${this.inv(['invited', 'referred'])} v WHERE v.to_id = p.profile_id)) AS organic,
-                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ${this.inv(['invited'])} v WHERE v.to_id = p.profile_id)) AS "invitedNew"
-           FROM ${this.B} JOIN ${this.P(`AND p.first_ts >= ${this.bound('s', 'min')} AND p.first_ts < ${this.bound('e', 'max')}`)} p ON p.first_ts >= b.s AND p.first_ts < b.e
-           GROUP BY b.i, p.k`,
-          () => `SELECT b.i, p.k, count(DISTINCT v.from_id) AS inviters
-           FROM ${this.B} JOIN ${this.P(`AND p.first_ts >= ${this.bound('s', 'min')} AND p.first_ts < ${this.bound('e', 'max')}`)} p ON p.first_ts >= b.s AND p.first_ts < b.e
-           JOIN ${this.inv(['invited'])} v ON v.to_id = p.profile_id
-           GROUP BY b.i, p.k`,
-          // Profiles before each bucket's start and at its end: a count before the range, plus new ones.
+          () => `WITH n AS (SELECT b.i, p.k, p.profile_id FROM ${this.B} JOIN ${p()} p ON p.first_ts >= b.s AND p.first_ts < b.e),
+                v AS (SELECT v.to_id, bool_or(v.kind = 'invited') AS invited FROM ${this.inv(['invited', 'referred'], 'n')} v GROUP BY v.to_id)
+           SELECT n.i, n.k, count(*) FILTER (WHERE v.to_id IS NULL) AS organic, count(*) FILTER (WHERE v.invited) AS "invitedNew"
+           FROM n LEFT JOIN v ON v.to_id = n.profile_id GROUP BY n.i, n.k`,
+          () => `WITH n AS (SELECT b.i, p.k, p.profile_id FROM ${this.B} JOIN ${p()} p ON p.first_ts >= b.s AND p.first_ts < b.e)
+           SELECT n.i, n.k, count(DISTINCT v.from_id) AS inviters
+           FROM n JOIN ${this.inv(['invited'], 'n')} v ON v.to_id = n.profile_id
+           GROUP BY n.i, n.k`,
+        ];
+      }
+      case 'base':
+        // Profiles before each bucket's start and at its end: a count before the range, plus new ones.
+        return [
           () => `SELECT b.i, p.k, count(*) FILTER (WHERE p.first_ts < b.s) AS before, count(*) AS "atEnd"
            FROM ${this.B} JOIN ${this.P(`AND p.first_ts < ${this.bound('e', 'max')}`)} p ON p.first_ts < b.e
            GROUP BY b.i, p.k`,
         ];
-      }
       case 'ret1':
       case 'ret7':
       case 'ret30': {
@@ -472,8 +543,7 @@ class MeasureSql {
            FROM silent s LEFT JOIN cur c ON c.i = s.i AND c.profile_id = s.profile_id AND c.k = s.k
            GROUP BY s.i, s.k`,
         ];
-      case 'ord': {
-        const o = () => `(SELECT r.profile_id, r.k, r.hour, r.orders, r.revenue FROM ${this.R(null, this.bound('e', 'max'))} r WHERE r.orders > 0)`;
+      case 'ord':
         return [
           () => `WITH o AS ${o()}, fo AS (SELECT profile_id, k, min(hour) AS first FROM o GROUP BY 1, 2),
                 cur AS (${this.cur()})
@@ -481,15 +551,18 @@ class MeasureSql {
                   count(*) FILTER (WHERE fo.first >= b.s AND fo.first < b.e) AS "firstBuyers"
            FROM cur c JOIN ${this.B} ON b.i = c.i LEFT JOIN fo ON fo.profile_id = c.profile_id AND fo.k = c.k
            GROUP BY c.i, c.k`,
+        ];
+      case 'rep':
+        return [
           () => `WITH o AS ${o()},
                 buyers AS (SELECT DISTINCT b.i, o.profile_id, o.k FROM ${this.B} JOIN o ON o.hour >= b.s AND o.hour < b.e)
            SELECT x.i, x.k, count(*) FILTER (WHERE x.n >= 2) AS "repeatBuyers"
            FROM (SELECT y.i, y.k, y.profile_id, sum(o.orders) AS n FROM buyers y JOIN ${this.B} ON b.i = y.i
                  JOIN o ON o.profile_id = y.profile_id AND o.k = y.k AND o.hour < b.e GROUP BY 1, 2, 3) x
            GROUP BY x.i, x.k`,
-          () => `WITH o AS ${o()} SELECT b.i, o.k, sum(o.revenue) AS "cumGmv" FROM ${this.B} JOIN o ON o.hour < b.e GROUP BY b.i, o.k`,
         ];
-      }
+      case 'cum':
+        return [() => `WITH o AS ${o()} SELECT b.i, o.k, sum(o.revenue) AS "cumGmv" FROM ${this.B} JOIN o ON o.hour < b.e GROUP BY b.i, o.k`];
       case 'ref': {
         return [
           () => `SELECT b.i, p.k, count(DISTINCT v.from_id) AS referrers

@@ -105,6 +105,13 @@ export class RecomputeService {
       done += page.ids.length;
       opts.onProgress?.(report(false));
     }
+    const rebuilt = this.deps.phases.rebuilt(part);
+    if (rebuilt) {
+      await this.deps.ds.transaction(async (tx) => {
+        await this.repo.lock(tx, ws);
+        await rebuilt(tx, ws);
+      });
+    }
     await this.repo.clear(em, ws, part);
     return report(true);
   }

@@ -18,6 +18,8 @@ export const GROWING_TABLES = [
   'profile_health',
   'kpi_activity',
   'kpi_profiles',
+  'kpi_day_people',
+  'kpi_quarter_totals',
 ] as const;
 
 export interface StatisticsRefreshOptions {

@@ -1,0 +1,92 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+const ZERO = `repeat('0', 4096)::bit(4096)`;
+
+/**
+ * KPI rollups at the grain of the answer (src/modules/kpis/kpi.sets.ts): dense person ordinals per
+ * workspace, per local day the exact sets of active, interacting and buying people as bitmaps of
+ * 4,096 ordinals (`bit(4096)`), and additive measures per UTC quarter hour. Backfilled from
+ * `kpi_activity` (UTC hours): exact for zones on whole-hour offsets; a workspace on a half- or
+ * quarter-hour offset starts marked inconsistent (`time_zone` null), so its queries keep the
+ * `kpi_activity` path until `siyu recompute --parts kpis` rebuilds it from events.
+ */
+export class KpiDaySets1764200000000 implements MigrationInterface {
+  name = 'KpiDaySets1764200000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE kpi_profiles ADD COLUMN ordinal integer`);
+    await q.query(`
+      UPDATE kpi_profiles k SET ordinal = x.n FROM (
+        SELECT workspace_id, profile_id, (row_number() OVER (PARTITION BY workspace_id ORDER BY first_ts, profile_id) - 1)::int AS n FROM kpi_profiles
+      ) x WHERE x.workspace_id = k.workspace_id AND x.profile_id = k.profile_id`);
+    await q.query(`ALTER TABLE kpi_profiles ALTER COLUMN ordinal SET NOT NULL`);
+    await q.query(`CREATE UNIQUE INDEX kpi_profiles_ordinal_idx ON kpi_profiles (workspace_id, ordinal)`);
+    await q.query(`COMMENT ON COLUMN kpi_profiles.ordinal IS 'dense per-workspace number of the person: their bit in kpi_day_people'`);
+    await q.query(`
+      CREATE TABLE kpi_rollup_state (
+        workspace_id  uuid PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+        next_ordinal  integer NOT NULL DEFAULT 0,
+        time_zone     text
+      )`);
+    await q.query(`COMMENT ON TABLE kpi_rollup_state IS 'per workspace: the next person ordinal, and the zone kpi_day_people is consistent with (null while a zone change awaits its rebuild)'`);
+    await q.query(`
+      INSERT INTO kpi_rollup_state (workspace_id, next_ordinal, time_zone)
+      SELECT w.id, coalesce((SELECT max(ordinal) + 1 FROM kpi_profiles k WHERE k.workspace_id = w.id), 0),
+             CASE WHEN extract(minute FROM (now() AT TIME ZONE w.time_zone) - (now() AT TIME ZONE 'UTC')) = 0 THEN w.time_zone END
+      FROM workspaces w`);
+    await q.query(`
+      CREATE TABLE kpi_day_people (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        kind          smallint NOT NULL,
+        dim           text NOT NULL,
+        day           date NOT NULL,
+        chunk         integer NOT NULL,
+        bits          bit(4096) NOT NULL,
+        PRIMARY KEY (workspace_id, kind, dim, day, chunk)
+      )`);
+    await q.query(
+      `COMMENT ON TABLE kpi_day_people IS 'per local day, kind (0 active, 1 interacting, 2 buyer), dimension ('''' everyone, c:<channel>, t:<touchpoint>) and chunk of 4096 person ordinals: the exact set of people'`,
+    );
+    await q.query(`
+      CREATE TABLE kpi_quarter_totals (
+        workspace_id    uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        dim             text NOT NULL,
+        quarter         timestamptz NOT NULL,
+        events          integer NOT NULL DEFAULT 0,
+        orders          integer NOT NULL DEFAULT 0,
+        revenue         numeric(16,2) NOT NULL DEFAULT 0,
+        nps_responses   integer NOT NULL DEFAULT 0,
+        nps_promoters   integer NOT NULL DEFAULT 0,
+        nps_detractors  integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (workspace_id, dim, quarter)
+      )`);
+    await q.query(`COMMENT ON TABLE kpi_quarter_totals IS 'additive measures per UTC quarter hour and dimension (every zone''s local days are made of whole quarter hours)'`);
+    // Backfill from the hourly rollups.
+    for (const dim of [`''`, `'c:' || a.channel`, `'t:' || a.touchpoint`]) {
+      await q.query(`
+        INSERT INTO kpi_quarter_totals (workspace_id, dim, quarter, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
+        SELECT a.workspace_id, ${dim}, a.hour, sum(a.events), sum(a.orders), sum(a.revenue), sum(a.nps_responses), sum(a.nps_promoters), sum(a.nps_detractors)
+        FROM kpi_activity a GROUP BY 1, 2, 3`);
+      for (const [kind, cond] of [
+        [0, 'true'],
+        [1, 'a.interactions > 0'],
+        [2, 'a.orders > 0'],
+      ] as const) {
+        await q.query(`
+          INSERT INTO kpi_day_people (workspace_id, kind, dim, day, chunk, bits)
+          SELECT a.workspace_id, ${kind}, ${dim}, (a.hour AT TIME ZONE w.time_zone)::date, k.ordinal / 4096, bit_or(set_bit(${ZERO}, k.ordinal % 4096, 1))
+          FROM kpi_activity a JOIN workspaces w ON w.id = a.workspace_id JOIN kpi_profiles k ON k.workspace_id = a.workspace_id AND k.profile_id = a.profile_id
+          WHERE ${cond}
+          GROUP BY 1, 2, 3, 4, 5`);
+      }
+    }
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE kpi_quarter_totals`);
+    await q.query(`DROP TABLE kpi_day_people`);
+    await q.query(`DROP TABLE kpi_rollup_state`);
+    await q.query(`DROP INDEX kpi_profiles_ordinal_idx`);
+    await q.query(`ALTER TABLE kpi_profiles DROP COLUMN ordinal`);
+  }
+}

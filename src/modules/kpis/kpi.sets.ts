@@ -1,0 +1,307 @@
+import type { EntityManager } from 'typeorm';
+import type { BatchEvent } from '../events';
+import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
+import { LocalDays, QUARTER_MS } from './kpi.zone';
+import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
+
+/**
+ * Rollups at the grain of the answer (DESIGN §5):
+ *
+ * - `kpi_day_people`: for each local day of the workspace's zone, kind (active, interacting,
+ *   buyer), dimension ('' = everyone, `c:<channel>`, `t:<touchpoint>`) and chunk of 4,096 person
+ *   ordinals, the exact set of people as a bitmap (`bit(4096)`). A distinct count over any set of
+ *   days is `bit_count` of the OR of their chunks: exact, and its cost depends on days × chunks, not
+ *   on events or people in the range.
+ * - `kpi_quarter_totals`: per UTC quarter hour and dimension, the additive measures (events,
+ *   orders, revenue, NPS answers). Quarter hours are local-day aligned in every zone, so these never
+ *   need a rebuild when the zone changes.
+ * - Person ordinals (`kpi_profiles.ordinal`) are dense per workspace, handed out by
+ *   `kpi_rollup_state.next_ordinal`; a merge moves the merged-away person's bits to the survivor's
+ *   ordinal, an unmerge or rebuild clears a person's bits and sets them again from their events.
+ * - `kpi_rollup_state.time_zone` is the zone every day set is consistent with. A zone change clears
+ *   it: until `siyu recompute --parts kpis` has rebuilt every person, queries take the slower path
+ *   over `kpi_activity` (correct, never stale numbers).
+ */
+export const CHUNK_BITS = 4096;
+const ZERO = `repeat('0', ${CHUNK_BITS})::bit(${CHUNK_BITS})`;
+
+export const enum SetKind {
+  ACTIVE = 0,
+  INTERACTING = 1,
+  BUYER = 2,
+}
+
+/** What the day sets and quarter totals can answer: the filter and breakdown need one dimension family at most. */
+export function setsCanAnswer(breakdown: Breakdown, filter: KpiFilterSpec): boolean {
+  if (breakdown === 'STAGE' || breakdown === 'TAG' || breakdown === 'SEGMENT') return false;
+  if (filter.stage || filter.tag || filter.segment) return false;
+  const ch = !!filter.channels?.length || breakdown === 'CHANNEL';
+  const tp = !!filter.touchpoints?.length || breakdown === 'TOUCHPOINT';
+  return !(ch && tp);
+}
+
+type SetRow = [day: string, kind: number, dim: string, ordinal: number];
+
+interface TotalRow {
+  q: string;
+  m: string;
+  ev: number;
+  or: number;
+  rv: number;
+  nr: number;
+  np: number;
+  nd: number;
+}
+
+/** SQL of the day sets, quarter totals and person ordinals. */
+export class KpiSetRepository {
+  /** The workspace's zone and the zone its day sets are consistent with (null: being rebuilt). */
+  async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean }> {
+    const [r]: { tz: string; marker: string | null; present: boolean }[] = await em.query(
+      `SELECT w.time_zone AS tz, s.time_zone AS marker, s.workspace_id IS NOT NULL AS present FROM workspaces w LEFT JOIN kpi_rollup_state s ON s.workspace_id = w.id WHERE w.id = $1`,
+      [ws],
+    );
+    // No state yet: nothing was ever rolled up, so the (empty) sets are consistent with any zone.
+    return { tz: r?.tz ?? 'Asia/Shanghai', consistent: !!r && (!r.present || r.marker === r.tz) };
+  }
+
+  /**
+   * The zone a batch writes its day sets in: the workspace's. Writing in a zone other than the one
+   * the sets are consistent with makes them inconsistent until a full rebuild (`rebuilt`).
+   */
+  async writeZone(em: EntityManager, ws: string): Promise<string> {
+    const [r]: { tz: string }[] = await em.query(
+      `WITH w AS (SELECT time_zone AS tz FROM workspaces WHERE id = $1),
+       off AS (UPDATE kpi_rollup_state s SET time_zone = NULL FROM w WHERE s.workspace_id = $1 AND s.time_zone IS DISTINCT FROM w.tz AND s.time_zone IS NOT NULL RETURNING 1)
+       SELECT tz FROM w, (SELECT count(*) FROM off) c`,
+      [ws],
+    );
+    return r?.tz ?? 'Asia/Shanghai';
+  }
+
+  /** Ordinals of people, handing out new ones (from `reuse` when given) to those without. */
+  async ordinals(em: EntityManager, ws: string, tz: string, ids: string[], reuse?: Map<string, number>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (!ids.length) return out;
+    const rows: { p: string; o: number }[] = await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    for (const r of rows) out.set(r.p, r.o);
+    const missing = ids.filter((id) => !out.has(id) && !reuse?.has(id));
+    for (const id of ids) if (!out.has(id) && reuse?.has(id)) out.set(id, reuse.get(id)!);
+    // The first state row of a workspace starts consistent with its zone (there was nothing before).
+    const [{ first }]: { first: number }[] = await em.query(
+      `INSERT INTO kpi_rollup_state AS s (workspace_id, next_ordinal, time_zone) VALUES ($1, $2, $3)
+       ON CONFLICT (workspace_id) DO UPDATE SET next_ordinal = s.next_ordinal + EXCLUDED.next_ordinal
+       RETURNING next_ordinal - $2 AS first`,
+      [ws, missing.length, tz],
+    );
+    missing.forEach((id, i) => out.set(id, first + i));
+    return out;
+  }
+
+  /** Adds a batch's people to the day sets (one statement); events carry their survivor profile id. */
+  async addPeople(em: EntityManager, ws: string, tz: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], ordinal: Map<string, number>): Promise<void> {
+    if (!events.length) return;
+    const days = new LocalDays(tz);
+    const interactions = new Set(INTERACTION_EVENTS);
+    const seen = new Set<string>();
+    const rows: SetRow[] = [];
+    const add = (day: string, kind: number, dim: string, o: number) => {
+      const k = `${day}|${kind}|${dim}|${o}`;
+      if (seen.has(k)) return;
+      seen.add(k);
+      rows.push([day, kind, dim, o]);
+    };
+    for (const e of events) {
+      // Every person of the batch was given an ordinal before (KpiRepository.addEvents).
+      const o = ordinal.get(e.profileId)!;
+      const day = days.of(e.ts.getTime());
+      const kinds = [SetKind.ACTIVE];
+      if (e.type === 'track' && e.name && interactions.has(e.name)) kinds.push(SetKind.INTERACTING);
+      if (e.revenue !== null) kinds.push(SetKind.BUYER);
+      for (const kind of kinds) for (const dim of dimsOf(e)) add(day, kind, dim, o);
+    }
+    await this.orBits(em, ws, rows);
+  }
+
+  private async orBits(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO kpi_day_people AS k (workspace_id, day, kind, dim, chunk, bits)
+       SELECT $1, u.d, u.k, u.m, u.o / ${CHUNK_BITS}, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1))
+       FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int)
+       GROUP BY u.d, u.k, u.m, u.o / ${CHUNK_BITS}
+       ON CONFLICT (workspace_id, kind, dim, day, chunk) DO UPDATE SET bits = k.bits | EXCLUDED.bits`,
+      [ws, JSON.stringify(rows.map(([d, k, m, o]) => ({ d, k, m, o })))],
+    );
+  }
+
+  /** Adds a batch's additive measures to the quarter totals (one statement). */
+  async addTotals(em: EntityManager, ws: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], npsOf: (e: Omit<BatchEvent, 'tags' | 'traits'>) => number | null): Promise<void> {
+    if (!events.length) return;
+    const rows = new Map<string, TotalRow>();
+    for (const e of events) {
+      const q = new Date(Math.floor(e.ts.getTime() / QUARTER_MS) * QUARTER_MS).toISOString();
+      const nps = npsOf(e);
+      for (const m of dimsOf(e)) {
+        const key = `${q}|${m}`;
+        let r = rows.get(key);
+        if (!r) rows.set(key, (r = { q, m, ev: 0, or: 0, rv: 0, nr: 0, np: 0, nd: 0 }));
+        r.ev++;
+        if (e.revenue !== null) {
+          r.or++;
+          r.rv = Math.round((r.rv + e.revenue) * 100) / 100;
+        }
+        if (nps !== null) {
+          r.nr++;
+          if (nps >= 9) r.np++;
+          if (nps <= 6) r.nd++;
+        }
+      }
+    }
+    await em.query(
+      `INSERT INTO kpi_quarter_totals AS k (workspace_id, quarter, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
+       SELECT $1, u.q, u.m, u.ev, u.or, u.rv, u.nr, u.np, u.nd
+       FROM jsonb_to_recordset($2::jsonb) AS u(q timestamptz, m text, ev int, "or" int, rv numeric, nr int, np int, nd int)
+       ON CONFLICT (workspace_id, dim, quarter) DO UPDATE SET
+         events = k.events + EXCLUDED.events, orders = k.orders + EXCLUDED.orders, revenue = k.revenue + EXCLUDED.revenue,
+         nps_responses = k.nps_responses + EXCLUDED.nps_responses, nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters,
+         nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
+      [ws, JSON.stringify([...rows.values()])],
+    );
+  }
+
+  /**
+   * Moves merged-away people's bits to their survivors' ordinals: every (day, kind, dimension) where
+   * the merged-away ordinal is set gets the survivor's set, and the merged-away bit is cleared.
+   * Reads only the rows of the merged-away people's chunks.
+   */
+  async moveBits(em: EntityManager, ws: string, moves: { from: number; to: number }[]): Promise<void> {
+    const real = moves.filter((m) => m.from !== m.to);
+    if (!real.length) return;
+    const params = [ws, real.map((m) => m.from), real.map((m) => m.to)];
+    const hits: { day: string; kind: number; dim: string; o: number }[] = await em.query(
+      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day, d.kind, d.dim, m.t AS o
+       FROM unnest($2::int[], $3::int[]) AS m(f, t)
+       JOIN kpi_day_people d ON d.workspace_id = $1 AND d.chunk = m.f / ${CHUNK_BITS} AND get_bit(d.bits, m.f % ${CHUNK_BITS}) = 1`,
+      params,
+    );
+    await this.clearBits(em, ws, real.map((m) => m.from));
+    await this.orBits(
+      em,
+      ws,
+      hits.map((h) => [h.day, h.kind, h.dim, h.o]),
+    );
+  }
+
+  /** Clears people's bits in every day set (an unmerge or rebuild sets them again from events). */
+  async clearBits(em: EntityManager, ws: string, ordinals: number[]): Promise<void> {
+    if (!ordinals.length) return;
+    await em.query(
+      `WITH m AS (SELECT o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, o % ${CHUNK_BITS}, 1)) AS mask FROM unnest($2::int[]) AS u(o) GROUP BY 1)
+       UPDATE kpi_day_people d SET bits = d.bits & ~m.mask FROM m
+       WHERE d.workspace_id = $1 AND d.chunk = m.chunk AND bit_count(d.bits & m.mask) > 0`,
+      [ws, ordinals],
+    );
+  }
+
+  /** Marks the day sets consistent with the workspace's zone (a full rebuild has run). */
+  async markConsistent(em: EntityManager, ws: string): Promise<void> {
+    await em.query(
+      `INSERT INTO kpi_rollup_state AS s (workspace_id, next_ordinal, time_zone) SELECT id, 0, time_zone FROM workspaces WHERE id = $1
+       ON CONFLICT (workspace_id) DO UPDATE SET time_zone = EXCLUDED.time_zone`,
+      [ws],
+    );
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  /**
+   * Base measures from the day sets and quarter totals, keyed `${i}|${k}`, for the families
+   * `ppl` (active, interacting, buyers), `dau`, `wau`, `mau` and `tot`. Day grain and coarser only.
+   */
+  async measures(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Map<string, Base>> {
+    const out = new Map<string, Base>();
+    const add = (rows: Record<string, unknown>[]) => {
+      for (const r of rows) {
+        const key = `${r.i}|${r.k}`;
+        const b = out.get(key) ?? {};
+        for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null) b[name] = (b[name] ?? 0) + Number(v);
+        out.set(key, b);
+      }
+    };
+    const dim = dimension(breakdown, filter);
+    const ld = buckets.map((b) => b.localStart.slice(0, 10));
+    const le = buckets.map((b) => b.localEnd.slice(0, 10));
+    const minus = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) - n * 86_400_000).toISOString().slice(0, 10);
+    // Distinct people of each bucket (and kind): OR the bucket's days per chunk, then count bits.
+    const distinct = (starts: string[], kinds: number[], cols: string) =>
+      em.query(
+        `SELECT x.i, x.k, ${cols}
+         FROM (SELECT b.i, ${dim.key} AS k, d.kind, d.chunk, bit_or(d.bits) AS u
+               FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+               JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le
+               GROUP BY 1, 2, 3, 4) x
+         GROUP BY x.i, x.k`,
+        [ws, starts, le, kinds, ...dim.params],
+      );
+    if (families.has('ppl')) {
+      add(
+        await distinct(
+          ld,
+          [SetKind.ACTIVE, SetKind.INTERACTING, SetKind.BUYER],
+          `sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.ACTIVE}) AS active, sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.INTERACTING}) AS interacting, sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.BUYER}) AS buyers`,
+        ),
+      );
+    }
+    if (families.has('wau')) add(await distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
+    if (families.has('mau')) add(await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
+    if (families.has('dau')) {
+      // Each day's distinct people, summed over the bucket's days.
+      add(
+        await em.query(
+          `SELECT b.i, y.k, sum(y.n) AS "dauSum"
+           FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+           JOIN (SELECT x.day, x.k, sum(bit_count(x.u)) AS n
+                 FROM (SELECT d.day, ${dim.key} AS k, d.chunk, bit_or(d.bits) AS u FROM kpi_day_people d
+                       WHERE d.workspace_id = $1 AND d.kind = ${SetKind.ACTIVE} AND ${dim.where} AND $4::text IS NULL
+                         AND d.day >= (SELECT min(x) FROM unnest($2::date[]) x) AND d.day < (SELECT max(x) FROM unnest($3::date[]) x)
+                       GROUP BY 1, 2, 3) x
+                 GROUP BY 1, 2) y ON y.day >= b.ld AND y.day < b.le
+           GROUP BY b.i, y.k`,
+          [ws, ld, le, null, ...dim.params],
+        ),
+      );
+    }
+    if (families.has('tot')) {
+      add(
+        await em.query(
+          `SELECT b.i, ${dim.key} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
+                  sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
+           FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(s, e, i)
+           JOIN kpi_quarter_totals d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.quarter >= b.s AND d.quarter < b.e
+           GROUP BY 1, 2`,
+          [ws, buckets.map((b) => b.s.toISOString()), buckets.map((b) => b.e.toISOString()), null, ...dim.params],
+        ),
+      );
+    }
+    return out;
+  }
+}
+
+/** The dimensions an event counts in: everyone, its channel, its touchpoint ('' when none). */
+function dimsOf(e: Pick<BatchEvent, 'channel' | 'context'>): string[] {
+  const t = e.context?.touchpoint;
+  return ['', `c:${e.channel}`, `t:${typeof t === 'string' ? t.slice(0, 200) : ''}`];
+}
+
+/**
+ * The dimension rows a query reads and the key it groups them by. Parameters start at $5 ($1
+ * workspace, $2–$4 taken by each statement); a statement that does not use $4 binds it to null.
+ */
+function dimension(breakdown: Breakdown, filter: KpiFilterSpec): { key: string; where: string; params: unknown[] } {
+  if (filter.channels?.length) return { key: breakdown === 'CHANNEL' ? 'substr(d.dim, 3)' : `''`, where: `d.dim = ANY($5::text[])`, params: [filter.channels.map((c) => `c:${c}`)] };
+  if (filter.touchpoints?.length) return { key: breakdown === 'TOUCHPOINT' ? 'substr(d.dim, 3)' : `''`, where: `d.dim = ANY($5::text[])`, params: [filter.touchpoints.map((t) => `t:${t}`)] };
+  if (breakdown === 'CHANNEL') return { key: 'substr(d.dim, 3)', where: `left(d.dim, 2) = 'c:' AND $5::text IS NULL`, params: [null] };
+  if (breakdown === 'TOUCHPOINT') return { key: 'substr(d.dim, 3)', where: `left(d.dim, 2) = 't:' AND $5::text IS NULL`, params: [null] };
+  return { key: `''`, where: `d.dim = '' AND $5::text IS NULL`, params: [null] };
+}

@@ -1,0 +1,210 @@
+import { bootAppPerFile } from '../support/app';
+import { DAY, HOUR } from '../support/time';
+import { makeEvent } from '../support/events';
+import { rng } from '../../src/shared/random';
+import { IngestDocument, KpiDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
+
+/**
+ * The KPI day sets (per local day, exact sets of people as bitmaps) and quarter-hour totals, checked
+ * against a recomputation from the raw events in the workspace's own zone: a half-hour zone
+ * (Asia/Kolkata: an order at 00:15 local belongs to that day), a DST zone (America/New_York, whose
+ * 2026-11-01 has 25 hours), merges, an unmerge, and a zone change with its rebuild.
+ */
+
+const t = bootAppPerFile();
+
+const CHANNELS = ['wechat_mp', 'wecom', 'douyin', 'app'];
+const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']);
+const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS'];
+
+function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput[] {
+  const r = rng(seed);
+  const out: EventInput[] = [];
+  let n = 0;
+  const ev = (ids: string[], ts: number, over: Partial<EventInput> = {}) =>
+    out.push(makeEvent({ messageId: `ds${seed}-${n++}`, timestamp: new Date(ts).toISOString(), identifiers: ids, channel: r.pick(CHANNELS), ...over }));
+  for (let i = 0; i < 70; i++) {
+    const member = `member_id::DS${seed}-${i}`;
+    const anon = `anonymous_id::DSA${seed}-${i}`;
+    const merge = r.chance(0.4);
+    const k = 3 + r.int(10);
+    for (let j = 0; j < k; j++) {
+      const ts = now - 60_000 - r.int(40 * 24) * HOUR - r.int(3600) * 1000;
+      // Anonymous visits first; the event naming both ids comes last (below), merging two profiles.
+      const ids = merge && j < 2 ? [anon] : [member];
+      const roll = r.next();
+      if (roll < 0.2) ev(ids, ts, { name: 'Order Completed', properties: { revenue: Math.round((5 + r.next() * 300) * 100) / 100 } });
+      else if (roll < 0.3) ev(ids, ts, { name: 'NPS Submitted', properties: { score: r.int(11) } });
+      else if (roll < 0.5) ev(ids, ts, { name: r.pick([...INTERACTIONS]) });
+      else ev(ids, ts);
+    }
+  }
+  for (let i = 0; i < 70; i++) {
+    if (out.some((e) => e.identifiers.some((x) => x.value === `DSA${seed}-${i}`))) ev([`anonymous_id::DSA${seed}-${i}`, `member_id::DS${seed}-${i}`], now - 60_000 - r.int(40 * 24) * HOUR);
+  }
+  // Right after local midnight (00:15) and right before it (23:50), orders of known people.
+  for (const m of zoneMidnights) {
+    ev([`member_id::DS${seed}-1`], m + 15 * 60_000, { name: 'Order Completed', properties: { revenue: 88 } });
+    ev([`member_id::DS${seed}-2`], m - 10 * 60_000, { name: 'Order Completed', properties: { revenue: 12.5 } });
+  }
+  return out;
+}
+
+const localDay = (ms: number, tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
+const addDays = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+
+interface Raw {
+  p: string;
+  day: string;
+  ch: string;
+  name: string | null;
+  props: Record<string, unknown> | null;
+}
+
+/** Each metric for one local day (and channel, or everyone), from raw events only. */
+function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | null): number | null {
+  const of = (from: string, to: string) => rows.filter((x) => x.day >= from && x.day <= to && (channel === null || x.ch === channel));
+  const inDay = of(day, day);
+  const people = (xs: Raw[]) => new Set(xs.map((x) => x.p)).size;
+  const active = people(inDay);
+  const orders = inDay.filter((x) => x.name === 'Order Completed');
+  const gmv = Math.round(orders.reduce((s, x) => s + Number(x.props?.revenue ?? 0), 0) * 100) / 100;
+  const nps = inDay.filter((x) => x.name === 'NPS Submitted').map((x) => x.props!.score as number);
+  const ratio = (a: number, b: number) => (b ? a / b : null);
+  const mau = people(of(addDays(day, -29), day));
+  switch (metric) {
+    case 'ACTIVE_USERS':
+    case 'DAU':
+      return active;
+    case 'WAU':
+      return people(of(addDays(day, -6), day));
+    case 'MAU':
+      return mau;
+    case 'ORDERS':
+      return orders.length;
+    case 'GMV':
+      return gmv;
+    case 'AOV':
+      return ratio(gmv, orders.length);
+    case 'ARPU':
+      return ratio(gmv, active);
+    case 'CONVERSION_RATE':
+      return ratio(people(orders), active);
+    case 'INTERACTION_RATE':
+      return ratio(people(inDay.filter((x) => INTERACTIONS.has(x.name ?? ''))), active);
+    case 'NPS':
+      return nps.length ? (100 * (nps.filter((s) => s >= 9).length - nps.filter((s) => s <= 6).length)) / nps.length : null;
+    case 'STICKINESS':
+      return mau ? active / mau : null;
+    default:
+      throw new Error(metric);
+  }
+}
+
+const close = (a: number | null | undefined, b: number | null) => (a == null || b === null ? (a ?? null) === b : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)));
+
+async function rawRows(ws: string, tz: string): Promise<Raw[]> {
+  const rows: { p: string; ts: Date; channel: string; name: string | null; properties: Record<string, unknown> | null }[] = await t.app.db.dataSource.manager.query(
+    `SELECT profile_id AS p, ts, channel, name, properties FROM events WHERE workspace_id = $1`,
+    [ws],
+  );
+  return rows.map((r) => ({ p: r.p, day: localDay(new Date(r.ts).getTime(), tz), ch: r.channel, name: r.name, props: r.properties }));
+}
+
+async function mismatches(ws: string, key: string, tz: string, range: { from: string; to: string }): Promise<string[]> {
+  const rows = await rawRows(ws, tz);
+  const out: string[] = [];
+  for (const metric of METRICS) {
+    const r = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    const res = r.data!.kpi;
+    expect(res.timeZone).toBe(tz);
+    for (const p of res.total.points) {
+      const want = oracle(rows, metric, p.localStart.slice(0, 10), null);
+      if (!close(p.value, want)) out.push(`${metric} ${p.localStart}: got ${p.value}, want ${want}`);
+    }
+    for (const s of res.breakdown) {
+      for (const p of s.points) {
+        const want = oracle(rows, metric, p.localStart.slice(0, 10), s.key!);
+        if (!close(p.value, want)) out.push(`${metric} ${s.key} ${p.localStart}: got ${p.value}, want ${want}`);
+      }
+    }
+    // A filter on two channels: people active on either, counted once.
+    const f = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, filter: { channels: ['wecom', 'app'] } }, key);
+    for (const p of f.data!.kpi.total.points) {
+      const day = p.localStart.slice(0, 10);
+      const two = rows.filter((x) => x.ch === 'wecom' || x.ch === 'app').map((x) => ({ ...x, ch: '*' }));
+      const want = oracle(two, metric, day, '*');
+      if (!close(p.value, want)) out.push(`${metric} wecom+app ${p.localStart}: got ${p.value}, want ${want}`);
+    }
+  }
+  return out;
+}
+
+async function ingest(key: string, events: EventInput[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 200) {
+    const r = await t.gql(IngestDocument, { events: events.slice(i, i + 200) }, key);
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.ingestEvents.rejected).toBe(0);
+  }
+}
+
+const marker = async (ws: string): Promise<string | null> => (await t.app.db.dataSource.manager.query(`SELECT time_zone FROM kpi_rollup_state WHERE workspace_id = $1`, [ws]))[0]?.time_zone ?? null;
+
+describe.each([
+  ['Asia/Kolkata', [Date.parse('2026-11-20T18:30:00Z'), Date.parse('2026-11-27T18:30:00Z')]],
+  ['America/New_York', [Date.parse('2026-11-01T04:00:00Z'), Date.parse('2026-11-02T05:00:00Z')]],
+] as const)('KPI day sets in %s', (tz, midnights) => {
+  let ws: string;
+  let key: string;
+  let range: { from: string; to: string };
+  const now = Date.now();
+
+  beforeAll(async () => {
+    ({ workspaceId: ws, adminKey: key } = await t.newWorkspace(`day sets ${tz}`));
+    const u = await t.gql(UpdateWorkspaceDocument, { input: { timeZone: tz } }, key);
+    expect(u.errors).toBeUndefined();
+    await ingest(key, dataset(tz.length, now, [...midnights]));
+    const today = localDay(now, tz);
+    range = { from: addDays(today, -41), to: today };
+  });
+
+  it('every day, channel and two-channel filter equals a recomputation from raw events in the local zone', async () => {
+    const merges: { n: number }[] = await t.app.db.dataSource.manager.query(`SELECT count(*)::int AS n FROM identity_merges WHERE workspace_id = $1`, [ws]);
+    expect(merges[0].n).toBeGreaterThan(10);
+    expect(await marker(ws)).toBe(tz);
+    expect(await mismatches(ws, key, tz, range)).toEqual([]);
+  });
+
+  it('an order just after local midnight counts on that local day', async () => {
+    const day = localDay(midnights[0] + 15 * 60_000, tz);
+    const r = await t.gql(KpiDocument, { metric: 'GMV' as KpiMetric, range: { from: addDays(day, -1), to: day }, grain: 'DAY' as KpiGrain }, key);
+    const [before, on] = r.data!.kpi.total.points;
+    const rows = (await rawRows(ws, tz)).filter((x) => x.name === 'Order Completed');
+    const sum = (d: string) => Math.round(rows.filter((x) => x.day === d).reduce((s, x) => s + Number(x.props?.revenue ?? 0), 0) * 100) / 100;
+    expect(on.value).toBeCloseTo(sum(day), 6);
+    expect(before.value).toBeCloseTo(sum(addDays(day, -1)), 6);
+    expect(rows.filter((x) => x.day === day && Number(x.props?.revenue) === 88).length).toBeGreaterThan(0);
+  });
+
+  it('an unmerge gives the merged-away person their own days back', async () => {
+    const [m]: { id: string }[] = await t.app.db.dataSource.manager.query(`SELECT id FROM identity_merges WHERE workspace_id = $1 AND undone_at IS NULL ORDER BY created_at LIMIT 1`, [ws]);
+    const u = await t.gql(UnmergeDocument, { mergeId: m.id }, key);
+    expect(u.errors).toBeUndefined();
+    expect(await mismatches(ws, key, tz, range)).toEqual([]);
+  });
+
+  it('a zone change keeps answers right on the slow path; the rebuild makes the day sets consistent again', async () => {
+    const other = 'Asia/Shanghai';
+    expect((await t.gql(UpdateWorkspaceDocument, { input: { timeZone: other } }, key)).errors).toBeUndefined();
+    await ingest(key, [makeEvent({ identifiers: ['member_id::zone-change'], timestamp: new Date(now - 5 * 60_000).toISOString(), name: 'Order Completed', properties: { revenue: 9 } })]);
+    expect(await marker(ws)).toBeNull();
+    const today = localDay(now, other);
+    const r2 = { from: addDays(today, -41), to: today };
+    expect(await mismatches(ws, key, other, r2)).toEqual([]);
+    const run = await t.app.services.recompute.run(ws, { parts: ['kpis'] });
+    expect(run.stopped).toBe(false);
+    expect(await marker(ws)).toBe(other);
+    expect(await mismatches(ws, key, other, r2)).toEqual([]);
+  });
+});
