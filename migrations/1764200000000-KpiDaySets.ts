@@ -4,7 +4,8 @@ const ZERO = `repeat('0', 4096)::bit(4096)`;
 
 /**
  * KPI rollups at the grain of the answer (src/modules/kpis/kpi.sets.ts): dense person ordinals per
- * workspace, per local day the exact sets of active, interacting and buying people as bitmaps of
+ * workspace, per local day the exact sets of active, interacting and buying people (and of people whose first
+ * or second order falls on the day, with each buyer's first two orders in `kpi_buyers`) as bitmaps of
  * 4,096 ordinals (`bit(4096)`), and additive measures per UTC quarter hour. Backfilled from
  * `kpi_activity` (UTC hours): exact for zones on whole-hour offsets; a workspace on a half- or
  * quarter-hour offset starts marked inconsistent (`time_zone` null), so its queries keep the
@@ -61,7 +62,35 @@ export class KpiDaySets1764200000000 implements MigrationInterface {
         PRIMARY KEY (workspace_id, dim, quarter)
       )`);
     await q.query(`COMMENT ON TABLE kpi_quarter_totals IS 'additive measures per UTC quarter hour and dimension (every zone''s local days are made of whole quarter hours)'`);
+    await q.query(`
+      CREATE TABLE kpi_buyers (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        profile_id    uuid NOT NULL,
+        dim           text NOT NULL,
+        first_ts      timestamptz NOT NULL,
+        second_ts     timestamptz,
+        PRIMARY KEY (workspace_id, profile_id, dim)
+      )`);
+    await q.query(`COMMENT ON TABLE kpi_buyers IS 'per buyer and dimension: the first and second order (carried forward at ingest; the FIRST/SECOND day sets follow it)'`);
     // Backfill from the hourly rollups.
+    await q.query(`
+      INSERT INTO kpi_buyers (workspace_id, profile_id, dim, first_ts, second_ts)
+      SELECT workspace_id, profile_id, dim, min(hour), CASE WHEN (array_agg(orders ORDER BY hour))[1] >= 2 THEN min(hour) ELSE (array_agg(hour ORDER BY hour))[2] END
+      FROM (SELECT a.workspace_id, a.profile_id, v.dim, a.hour, sum(a.orders) AS orders
+            FROM kpi_activity a CROSS JOIN LATERAL (VALUES (''), ('c:' || a.channel), ('t:' || a.touchpoint)) AS v(dim)
+            WHERE a.orders > 0 GROUP BY 1, 2, 3, 4) x
+      GROUP BY 1, 2, 3`);
+    for (const [kind, col] of [
+      [3, 'first_ts'],
+      [4, 'second_ts'],
+    ] as const) {
+      await q.query(`
+        INSERT INTO kpi_day_people (workspace_id, kind, dim, day, chunk, bits)
+        SELECT b.workspace_id, ${kind}, b.dim, (b.${col} AT TIME ZONE w.time_zone)::date, k.ordinal / 4096, bit_or(set_bit(${ZERO}, k.ordinal % 4096, 1))
+        FROM kpi_buyers b JOIN workspaces w ON w.id = b.workspace_id JOIN kpi_profiles k ON k.workspace_id = b.workspace_id AND k.profile_id = b.profile_id
+        WHERE b.${col} IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5`);
+    }
     for (const dim of [`''`, `'c:' || a.channel`, `'t:' || a.touchpoint`]) {
       await q.query(`
         INSERT INTO kpi_quarter_totals (workspace_id, dim, quarter, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
@@ -83,6 +112,7 @@ export class KpiDaySets1764200000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE kpi_buyers`);
     await q.query(`DROP TABLE kpi_quarter_totals`);
     await q.query(`DROP TABLE kpi_day_people`);
     await q.query(`DROP TABLE kpi_rollup_state`);

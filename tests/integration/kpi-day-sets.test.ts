@@ -15,7 +15,9 @@ const t = bootAppPerFile();
 
 const CHANNELS = ['wechat_mp', 'wecom', 'douyin', 'app'];
 const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']);
-const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS'];
+const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS', 'CHURN_RATE', 'SILENT_WAKEUP_RATE'];
+/** Metrics of each buyer's first and second order: by channel and in total (a filter on several channels reads kpi_activity). */
+const ORDER_METRICS: KpiMetric[] = ['FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV'];
 
 function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput[] {
   const r = rng(seed);
@@ -72,7 +74,35 @@ function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | n
   const nps = inDay.filter((x) => x.name === 'NPS Submitted').map((x) => x.props!.score as number);
   const ratio = (a: number, b: number) => (b ? a / b : null);
   const mau = people(of(addDays(day, -29), day));
+  const activeSet = new Set(inDay.map((x) => x.p));
+  const ordersOf = (p: string, to: string) => of('0000-00-00', to).filter((x) => x.p === p && x.name === 'Order Completed');
+  const firstConv = () => {
+    const eligible = [...activeSet].filter((p) => !ordersOf(p, addDays(day, -1)).length);
+    return ratio(eligible.filter((p) => ordersOf(p, day).length).length, eligible.length);
+  };
+  const buyers = new Set(orders.map((x) => x.p));
+  const repurchase = () => ratio([...buyers].filter((p) => ordersOf(p, day).length >= 2).length, buyers.size);
   switch (metric) {
+    case 'FIRST_CONVERSION_RATE':
+      return firstConv();
+    case 'REPURCHASE_RATE':
+      return repurchase();
+    case 'LTV': {
+      const a = firstConv();
+      const b = repurchase();
+      const c = ratio(gmv, orders.length);
+      return a === null || b === null || c === null ? null : a * b * c;
+    }
+    case 'CHURN_RATE': {
+      const prev = new Set(of(addDays(day, -1), addDays(day, -1)).map((x) => x.p));
+      return ratio([...prev].filter((p) => !activeSet.has(p)).length, prev.size);
+    }
+    case 'SILENT_WAKEUP_RATE': {
+      const before = new Set(of('0000-00-00', addDays(day, -1)).map((x) => x.p));
+      const recent = new Set(of(addDays(day, -30), addDays(day, -1)).map((x) => x.p));
+      const silent = [...before].filter((p) => !recent.has(p));
+      return ratio(silent.filter((p) => activeSet.has(p)).length, silent.length);
+    }
     case 'ACTIVE_USERS':
     case 'DAU':
       return active;
@@ -114,7 +144,7 @@ async function rawRows(ws: string, tz: string): Promise<Raw[]> {
 async function mismatches(ws: string, key: string, tz: string, range: { from: string; to: string }): Promise<string[]> {
   const rows = await rawRows(ws, tz);
   const out: string[] = [];
-  for (const metric of METRICS) {
+  for (const metric of [...METRICS, ...ORDER_METRICS]) {
     const r = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
     if (r.errors) throw new Error(JSON.stringify(r.errors));
     const res = r.data!.kpi;
@@ -129,6 +159,7 @@ async function mismatches(ws: string, key: string, tz: string, range: { from: st
         if (!close(p.value, want)) out.push(`${metric} ${s.key} ${p.localStart}: got ${p.value}, want ${want}`);
       }
     }
+    if (ORDER_METRICS.includes(metric)) continue;
     // A filter on two channels: people active on either, counted once.
     const f = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, filter: { channels: ['wecom', 'app'] } }, key);
     for (const p of f.data!.kpi.total.points) {

@@ -29,6 +29,9 @@ export interface Bucket {
   w30: Date;
   quiet: Date;
   days: number;
+  /** Local dates (YYYY-MM-DD) of `ps` and `quiet`, for the day sets. */
+  localPrevStart: string;
+  localQuiet: string;
 }
 
 /** The touchpoint of an event: `context.touchpoint` when it is a string, else ''. */
@@ -84,6 +87,7 @@ export class KpiRepository {
       else moves.push({ from, to });
     }
     for (const [id, o] of known) if (s.includes(id)) target.set(id, o);
+    await this.sets.foldBuyers(em, ws, await this.sets.writeZone(em, ws), merged, known, target);
     await this.sets.moveBits(em, ws, moves);
     await em.query(
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
@@ -166,6 +170,7 @@ export class KpiRepository {
       [ws, JSON.stringify([...first].map(([p, f]) => ({ p, ts: new Date(f.ts).toISOString(), c: f.c, t: f.t, o: ordinal.get(p) })))],
     );
     await this.sets.addPeople(em, ws, tz, events, ordinal);
+    await this.sets.addOrders(em, ws, tz, events, ordinal);
     if (opts.totals !== false) await this.sets.addTotals(em, ws, events, npsScoreOf);
   }
 
@@ -181,6 +186,7 @@ export class KpiRepository {
       ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
     );
     await this.sets.clearBits(em, ws, [...reuse.values()]);
+    await em.query(`DELETE FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(`DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     const rows: { message_id: string; type: string; name: string | null; channel: string; ts: Date; profile_id: string; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }[] =
@@ -211,8 +217,9 @@ export class KpiRepository {
   async buckets(em: EntityManager, ws: string, from: string, to: string, grain: Grain, stepDays?: number): Promise<{ tz: string; today: string; buckets: Bucket[] }> {
     const unit = stepDays ? 'day' : grain.toLowerCase();
     const step = stepDays ? `${stepDays} days` : `1 ${unit}`;
-    const rows: { ls: string; le: string; s: Date; e: Date; ps: Date; w7: Date; w30: Date; quiet: Date; days: number; tz: string; today: string }[] = await em.query(
+    const rows: { ls: string; le: string; lps: string; lq: string; s: Date; e: Date; ps: Date; w7: Date; w30: Date; quiet: Date; days: number; tz: string; today: string }[] = await em.query(
       `SELECT to_char(greatest(t, $2::timestamp), 'YYYY-MM-DD"T"HH24:MI:SS') AS ls, to_char(least(t + $4::interval, $3::timestamp), 'YYYY-MM-DD"T"HH24:MI:SS') AS le,
+              to_char(t - $4::interval, 'YYYY-MM-DD') AS lps, to_char(greatest(t, $2::timestamp) - interval '30 days', 'YYYY-MM-DD') AS lq,
               greatest(t, $2::timestamp) AT TIME ZONE w.time_zone AS s, least(t + $4::interval, $3::timestamp) AT TIME ZONE w.time_zone AS e,
               (t - $4::interval) AT TIME ZONE w.time_zone AS ps,
               (least(t + $4::interval, $3::timestamp) - interval '7 days') AT TIME ZONE w.time_zone AS w7,
@@ -229,7 +236,7 @@ export class KpiRepository {
     return {
       tz: rows[0]?.tz ?? 'Asia/Shanghai',
       today: rows[0]?.today ?? '',
-      buckets: rows.map((r, i) => ({ i: i + 1, localStart: r.ls, localEnd: r.le, s: r.s, e: r.e, ps: r.ps, w7: r.w7, w30: r.w30, quiet: r.quiet, days: grain === 'HOUR' && !stepDays ? 1 : r.days })),
+      buckets: rows.map((r, i) => ({ i: i + 1, localStart: r.ls, localEnd: r.le, s: r.s, e: r.e, ps: r.ps, w7: r.w7, w30: r.w30, quiet: r.quiet, days: grain === 'HOUR' && !stepDays ? 1 : r.days, localPrevStart: r.lps, localQuiet: r.lq })),
     };
   }
 
@@ -291,7 +298,9 @@ export class KpiRepository {
     if (grain === 'HOUR' && fams.has('dau')) fams.add('ppl');
     const fromSets = new Set<Family>();
     if (grain !== 'HOUR' && setsCanAnswer(breakdown, filter) && [...fams].some((f) => SET_FAMILIES.has(f)) && (await this.sets.zones(em, ws)).consistent) {
-      for (const f of SET_FAMILIES) if (fams.delete(f)) fromSets.add(f);
+      // A buyer's first two orders are kept per dimension: a filter on several channels (or touchpoints) needs them across those.
+      const several = (filter.channels?.length ?? 0) > 1 || (filter.touchpoints?.length ?? 0) > 1;
+      for (const f of SET_FAMILIES) if (!(several && (f === 'ord' || f === 'rep')) && fams.delete(f)) fromSets.add(f);
     }
     if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter)) out.set(k, v);
     const q = new MeasureSql(ws, tz, buckets, breakdown, filter);
@@ -309,7 +318,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {

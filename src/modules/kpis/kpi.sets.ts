@@ -29,6 +29,23 @@ export const enum SetKind {
   ACTIVE = 0,
   INTERACTING = 1,
   BUYER = 2,
+  /** The day of the person's first order (one bit per person and dimension). */
+  FIRST_ORDER = 3,
+  /** The day of the person's second order. */
+  SECOND_ORDER = 4,
+}
+
+/** The two earliest of some instants (ms), earliest first. */
+function twoEarliest(xs: number[]): [number, number | null] {
+  const s = [...xs].sort((a, b) => a - b);
+  return [s[0], s.length > 1 ? s[1] : null];
+}
+
+interface BuyerRow {
+  p: string;
+  m: string;
+  f: Date;
+  s: Date | null;
 }
 
 /** What the day sets and quarter totals can answer: the filter and breakdown need one dimension family at most. */
@@ -131,6 +148,117 @@ export class KpiSetRepository {
        FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int)
        GROUP BY u.d, u.k, u.m, u.o / ${CHUNK_BITS}
        ON CONFLICT (workspace_id, kind, dim, day, chunk) DO UPDATE SET bits = k.bits | EXCLUDED.bits`,
+      [ws, JSON.stringify(rows.map(([d, k, m, o]) => ({ d, k, m, o })))],
+    );
+  }
+
+  /**
+   * Carries each buyer's first and second order forward (per dimension, `kpi_buyers`) from the
+   * batch's orders alone, and keeps the FIRST_ORDER / SECOND_ORDER day sets in step: a late order
+   * earlier than the known ones moves the bits to its day.
+   */
+  async addOrders(em: EntityManager, ws: string, tz: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], ordinal: Map<string, number>): Promise<void> {
+    const batch = new Map<string, { p: string; m: string; ts: number[] }>();
+    for (const e of events) {
+      if (e.revenue === null) continue;
+      for (const m of dimsOf(e)) {
+        const key = `${e.profileId}|${m}`;
+        let b = batch.get(key);
+        if (!b) batch.set(key, (b = { p: e.profileId, m, ts: [] }));
+        b.ts.push(e.ts.getTime());
+      }
+    }
+    if (!batch.size) return;
+    const ids = [...new Set([...batch.values()].map((b) => b.p))];
+    const old = new Map<string, BuyerRow>(
+      ((await em.query(`SELECT profile_id AS p, dim AS m, first_ts AS f, second_ts AS s FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids])) as BuyerRow[]).map((r) => [
+        `${r.p}|${r.m}`,
+        r,
+      ]),
+    );
+    const next = [...batch.entries()].map(([key, b]) => {
+      const was = old.get(key);
+      const [f, s] = twoEarliest([...b.ts, ...(was ? [was.f.getTime(), ...(was.s ? [was.s.getTime()] : [])] : [])]);
+      return { p: b.p, m: b.m, was, f, s };
+    });
+    await this.writeBuyers(em, ws, tz, next, ordinal);
+  }
+
+  /**
+   * Writes buyer states and moves their FIRST/SECOND bits: clears the bits of the states they
+   * replace (`was`, at `wasOrdinal` when given) and sets the new ones.
+   */
+  private async writeBuyers(
+    em: EntityManager,
+    ws: string,
+    tz: string,
+    next: { p: string; m: string; was?: { f: Date; s: Date | null }[] | BuyerRow; f: number; s: number | null }[],
+    ordinal: Map<string, number>,
+  ): Promise<void> {
+    const days = new LocalDays(tz);
+    const clear: SetRow[] = [];
+    const set: SetRow[] = [];
+    for (const n of next) {
+      const o = ordinal.get(n.p)!;
+      const was = n.was === undefined ? [] : Array.isArray(n.was) ? n.was : [n.was];
+      for (const w of was) clear.push(...orderBits(days, { m: n.m, f: w.f, s: w.s }, o));
+      set.push(...orderBits(days, { m: n.m, f: new Date(n.f), s: n.s === null ? null : new Date(n.s) }, o));
+    }
+    await this.clearSome(em, ws, clear);
+    await this.orBits(em, ws, set);
+    await em.query(
+      `INSERT INTO kpi_buyers AS k (workspace_id, profile_id, dim, first_ts, second_ts)
+       SELECT $1, u.p, u.m, u.f, u.s FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, m text, f timestamptz, s timestamptz)
+       ON CONFLICT (workspace_id, profile_id, dim) DO UPDATE SET first_ts = EXCLUDED.first_ts, second_ts = EXCLUDED.second_ts`,
+      [ws, JSON.stringify(next.map((n) => ({ p: n.p, m: n.m, f: new Date(n.f).toISOString(), s: n.s === null ? null : new Date(n.s).toISOString() })))],
+    );
+  }
+
+  /**
+   * Folds merged-away people's buyer states into their survivors' (the two earliest orders of
+   * both), clearing the merged-away FIRST/SECOND bits before `moveBits` moves the rest.
+   */
+  async foldBuyers(em: EntityManager, ws: string, tz: string, merged: { mergedId: string; survivorId: string }[], known: Map<string, number>, target: Map<string, number>): Promise<void> {
+    const ids = [...new Set(merged.flatMap((x) => [x.mergedId, x.survivorId]))];
+    const rows: BuyerRow[] = await em.query(`SELECT profile_id AS p, dim AS m, first_ts AS f, second_ts AS s FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    if (!rows.length) return;
+    const survivorOf = new Map(merged.map((x) => [x.mergedId, x.survivorId]));
+    const mergedRows = rows.filter((r) => survivorOf.has(r.p));
+    if (!mergedRows.length) return;
+    // Merged-away bits go; the survivors' states are rewritten (their old bits cleared, new ones set).
+    const days = new LocalDays(tz);
+    await this.clearSome(
+      em,
+      ws,
+      mergedRows.flatMap((r) => orderBits(days, r, known.get(r.p)!)),
+    );
+    const groups = new Map<string, { p: string; m: string; rows: BuyerRow[] }>();
+    for (const r of rows) {
+      const p = survivorOf.get(r.p) ?? r.p;
+      const key = `${p}|${r.m}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { p, m: r.m, rows: [] }));
+      g.rows.push(r);
+    }
+    const next = [...groups.values()]
+      .filter((g) => g.rows.some((r) => survivorOf.has(r.p)))
+      .map((g) => {
+        const own = g.rows.filter((r) => !survivorOf.has(r.p));
+        const [f, s] = twoEarliest(g.rows.flatMap((r) => [r.f.getTime(), ...(r.s ? [r.s.getTime()] : [])]));
+        return { p: g.p, m: g.m, was: own, f, s };
+      });
+    await em.query(`DELETE FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, [...survivorOf.keys()]]);
+    await this.writeBuyers(em, ws, tz, next, target);
+  }
+
+  /** Clears single bits (day, kind, dimension, ordinal); bits of one row are cleared together. */
+  private async clearSome(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `WITH c AS (SELECT u.d, u.k, u.m, u.o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1)) AS mask
+                  FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int) GROUP BY 1, 2, 3, 4)
+       UPDATE kpi_day_people x SET bits = x.bits & ~c.mask FROM c
+       WHERE x.workspace_id = $1 AND x.kind = c.k AND x.dim = c.m AND x.day = c.d AND x.chunk = c.chunk`,
       [ws, JSON.stringify(rows.map(([d, k, m, o]) => ({ d, k, m, o })))],
     );
   }
@@ -272,6 +400,7 @@ export class KpiSetRepository {
         ),
       );
     }
+    if (families.has('ord') || families.has('rep') || families.has('churn') || families.has('wake')) add(await this.history(em, ws, buckets, families, dim));
     if (families.has('tot')) {
       add(
         await em.query(
@@ -286,6 +415,70 @@ export class KpiSetRepository {
     }
     return out;
   }
+
+  /**
+   * The families that look back before a bucket: `ord` (first buyers, conversion-eligible people),
+   * `rep` (repeat buyers), `churn` and `wake`. Per bucket, key and chunk: the bucket's own sets,
+   * the days before the first bucket once (`pre`), and the buckets before each one by a running OR
+   * over buckets, so the cost is (days of history + buckets) × chunks, never events or people.
+   */
+  private async history(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
+    const z = (x: string) => `coalesce(${x}, ${ZERO})`;
+    const cols: string[] = [];
+    if (families.has('ord')) {
+      cols.push(`sum(bit_count(${z('fin')})) AS "firstBuyers"`, `sum(bit_count(${z('act')} & ~(${z('pf')} | ${z('fin_before')}))) AS "convEligible"`);
+    }
+    if (families.has('rep')) cols.push(`sum(bit_count(${z('buy')} & (${z('ps')} | ${z('snd_before')} | ${z('snd')}))) AS "repeatBuyers"`);
+    if (families.has('churn')) cols.push(`sum(bit_count(${z('prev')})) AS "prevActive"`, `sum(bit_count(${z('prev')} & ~${z('act')})) AS churned`);
+    if (families.has('wake')) {
+      const silent = `(${z('pa')} | ${z('act_before')}) & ~${z('recent')}`;
+      cols.push(`sum(bit_count(${silent})) AS silent`, `sum(bit_count(${silent} & ${z('act')})) AS woken`);
+    }
+    return em.query(
+      `WITH b AS (SELECT * FROM unnest($2::date[], $3::date[], $4::date[], $6::date[]) WITH ORDINALITY AS b(ld, le, lps, lq, i)),
+       per AS (SELECT b.i, ${dim.key} AS k, d.chunk,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.ACTIVE} AND d.day >= b.ld) AS act,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.BUYER} AND d.day >= b.ld) AS buy,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.FIRST_ORDER} AND d.day >= b.ld) AS fin,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.SECOND_ORDER} AND d.day >= b.ld) AS snd,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.ACTIVE} AND d.day >= b.lps AND d.day < b.ld) AS prev,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.ACTIVE} AND d.day >= b.lq AND d.day < b.ld) AS recent
+               FROM b JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind IN (${SetKind.ACTIVE}, ${SetKind.BUYER}, ${SetKind.FIRST_ORDER}, ${SetKind.SECOND_ORDER}) AND ${dim.where}
+                 AND d.day < b.le AND d.day >= least(b.ld, b.lps, b.lq)
+               GROUP BY 1, 2, 3),
+       pre AS (SELECT ${dim.key} AS k, d.chunk,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.ACTIVE}) AS pa,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.FIRST_ORDER}) AS pf,
+                 bit_or(d.bits) FILTER (WHERE d.kind = ${SetKind.SECOND_ORDER}) AS ps
+               FROM kpi_day_people d
+               WHERE d.workspace_id = $1 AND d.kind IN (${families.has('wake') ? `${SetKind.ACTIVE}, ` : ''}${SetKind.FIRST_ORDER}, ${SetKind.SECOND_ORDER}) AND ${dim.where}
+                 AND d.day < (SELECT min(ld) FROM b)
+               GROUP BY 1, 2),
+       grid AS (SELECT b.i, kc.k, kc.chunk FROM b CROSS JOIN (SELECT k, chunk FROM per UNION SELECT k, chunk FROM pre) kc),
+       w AS (SELECT g.i, g.k, g.chunk, p.act, p.buy, p.fin, p.snd, p.prev, p.recent,
+               bit_or(p.act) OVER x AS act_before, bit_or(p.fin) OVER x AS fin_before, bit_or(p.snd) OVER x AS snd_before
+             FROM grid g LEFT JOIN per p ON p.i = g.i AND p.k = g.k AND p.chunk = g.chunk
+             WINDOW x AS (PARTITION BY g.k, g.chunk ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
+       SELECT w.i, w.k, ${cols.join(', ')}
+       FROM w LEFT JOIN pre ON pre.k = w.k AND pre.chunk = w.chunk
+       GROUP BY w.i, w.k`,
+      [
+        ws,
+        buckets.map((b) => b.localStart.slice(0, 10)),
+        buckets.map((b) => b.localEnd.slice(0, 10)),
+        buckets.map((b) => b.localPrevStart),
+        ...dim.params,
+        buckets.map((b) => b.localQuiet),
+      ],
+    );
+  }
+}
+
+/** The FIRST_ORDER and SECOND_ORDER bits of a buyer state. */
+function orderBits(days: LocalDays, r: { m: string; f: Date; s: Date | null }, o: number): SetRow[] {
+  const out: SetRow[] = [[days.of(r.f.getTime()), SetKind.FIRST_ORDER, r.m, o]];
+  if (r.s) out.push([days.of(r.s.getTime()), SetKind.SECOND_ORDER, r.m, o]);
+  return out;
 }
 
 /** The dimensions an event counts in: everyone, its channel, its touchpoint ('' when none). */
