@@ -2,7 +2,7 @@ import { bootAppPerFile } from '../support/app';
 import { DAY, HOUR } from '../support/time';
 import { makeEvent } from '../support/events';
 import { rng } from '../../src/shared/random';
-import { IngestDocument, KpiDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
+import { IngestDocument, KpiDocument, KpisDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
 
 /**
  * The KPI day sets (per local day, exact sets of people as bitmaps) and quarter-hour totals, checked
@@ -44,6 +44,7 @@ function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput
   for (let i = 0; i < 70; i++) {
     if (out.some((e) => e.identifiers.some((x) => x.value === `DSA${seed}-${i}`))) ev([`anonymous_id::DSA${seed}-${i}`, `member_id::DS${seed}-${i}`], now - 60_000 - r.int(40 * 24) * HOUR);
   }
+  ev([`member_id::DS${seed}-3`], now - 60_000);
   // Right after local midnight (00:15) and right before it (23:50), orders of known people.
   for (const m of zoneMidnights) {
     ev([`member_id::DS${seed}-1`], m + 15 * 60_000, { name: 'Order Completed', properties: { revenue: 88 } });
@@ -216,6 +217,16 @@ describe.each([
     expect(on.value).toBeCloseTo(sum(day), 6);
     expect(before.value).toBeCloseTo(sum(addDays(day, -1)), 6);
     expect(rows.filter((x) => x.day === day && Number(x.props?.revenue) === 88).length).toBeGreaterThan(0);
+  });
+
+  it('a range reaching into the future counts only the days that have begun', async () => {
+    const today = localDay(Date.now(), tz);
+    const one = await t.gql(KpiDocument, { metric: 'DAU' as KpiMetric, range: { from: today, to: today }, grain: 'DAY' as KpiGrain }, key);
+    const snap = await t.gql(KpisDocument, { metrics: ['DAU' as KpiMetric], range: { from: today, to: addDays(today, 1) } }, key);
+    expect(one.data!.kpi.total.points[0].value).toBeGreaterThan(0);
+    expect(snap.data!.kpis.values[0].value).toBe(one.data!.kpi.total.points[0].value);
+    const week = await t.gql(KpiDocument, { metric: 'DAU' as KpiMetric, range: { from: addDays(today, 1), to: addDays(today, 3) }, grain: 'DAY' as KpiGrain }, key);
+    expect(week.data!.kpi.total.points.map((p) => p.value)).toEqual([null, null, null]);
   });
 
   it('an unmerge gives the merged-away person their own days back', async () => {

@@ -225,7 +225,8 @@ export class KpiRepository {
               (least(t + $4::interval, $3::timestamp) - interval '7 days') AT TIME ZONE w.time_zone AS w7,
               (least(t + $4::interval, $3::timestamp) - interval '30 days') AT TIME ZONE w.time_zone AS w30,
               (greatest(t, $2::timestamp) - interval '30 days') AT TIME ZONE w.time_zone AS quiet,
-              greatest(1, round(extract(epoch FROM least(t + $4::interval, $3::timestamp) - greatest(t, $2::timestamp)) / 86400))::int AS days,
+              -- Days of the bucket that have begun (a range reaching into the future averages no empty days).
+              greatest(0, round(extract(epoch FROM least(t + $4::interval, $3::timestamp, (now() AT TIME ZONE w.time_zone)::date + interval '1 day') - greatest(t, $2::timestamp)) / 86400))::int AS days,
               w.time_zone AS tz, to_char(now() AT TIME ZONE w.time_zone, 'YYYY-MM-DD') AS today
        FROM (SELECT time_zone FROM workspaces WHERE id = $1) w,
             generate_series(date_trunc($5, $2::timestamp), $3::timestamp - interval '1 microsecond', $4::interval) t
