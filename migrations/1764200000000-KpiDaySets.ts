@@ -5,7 +5,7 @@ const ZERO = `repeat('0', 4096)::bit(4096)`;
 /**
  * KPI rollups at the grain of the answer (src/modules/kpis/kpi.sets.ts): dense person ordinals per
  * workspace, per local day the exact sets of active, interacting and buying people (and of people whose first
- * or second order falls on the day, with each buyer's first two orders in `kpi_buyers`) as bitmaps of
+ * or second order, or first event, falls on the day, with each buyer's first two orders in `kpi_buyers`) as bitmaps of
  * 4,096 ordinals (`bit(4096)`), and additive measures per UTC quarter hour. Backfilled from
  * `kpi_activity` (UTC hours): exact for zones on whole-hour offsets; a workspace on a half- or
  * quarter-hour offset starts marked inconsistent (`time_zone` null), so its queries keep the
@@ -80,6 +80,12 @@ export class KpiDaySets1764200000000 implements MigrationInterface {
             FROM kpi_activity a CROSS JOIN LATERAL (VALUES (''), ('c:' || a.channel), ('t:' || a.touchpoint)) AS v(dim)
             WHERE a.orders > 0 GROUP BY 1, 2, 3, 4) x
       GROUP BY 1, 2, 3`);
+    await q.query(`
+      INSERT INTO kpi_day_people (workspace_id, kind, dim, day, chunk, bits)
+      SELECT k.workspace_id, 5, v.dim, (k.first_ts AT TIME ZONE w.time_zone)::date, k.ordinal / 4096, bit_or(set_bit(${ZERO}, k.ordinal % 4096, 1))
+      FROM kpi_profiles k JOIN workspaces w ON w.id = k.workspace_id
+      CROSS JOIN LATERAL (VALUES (''), ('c:' || k.first_channel), ('t:' || k.first_touchpoint)) AS v(dim)
+      GROUP BY 1, 2, 3, 4, 5`);
     for (const [kind, col] of [
       [3, 'first_ts'],
       [4, 'second_ts'],

@@ -18,6 +18,8 @@ const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group 
 const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS', 'CHURN_RATE', 'SILENT_WAKEUP_RATE'];
 /** Metrics of each buyer's first and second order: by channel and in total (a filter on several channels reads kpi_activity). */
 const ORDER_METRICS: KpiMetric[] = ['FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV'];
+/** Retention: acquisition by the first event overall, so the two-channel filter is checked in kpi-recompute's way only by total and channel. */
+const RETENTION: KpiMetric[] = ['RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30'];
 
 function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput[] {
   const r = rng(seed);
@@ -58,6 +60,7 @@ const addDays = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) 
 
 interface Raw {
   p: string;
+  t: number;
   day: string;
   ch: string;
   name: string | null;
@@ -65,7 +68,7 @@ interface Raw {
 }
 
 /** Each metric for one local day (and channel, or everyone), from raw events only. */
-function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | null): number | null {
+function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | null, today = ''): number | null {
   const of = (from: string, to: string) => rows.filter((x) => x.day >= from && x.day <= to && (channel === null || x.ch === channel));
   const inDay = of(day, day);
   const people = (xs: Raw[]) => new Set(xs.map((x) => x.p)).size;
@@ -83,7 +86,24 @@ function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | n
   };
   const buyers = new Set(orders.map((x) => x.p));
   const repurchase = () => ratio([...buyers].filter((p) => ordersOf(p, day).length >= 2).length, buyers.size);
+  const retention = (n: number) => {
+    const first = new Map<string, Raw & { t: number }>();
+    for (const x of rows as (Raw & { t: number })[]) {
+      const f = first.get(x.p);
+      if (!f || x.t < f.t || (x.t === f.t && x.ch < f.ch)) first.set(x.p, x);
+    }
+    if (addDays(day, n) > today) return null;
+    const cohort = [...first.values()].filter((f) => f.day === day && (channel === null || f.ch === channel)).map((f) => f.p);
+    const seen = new Set(rows.filter((x) => x.day === addDays(day, n)).map((x) => x.p));
+    return ratio(cohort.filter((p) => seen.has(p)).length, cohort.length);
+  };
   switch (metric) {
+    case 'RETENTION_D1':
+      return retention(1);
+    case 'RETENTION_D7':
+      return retention(7);
+    case 'RETENTION_D30':
+      return retention(30);
     case 'FIRST_CONVERSION_RATE':
       return firstConv();
     case 'REPURCHASE_RATE':
@@ -139,28 +159,29 @@ async function rawRows(ws: string, tz: string): Promise<Raw[]> {
     `SELECT profile_id AS p, ts, channel, name, properties FROM events WHERE workspace_id = $1`,
     [ws],
   );
-  return rows.map((r) => ({ p: r.p, day: localDay(new Date(r.ts).getTime(), tz), ch: r.channel, name: r.name, props: r.properties }));
+  return rows.map((r) => ({ p: r.p, t: new Date(r.ts).getTime(), day: localDay(new Date(r.ts).getTime(), tz), ch: r.channel, name: r.name, props: r.properties }));
 }
 
 async function mismatches(ws: string, key: string, tz: string, range: { from: string; to: string }): Promise<string[]> {
   const rows = await rawRows(ws, tz);
+  const today = localDay(Date.now(), tz);
   const out: string[] = [];
-  for (const metric of [...METRICS, ...ORDER_METRICS]) {
+  for (const metric of [...METRICS, ...ORDER_METRICS, ...RETENTION]) {
     const r = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
     if (r.errors) throw new Error(JSON.stringify(r.errors));
     const res = r.data!.kpi;
     expect(res.timeZone).toBe(tz);
     for (const p of res.total.points) {
-      const want = oracle(rows, metric, p.localStart.slice(0, 10), null);
+      const want = oracle(rows, metric, p.localStart.slice(0, 10), null, today);
       if (!close(p.value, want)) out.push(`${metric} ${p.localStart}: got ${p.value}, want ${want}`);
     }
     for (const s of res.breakdown) {
       for (const p of s.points) {
-        const want = oracle(rows, metric, p.localStart.slice(0, 10), s.key!);
+        const want = oracle(rows, metric, p.localStart.slice(0, 10), s.key!, today);
         if (!close(p.value, want)) out.push(`${metric} ${s.key} ${p.localStart}: got ${p.value}, want ${want}`);
       }
     }
-    if (ORDER_METRICS.includes(metric)) continue;
+    if (ORDER_METRICS.includes(metric) || RETENTION.includes(metric)) continue;
     // A filter on two channels: people active on either, counted once.
     const f = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, filter: { channels: ['wecom', 'app'] } }, key);
     for (const p of f.data!.kpi.total.points) {

@@ -3,6 +3,7 @@ import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, setsCanAnswer } from './kpi.sets';
+import { localDate } from './kpi.zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
@@ -74,9 +75,8 @@ export class KpiRepository {
     const s = merged.map((x) => x.survivorId);
     // Ordinals: a survivor keeps its own; one without a row yet takes its first merged-away person's.
     // Every other merged-away person's day-set bits move to the survivor's ordinal.
-    const known = new Map<string, number>(
-      ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, [...m, ...s]])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
-    );
+    const rows = await this.sets.acquisitions(em, ws, [...m, ...s]);
+    const known = new Map<string, number>([...rows].map(([p, r]) => [p, r.o]));
     const target = new Map<string, number>();
     const moves: { from: number; to: number }[] = [];
     for (const x of merged) {
@@ -87,7 +87,10 @@ export class KpiRepository {
       else moves.push({ from, to });
     }
     for (const [id, o] of known) if (s.includes(id)) target.set(id, o);
-    await this.sets.foldBuyers(em, ws, await this.sets.writeZone(em, ws), merged, known, target);
+    const tz = await this.sets.writeZone(em, ws);
+    await this.sets.foldBuyers(em, ws, tz, merged, known, target);
+    // Acquisition days: both sides' NEW bits go before the move; the survivor's are set again after the fold.
+    await this.sets.moveNew(em, ws, tz, [...rows.values()].map((r) => ({ o: r.o, was: r })));
     await this.sets.moveBits(em, ws, moves);
     await em.query(
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
@@ -115,6 +118,8 @@ export class KpiRepository {
        WHERE (EXCLUDED.first_ts, EXCLUDED.first_channel COLLATE "C", EXCLUDED.first_touchpoint COLLATE "C") < (k.first_ts, k.first_channel COLLATE "C", k.first_touchpoint COLLATE "C")`,
       [ws, m, s, [...target.keys()], [...target.values()]],
     );
+    const now = await this.sets.acquisitions(em, ws, [...target.keys()]);
+    await this.sets.moveNew(em, ws, tz, [...now.values()].map((r) => ({ o: r.o, now: r })));
   }
 
   /**
@@ -161,13 +166,23 @@ export class KpiRepository {
       [ws, JSON.stringify([...rows.values()])],
     );
     const ordinal = await this.sets.ordinals(em, ws, tz, [...first.keys()], opts.reuse);
-    await em.query(
-      `INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint, ordinal)
+    const before = await this.sets.acquisitions(em, ws, [...first.keys()]);
+    // Rows inserted or moved earlier come back: their acquisition-day bits move with them.
+    const changed: { p: string; ts: Date; c: string; t: string }[] = await em.query(
+      `WITH up AS (INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint, ordinal)
        SELECT $1, u.p, u.ts, u.c, u.t, u.o FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, ts timestamptz, c text, t text, o int)
        ON CONFLICT (workspace_id, profile_id) DO UPDATE SET
          first_ts = EXCLUDED.first_ts, first_channel = EXCLUDED.first_channel, first_touchpoint = EXCLUDED.first_touchpoint
-       WHERE (EXCLUDED.first_ts, EXCLUDED.first_channel COLLATE "C", EXCLUDED.first_touchpoint COLLATE "C") < (k.first_ts, k.first_channel COLLATE "C", k.first_touchpoint COLLATE "C")`,
+       WHERE (EXCLUDED.first_ts, EXCLUDED.first_channel COLLATE "C", EXCLUDED.first_touchpoint COLLATE "C") < (k.first_ts, k.first_channel COLLATE "C", k.first_touchpoint COLLATE "C")
+       RETURNING profile_id AS p, first_ts AS ts, first_channel AS c, first_touchpoint AS t)
+       SELECT * FROM up`,
       [ws, JSON.stringify([...first].map(([p, f]) => ({ p, ts: new Date(f.ts).toISOString(), c: f.c, t: f.t, o: ordinal.get(p) })))],
+    );
+    await this.sets.moveNew(
+      em,
+      ws,
+      tz,
+      changed.map((r) => ({ o: ordinal.get(r.p)!, was: before.get(r.p), now: r })),
     );
     await this.sets.addPeople(em, ws, tz, events, ordinal);
     await this.sets.addOrders(em, ws, tz, events, ordinal);
@@ -303,7 +318,7 @@ export class KpiRepository {
       const several = (filter.channels?.length ?? 0) > 1 || (filter.touchpoints?.length ?? 0) > 1;
       for (const f of SET_FAMILIES) if (!(several && (f === 'ord' || f === 'rep')) && fams.delete(f)) fromSets.add(f);
     }
-    if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter)) out.set(k, v);
+    if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter, localDate(Date.now(), tz))) out.set(k, v);
     const q = new MeasureSql(ws, tz, buckets, breakdown, filter);
     // People, totals and sessions not answered above share one statement over kpi_activity; keep the columns asked for.
     const actCols = new Set([...fams].flatMap((f) => ACT_COLUMNS[f] ?? []));
@@ -319,7 +334,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {

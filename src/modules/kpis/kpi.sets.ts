@@ -33,6 +33,16 @@ export const enum SetKind {
   FIRST_ORDER = 3,
   /** The day of the person's second order. */
   SECOND_ORDER = 4,
+  /** The day of the person's first event, in the dimensions of that event (acquisition: 新增). */
+  NEW = 5,
+}
+
+/** A person's acquisition (first event) and ordinal, as `kpi_profiles` holds them. */
+export interface Acquisition {
+  o: number;
+  ts: Date;
+  c: string;
+  t: string;
 }
 
 /** The two earliest of some instants (ms), earliest first. */
@@ -113,6 +123,35 @@ export class KpiSetRepository {
     );
     missing.forEach((id, i) => out.set(id, first + i));
     return out;
+  }
+
+  /** The acquisition rows of people (those with one). */
+  async acquisitions(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Acquisition>> {
+    if (!ids.length) return new Map();
+    const rows: (Acquisition & { p: string })[] = await em.query(
+      `SELECT profile_id AS p, ordinal AS o, first_ts AS ts, first_channel AS c, first_touchpoint AS t FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`,
+      [ws, ids],
+    );
+    return new Map(rows.map((r) => [r.p, r]));
+  }
+
+  /** Moves acquisition-day (NEW) bits: clears those of `was`, sets those of `now`, at ordinal `o`. */
+  async moveNew(em: EntityManager, ws: string, tz: string, changes: { o: number; was?: Omit<Acquisition, 'o'>; now?: Omit<Acquisition, 'o'> }[]): Promise<void> {
+    const days = new LocalDays(tz);
+    const bits = (a: Omit<Acquisition, 'o'>, o: number): SetRow[] => {
+      const day = days.of(new Date(a.ts).getTime());
+      return ['', `c:${a.c}`, `t:${a.t}`].map((m) => [day, SetKind.NEW, m, o]);
+    };
+    await this.clearSome(
+      em,
+      ws,
+      changes.flatMap((x) => (x.was ? bits(x.was, x.o) : [])),
+    );
+    await this.orBits(
+      em,
+      ws,
+      changes.flatMap((x) => (x.now ? bits(x.now, x.o) : [])),
+    );
   }
 
   /** Adds a batch's people to the day sets (one statement); events carry their survivor profile id. */
@@ -347,7 +386,7 @@ export class KpiSetRepository {
    * Base measures from the day sets and quarter totals, keyed `${i}|${k}`, for the families
    * `ppl` (active, interacting, buyers), `dau`, `wau`, `mau` and `tot`. Day grain and coarser only.
    */
-  async measures(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Map<string, Base>> {
+  async measures(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, breakdown: Breakdown, filter: KpiFilterSpec, today: string): Promise<Map<string, Base>> {
     const out = new Map<string, Base>();
     const add = (rows: Record<string, unknown>[]) => {
       for (const r of rows) {
@@ -401,6 +440,7 @@ export class KpiSetRepository {
       );
     }
     if (families.has('ord') || families.has('rep') || families.has('churn') || families.has('wake')) add(await this.history(em, ws, buckets, families, dim));
+    for (const n of [1, 7, 30]) if (families.has(`ret${n}`)) add(await this.retention(em, ws, buckets, n, today, breakdown, filter));
     if (families.has('tot')) {
       add(
         await em.query(
@@ -414,6 +454,30 @@ export class KpiSetRepository {
       );
     }
     return out;
+  }
+
+  /**
+   * Retention on day n: of the people acquired on each day d of the bucket with d + n begun, those
+   * active on d + n — the AND of two day sets per chunk. Acquisition by the breakdown's dimension
+   * (the first event's channel or touchpoint); activity on any channel, or on the filter's.
+   */
+  private async retention(em: EntityManager, ws: string, buckets: Bucket[], n: number, today: string, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Record<string, unknown>[]> {
+    const dim = dimension(breakdown, filter);
+    const act = filter.channels?.length ? filter.channels.map((c) => `c:${c}`) : filter.touchpoints?.length ? filter.touchpoints.map((t) => `t:${t}`) : [''];
+    return em.query(
+      `WITH b AS (SELECT * FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)),
+       nw AS (SELECT b.i, ${dim.key} AS k, d.day, d.chunk, bit_or(d.bits) AS u
+              FROM b JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = ${SetKind.NEW} AND ${dim.where}
+                AND d.day >= b.ld AND d.day < b.le AND d.day + ${n} <= $4::date
+              GROUP BY 1, 2, 3, 4),
+       ac AS (SELECT d.day, d.chunk, bit_or(d.bits) AS u FROM kpi_day_people d
+              WHERE d.workspace_id = $1 AND d.kind = ${SetKind.ACTIVE} AND d.dim = ANY($6::text[]) AND d.day IN (SELECT day + ${n} FROM nw)
+              GROUP BY 1, 2)
+       SELECT nw.i, nw.k, sum(bit_count(nw.u)) AS cohort${n}, sum(bit_count(nw.u & coalesce(ac.u, ${ZERO}))) AS ret${n}
+       FROM nw LEFT JOIN ac ON ac.day = nw.day + ${n} AND ac.chunk = nw.chunk
+       GROUP BY nw.i, nw.k`,
+      [ws, buckets.map((b) => b.localStart.slice(0, 10)), buckets.map((b) => b.localEnd.slice(0, 10)), today, ...dim.params, act],
+    );
   }
 
   /**
