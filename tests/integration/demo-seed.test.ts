@@ -74,8 +74,9 @@ describe('siyu seed (embedded or PostgreSQL)', () => {
 describe('siyu recompute', () => {
   const service = () => t.app.services.recompute;
   const dropRollups = async () => {
-    await t.app.db.dataSource.query(`DELETE FROM kpi_activity WHERE workspace_id = $1`, [ws]);
-    await t.app.db.dataSource.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1`, [ws]);
+    for (const table of ['kpi_activity', 'kpi_profiles', 'kpi_day_people', 'kpi_quarter_totals', 'kpi_buyers', 'kpi_rollup_state']) {
+      await t.app.db.dataSource.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [ws]);
+    }
   };
 
   it('rebuilds deleted KPI rollups to identical answers', async () => {

@@ -19,7 +19,7 @@ const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GM
 /** Metrics of each buyer's first and second order: by channel and in total (a filter on several channels reads kpi_activity). */
 const ORDER_METRICS: KpiMetric[] = ['FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV'];
 /** Retention: acquisition by the first event overall, so the two-channel filter is checked in kpi-recompute's way only by total and channel. */
-const RETENTION: KpiMetric[] = ['RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30'];
+const RETENTION: KpiMetric[] = ['RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30', 'GROWTH_RATE', 'DAU_SHARE', 'REVENUE_PER_PROFILE'];
 
 function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput[] {
   const r = rng(seed);
@@ -97,7 +97,28 @@ function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | n
     const seen = new Set(rows.filter((x) => x.day === addDays(day, n)).map((x) => x.p));
     return ratio(cohort.filter((p) => seen.has(p)).length, cohort.length);
   };
+  const firstDays = () => {
+    const first = new Map<string, Raw>();
+    for (const x of rows) {
+      const f = first.get(x.p);
+      if (!f || x.t < f.t || (x.t === f.t && x.ch < f.ch)) first.set(x.p, x);
+    }
+    return [...first.values()].filter((f) => channel === null || f.ch === channel).map((f) => f.day);
+  };
   switch (metric) {
+    case 'GROWTH_RATE': {
+      const d = firstDays();
+      return ratio(d.filter((x) => x === day).length, d.filter((x) => x < day).length);
+    }
+    case 'DAU_SHARE': {
+      const n = firstDays().filter((x) => x <= day).length;
+      return n ? active / n : null;
+    }
+    case 'REVENUE_PER_PROFILE': {
+      const n = firstDays().filter((x) => x <= day).length;
+      const cum = of('0000-00-00', day).filter((x) => x.name === 'Order Completed').reduce((a, x) => a + Number(x.props?.revenue ?? 0), 0);
+      return n ? cum / n : null;
+    }
     case 'RETENTION_D1':
       return retention(1);
     case 'RETENTION_D7':

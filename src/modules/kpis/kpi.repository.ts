@@ -209,23 +209,26 @@ export class KpiRepository {
         `SELECT message_id, type, name, channel, ts, profile_id, properties, context FROM events WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`,
         [ws, ids],
       );
-    await this.addEvents(
-      em,
-      ws,
-      rows.map((r) => ({
-        messageId: r.message_id,
-        type: r.type,
-        name: r.name,
-        channel: r.channel,
-        ts: new Date(r.ts),
-        profileId: r.profile_id,
-        properties: r.properties,
-        revenue: r.type === 'track' && r.name === 'Order Completed' ? revenueOf(r.properties) : null,
-        traits: null,
-        context: r.context,
-      })),
-      { totals: false, reuse },
-    );
+    await this.addEvents(em, ws, rows.map(toBatchEvent), { totals: false, reuse });
+  }
+
+  /**
+   * Rebuilds the quarter totals of a workspace from its stored events (the end of a full
+   * `siyu recompute` pass, under the workspace's write lock): they never depend on who a person
+   * is, so per-person rebuilds leave them alone. Pages through the events by message id.
+   */
+  async rebuildTotals(em: EntityManager, ws: string, page = 10_000): Promise<void> {
+    await em.query(`DELETE FROM kpi_quarter_totals WHERE workspace_id = $1`, [ws]);
+    let after = '';
+    for (;;) {
+      const rows: { message_id: string; type: string; name: string | null; channel: string; ts: Date; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }[] = await em.query(
+        `SELECT message_id, type, name, channel, ts, properties, context FROM events WHERE workspace_id = $1 AND message_id > $2 ORDER BY message_id LIMIT $3`,
+        [ws, after, page],
+      );
+      if (!rows.length) return;
+      after = rows[rows.length - 1].message_id;
+      await this.sets.addTotals(em, ws, rows.map((r) => toBatchEvent({ ...r, profile_id: '' })), npsScoreOf);
+    }
   }
 
   /** Buckets of a local date range [from, to] at a grain, in the workspace's time zone. */
@@ -334,7 +337,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {
@@ -342,6 +345,22 @@ const ACT_COLUMNS: Partial<Record<Family, string[]>> = {
   tot: ['orders', 'gmv', 'npsResponses', 'npsPromoters', 'npsDetractors'],
   ses: ['sessions'],
 };
+
+/** A stored event as the rollups read it. */
+function toBatchEvent(r: { message_id: string; type: string; name: string | null; channel: string; ts: Date; profile_id: string; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }): Omit<BatchEvent, 'tags'> {
+  return {
+    messageId: r.message_id,
+    type: r.type,
+    name: r.name,
+    channel: r.channel,
+    ts: new Date(r.ts),
+    profileId: r.profile_id,
+    properties: r.properties,
+    revenue: r.type === 'track' && r.name === 'Order Completed' ? revenueOf(r.properties) : null,
+    traits: null,
+    context: r.context,
+  };
+}
 
 /** Order value as ingest validated it (`properties.revenue`, else `properties.total`). */
 export function revenueOf(p: Record<string, unknown> | null): number {

@@ -109,8 +109,10 @@ export class KpiService {
     rebuild: async (em, ws, ids) => {
       await this.repo.rebuild(em, ws, ids);
     },
-    // Every person's day sets now follow the workspace's zone (after a zone change: queries leave the slow path).
+    // Every person's day sets now follow the workspace's zone (after a zone change: queries leave the
+    // slow path); the quarter totals, which no person's rebuild touches, are rebuilt from the events.
     rebuilt: async (em, ws) => {
+      await this.repo.rebuildTotals(em, ws);
       await this.repo.sets.markConsistent(em, ws);
     },
     sweep: { skip: 'rollups do not change with time; alert rules are evaluated after each commit (scheduled by apply)' },

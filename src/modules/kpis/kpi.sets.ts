@@ -440,6 +440,8 @@ export class KpiSetRepository {
       );
     }
     if (families.has('ord') || families.has('rep') || families.has('churn') || families.has('wake')) add(await this.history(em, ws, buckets, families, dim));
+    if (families.has('base')) add(await this.running(em, ws, buckets, dim, 'people'));
+    if (families.has('cum')) add(await this.running(em, ws, buckets, dim, 'revenue'));
     for (const n of [1, 7, 30]) if (families.has(`ret${n}`)) add(await this.retention(em, ws, buckets, n, today, breakdown, filter));
     if (families.has('tot')) {
       add(
@@ -454,6 +456,36 @@ export class KpiSetRepository {
       );
     }
     return out;
+  }
+
+  /**
+   * Running totals at each bucket: `people` acquired before its start (`before`) and by its end
+   * (`atEnd`), from the acquisition-day sets (one bit per person); or `revenue` of every order
+   * before its end (`cumGmv`), from the quarter totals. The history before the first bucket is
+   * summed once, the buckets by a running sum.
+   */
+  private async running(em: EntityManager, ws: string, buckets: Bucket[], dim: { key: string; where: string; params: unknown[] }, what: 'people' | 'revenue'): Promise<Record<string, unknown>[]> {
+    const people = what === 'people';
+    const src = people
+      ? { table: 'kpi_day_people', value: 'bit_count(d.bits)', where: `d.kind = ${SetKind.NEW}`, at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' }
+      : { table: 'kpi_quarter_totals', value: 'd.revenue', where: 'true', at: 'd.quarter', lo: '$2::timestamptz[]', hi: '$3::timestamptz[]' };
+    const out = people ? `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before, coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "atEnd"` : `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "cumGmv"`;
+    return em.query(
+      `WITH b AS (SELECT * FROM unnest(${src.lo}, ${src.hi}) WITH ORDINALITY AS b(lo, hi, i)),
+       per AS (SELECT b.i, ${dim.key} AS k, sum(${src.value}) AS n FROM b JOIN ${src.table} d ON d.workspace_id = $1 AND ${src.where} AND ${dim.where} AND $4::text IS NULL
+                 AND ${src.at} >= b.lo AND ${src.at} < b.hi GROUP BY 1, 2),
+       pre AS (SELECT ${dim.key} AS k, sum(${src.value}) AS n FROM ${src.table} d WHERE d.workspace_id = $1 AND ${src.where} AND ${dim.where} AND ${src.at} < (SELECT min(lo) FROM b) GROUP BY 1),
+       grid AS (SELECT b.i, x.k FROM b CROSS JOIN (SELECT k FROM per UNION SELECT k FROM pre) x)
+       SELECT g.i, g.k, ${out}
+       FROM grid g LEFT JOIN per p ON p.i = g.i AND p.k = g.k LEFT JOIN pre ON pre.k = g.k`,
+      [
+        ws,
+        people ? buckets.map((b) => b.localStart.slice(0, 10)) : buckets.map((b) => b.s.toISOString()),
+        people ? buckets.map((b) => b.localEnd.slice(0, 10)) : buckets.map((b) => b.e.toISOString()),
+        null,
+        ...dim.params,
+      ],
+    );
   }
 
   /**
