@@ -110,12 +110,20 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
     const pa = await profileOf(key, a);
     let s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
-    // A first order jumps straight to 购买 (one transition); a later interaction does not move back to 兴趣.
-    expect(s.history.map((h) => [h.from, h.to])).toEqual([[null, 'purchase']]);
+    // A first order jumps straight to 购买 (one transition); the 100 days between the orders were a
+    // silence (沉默 at 30 days, 流失 at 90), woken by the second order — recorded although both
+    // orders arrived in one batch. A later interaction does not move back to 兴趣.
+    const history = [
+      [null, 'purchase', false],
+      ['purchase', 'silent', false],
+      ['silent', 'churned', false],
+      ['churned', 'purchase', true],
+    ];
+    expect(s.history.map((h) => [h.from, h.to, h.wakeUp])).toEqual(history);
     await ingest(t, key, [ev(a, new Date(t0.getTime() + 101 * DAY), 'Message Sent')]);
     s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
-    expect(s.history).toHaveLength(1);
+    expect(s.history.map((h) => [h.from, h.to, h.wakeUp])).toEqual(history);
   });
 
   it('loads stage and history for a page of profiles with per-operation loaders', async () => {
@@ -206,6 +214,70 @@ describe('stageFunnel', () => {
     const pid = await profileOf(key, p1);
     const denied = await t.gql(ProfileStageDocument, { id: pid }, analyst);
     expect(denied.errors![0].extensions.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('loaded history (events with past times arriving in bulk)', () => {
+  /** Viewed on days 0 and 1, back on 45 and 46 (after 44 silent days), then on 150 (after 104). */
+  const DAYS = [0, 1, 45, 46, 150];
+  const expected = (at: (days: number) => Date) =>
+    [
+      [null, 'awareness', at(0), false],
+      ['awareness', 'silent', at(31), false],
+      ['silent', 'awareness', at(45), true],
+      ['awareness', 'silent', at(76), false],
+      ['silent', 'churned', at(136), false],
+      ['churned', 'awareness', at(150), true],
+    ].map(([from, to, when, wakeUp]) => [from, to, (when as Date).toISOString(), wakeUp]);
+
+  it('records each silence and wake-up at its time, loaded at once or newest first', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const t0 = new Date(Date.now() - 200 * DAY);
+    const at = (days: number) => new Date(t0.getTime() + days * DAY);
+    const once = `member_id::ONCE-${randomUUID()}`;
+    const back = `member_id::BACK-${randomUUID()}`;
+    const events = DAYS.map((d) => ev(once, at(d), 'Product Viewed'));
+    await ingest(t, key, events);
+    // The same history newest first, a day per batch: each older day replays what came after it.
+    for (const d of [...DAYS].reverse()) await ingest(t, key, [ev(back, at(d), 'Product Viewed')]);
+    for (const who of [once, back]) {
+      const s = await stageOf(key, await profileOf(key, who));
+      expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual(expected(at));
+      expect(s.stage).toMatchObject({ key: 'awareness', previousStage: 'churned', enteredAt: at(150).toISOString() });
+    }
+    const s = await stageOf(key, await profileOf(key, once));
+    expect(s.history.filter((h) => h.wakeUp).map((h) => h.cause)).toEqual([`wake_up:event:${events[2].messageId}`, `wake_up:event:${events[4].messageId}`]);
+  });
+
+  it('withdraws a silence recorded before older events arrived, rather than waking from it', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const t0 = new Date(Date.now() - 200 * DAY);
+    const at = (days: number) => new Date(t0.getTime() + days * DAY);
+    const who = `member_id::LATE-${randomUUID()}`;
+    await ingest(t, key, [ev(who, at(0), 'Product Viewed')]);
+    const pid = await profileOf(key, who);
+    // The sweep (or the due scheduler) runs while the history is still loading: from what it knows,
+    // 沉默 at day 30 and 流失 at day 90.
+    expect(await t.app.services.stages.sweepStep(ws, new Date(), 100)).toBe(1);
+    expect((await stageOf(key, pid)).stage!.key).toBe('churned');
+    // The rest arrives: an interaction every 20 days up to day 100. The person was never silent.
+    await ingest(t, key, [20, 40, 60, 80, 100].map((d) => ev(who, at(d), 'Liked')));
+    let s = await stageOf(key, pid);
+    expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual([
+      [null, 'awareness', at(0).toISOString(), false],
+      ['awareness', 'interest', at(20).toISOString(), false],
+    ]);
+    expect(s.stage).toMatchObject({ key: 'interest', inactive: false });
+    expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:interest']);
+    // Now they are silent: 30 and 90 days after day 100.
+    expect(await t.app.services.stages.sweepStep(ws, new Date(), 100)).toBe(1);
+    s = await stageOf(key, pid);
+    expect(s.history.slice(2).map((h) => [h.to, h.at])).toEqual([
+      ['silent', at(130).toISOString()],
+      ['churned', at(190).toISOString()],
+    ]);
+    const f = await t.gql(StageFunnelDocument, { range: { from: at(-1).toISOString(), to: new Date().toISOString() } }, key);
+    expect(f.data!.stageFunnel.wakeUps).toBe(0);
   });
 });
 

@@ -38,7 +38,11 @@ export class StageDefinition {
   description:
     'A lifecycle stage model (生命周期模型): an ordered list of stages with entry conditions. Stages that are not `inactive_days` form the main sequence in the order ' +
     'listed; a person only moves forward in it, to the furthest stage whose condition holds (stages may be skipped). `inactive_days` stages come last with increasing ' +
-    'days: a person with no event for that many days moves there (checked by the sweep); any later activity takes them back to the main stage they left (a wake-up, 沉默唤醒). ' +
+    'days: a person with no event for that many days moves there, dated when the threshold passed (last event + days); their next event takes them back to the main stage they left ' +
+    '(a wake-up, 沉默唤醒, dated at that event). Transitions follow event time, not arrival time: the sweep records a silence as its threshold passes, and events that arrive ' +
+    'after a gap — a history loaded at once (`siyu seed`, an import), a late event — record the silences and wake-ups of the gap at their times. An event dated before ' +
+    'transitions already recorded (a late event, or the events a merge brings the survivor) replays the person\'s transitions from its time, so the history is the one the ' +
+    'events would have made arriving one by one in time order. ' +
     'Default model `default`: 认知 awareness (`first_event`) → 兴趣 interest (`event_any_of` interactions) → 购买 purchase (`event_any_of` `Order Completed`) → ' +
     '忠诚 loyalty (`orders_within` 2 in 90 days) → 推荐 advocacy (`invitee_bought`); 沉默 silent (`inactive_days` 30), 流失 churned (`inactive_days` 90).',
 })
