@@ -169,6 +169,85 @@ describe('merges', () => {
   });
 });
 
+describe('merges in the funnel', () => {
+  const funnelOf = async (key: string, from: Date, to: Date) => {
+    const f = await t.gql(StageFunnelDocument, { range: { from: from.toISOString(), to: to.toISOString() } }, key);
+    expect(f.errors).toBeUndefined();
+    return { wakeUps: f.data!.stageFunnel.wakeUps, by: Object.fromEntries(f.data!.stageFunnel.stages.map((x) => [x.key, x])) };
+  };
+
+  it('two channel profiles of one person merged via a shared identifier are one person in every count', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const T = new Date(Date.now() - 10 * DAY);
+    const at = (days: number) => new Date(T.getTime() + days * DAY);
+    const dev = `device_id::${randomUUID()}`;
+    const mem = `member_id::${randomUUID()}`;
+    const other = `member_id::${randomUUID()}`;
+    // One person on two channels, not yet linked: the app (a view on day 0), the store (a message on day 1, an order on day 2).
+    await ingest(t, key, [ev(dev, at(0), 'Product Viewed'), ev(other, at(0), 'Product Viewed')]);
+    await ingest(t, key, [ev(mem, at(1), 'Message Sent'), order(mem, at(2))]);
+    const before = await funnelOf(key, at(-1), new Date());
+    // Unlinked, they are two profiles (and someone else is a third).
+    expect([before.by.awareness.reached, before.by.interest.reached, before.by.purchase.reached]).toEqual([3, 1, 1]);
+    // Day 3: an event carries both ids and the profiles merge (the older one survives).
+    await ingest(t, key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: at(3).toISOString() })]);
+    const pd = await profileOf(key, dev);
+    expect(await profileOf(key, mem)).toBe(pd);
+    const f = await funnelOf(key, at(-1), new Date());
+    expect(Object.values(f.by).reduce((n, x) => n + x.current, 0)).toBe(2);
+    // Two people reached 认知; one of them 兴趣 and 购买 — the merged profile's own transitions are not a second person.
+    expect(f.by.awareness).toMatchObject({ reached: 2, conversionToNext: 0.5, medianHoursInStage: 24 });
+    expect(f.by.interest).toMatchObject({ current: 0, reached: 1, conversionToNext: 1, medianHoursInStage: 24 });
+    expect(f.by.purchase).toMatchObject({ current: 1, reached: 1, conversionToNext: 0 });
+    // The survivor's history is the person's (what the times above are), replayed over both profiles' events from day 1 on.
+    expect((await stageOf(key, pd)).history.map((h) => [h.from, h.to, h.at])).toEqual([
+      [null, 'awareness', at(0).toISOString()],
+      ['awareness', 'interest', at(1).toISOString()],
+      ['interest', 'purchase', at(2).toISOString()],
+    ]);
+  });
+
+  it('a merge withdraws the silence one channel profile seemed to have while the person was active on another', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const T = new Date(Date.now() - 100 * DAY);
+    const at = (days: number) => new Date(T.getTime() + days * DAY);
+    const dev = `device_id::${randomUUID()}`;
+    const mem = `member_id::${randomUUID()}`;
+    // One person on two channels, not yet linked: the app on days 0 and 40, the store (a member) on day 20.
+    await ingest(t, key, [ev(dev, at(0), 'Product Viewed')]);
+    await ingest(t, key, [ev(mem, at(20), 'Message Sent')]);
+    await ingest(t, key, [ev(dev, at(40), 'Product Viewed')]);
+    const pd = await profileOf(key, dev);
+    expect(await profileOf(key, mem)).not.toBe(pd);
+    // Seen alone, the app profile was silent from day 30 and woke on day 40.
+    expect((await stageOf(key, pd)).history.map((h) => [h.to, h.wakeUp])).toEqual([
+      ['awareness', false],
+      ['silent', false],
+      ['awareness', true],
+    ]);
+    // Day 41: an event carries both ids and the profiles merge (the older one survives).
+    await ingest(t, key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: at(41).toISOString() })]);
+    expect(await profileOf(key, mem)).toBe(pd);
+
+    // The person was active on days 0, 20, 40 and 41: never 30 days silent. The survivor's history is
+    // replayed over both profiles' events from the merged one's first (day 20).
+    const s = await stageOf(key, pd);
+    expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual([
+      [null, 'awareness', at(0).toISOString(), false],
+      ['awareness', 'interest', at(20).toISOString(), false],
+    ]);
+    const funnel = (from: Date, to: Date) => funnelOf(key, from, to);
+    const all = await funnel(at(-1), new Date());
+    // One person: reached 认知 and 兴趣 once (the merged profile's own 兴趣 on day 20 is not a second person).
+    expect(all.by.awareness).toMatchObject({ current: 0, reached: 1, conversionToNext: 1, medianHoursInStage: 20 * 24 });
+    expect(all.by.interest).toMatchObject({ current: 1, reached: 1 });
+    expect(all.by.silent).toMatchObject({ current: 0, reached: 0, medianHoursInStage: null });
+    expect(all.wakeUps).toBe(0);
+    // Not silent on day 35 (active on day 20): no wake-up on day 40, as SILENT_WAKEUP_RATE sees it.
+    expect((await funnel(at(35), at(45))).wakeUps).toBe(0);
+  });
+});
+
 describe('stageFunnel', () => {
   it('counts current stages, conversion between consecutive stages, median time in stage and wake-ups', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();

@@ -33,6 +33,12 @@ export interface TransitionRow extends Transition {
   modelKey: string;
 }
 
+/**
+ * Joins the live profile of the rows aliased `alias` (a profile merged into another is not a
+ * person of its own: the funnel counts people through their survivor's own history).
+ */
+const LIVE = (alias: string) => `JOIN profiles lp ON lp.workspace_id = ${alias}.workspace_id AND lp.id = ${alias}.profile_id AND lp.merged_into IS NULL`;
+
 /** SQL of the lifecycle module. Every statement is set-based (`unnest`, `= ANY`). */
 export class StageRepository {
   async model(em: EntityManager, ws: string): Promise<StageModel | null> {
@@ -293,19 +299,24 @@ export class StageRepository {
     }));
   }
 
+  /** Live people per current stage under the model. */
   async currentCounts(em: EntityManager, ws: string, modelKey: string): Promise<Map<string, number>> {
-    const rows = await em.query(`SELECT stage, count(*)::int AS n FROM profile_stages WHERE workspace_id = $1 AND model_key = $2 GROUP BY stage`, [ws, modelKey]);
+    const rows = await em.query(
+      `SELECT ps.stage, count(*)::int AS n FROM profile_stages ps ${LIVE('ps')}
+       WHERE ps.workspace_id = $1 AND ps.model_key = $2 GROUP BY ps.stage`,
+      [ws, modelKey],
+    );
     return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
   }
 
   /**
-   * Distinct profiles with a forward (not wake-up) transition in [from, to) into a main stage of
-   * rank ≥ k, per k; and into each inactivity stage.
+   * Live people with a forward (not wake-up) transition in [from, to) into a main stage of rank ≥ k,
+   * per k; and into each inactivity stage.
    */
   async reached(em: EntityManager, ws: string, modelKey: string, main: string[], inactive: string[], from: Date, to: Date): Promise<Map<string, number>> {
     const rows = await em.query(
-      `WITH t AS (SELECT DISTINCT profile_id, to_stage FROM stage_transitions
-                  WHERE workspace_id = $1 AND model_key = $2 AND at >= $3 AND at < $4 AND NOT wake_up),
+      `WITH t AS (SELECT DISTINCT st.profile_id, st.to_stage FROM stage_transitions st ${LIVE('st')}
+                  WHERE st.workspace_id = $1 AND st.model_key = $2 AND st.at >= $3 AND st.at < $4 AND NOT st.wake_up),
             r AS (SELECT * FROM unnest($5::text[]) WITH ORDINALITY AS u(stage, rank))
        SELECT k.stage, count(DISTINCT t.profile_id)::int AS n FROM r k JOIN r s ON s.rank >= k.rank JOIN t ON t.to_stage = s.stage GROUP BY k.stage
        UNION ALL
@@ -315,11 +326,11 @@ export class StageRepository {
     return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
   }
 
-  /** Median hours between entering a stage and the next transition, over stays that ended in [from, to). */
+  /** Median hours between entering a stage and the next transition, over live people's stays that ended in [from, to). */
   async medianHours(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<Map<string, number>> {
     const rows = await em.query(
-      `WITH s AS (SELECT to_stage, at, lead(at) OVER (PARTITION BY profile_id ORDER BY at, id) AS left_at
-                  FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND at < $4)
+      `WITH s AS (SELECT st.to_stage, st.at, lead(st.at) OVER (PARTITION BY st.profile_id ORDER BY st.at, st.id) AS left_at
+                  FROM stage_transitions st ${LIVE('st')} WHERE st.workspace_id = $1 AND st.model_key = $2 AND st.at < $4)
        SELECT to_stage AS stage, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - at)) / 3600 AS h
        FROM s WHERE left_at >= $3 AND left_at < $4 GROUP BY to_stage`,
       [ws, modelKey, from, to],
@@ -327,9 +338,10 @@ export class StageRepository {
     return new Map(rows.map((r: { stage: string; h: number | string }) => [r.stage, Number(r.h)]));
   }
 
+  /** Wake-up transitions of live people in [from, to). */
   async wakeUps(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<number> {
     const [r] = await em.query(
-      `SELECT count(*)::int AS n FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND wake_up AND at >= $3 AND at < $4`,
+      `SELECT count(*)::int AS n FROM stage_transitions w ${LIVE('w')} WHERE w.workspace_id = $1 AND w.model_key = $2 AND w.wake_up AND w.at >= $3 AND w.at < $4`,
       [ws, modelKey, from, to],
     );
     return r.n;

@@ -165,25 +165,29 @@ export class StageFunnelStage {
   @Field({ description: 'True for an inactivity stage.' })
   inactive: boolean;
 
-  @Field(() => Int, { description: 'Profiles in this stage now (not limited to the range).' })
+  @Field(() => Int, { description: 'People in this stage now (not limited to the range): live profiles, each once; a profile merged into another is not counted.' })
   current: number;
 
   @Field(() => Int, {
     description:
-      'Main stage k: distinct profiles with a forward (non-wake-up) transition in the range into stage k or a later main stage (a skipped stage counts as passed). ' +
-      'Inactivity stage: distinct profiles with a transition into it in the range.',
+      'Main stage k: people with a forward (non-wake-up) transition in the range into stage k or a later main stage (a skipped stage counts as passed). ' +
+      'Inactivity stage: people with a transition into it in the range. People are live profiles, each counted once, by their own stage history: the transitions a profile ' +
+      'made before it was merged into another are not counted, because the merge replays the survivor\'s history over the events of both from the merged profile\'s first ' +
+      'event on (counting both would count one person twice, and progress or silences the person as a whole never had).',
   })
   reached: number;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Conversion to the next main stage = reached(k+1) ÷ reached(k) over the range (the share of profiles that reached k that also reached k+1). Null for the last main stage, inactivity stages and when reached(k) = 0.',
+    description: 'Conversion to the next main stage = reached(k+1) ÷ reached(k) over the range (the share of people who reached k that also reached k+1). Null for the last main stage, inactivity stages and when reached(k) = 0.',
   })
   conversionToNext: number | null;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Median time in the stage, in hours: over stays that ended in the range (a transition out of the stage at a time in the range), the median of (leaving transition\'s time − entering transition\'s time). Null when none ended.',
+    description:
+      'Median time in the stage, in hours: over live people\'s stays that ended in the range (a transition out of the stage at a time in the range), the median of ' +
+      '(leaving transition\'s time − entering transition\'s time). Stays recorded under a profile since merged into another are not counted (see `reached`). Null when none ended.',
   })
   medianHoursInStage: number | null;
 }
@@ -202,6 +206,6 @@ export class StageFunnel {
   @Field(() => [StageFunnelStage], { description: 'Every stage of the model, in model order.' })
   stages: StageFunnelStage[];
 
-  @Field(() => Int, { description: 'Wake-ups (沉默唤醒): transitions back from an inactivity stage with a time in the range.' })
+  @Field(() => Int, { description: 'Wake-ups (沉默唤醒): transitions of live people back from an inactivity stage with a time in the range (see `StageFunnelStage.reached` for merged profiles).' })
   wakeUps: number;
 }
