@@ -3,8 +3,10 @@ import { bootAppPerFile } from '../support/app';
 import { DAY, HOUR } from '../support/time';
 import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
+import { DemoGenerator } from '../../src/demo/generator';
 import {
   CreateApiKeyDocument,
+  KpiDocument,
   ProfileByIdentifierDocument,
   ProfilesStagesDocument,
   ProfileStageDocument,
@@ -281,7 +283,11 @@ describe('stageFunnel', () => {
 
     const f2 = await t.gql(StageFunnelDocument, { range: { from: h(24).toISOString(), to: h(60 * 24).toISOString() } }, analyst);
     const s2 = Object.fromEntries(f2.data!.stageFunnel.stages.map((s) => [s.key, s]));
-    expect(f2.data!.stageFunnel.wakeUps).toBe(1);
+    // P1 went silent (day 30) after this range began: not silent at its start, so not one of its wake-ups …
+    expect(f2.data!.stageFunnel.wakeUps).toBe(0);
+    // … but one of a range starting while they were silent.
+    const f3 = await t.gql(StageFunnelDocument, { range: { from: h(35 * 24).toISOString(), to: h(60 * 24).toISOString() } }, analyst);
+    expect(f3.data!.stageFunnel.wakeUps).toBe(1);
     expect(s2.silent.reached).toBe(4);
     expect(s2.awareness.reached).toBe(0); // a wake-up is not progress
     expect(s2.silent.medianHoursInStage).toBe(15 * 24); // P1: 沉默 at 30 d, woke at 45 d
@@ -326,6 +332,9 @@ describe('loaded history (events with past times arriving in bulk)', () => {
     }
     const s = await stageOf(key, await profileOf(key, once));
     expect(s.history.filter((h) => h.wakeUp).map((h) => h.cause)).toEqual([`wake_up:event:${events[2].messageId}`, `wake_up:event:${events[4].messageId}`]);
+    // Both people: silent on day 40, back on day 45; silent on day 140, back on day 150 (each person once per range).
+    const wakeUps = async (from: number, to: number) => (await t.gql(StageFunnelDocument, { range: { from: at(from).toISOString(), to: at(to).toISOString() } }, key)).data!.stageFunnel.wakeUps;
+    expect([await wakeUps(40, 50), await wakeUps(140, 160), await wakeUps(40, 160), await wakeUps(-1, 40)]).toEqual([2, 2, 2, 0]);
   });
 
   it('withdraws a silence recorded before older events arrived, rather than waking from it', async () => {
@@ -358,6 +367,61 @@ describe('loaded history (events with past times arriving in bulk)', () => {
     const f = await t.gql(StageFunnelDocument, { range: { from: at(-1).toISOString(), to: new Date().toISOString() } }, key);
     expect(f.data!.stageFunnel.wakeUps).toBe(0);
   });
+
+  it('a seeded demo history with sleepers gives wake-ups equal to a count from the raw events, and to SILENT_WAKEUP_RATE', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const zone = 'Asia/Shanghai'; // the workspace's (the default)
+    // 80 people over 70 days: sleepers (silent from day 2, back after day 33) and low-activity people with long gaps.
+    const gen = new DemoGenerator({ profiles: 80, days: 70, seed: 7, timeZone: zone });
+    for (const batch of gen.batches(500)) await ingest(t, key, batch);
+
+    // The count from the stored events (each on its person's live profile after the merges), by the
+    // KPI's definition: silent = active before the bucket, no event in the 30 days before its start;
+    // woken = silent and active in the bucket.
+    const rows: { profile_id: string; ts: Date }[] = await t.app.db.dataSource.query(`SELECT profile_id, ts FROM events WHERE workspace_id = $1 ORDER BY ts`, [ws]);
+    const times = new Map<string, number[]>();
+    for (const r of rows) times.set(r.profile_id, [...(times.get(r.profile_id) ?? []), new Date(r.ts).getTime()]);
+    const count = (from: number, to: number) => {
+      let silent = 0;
+      let woken = 0;
+      for (const ts of times.values()) {
+        const before = ts.filter((x) => x < from);
+        if (!before.length || before.at(-1)! >= from - 30 * DAY) continue;
+        silent++;
+        if (ts.some((x) => x >= from && x < to)) woken++;
+      }
+      return { silent, woken };
+    };
+    const wakeUps = async (from: number, to: number) => {
+      const f = await t.gql(StageFunnelDocument, { range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } }, key);
+      expect(f.errors).toBeUndefined();
+      return f.data!.stageFunnel.wakeUps;
+    };
+
+    const day = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date(ms));
+    const k = await t.gql(KpiDocument, { metric: 'SILENT_WAKEUP_RATE', range: { from: day(gen.start), to: day(gen.end - 1) }, grain: 'DAY' }, key);
+    expect(k.errors).toBeUndefined();
+    const points = k.data!.kpi.total.points.map((p) => ({ from: Date.parse(p.start), to: Date.parse(p.end), value: p.value }));
+    expect(points).toHaveLength(70);
+    const got: number[] = [];
+    const want: number[] = [];
+    for (const p of points) {
+      const c = count(p.from, p.to);
+      want.push(c.woken);
+      got.push(await wakeUps(p.from, p.to));
+      // The independent count is the KPI's: its rate is woken ÷ silent.
+      if (c.silent) expect(p.value).toBeCloseTo(c.woken / c.silent, 12);
+      else expect(p.value).toBeNull();
+    }
+    expect(got).toEqual(want);
+    expect(want.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
+    // Longer ranges (a week, the whole window) agree too.
+    for (let i = 30; i < points.length; i += 7) {
+      const to = points[Math.min(i + 6, points.length - 1)].to;
+      expect(await wakeUps(points[i].from, to)).toBe(count(points[i].from, to).woken);
+    }
+    expect(await wakeUps(points[0].from, points.at(-1)!.to)).toBe(0); // nobody was silent before the first event
+  }, 180_000);
 });
 
 const CUSTOM: StageModelInput = {

@@ -338,11 +338,18 @@ export class StageRepository {
     return new Map(rows.map((r: { stage: string; h: number | string }) => [r.stage, Number(r.h)]));
   }
 
-  /** Wake-up transitions of live people in [from, to). */
-  async wakeUps(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<number> {
+  /**
+   * Live people in an inactivity stage at `from` (their last transition before it went into one)
+   * with a wake-up in [from, to).
+   */
+  async wakeUps(em: EntityManager, ws: string, modelKey: string, inactive: string[], from: Date, to: Date): Promise<number> {
     const [r] = await em.query(
-      `SELECT count(*)::int AS n FROM stage_transitions w ${LIVE('w')} WHERE w.workspace_id = $1 AND w.model_key = $2 AND w.wake_up AND w.at >= $3 AND w.at < $4`,
-      [ws, modelKey, from, to],
+      `SELECT count(DISTINCT w.profile_id)::int AS n FROM stage_transitions w ${LIVE('w')}
+       WHERE w.workspace_id = $1 AND w.model_key = $2 AND w.wake_up AND w.at >= $3 AND w.at < $4
+         AND (SELECT b.to_stage FROM stage_transitions b
+              WHERE b.workspace_id = $1 AND b.model_key = $2 AND b.profile_id = w.profile_id AND b.at < $3
+              ORDER BY b.at DESC, b.id DESC LIMIT 1) = ANY($5::text[])`,
+      [ws, modelKey, from, to, inactive],
     );
     return r.n;
   }

@@ -282,7 +282,7 @@ export class StageService {
       this.repo.currentCounts(em, ws, key),
       this.repo.reached(em, ws, key, m.main.map((s) => s.key), m.inactive.map((s) => s.key), from, to),
       this.repo.medianHours(em, ws, key, from, to),
-      this.repo.wakeUps(em, ws, key, from, to),
+      this.repo.wakeUps(em, ws, key, m.inactive.map((s) => s.key), from, to),
     ]);
     const stages: FunnelStage[] = m.model.stages.map((s) => {
       const r = m.rank.get(s.key);
