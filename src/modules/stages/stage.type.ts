@@ -211,8 +211,9 @@ export class StageFunnel {
       'Wake-ups (沉默唤醒): people silent at the start of the range who came back in it — live people whose last transition before `from` went into an inactivity stage and ' +
       'who have a wake-up (their next event, dated at its time) in [from, to); each person once. Someone who went silent after `from` and came back within the range is not ' +
       'counted. This is the woken count of SILENT_WAKEUP_RATE with the range as its bucket (silent: active before the bucket, no event in the 30 days before its start; woken: ' +
-      'active in it) whenever the model\'s first inactivity stage is 30 days (the default 沉默), `from` is on a whole hour (KPI activity is kept per hour) and no daylight-saving ' +
-      'change falls in the 30 days before `from` (KPI days are local days, the model\'s are 24 h). Under a model whose first inactivity stage is N days, silent means N days without an event.',
+      'active in it) whenever the model\'s first inactivity stage is 30 days (the default 沉默), the range starts where a KPI bucket can (a local midnight, or a whole hour ' +
+      'at HOUR grain) and no daylight-saving change falls in the 30 days before `from` (KPI days are local days, the model\'s are 24 h). Under a model whose first ' +
+      'inactivity stage is N days, silent means N days without an event.',
   })
   wakeUps: number;
 }
