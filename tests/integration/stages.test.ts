@@ -3,8 +3,10 @@ import { bootAppPerFile } from '../support/app';
 import { DAY, HOUR } from '../support/time';
 import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
+import { DemoGenerator } from '../../src/demo/generator';
 import {
   CreateApiKeyDocument,
+  KpiDocument,
   ProfileByIdentifierDocument,
   ProfilesStagesDocument,
   ProfileStageDocument,
@@ -110,12 +112,20 @@ describe('default lifecycle model (认知 → 兴趣 → 购买 → 忠诚 → �
     const pa = await profileOf(key, a);
     let s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
-    // A first order jumps straight to 购买 (one transition); a later interaction does not move back to 兴趣.
-    expect(s.history.map((h) => [h.from, h.to])).toEqual([[null, 'purchase']]);
+    // A first order jumps straight to 购买 (one transition); the 100 days between the orders were a
+    // silence (沉默 at 30 days, 流失 at 90), woken by the second order — recorded although both
+    // orders arrived in one batch. A later interaction does not move back to 兴趣.
+    const history = [
+      [null, 'purchase', false],
+      ['purchase', 'silent', false],
+      ['silent', 'churned', false],
+      ['churned', 'purchase', true],
+    ];
+    expect(s.history.map((h) => [h.from, h.to, h.wakeUp])).toEqual(history);
     await ingest(t, key, [ev(a, new Date(t0.getTime() + 101 * DAY), 'Message Sent')]);
     s = await stageOf(key, pa);
     expect(s.stage!.key).toBe('purchase');
-    expect(s.history).toHaveLength(1);
+    expect(s.history.map((h) => [h.from, h.to, h.wakeUp])).toEqual(history);
   });
 
   it('loads stage and history for a page of profiles with per-operation loaders', async () => {
@@ -161,6 +171,85 @@ describe('merges', () => {
   });
 });
 
+describe('merges in the funnel', () => {
+  const funnelOf = async (key: string, from: Date, to: Date) => {
+    const f = await t.gql(StageFunnelDocument, { range: { from: from.toISOString(), to: to.toISOString() } }, key);
+    expect(f.errors).toBeUndefined();
+    return { wakeUps: f.data!.stageFunnel.wakeUps, by: Object.fromEntries(f.data!.stageFunnel.stages.map((x) => [x.key, x])) };
+  };
+
+  it('two channel profiles of one person merged via a shared identifier are one person in every count', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const T = new Date(Date.now() - 10 * DAY);
+    const at = (days: number) => new Date(T.getTime() + days * DAY);
+    const dev = `device_id::${randomUUID()}`;
+    const mem = `member_id::${randomUUID()}`;
+    const other = `member_id::${randomUUID()}`;
+    // One person on two channels, not yet linked: the app (a view on day 0), the store (a message on day 1, an order on day 2).
+    await ingest(t, key, [ev(dev, at(0), 'Product Viewed'), ev(other, at(0), 'Product Viewed')]);
+    await ingest(t, key, [ev(mem, at(1), 'Message Sent'), order(mem, at(2))]);
+    const before = await funnelOf(key, at(-1), new Date());
+    // Unlinked, they are two profiles (and someone else is a third).
+    expect([before.by.awareness.reached, before.by.interest.reached, before.by.purchase.reached]).toEqual([3, 1, 1]);
+    // Day 3: an event carries both ids and the profiles merge (the older one survives).
+    await ingest(t, key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: at(3).toISOString() })]);
+    const pd = await profileOf(key, dev);
+    expect(await profileOf(key, mem)).toBe(pd);
+    const f = await funnelOf(key, at(-1), new Date());
+    expect(Object.values(f.by).reduce((n, x) => n + x.current, 0)).toBe(2);
+    // Two people reached 认知; one of them 兴趣 and 购买 — the merged profile's own transitions are not a second person.
+    expect(f.by.awareness).toMatchObject({ reached: 2, conversionToNext: 0.5, medianHoursInStage: 24 });
+    expect(f.by.interest).toMatchObject({ current: 0, reached: 1, conversionToNext: 1, medianHoursInStage: 24 });
+    expect(f.by.purchase).toMatchObject({ current: 1, reached: 1, conversionToNext: 0 });
+    // The survivor's history is the person's (what the times above are), replayed over both profiles' events from day 1 on.
+    expect((await stageOf(key, pd)).history.map((h) => [h.from, h.to, h.at])).toEqual([
+      [null, 'awareness', at(0).toISOString()],
+      ['awareness', 'interest', at(1).toISOString()],
+      ['interest', 'purchase', at(2).toISOString()],
+    ]);
+  });
+
+  it('a merge withdraws the silence one channel profile seemed to have while the person was active on another', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const T = new Date(Date.now() - 100 * DAY);
+    const at = (days: number) => new Date(T.getTime() + days * DAY);
+    const dev = `device_id::${randomUUID()}`;
+    const mem = `member_id::${randomUUID()}`;
+    // One person on two channels, not yet linked: the app on days 0 and 40, the store (a member) on day 20.
+    await ingest(t, key, [ev(dev, at(0), 'Product Viewed')]);
+    await ingest(t, key, [ev(mem, at(20), 'Message Sent')]);
+    await ingest(t, key, [ev(dev, at(40), 'Product Viewed')]);
+    const pd = await profileOf(key, dev);
+    expect(await profileOf(key, mem)).not.toBe(pd);
+    // Seen alone, the app profile was silent from day 30 and woke on day 40.
+    expect((await stageOf(key, pd)).history.map((h) => [h.to, h.wakeUp])).toEqual([
+      ['awareness', false],
+      ['silent', false],
+      ['awareness', true],
+    ]);
+    // Day 41: an event carries both ids and the profiles merge (the older one survives).
+    await ingest(t, key, [makeEvent({ identifiers: [dev, mem], name: 'Product Viewed', timestamp: at(41).toISOString() })]);
+    expect(await profileOf(key, mem)).toBe(pd);
+
+    // The person was active on days 0, 20, 40 and 41: never 30 days silent. The survivor's history is
+    // replayed over both profiles' events from the merged one's first (day 20).
+    const s = await stageOf(key, pd);
+    expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual([
+      [null, 'awareness', at(0).toISOString(), false],
+      ['awareness', 'interest', at(20).toISOString(), false],
+    ]);
+    const funnel = (from: Date, to: Date) => funnelOf(key, from, to);
+    const all = await funnel(at(-1), new Date());
+    // One person: reached 认知 and 兴趣 once (the merged profile's own 兴趣 on day 20 is not a second person).
+    expect(all.by.awareness).toMatchObject({ current: 0, reached: 1, conversionToNext: 1, medianHoursInStage: 20 * 24 });
+    expect(all.by.interest).toMatchObject({ current: 1, reached: 1 });
+    expect(all.by.silent).toMatchObject({ current: 0, reached: 0, medianHoursInStage: null });
+    expect(all.wakeUps).toBe(0);
+    // Not silent on day 35 (active on day 20): no wake-up on day 40, as SILENT_WAKEUP_RATE sees it.
+    expect((await funnel(at(35), at(45))).wakeUps).toBe(0);
+  });
+});
+
 describe('stageFunnel', () => {
   it('counts current stages, conversion between consecutive stages, median time in stage and wake-ups', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
@@ -194,7 +283,11 @@ describe('stageFunnel', () => {
 
     const f2 = await t.gql(StageFunnelDocument, { range: { from: h(24).toISOString(), to: h(60 * 24).toISOString() } }, analyst);
     const s2 = Object.fromEntries(f2.data!.stageFunnel.stages.map((s) => [s.key, s]));
-    expect(f2.data!.stageFunnel.wakeUps).toBe(1);
+    // P1 went silent (day 30) after this range began: not silent at its start, so not one of its wake-ups …
+    expect(f2.data!.stageFunnel.wakeUps).toBe(0);
+    // … but one of a range starting while they were silent.
+    const f3 = await t.gql(StageFunnelDocument, { range: { from: h(35 * 24).toISOString(), to: h(60 * 24).toISOString() } }, analyst);
+    expect(f3.data!.stageFunnel.wakeUps).toBe(1);
     expect(s2.silent.reached).toBe(4);
     expect(s2.awareness.reached).toBe(0); // a wake-up is not progress
     expect(s2.silent.medianHoursInStage).toBe(15 * 24); // P1: 沉默 at 30 d, woke at 45 d
@@ -207,6 +300,128 @@ describe('stageFunnel', () => {
     const denied = await t.gql(ProfileStageDocument, { id: pid }, analyst);
     expect(denied.errors![0].extensions.code).toBe('FORBIDDEN');
   });
+});
+
+describe('loaded history (events with past times arriving in bulk)', () => {
+  /** Viewed on days 0 and 1, back on 45 and 46 (after 44 silent days), then on 150 (after 104). */
+  const DAYS = [0, 1, 45, 46, 150];
+  const expected = (at: (days: number) => Date) =>
+    [
+      [null, 'awareness', at(0), false],
+      ['awareness', 'silent', at(31), false],
+      ['silent', 'awareness', at(45), true],
+      ['awareness', 'silent', at(76), false],
+      ['silent', 'churned', at(136), false],
+      ['churned', 'awareness', at(150), true],
+    ].map(([from, to, when, wakeUp]) => [from, to, (when as Date).toISOString(), wakeUp]);
+
+  it('records each silence and wake-up at its time, loaded at once or newest first', async () => {
+    const { adminKey: key } = await t.newWorkspace();
+    const t0 = new Date(Date.now() - 200 * DAY);
+    const at = (days: number) => new Date(t0.getTime() + days * DAY);
+    const once = `member_id::ONCE-${randomUUID()}`;
+    const back = `member_id::BACK-${randomUUID()}`;
+    const events = DAYS.map((d) => ev(once, at(d), 'Product Viewed'));
+    await ingest(t, key, events);
+    // The same history newest first, a day per batch: each older day replays what came after it.
+    for (const d of [...DAYS].reverse()) await ingest(t, key, [ev(back, at(d), 'Product Viewed')]);
+    for (const who of [once, back]) {
+      const s = await stageOf(key, await profileOf(key, who));
+      expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual(expected(at));
+      expect(s.stage).toMatchObject({ key: 'awareness', previousStage: 'churned', enteredAt: at(150).toISOString() });
+    }
+    const s = await stageOf(key, await profileOf(key, once));
+    expect(s.history.filter((h) => h.wakeUp).map((h) => h.cause)).toEqual([`wake_up:event:${events[2].messageId}`, `wake_up:event:${events[4].messageId}`]);
+    // Both people: silent on day 40, back on day 45; silent on day 140, back on day 150 (each person once per range).
+    const wakeUps = async (from: number, to: number) => (await t.gql(StageFunnelDocument, { range: { from: at(from).toISOString(), to: at(to).toISOString() } }, key)).data!.stageFunnel.wakeUps;
+    expect([await wakeUps(40, 50), await wakeUps(140, 160), await wakeUps(40, 160), await wakeUps(-1, 40)]).toEqual([2, 2, 2, 0]);
+  });
+
+  it('withdraws a silence recorded before older events arrived, rather than waking from it', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const t0 = new Date(Date.now() - 200 * DAY);
+    const at = (days: number) => new Date(t0.getTime() + days * DAY);
+    const who = `member_id::LATE-${randomUUID()}`;
+    await ingest(t, key, [ev(who, at(0), 'Product Viewed')]);
+    const pid = await profileOf(key, who);
+    // The sweep (or the due scheduler) runs while the history is still loading: from what it knows,
+    // 沉默 at day 30 and 流失 at day 90.
+    expect(await t.app.services.stages.sweepStep(ws, new Date(), 100)).toBe(1);
+    expect((await stageOf(key, pid)).stage!.key).toBe('churned');
+    // The rest arrives: an interaction every 20 days up to day 100. The person was never silent.
+    await ingest(t, key, [20, 40, 60, 80, 100].map((d) => ev(who, at(d), 'Liked')));
+    let s = await stageOf(key, pid);
+    expect(s.history.map((h) => [h.from, h.to, h.at, h.wakeUp])).toEqual([
+      [null, 'awareness', at(0).toISOString(), false],
+      ['awareness', 'interest', at(20).toISOString(), false],
+    ]);
+    expect(s.stage).toMatchObject({ key: 'interest', inactive: false });
+    expect(s.lifecycleTags.map((x) => x.key)).toEqual(['stage:interest']);
+    // Now they are silent: 30 and 90 days after day 100.
+    expect(await t.app.services.stages.sweepStep(ws, new Date(), 100)).toBe(1);
+    s = await stageOf(key, pid);
+    expect(s.history.slice(2).map((h) => [h.to, h.at])).toEqual([
+      ['silent', at(130).toISOString()],
+      ['churned', at(190).toISOString()],
+    ]);
+    const f = await t.gql(StageFunnelDocument, { range: { from: at(-1).toISOString(), to: new Date().toISOString() } }, key);
+    expect(f.data!.stageFunnel.wakeUps).toBe(0);
+  });
+
+  it('a seeded demo history with sleepers gives wake-ups equal to a count from the raw events, and to SILENT_WAKEUP_RATE', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    const zone = 'Asia/Shanghai'; // the workspace's (the default)
+    // 80 people over 70 days: sleepers (silent from day 2, back after day 33) and low-activity people with long gaps.
+    const gen = new DemoGenerator({ profiles: 80, days: 70, seed: 7, timeZone: zone });
+    for (const batch of gen.batches(500)) await ingest(t, key, batch);
+
+    // The count from the stored events (each on its person's live profile after the merges), by the
+    // KPI's definition: silent = active before the bucket, no event in the 30 days before its start;
+    // woken = silent and active in the bucket.
+    const rows: { profile_id: string; ts: Date }[] = await t.app.db.dataSource.query(`SELECT profile_id, ts FROM events WHERE workspace_id = $1 ORDER BY ts`, [ws]);
+    const times = new Map<string, number[]>();
+    for (const r of rows) times.set(r.profile_id, [...(times.get(r.profile_id) ?? []), new Date(r.ts).getTime()]);
+    const count = (from: number, to: number) => {
+      let silent = 0;
+      let woken = 0;
+      for (const ts of times.values()) {
+        const before = ts.filter((x) => x < from);
+        if (!before.length || before.at(-1)! >= from - 30 * DAY) continue;
+        silent++;
+        if (ts.some((x) => x >= from && x < to)) woken++;
+      }
+      return { silent, woken };
+    };
+    const wakeUps = async (from: number, to: number) => {
+      const f = await t.gql(StageFunnelDocument, { range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } }, key);
+      expect(f.errors).toBeUndefined();
+      return f.data!.stageFunnel.wakeUps;
+    };
+
+    const day = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date(ms));
+    const k = await t.gql(KpiDocument, { metric: 'SILENT_WAKEUP_RATE', range: { from: day(gen.start), to: day(gen.end - 1) }, grain: 'DAY' }, key);
+    expect(k.errors).toBeUndefined();
+    const points = k.data!.kpi.total.points.map((p) => ({ from: Date.parse(p.start), to: Date.parse(p.end), value: p.value }));
+    expect(points).toHaveLength(70);
+    const got: number[] = [];
+    const want: number[] = [];
+    for (const p of points) {
+      const c = count(p.from, p.to);
+      want.push(c.woken);
+      got.push(await wakeUps(p.from, p.to));
+      // The independent count is the KPI's: its rate is woken ÷ silent.
+      if (c.silent) expect(p.value).toBeCloseTo(c.woken / c.silent, 12);
+      else expect(p.value).toBeNull();
+    }
+    expect(got).toEqual(want);
+    expect(want.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
+    // Longer ranges (a week, the whole window) agree too.
+    for (let i = 30; i < points.length; i += 7) {
+      const to = points[Math.min(i + 6, points.length - 1)].to;
+      expect(await wakeUps(points[i].from, to)).toBe(count(points[i].from, to).woken);
+    }
+    expect(await wakeUps(points[0].from, points.at(-1)!.to)).toBe(0); // nobody was silent before the first event
+  }, 180_000);
 });
 
 const CUSTOM: StageModelInput = {

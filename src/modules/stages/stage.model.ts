@@ -220,12 +220,25 @@ export interface StageState {
   previousStage: string | null;
 }
 
+/**
+ * A person's activity after `since` (the moment an evaluation replays from): the first event at or
+ * after it, and every gap — an event after at least the first inactivity stage's days without any —
+ * ending at or after it. `from` is the activity before the gap (possibly before `since`).
+ */
+export interface ActivityFacts {
+  first: { at: Date; cause: string } | null;
+  gaps: { from: Date; to: Date; cause: string }[];
+}
+
 export interface StageFacts {
   lastSeenAt: Date | null;
   /** Main stages whose condition holds, with when it first held and why. */
   hits: Map<string, { at: Date; cause: string }>;
-  /** This batch's latest activity of the person (for wake-ups). */
-  activity?: { at: Date; cause: string };
+  /**
+   * Activity to replay (ingest, re-derivation). Without it, the stored last activity stands for it:
+   * someone inactive who was seen after their silence began wakes up then.
+   */
+  activity?: ActivityFacts;
 }
 
 export interface Transition {
@@ -239,11 +252,21 @@ export interface Transition {
 const DAY_MS = 86_400_000;
 const later = (a: Date, b: Date | null | undefined) => (b && b > a ? b : a);
 
+/** A moment of the replay: an inactivity threshold passing, activity (wakes the inactive), a main stage's condition holding. */
+type Point =
+  | { at: Date; kind: 0; inactive: number }
+  | { at: Date; kind: 1; cause: string }
+  | { at: Date; kind: 2; key: string; rank: number; cause: string };
+
 /**
- * One person's transitions from their current state and facts: a wake-up when there was activity
- * after an inactivity stage was entered, then a forward move to the furthest main stage whose
- * condition holds, then (when `inactiveAt` is given, i.e. in the sweep) the inactivity stages whose
- * threshold has passed. Transition times never go backwards.
+ * One person's transitions from their current state, replaying in time order: each inactivity
+ * threshold that passed inside a gap of activity (last activity + days), each wake-up (activity
+ * after an inactivity stage: back to the main stage left), and each main-stage condition as it
+ * first held — a forward move to the furthest stage holding at that moment; one that held while
+ * the person was inactive applies when they wake up. With `inactiveAt` (the sweep, a model change)
+ * the thresholds after the last activity that passed by then apply too (and those passed by the
+ * time a condition held without activity of the person's own). Conditions that held
+ * before the current stage was entered count from then; transition times never go backwards.
  */
 export function evaluate(m: CompiledModel, current: StageState | null, facts: StageFacts, inactiveAt?: Date): { transitions: Transition[]; state: StageState | null } {
   const out: Transition[] = [];
@@ -253,29 +276,58 @@ export function evaluate(m: CompiledModel, current: StageState | null, facts: St
     out.push({ from: state?.stage ?? null, to, at: when, cause, wakeUp });
     state = { stage: to, mainStage: m.rank.has(to) ? to : (state?.mainStage ?? null), enteredAt: when, previousStage: state?.stage ?? null };
   };
+  const rank = () => (state?.mainStage != null ? (m.rank.get(state.mainStage) ?? -1) : -1);
+  const inactive = () => (state ? m.inactiveIndex.get(state.stage) : undefined);
 
-  const ii = state ? m.inactiveIndex.get(state.stage) : undefined;
-  if (state && ii !== undefined && state.mainStage && facts.lastSeenAt) {
-    const silentSince = new Date(state.enteredAt.getTime() - m.inactive[ii].days * DAY_MS);
-    if (facts.lastSeenAt > silentSince) move(state.mainStage, facts.lastSeenAt, `wake_up:${facts.activity?.cause ?? 'activity'}`, true);
-  }
-
-  // Someone still inactive (an invitee of theirs bought, say) advances when they wake up.
-  const rank = state?.mainStage != null ? (m.rank.get(state.mainStage) ?? -1) : -1;
-  for (let r = m.main.length - 1; r > rank && !(state && m.inactiveIndex.has(state.stage)); r--) {
-    const hit = facts.hits.get(m.main[r].key);
-    if (hit) {
-      move(m.main[r].key, hit.at, hit.cause, false);
-      break;
+  const points: Point[] = [];
+  const thresholds = (lastActive: Date, until: Date) => {
+    for (let i = 0; i < m.inactive.length; i++) {
+      const at = new Date(lastActive.getTime() + m.inactive[i].days * DAY_MS);
+      if (at > until) break;
+      points.push({ at, kind: 0, inactive: i });
     }
+  };
+  let activity = facts.activity;
+  const ii = inactive();
+  if (!activity && state && ii !== undefined && facts.lastSeenAt) {
+    const silentSince = new Date(state.enteredAt.getTime() - m.inactive[ii].days * DAY_MS);
+    if (facts.lastSeenAt > silentSince) activity = { first: { at: facts.lastSeenAt, cause: 'activity' }, gaps: [] };
   }
+  if (activity?.first) points.push({ at: activity.first.at, kind: 1, cause: activity.first.cause });
+  for (const g of activity?.gaps ?? []) {
+    thresholds(g.from, g.to);
+    points.push({ at: g.to, kind: 1, cause: g.cause });
+  }
+  const from = rank();
+  let until = inactiveAt;
+  for (const [key, h] of facts.hits) {
+    const r = m.rank.get(key);
+    if (r === undefined || r <= from) continue;
+    const at = later(h.at, state?.enteredAt);
+    points.push({ at, kind: 2, key, rank: r, cause: h.cause });
+    until = later(at, until);
+  }
+  // After the last activity: the thresholds passed by `inactiveAt`, and by a condition holding
+  // without activity of the person's own (an invitee's order) — they are silent by then.
+  if (until && facts.lastSeenAt) thresholds(facts.lastSeenAt, until);
+  // Same moment: a threshold, then the activity that ends the silence, then what that activity achieved (furthest first).
+  points.sort((a, b) => a.at.getTime() - b.at.getTime() || a.kind - b.kind || (b.kind === 2 && a.kind === 2 ? b.rank - a.rank : 0));
 
-  if (inactiveAt && state && facts.lastSeenAt) {
-    const from = m.inactiveIndex.get(state.stage) ?? -1;
-    for (let i = from + 1; i < m.inactive.length; i++) {
-      const at = new Date(facts.lastSeenAt.getTime() + m.inactive[i].days * DAY_MS);
-      if (at > inactiveAt) break;
-      move(m.inactive[i].key, at, `inactive_days:${m.inactive[i].days}`, false);
+  let deferred: Extract<Point, { kind: 2 }> | null = null;
+  for (const p of points) {
+    if (p.kind === 0) {
+      if (state && p.inactive > (inactive() ?? -1)) move(m.inactive[p.inactive].key, p.at, `inactive_days:${m.inactive[p.inactive].days}`, false);
+    } else if (p.kind === 1) {
+      if (state?.mainStage && inactive() !== undefined) {
+        move(state.mainStage, p.at, `wake_up:${p.cause}`, true);
+        // Someone inactive (an invitee of theirs bought, say) advances when they wake up.
+        if (deferred && deferred.rank > rank()) move(deferred.key, p.at, deferred.cause, false);
+        deferred = null;
+      }
+    } else if (p.rank > rank()) {
+      if (inactive() !== undefined) {
+        if (!deferred || p.rank > deferred.rank) deferred = p;
+      } else move(p.key, p.at, p.cause, false);
     }
   }
   return { transitions: out, state };

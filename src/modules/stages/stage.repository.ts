@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { survivorOf } from '../profiles';
-import type { StageModel, StageState, Transition } from './stage.model';
+import type { ActivityFacts, StageModel, StageState, Transition } from './stage.model';
 
 /** A live person with their last activity and current state under the model asked (null: none). */
 export interface StateRow {
@@ -32,6 +32,12 @@ export interface TransitionRow extends Transition {
   profileId: string;
   modelKey: string;
 }
+
+/**
+ * Joins the live profile of the rows aliased `alias` (a profile merged into another is not a
+ * person of its own: the funnel counts people through their survivor's own history).
+ */
+const LIVE = (alias: string) => `JOIN profiles lp ON lp.workspace_id = ${alias}.workspace_id AND lp.id = ${alias}.profile_id AND lp.merged_into IS NULL`;
 
 /** SQL of the lifecycle module. Every statement is set-based (`unnest`, `= ANY`). */
 export class StageRepository {
@@ -137,6 +143,73 @@ export class StageRepository {
     return rows.map((r: { id: string }) => r.id);
   }
 
+  /**
+   * The activity of each person from `since` on (null: their whole history) for the replay: their
+   * first event at or after it, and each event that ends a gap of at least `gapDays` days since the
+   * event before it (for the first, the last event before `since`). Events in (ts, message id) order.
+   */
+  async activity(em: EntityManager, ws: string, rows: { profileId: string; since: Date | null }[], gapDays: number): Promise<Map<string, ActivityFacts>> {
+    const out = new Map<string, ActivityFacts>(rows.map((r) => [r.profileId, { first: null, gaps: [] }]));
+    if (!rows.length) return out;
+    const found: { profile_id: string; ts: Date; message_id: string; prev: Date | null; first: boolean }[] = await em.query(
+      `WITH w AS (SELECT u.p, coalesce(u.since, '-infinity'::timestamptz) AS since,
+                         (SELECT b.ts FROM events b WHERE b.workspace_id = $1 AND b.profile_id = u.p AND b.ts < u.since ORDER BY b.ts DESC LIMIT 1) AS before
+                  FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, since)),
+            a AS (SELECT w.p, e.ts, e.message_id, w.before,
+                         lag(e.ts) OVER (PARTITION BY w.p ORDER BY e.ts, e.message_id) AS prev,
+                         row_number() OVER (PARTITION BY w.p ORDER BY e.ts, e.message_id) AS n
+                  FROM w JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.ts >= w.since)
+       SELECT p AS profile_id, ts, message_id, coalesce(prev, before) AS prev, n = 1 AS first FROM a
+       WHERE n = 1 OR extract(epoch FROM ts - prev) >= $4
+       ORDER BY p, ts, message_id`,
+      [ws, rows.map((r) => r.profileId), rows.map((r) => r.since), gapDays * 86_400],
+    );
+    for (const r of found) {
+      const f = out.get(r.profile_id)!;
+      const cause = `event:${r.message_id}`;
+      if (r.first) f.first = { at: r.ts, cause };
+      if (r.prev && r.ts.getTime() - r.prev.getTime() >= gapDays * 86_400_000) f.gaps.push({ from: r.prev, to: r.ts, cause });
+    }
+    return out;
+  }
+
+  /** Earliest activity of these (merged-away) profiles' own aggregates: where their survivor's replay starts. */
+  async firstSeen(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Date>> {
+    if (!ids.length) return new Map();
+    const rows: { id: string; first_seen_at: Date | null }[] = await em.query(`SELECT id, first_seen_at FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])`, [ws, ids]);
+    return new Map(rows.filter((r) => r.first_seen_at).map((r) => [r.id, r.first_seen_at!]));
+  }
+
+  /**
+   * Deletes each person's transitions under the model at or after their `since` (null: all of them)
+   * and answers, for the people who lost any, their state as the transitions left say (null: none left).
+   */
+  async rewind(em: EntityManager, ws: string, modelKey: string, rows: { profileId: string; since: Date | null }[], main: string[]): Promise<Map<string, StageState | null>> {
+    if (!rows.length) return new Map();
+    const gone: { profile_id: string }[] = await em.query(
+      // A CTE so that the driver answers rows (a bare DELETE … RETURNING answers [rows, count]).
+      `WITH gone AS (
+         DELETE FROM stage_transitions t USING unnest($3::uuid[], $4::timestamptz[]) AS u(p, since)
+         WHERE t.workspace_id = $1 AND t.model_key = $2 AND t.profile_id = u.p AND t.at >= coalesce(u.since, '-infinity'::timestamptz)
+         RETURNING t.profile_id)
+       SELECT DISTINCT profile_id FROM gone`,
+      [ws, modelKey, rows.map((r) => r.profileId), rows.map((r) => r.since)],
+    );
+    const ids = gone.map((g) => g.profile_id);
+    const out = new Map<string, StageState | null>(ids.map((id) => [id, null]));
+    if (!ids.length) return out;
+    const left: { profile_id: string; to_stage: string; from_stage: string | null; at: Date; main_stage: string | null }[] = await em.query(
+      `SELECT l.profile_id, l.to_stage, l.from_stage, l.at,
+              (SELECT x.to_stage FROM stage_transitions x WHERE x.workspace_id = $1 AND x.model_key = $2 AND x.profile_id = l.profile_id AND x.to_stage = ANY($4::text[])
+               ORDER BY x.at DESC, x.id DESC LIMIT 1) AS main_stage
+       FROM (SELECT DISTINCT ON (profile_id) profile_id, to_stage, from_stage, at FROM stage_transitions
+             WHERE workspace_id = $1 AND model_key = $2 AND profile_id = ANY($3::uuid[]) ORDER BY profile_id, at DESC, id DESC) l`,
+      [ws, modelKey, ids, main],
+    );
+    for (const r of left) out.set(r.profile_id, { stage: r.to_stage, mainStage: r.main_stage, enteredAt: r.at, previousStage: r.from_stage });
+    return out;
+  }
+
   async deleteStates(em: EntityManager, ws: string, ids: string[] | null): Promise<void> {
     if (ids === null) await em.query(`DELETE FROM profile_stages WHERE workspace_id = $1`, [ws]);
     else if (ids.length) await em.query(`DELETE FROM profile_stages WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
@@ -226,19 +299,24 @@ export class StageRepository {
     }));
   }
 
+  /** Live people per current stage under the model. */
   async currentCounts(em: EntityManager, ws: string, modelKey: string): Promise<Map<string, number>> {
-    const rows = await em.query(`SELECT stage, count(*)::int AS n FROM profile_stages WHERE workspace_id = $1 AND model_key = $2 GROUP BY stage`, [ws, modelKey]);
+    const rows = await em.query(
+      `SELECT ps.stage, count(*)::int AS n FROM profile_stages ps ${LIVE('ps')}
+       WHERE ps.workspace_id = $1 AND ps.model_key = $2 GROUP BY ps.stage`,
+      [ws, modelKey],
+    );
     return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
   }
 
   /**
-   * Distinct profiles with a forward (not wake-up) transition in [from, to) into a main stage of
-   * rank ≥ k, per k; and into each inactivity stage.
+   * Live people with a forward (not wake-up) transition in [from, to) into a main stage of rank ≥ k,
+   * per k; and into each inactivity stage.
    */
   async reached(em: EntityManager, ws: string, modelKey: string, main: string[], inactive: string[], from: Date, to: Date): Promise<Map<string, number>> {
     const rows = await em.query(
-      `WITH t AS (SELECT DISTINCT profile_id, to_stage FROM stage_transitions
-                  WHERE workspace_id = $1 AND model_key = $2 AND at >= $3 AND at < $4 AND NOT wake_up),
+      `WITH t AS (SELECT DISTINCT st.profile_id, st.to_stage FROM stage_transitions st ${LIVE('st')}
+                  WHERE st.workspace_id = $1 AND st.model_key = $2 AND st.at >= $3 AND st.at < $4 AND NOT st.wake_up),
             r AS (SELECT * FROM unnest($5::text[]) WITH ORDINALITY AS u(stage, rank))
        SELECT k.stage, count(DISTINCT t.profile_id)::int AS n FROM r k JOIN r s ON s.rank >= k.rank JOIN t ON t.to_stage = s.stage GROUP BY k.stage
        UNION ALL
@@ -248,11 +326,11 @@ export class StageRepository {
     return new Map(rows.map((r: { stage: string; n: number }) => [r.stage, r.n]));
   }
 
-  /** Median hours between entering a stage and the next transition, over stays that ended in [from, to). */
+  /** Median hours between entering a stage and the next transition, over live people's stays that ended in [from, to). */
   async medianHours(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<Map<string, number>> {
     const rows = await em.query(
-      `WITH s AS (SELECT to_stage, at, lead(at) OVER (PARTITION BY profile_id ORDER BY at, id) AS left_at
-                  FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND at < $4)
+      `WITH s AS (SELECT st.to_stage, st.at, lead(st.at) OVER (PARTITION BY st.profile_id ORDER BY st.at, st.id) AS left_at
+                  FROM stage_transitions st ${LIVE('st')} WHERE st.workspace_id = $1 AND st.model_key = $2 AND st.at < $4)
        SELECT to_stage AS stage, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - at)) / 3600 AS h
        FROM s WHERE left_at >= $3 AND left_at < $4 GROUP BY to_stage`,
       [ws, modelKey, from, to],
@@ -260,10 +338,18 @@ export class StageRepository {
     return new Map(rows.map((r: { stage: string; h: number | string }) => [r.stage, Number(r.h)]));
   }
 
-  async wakeUps(em: EntityManager, ws: string, modelKey: string, from: Date, to: Date): Promise<number> {
+  /**
+   * Live people in an inactivity stage at `from` (their last transition before it went into one)
+   * with a wake-up in [from, to).
+   */
+  async wakeUps(em: EntityManager, ws: string, modelKey: string, inactive: string[], from: Date, to: Date): Promise<number> {
     const [r] = await em.query(
-      `SELECT count(*)::int AS n FROM stage_transitions WHERE workspace_id = $1 AND model_key = $2 AND wake_up AND at >= $3 AND at < $4`,
-      [ws, modelKey, from, to],
+      `SELECT count(DISTINCT w.profile_id)::int AS n FROM stage_transitions w ${LIVE('w')}
+       WHERE w.workspace_id = $1 AND w.model_key = $2 AND w.wake_up AND w.at >= $3 AND w.at < $4
+         AND (SELECT b.to_stage FROM stage_transitions b
+              WHERE b.workspace_id = $1 AND b.model_key = $2 AND b.profile_id = w.profile_id AND b.at < $3
+              ORDER BY b.at DESC, b.id DESC LIMIT 1) = ANY($5::text[])`,
+      [ws, modelKey, from, to, inactive],
     );
     return r.n;
   }

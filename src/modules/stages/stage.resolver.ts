@@ -57,7 +57,8 @@ export class StageResolver {
   @Mutation(() => StageModel, {
     description:
       'Replace the stage model. Invalid input (unknown condition kind, duplicate keys, missing or extra fields, inactivity days not increasing, …) is refused with every offending field and changes nothing. ' +
-      'A changed model re-derives every person\'s stage from their history (new transitions under the new model key). ADMIN.',
+      'A changed model re-derives every person\'s stage from their history, replaying their events in time order (new transitions under the new model key; a changed model ' +
+      'saved under the key it had replaces that key\'s transitions). ADMIN.',
   })
   async updateStageModel(@Arg('input', () => StageModelInput, { description: 'The whole model.' }) input: StageModelInput, @Ctx() ctx: RequestContext): Promise<StageModel> {
     return toModel(await this.services.stages.updateModel(actorOf(ctx), input));

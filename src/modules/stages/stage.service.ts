@@ -4,7 +4,7 @@ import { DueWork, lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../plat
 import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
 import { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 import { StageErrorCode } from './stage.errors';
-import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
+import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type ActivityFacts, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
 import { AuditService, type AuditActor } from '../compliance';
 
@@ -54,8 +54,9 @@ export class StageService {
     name: 'stages',
     after: [],
     apply: (b) => this.afterBatch(b),
-    refresh: async (r) => ({ systemTags: [await this.derive(r.em, r.workspaceId, r.profileIds, r.now, `lifecycle:${r.cause}`)] }),
-    rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.derive(em, ws, ids, now, 'lifecycle:recompute')] }),
+    // Events moved between these people (an unmerge): their histories are replayed from their events.
+    refresh: async (r) => ({ systemTags: [await this.derive(r.em, r.workspaceId, r.profileIds, r.now, `lifecycle:${r.cause}`, true)] }),
+    rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.derive(em, ws, ids, now, 'lifecycle:recompute', false)] }),
     sweep: (ws, now, max) => this.sweepStep(ws, now, max),
     // People whose inactivity threshold (沉默/流失 after N days without activity) has come.
     due: async (r) => {
@@ -115,22 +116,32 @@ export class StageService {
     // An order can make the buyer's inviter an advocate: re-evaluate inviters of buyers too.
     const buyers = b.profiles.filter((p) => p.orderCount > 0).map((p) => p.id);
     const inviters = m.main.some((s) => s.enter.kind === 'invitee_bought') && buyers.length ? await this.repo.invitersOf(em, ws, buyers) : [];
-    const activity = new Map<string, { at: Date; cause: string }>();
-    for (const e of b.events) {
-      const a = activity.get(e.profileId);
-      if (!a || e.ts >= a.at) activity.set(e.profileId, { at: e.ts, cause: `event:${e.messageId}` });
+    // Each person's history is replayed from their earliest new activity: this batch's events (a
+    // loaded history arrives with past times, in any order) and the events a merge brought them.
+    const since = new Map<string, Date>();
+    const earlier = (id: string, at: Date) => {
+      const s = since.get(id);
+      if (!s || at < s) since.set(id, at);
+    };
+    for (const e of b.events) earlier(e.profileId, e.ts);
+    const firstSeen = await this.repo.firstSeen(em, ws, b.merged.map((x) => x.mergedId));
+    for (const x of b.merged) {
+      const at = firstSeen.get(x.mergedId);
+      if (at) earlier(x.survivorId, at);
     }
     const ids = [...new Set([...touched, ...inviters])];
-    return { systemTags: [await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, activity, tagCause: 'lifecycle:ingest' })] };
+    return { systemTags: [await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, since, tagCause: 'lifecycle:ingest' })] };
   }
 
   /**
-   * Re-derives the stage of some live people from their stored events (after an unmerge moved
-   * events between them, or in a rebuild), in the caller's transaction. Returns their stage tags.
+   * Re-derives the stage of some live people in the caller's transaction, returning their stage
+   * tags: `replay` re-derives their whole history from their stored events (after an unmerge moved
+   * events between them); otherwise they advance from their current state (a rebuild), and people
+   * without one are replayed.
    */
-  private async derive(em: EntityManager, ws: string, ids: string[], now: Date, cause: string): Promise<SystemTagUpdate> {
+  private async derive(em: EntityManager, ws: string, ids: string[], now: Date, cause: string, replay: boolean): Promise<SystemTagUpdate> {
     const m = compile(await this.model(ws, em));
-    return this.advance(em, ws, m, ids, { now, inactivity: false, tagCause: cause });
+    return this.advance(em, ws, m, ids, { now, inactivity: false, since: replay ? new Map(ids.map((id) => [id, null])) : undefined, tagCause: cause });
   }
 
   /**
@@ -154,15 +165,29 @@ export class StageService {
     return n;
   }
 
-  /** Evaluates these live people from their stored history and writes what changed. */
+  /**
+   * Evaluates these live people from their stored history and writes what changed. A person with a
+   * replay moment in `since` (null: their whole history), and anyone without a state under the model,
+   * is replayed: their transitions from that moment on are deleted and derived again, in time order,
+   * from their events — so a history loaded at once, late events and merges give the transitions the
+   * same events would have given arriving one by one in time order. The others advance from their
+   * current state.
+   */
   private async advance(
     em: EntityManager,
     ws: string,
     m: CompiledModel,
     ids: string[],
-    opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
+    opts: { now: Date; inactivity: boolean; since?: Map<string, Date | null>; tagCause: string },
   ): Promise<SystemTagUpdate> {
     const states = await this.repo.states(em, ws, m.model.key, ids);
+    const replays = states.flatMap((s) => {
+      const since = opts.since?.has(s.profileId) ? opts.since.get(s.profileId)! : s.state ? undefined : null;
+      return since === undefined ? [] : [{ profileId: s.profileId, since }];
+    });
+    const rewound = await this.repo.rewind(em, ws, m.model.key, replays, m.main.map((s) => s.key));
+    for (const s of states) if (rewound.has(s.profileId)) s.state = rewound.get(s.profileId)!;
+    const activity = m.inactive.length ? await this.repo.activity(em, ws, replays, m.inactive[0].days) : new Map<string, ActivityFacts>();
     const rankOf = (s: StateRow) => (s.state?.mainStage ? (m.rank.get(s.state.mainStage) ?? -1) : -1);
 
     // Only conditions of stages beyond each person's furthest stage need checking.
@@ -188,7 +213,7 @@ export class StageService {
         if (f) add({ profileId: p.profileId, stageKey: p.stageKey, at: f.at, cause: `invitee_bought:profile:${f.inviteeId}` });
       }
     }
-    return this.write(em, ws, m, states, hits, opts);
+    return this.write(em, ws, m, states, hits, { ...opts, activity, rewound: new Set(rewound.keys()) });
   }
 
   private async write(
@@ -197,24 +222,29 @@ export class StageService {
     m: CompiledModel,
     states: StateRow[],
     hits: Map<string, StageFacts['hits']>,
-    opts: { now: Date; inactivity: boolean; activity?: Map<string, { at: Date; cause: string }>; tagCause: string },
+    opts: { now: Date; inactivity: boolean; activity?: Map<string, ActivityFacts>; rewound?: Set<string>; tagCause: string },
   ): Promise<SystemTagUpdate> {
     const transitions: { profileId: string; t: Transition }[] = [];
     const next: { profileId: string; s: StageState }[] = [];
+    const cleared: string[] = [];
+    const after = new Map<string, StageState | null>();
     const tagged: { profileId: string; key: string; name: string }[] = [];
     for (const s of states) {
       const facts: StageFacts = { lastSeenAt: s.lastSeenAt, hits: hits.get(s.profileId) ?? new Map(), activity: opts.activity?.get(s.profileId) };
       const r = evaluate(m, s.state, facts, opts.inactivity ? opts.now : undefined);
+      const rewound = opts.rewound?.has(s.profileId) ?? false;
       for (const t of r.transitions) transitions.push({ profileId: s.profileId, t });
-      if (r.state && r.transitions.length) next.push({ profileId: s.profileId, s: r.state });
+      if (r.state && (r.transitions.length || rewound)) next.push({ profileId: s.profileId, s: r.state });
+      else if (!r.state && rewound) cleared.push(s.profileId);
       // Every evaluated person with a stage gets exactly that stage tag (a merge may have brought a second).
       if (r.state) tagged.push({ profileId: s.profileId, key: `stage:${r.state.stage}`, name: m.names.get(r.state.stage) ?? r.state.stage });
+      after.set(s.profileId, r.state);
     }
     await this.repo.insertTransitions(em, ws, m.model.key, transitions);
     await this.repo.upsertStates(em, ws, m.model.key, next);
+    await this.repo.deleteStates(em, ws, cleared);
     // When each person next moves for inactivity: the due scheduler moves them then.
-    const after = new Map(next.map((n) => [n.profileId, n.s]));
-    await this.due.schedule(em, ws, 'stages', states.map((s) => ({ profileId: s.profileId, at: this.nextInactivity(m, after.get(s.profileId) ?? s.state, s.lastSeenAt) })));
+    await this.due.schedule(em, ws, 'stages', states.map((s) => ({ profileId: s.profileId, at: this.nextInactivity(m, after.get(s.profileId) ?? null, s.lastSeenAt) })));
     return { group: STAGE_TAG_GROUP, rows: tagged, cause: opts.tagCause };
   }
 
@@ -252,7 +282,7 @@ export class StageService {
       this.repo.currentCounts(em, ws, key),
       this.repo.reached(em, ws, key, m.main.map((s) => s.key), m.inactive.map((s) => s.key), from, to),
       this.repo.medianHours(em, ws, key, from, to),
-      this.repo.wakeUps(em, ws, key, from, to),
+      this.repo.wakeUps(em, ws, key, m.inactive.map((s) => s.key), from, to),
     ]);
     const stages: FunnelStage[] = m.model.stages.map((s) => {
       const r = m.rank.get(s.key);

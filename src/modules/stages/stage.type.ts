@@ -38,7 +38,11 @@ export class StageDefinition {
   description:
     'A lifecycle stage model (生命周期模型): an ordered list of stages with entry conditions. Stages that are not `inactive_days` form the main sequence in the order ' +
     'listed; a person only moves forward in it, to the furthest stage whose condition holds (stages may be skipped). `inactive_days` stages come last with increasing ' +
-    'days: a person with no event for that many days moves there (checked by the sweep); any later activity takes them back to the main stage they left (a wake-up, 沉默唤醒). ' +
+    'days: a person with no event for that many days moves there, dated when the threshold passed (last event + days); their next event takes them back to the main stage they left ' +
+    '(a wake-up, 沉默唤醒, dated at that event). Transitions follow event time, not arrival time: the sweep records a silence as its threshold passes, and events that arrive ' +
+    'after a gap — a history loaded at once (`siyu seed`, an import), a late event — record the silences and wake-ups of the gap at their times. An event dated before ' +
+    'transitions already recorded (a late event, or the events a merge brings the survivor) replays the person\'s transitions from its time, so the history is the one the ' +
+    'events would have made arriving one by one in time order. ' +
     'Default model `default`: 认知 awareness (`first_event`) → 兴趣 interest (`event_any_of` interactions) → 购买 purchase (`event_any_of` `Order Completed`) → ' +
     '忠诚 loyalty (`orders_within` 2 in 90 days) → 推荐 advocacy (`invitee_bought`); 沉默 silent (`inactive_days` 30), 流失 churned (`inactive_days` 90).',
 })
@@ -161,25 +165,29 @@ export class StageFunnelStage {
   @Field({ description: 'True for an inactivity stage.' })
   inactive: boolean;
 
-  @Field(() => Int, { description: 'Profiles in this stage now (not limited to the range).' })
+  @Field(() => Int, { description: 'People in this stage now (not limited to the range): live profiles, each once; a profile merged into another is not counted.' })
   current: number;
 
   @Field(() => Int, {
     description:
-      'Main stage k: distinct profiles with a forward (non-wake-up) transition in the range into stage k or a later main stage (a skipped stage counts as passed). ' +
-      'Inactivity stage: distinct profiles with a transition into it in the range.',
+      'Main stage k: people with a forward (non-wake-up) transition in the range into stage k or a later main stage (a skipped stage counts as passed). ' +
+      'Inactivity stage: people with a transition into it in the range. People are live profiles, each counted once, by their own stage history: the transitions a profile ' +
+      'made before it was merged into another are not counted, because the merge replays the survivor\'s history over the events of both from the merged profile\'s first ' +
+      'event on (counting both would count one person twice, and progress or silences the person as a whole never had).',
   })
   reached: number;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Conversion to the next main stage = reached(k+1) ÷ reached(k) over the range (the share of profiles that reached k that also reached k+1). Null for the last main stage, inactivity stages and when reached(k) = 0.',
+    description: 'Conversion to the next main stage = reached(k+1) ÷ reached(k) over the range (the share of people who reached k that also reached k+1). Null for the last main stage, inactivity stages and when reached(k) = 0.',
   })
   conversionToNext: number | null;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Median time in the stage, in hours: over stays that ended in the range (a transition out of the stage at a time in the range), the median of (leaving transition\'s time − entering transition\'s time). Null when none ended.',
+    description:
+      'Median time in the stage, in hours: over live people\'s stays that ended in the range (a transition out of the stage at a time in the range), the median of ' +
+      '(leaving transition\'s time − entering transition\'s time). Stays recorded under a profile since merged into another are not counted (see `reached`). Null when none ended.',
   })
   medianHoursInStage: number | null;
 }
@@ -198,6 +206,14 @@ export class StageFunnel {
   @Field(() => [StageFunnelStage], { description: 'Every stage of the model, in model order.' })
   stages: StageFunnelStage[];
 
-  @Field(() => Int, { description: 'Wake-ups (沉默唤醒): transitions back from an inactivity stage with a time in the range.' })
+  @Field(() => Int, {
+    description:
+      'Wake-ups (沉默唤醒): people silent at the start of the range who came back in it — live people whose last transition before `from` went into an inactivity stage and ' +
+      'who have a wake-up (their next event, dated at its time) in [from, to); each person once. Someone who went silent after `from` and came back within the range is not ' +
+      'counted. This is the woken count of SILENT_WAKEUP_RATE with the range as its bucket (silent: active before the bucket, no event in the 30 days before its start; woken: ' +
+      'active in it) whenever the model\'s first inactivity stage is 30 days (the default 沉默), the range starts where a KPI bucket can (a local midnight, or a whole hour ' +
+      'at HOUR grain) and no daylight-saving change falls in the 30 days before `from` (KPI days are local days, the model\'s are 24 h). Under a model whose first ' +
+      'inactivity stage is N days, silent means N days without an event.',
+  })
   wakeUps: number;
 }
