@@ -86,6 +86,7 @@ export class KpiDaySets1764200000000 implements MigrationInterface {
       FROM kpi_profiles k JOIN workspaces w ON w.id = k.workspace_id
       CROSS JOIN LATERAL (VALUES (''), ('c:' || k.first_channel), ('t:' || k.first_touchpoint)) AS v(dim)
       GROUP BY 1, 2, 3, 4, 5`);
+    await replaceViews(q, VIEWS);
     for (const [kind, col] of [
       [3, 'first_ts'],
       [4, 'second_ts'],
@@ -118,11 +119,84 @@ export class KpiDaySets1764200000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await replaceViews(q, OLD_VIEWS);
     await q.query(`DROP TABLE kpi_buyers`);
     await q.query(`DROP TABLE kpi_quarter_totals`);
     await q.query(`DROP TABLE kpi_day_people`);
     await q.query(`DROP TABLE kpi_rollup_state`);
     await q.query(`DROP INDEX kpi_profiles_ordinal_idx`);
     await q.query(`ALTER TABLE kpi_profiles DROP COLUMN ordinal`);
+  }
+}
+
+/** The BI views read the same rollups as `kpi`: people from the day sets, totals from the quarter totals, sessions from kpi_activity. */
+const VIEWS = {
+  daily_activity: `
+    WITH people AS (
+      SELECT workspace_id, day,
+             (sum(bit_count(bits)) FILTER (WHERE kind = 0))::bigint AS active_users,
+             (sum(bit_count(bits)) FILTER (WHERE kind = 1))::bigint AS interacting_users,
+             (sum(bit_count(bits)) FILTER (WHERE kind = 2))::bigint AS buyers
+      FROM kpi_day_people WHERE dim = '' AND kind IN (0, 1, 2) GROUP BY 1, 2),
+    totals AS (
+      SELECT t.workspace_id, (t.quarter AT TIME ZONE w.time_zone)::date AS day, sum(t.orders)::bigint AS orders, sum(t.revenue) AS gmv, sum(t.events)::bigint AS events
+      FROM kpi_quarter_totals t JOIN workspaces w ON w.id = t.workspace_id WHERE t.dim = '' GROUP BY 1, 2),
+    sessions AS (
+      SELECT a.workspace_id, (a.hour AT TIME ZONE w.time_zone)::date AS day, count(DISTINCT (a.profile_id, a.channel, a.hour)) AS sessions
+      FROM kpi_activity a JOIN workspaces w ON w.id = a.workspace_id GROUP BY 1, 2)
+    SELECT s.workspace_id, s.day, coalesce(p.active_users, 0) AS active_users, s.sessions, coalesce(p.interacting_users, 0) AS interacting_users,
+           coalesce(p.buyers, 0) AS buyers, coalesce(t.orders, 0) AS orders, coalesce(t.gmv, 0) AS gmv, coalesce(t.events, 0) AS events
+    FROM sessions s LEFT JOIN people p ON p.workspace_id = s.workspace_id AND p.day = s.day LEFT JOIN totals t ON t.workspace_id = s.workspace_id AND t.day = s.day`,
+  daily_activity_by_channel: `
+    WITH people AS (
+      SELECT workspace_id, day, substr(dim, 3) AS channel,
+             (sum(bit_count(bits)) FILTER (WHERE kind = 0))::bigint AS active_users,
+             (sum(bit_count(bits)) FILTER (WHERE kind = 2))::bigint AS buyers
+      FROM kpi_day_people WHERE left(dim, 2) = 'c:' AND kind IN (0, 2) GROUP BY 1, 2, 3),
+    totals AS (
+      SELECT t.workspace_id, (t.quarter AT TIME ZONE w.time_zone)::date AS day, substr(t.dim, 3) AS channel, sum(t.orders)::bigint AS orders, sum(t.revenue) AS gmv
+      FROM kpi_quarter_totals t JOIN workspaces w ON w.id = t.workspace_id WHERE left(t.dim, 2) = 'c:' GROUP BY 1, 2, 3),
+    sessions AS (
+      SELECT a.workspace_id, (a.hour AT TIME ZONE w.time_zone)::date AS day, a.channel, count(DISTINCT (a.profile_id, a.channel, a.hour)) AS sessions
+      FROM kpi_activity a JOIN workspaces w ON w.id = a.workspace_id GROUP BY 1, 2, 3)
+    SELECT s.workspace_id, s.day, s.channel, coalesce(p.active_users, 0) AS active_users, s.sessions, coalesce(p.buyers, 0) AS buyers,
+           coalesce(t.orders, 0) AS orders, coalesce(t.gmv, 0) AS gmv
+    FROM sessions s LEFT JOIN people p ON p.workspace_id = s.workspace_id AND p.day = s.day AND p.channel = s.channel
+    LEFT JOIN totals t ON t.workspace_id = s.workspace_id AND t.day = s.day AND t.channel = s.channel`,
+  daily_new_profiles: `
+    SELECT workspace_id, day, substr(dim, 3) AS channel, sum(bit_count(bits))::bigint AS new_profiles
+    FROM kpi_day_people WHERE kind = 5 AND left(dim, 2) = 'c:' GROUP BY 1, 2, 3 HAVING sum(bit_count(bits)) > 0`,
+};
+
+/** The views as the Kpis migration created them (for `down`). */
+const OLD_VIEWS = {
+  daily_activity: `
+    SELECT a.workspace_id, (a.hour AT TIME ZONE w.time_zone)::date AS day,
+           count(DISTINCT a.profile_id) AS active_users,
+           count(DISTINCT (a.profile_id, a.channel, a.hour)) AS sessions,
+           count(DISTINCT a.profile_id) FILTER (WHERE a.interactions > 0) AS interacting_users,
+           count(DISTINCT a.profile_id) FILTER (WHERE a.orders > 0) AS buyers,
+           sum(a.orders)::bigint AS orders, sum(a.revenue) AS gmv, sum(a.events)::bigint AS events
+    FROM kpi_activity a JOIN workspaces w ON w.id = a.workspace_id
+    GROUP BY 1, 2`,
+  daily_activity_by_channel: `
+    SELECT a.workspace_id, (a.hour AT TIME ZONE w.time_zone)::date AS day, a.channel,
+           count(DISTINCT a.profile_id) AS active_users,
+           count(DISTINCT (a.profile_id, a.channel, a.hour)) AS sessions,
+           count(DISTINCT a.profile_id) FILTER (WHERE a.orders > 0) AS buyers,
+           sum(a.orders)::bigint AS orders, sum(a.revenue) AS gmv
+    FROM kpi_activity a JOIN workspaces w ON w.id = a.workspace_id
+    GROUP BY 1, 2, 3`,
+  daily_new_profiles: `
+    SELECT p.workspace_id, (p.first_ts AT TIME ZONE w.time_zone)::date AS day, p.first_channel AS channel, count(*) AS new_profiles
+    FROM kpi_profiles p JOIN workspaces w ON w.id = p.workspace_id
+    GROUP BY 1, 2, 3`,
+};
+
+async function replaceViews(q: QueryRunner, views: Record<string, string>): Promise<void> {
+  for (const [name, sql] of Object.entries(views)) {
+    await q.query(`DROP VIEW reporting.${name}`);
+    await q.query(`CREATE VIEW reporting.${name} AS ${sql}`);
+    await q.query(`GRANT SELECT ON reporting.${name} TO siyu_reporting`);
   }
 }
