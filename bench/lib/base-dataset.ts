@@ -92,18 +92,70 @@ async function selectList(c: Client, table: string): Promise<{ columns: string[]
 
 export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; size: BaseSize; seed: number; end: Date; batchSize: number; log: (m: string) => void }): Promise<BaseDataset> {
   const { app, size, log } = o;
-  if (!Number.isInteger(size.copies) || size.copies < 1) throw new Error('base dataset: copies must be a positive integer');
   const ws = (await app.services.workspaces.createWorkspace('bench base', undefined)).workspace.id;
   const { events, stats } = makeStream(size.templateEvents, o.seed, o.end, size.days);
   log(`  base dataset: template of ${fmt(events.length, 0)} events through the ingest service`);
+  const loaded = await loadWorkspace({ app, databaseUrl: o.databaseUrl, workspaceId: ws, template: batches(events, o.batchSize), templateEvents: events.length, copies: size.copies, log });
+  const base: BaseDataset = {
+    workspaceId: ws,
+    size,
+    template: { ...stats, ingestSec: loaded.ingestSec, eventsPerSec: events.length / loaded.ingestSec },
+    copySec: loaded.copySec,
+    vacuumSec: loaded.vacuumSec,
+    counts: loaded.counts,
+    databaseBytes: loaded.databaseBytes,
+    tz: loaded.tz,
+    lastDay: loaded.lastDay,
+  };
+  // Recorded in the database, for follow-up runs on a kept database (bench/run-profile.ts).
+  const c = new Client({ connectionString: o.databaseUrl });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
+    await c.query(`INSERT INTO bench_meta VALUES ('base', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(base)]);
+  } finally {
+    await c.end();
+  }
+  return base;
+}
+
+/** A workspace filled by `loadWorkspace`: template ingested through Siyu, then copied by SQL. */
+export interface LoadedWorkspace {
+  ingestSec: number;
+  copySec: number;
+  vacuumSec: number;
+  counts: BaseDataset['counts'];
+  databaseBytes: number;
+  tz: string;
+  lastDay: string;
+}
+
+/**
+ * Ingests `template` (batches of events) into the existing workspace `workspaceId` through Siyu's
+ * ingest service, then copies the workspace's person rows `copies − 1` times (see above), VACUUM
+ * ANALYZE and CHECKPOINT. Used for the base dataset and for the KPI history pair
+ * (bench/lib/history-pair.ts).
+ */
+export async function loadWorkspace(o: {
+  app: SiyuApp;
+  databaseUrl: string;
+  workspaceId: string;
+  template: Iterable<readonly object[]>;
+  templateEvents: number;
+  copies: number;
+  log: (m: string) => void;
+}): Promise<LoadedWorkspace> {
+  const { app, log, copies } = o;
+  const ws = o.workspaceId;
+  if (!Number.isInteger(copies) || copies < 1) throw new Error('base dataset: copies must be a positive integer');
   let t0 = performance.now();
-  for (const b of batches(events, o.batchSize)) {
+  for (const b of o.template) {
     const r = await app.services.ingest.ingest(ws, b as RawEvent[]);
     if (r.accepted !== b.length) throw new Error(`base dataset: template batch accepted ${r.accepted}/${b.length}`);
   }
   const ingestSec = (performance.now() - t0) / 1000;
   await app.services.kpis.alerts.idle();
-  log(`    ${fmt(events.length / ingestSec, 0)} events/s; copying ${size.copies - 1} times`);
+  log(`    ${fmt(o.templateEvents / ingestSec, 0)} events/s; copying ${copies - 1} times`);
 
   const c = new Client({ connectionString: o.databaseUrl });
   await c.connect();
@@ -129,10 +181,10 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
           );
         }
       };
-      for (let first = 1; first < size.copies; first += COPIES_PER_STATEMENT) {
-        const last = Math.min(size.copies - 1, first + COPIES_PER_STATEMENT - 1);
+      for (let first = 1; first < copies; first += COPIES_PER_STATEMENT) {
+        const last = Math.min(copies - 1, first + COPIES_PER_STATEMENT - 1);
         await Promise.all([copy(c, plans.filter((p) => p.table === 'events'), first, last), copy(c2, plans.filter((p) => p.table !== 'events'), first, last)]);
-        log(`    copies ${first}–${last} of ${size.copies - 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+        log(`    copies ${first}–${last} of ${copies - 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
       }
       t0b = performance.now();
       await Promise.all([c.query('VACUUM (ANALYZE) events'), c2.query(`VACUUM (ANALYZE) ${PERSON_TABLES.filter((t) => t !== 'events').join(', ')}`)]);
@@ -153,7 +205,7 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
       profileTags: await one('SELECT count(*) AS n FROM profile_tags WHERE workspace_id = $1'),
       segmentMembers: await one('SELECT count(*) AS n FROM segment_members WHERE workspace_id = $1'),
     };
-    if (counts.events !== events.length * size.copies) throw new Error(`base dataset: ${counts.events} events, expected ${events.length * size.copies}`);
+    if (counts.events !== o.templateEvents * copies) throw new Error(`base dataset: ${counts.events} events, expected ${o.templateEvents * copies}`);
     const databaseBytes = Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0].n);
     const { rows } = await c.query<{ tz: string; last: string }>(
       `SELECT w.time_zone AS tz, to_char((max(e.ts) AT TIME ZONE w.time_zone)::date - 1, 'YYYY-MM-DD') AS last
@@ -161,23 +213,9 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
       [ws],
     );
     log(
-      `    base: ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
+      `    ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
     );
-    const base: BaseDataset = {
-      workspaceId: ws,
-      size,
-      template: { ...stats, ingestSec, eventsPerSec: events.length / ingestSec },
-      copySec,
-      vacuumSec,
-      counts,
-      databaseBytes,
-      tz: rows[0].tz,
-      lastDay: rows[0].last,
-    };
-    // Recorded in the database, for follow-up runs on a kept database (bench/run-profile.ts).
-    await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
-    await c.query(`INSERT INTO bench_meta VALUES ('base', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(base)]);
-    return base;
+    return { ingestSec, copySec, vacuumSec, counts, databaseBytes, tz: rows[0].tz, lastDay: rows[0].last };
   } finally {
     await c.end();
   }
