@@ -97,9 +97,10 @@ export interface Scaling {
   rows: ScalingRow[];
 }
 
+const limit = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${fmt(ms, 0)} ms`);
 const ms = (x: number | null) => (x === null ? '—' : fmt(x, 1));
 const side = (s: ScalingSide, timeoutMs: number) =>
-  s.error ? `error: ${s.error.replace(/\|/g, '\\|').slice(0, 80)}` : s.timeout && !s.samples.length ? `**timeout** (> ${fmt(timeoutMs / 1000, 0)} s)` : `${ms(s.p50)} / ${ms(s.p95)}${s.timeout ? ' then **timeout**' : ''} (${s.samples.length})`;
+  s.error ? `error: ${s.error.replace(/\|/g, '\\|').slice(0, 80)}` : s.timeout && !s.samples.length ? `**timeout** (> ${limit(timeoutMs)})` : `${ms(s.p50)} / ${ms(s.p95)}${s.timeout ? ' then **timeout**' : ''} (${s.samples.length})`;
 const times = (r: number | null, lowerBound: boolean) => (r === null ? '—' : `${lowerBound ? '> ' : ''}×${fmt(r, r < 10 ? 2 : 1)}`);
 
 export function scalingMarkdown(s: Scaling): string[] {
