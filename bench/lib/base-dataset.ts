@@ -16,9 +16,15 @@ import { batches, makeStream, type StreamStats } from './stream';
  *    aggregates, tags, segments, stages, health, KPI rollups: exactly what ingest writes.
  * 2. **Copies**: the template's people copied `copies − 1` times into the same workspace by set-based
  *    SQL, each copy with its own profile ids (`md5(id ‖ copy)::uuid`), message ids and identifier
- *    keys (suffix `~copy`); everything else (timestamps, traits, channels, tags, scores, rollup rows)
- *    is the template's. The tables copied are those a person's rows live in (`PERSON_TABLES`); the
- *    history tables (membership changes, stage transitions, audit) are not.
+ *    keys (suffix `~copy`); everything else (timestamps, traits, channels, tags, scores) is the
+ *    template's. The tables copied are those a person's rows live in (`PERSON_TABLES`); the history
+ *    tables (membership changes, stage transitions, audit) are not.
+ * 3. **KPI rollups**: not copied. Besides per-person rows they hold workspace-level structures the
+ *    KPI module owns and reshapes (day sets over dense person ordinals, quarter-hour totals: DESIGN
+ *    §5), so Siyu rebuilds them itself, as `siyu recompute --parts kpis` does: every live person from
+ *    their events (the template's people keep their ordinals, the copies get the next ones). The
+ *    additive totals (`ADDITIVE_TOTALS`), which a rebuild leaves alone and which the copies repeat
+ *    timestamp for timestamp, are multiplied by the number of copies.
  *
  * The result has `copies ×` the template's events, profiles, identifiers and rollup rows; per-person
  * consistency (each copy's events, identifiers and read models belong to its own profiles) holds by
@@ -55,8 +61,13 @@ export interface BaseDataset {
 /** Tables holding a person's rows (all of a workspace's rows in them belong to some person). */
 const PERSON_TABLES = [
   'profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags',
-  'segment_members', 'profile_stages', 'profile_health', 'consents', 'kpi_activity', 'kpi_profiles',
+  'segment_members', 'profile_stages', 'profile_health', 'consents',
 ];
+
+/** The read model rebuilt after copying instead of copied (a `siyu recompute` part). */
+const REBUILT_PART = 'kpis';
+/** Its per-workspace additive totals (every numeric non-key column is a sum over events), scaled by the copies. */
+const ADDITIVE_TOTALS = ['kpi_quarter_totals'];
 
 /** uuid columns that hold a profile id (remapped per copy). */
 const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
@@ -124,6 +135,8 @@ export interface LoadedWorkspace {
   ingestSec: number;
   copySec: number;
   vacuumSec: number;
+  /** The KPI rollups rebuilt after copying (0 without copies). */
+  rebuildSec: number;
   counts: BaseDataset['counts'];
   databaseBytes: number;
   tz: string;
@@ -193,8 +206,9 @@ export async function loadWorkspace(o: {
     }
     const copySec = (t0b - t0) / 1000;
     for (const table of PERSON_TABLES) await c.query(`DROP TABLE bench_tpl_${table}`);
-    await c.query('CHECKPOINT');
     const vacuumSec = (performance.now() - t0b) / 1000;
+    const rebuildSec = copies > 1 ? await rebuildKpis(app, c, ws, copies, log) : 0;
+    await c.query('CHECKPOINT');
     const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
     const counts = {
       events: await one('SELECT count(*) AS n FROM events WHERE workspace_id = $1'),
@@ -213,10 +227,44 @@ export async function loadWorkspace(o: {
       [ws],
     );
     log(
-      `    ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
+      `    ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, KPI rebuild ${fmt(rebuildSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
     );
-    return { ingestSec, copySec, vacuumSec, counts, databaseBytes, tz: rows[0].tz, lastDay: rows[0].last };
+    return { ingestSec, copySec, vacuumSec, rebuildSec, counts, databaseBytes, tz: rows[0].tz, lastDay: rows[0].last };
   } finally {
     await c.end();
   }
+}
+
+/** Step 3 (see the top): the KPI rollups of every live person rebuilt by Siyu, the additive totals scaled. */
+async function rebuildKpis(app: SiyuApp, c: Client, ws: string, copies: number, log: (m: string) => void): Promise<number> {
+  const t0 = performance.now();
+  const recompute = app.services.recompute;
+  if (!recompute.parts.includes(REBUILT_PART)) throw new Error(`base dataset: no recompute part ${REBUILT_PART} (parts: ${recompute.parts.join(', ')})`);
+  for (const table of ADDITIVE_TOTALS) {
+    const { rows } = await c.query<{ column_name: string }>(
+      `SELECT a.attname AS column_name FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
+       WHERE t.relname = $1 AND t.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+         AND format_type(a.atttypid, a.atttypmod) ~ '^(integer|bigint|smallint|numeric|double precision|real)'
+         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))`,
+      [table],
+    );
+    if (!rows.length) throw new Error(`base dataset: ${table} has no additive columns (or does not exist): update ADDITIVE_TOTALS`);
+    await c.query(`UPDATE ${table} SET ${rows.map((r) => `"${r.column_name}" = "${r.column_name}" * ${copies}`).join(', ')} WHERE workspace_id = $1`, [ws]);
+  }
+  let shown = 0;
+  const r = await recompute.run(ws, {
+    parts: [REBUILT_PART],
+    restart: true,
+    chunk: 2000,
+    onProgress: (p) => {
+      if (p.done - shown >= p.total / 5 || (p.done === p.total && shown < p.total)) {
+        shown = p.done;
+        log(`    KPI rollups rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
+      }
+    },
+  });
+  if (r.stopped) throw new Error('base dataset: the KPI rebuild stopped');
+  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'kpi\\_%'`);
+  await c.query(`VACUUM (ANALYZE) ${rows.map((x) => x.t).join(', ')}`);
+  return (performance.now() - t0) / 1000;
 }
