@@ -6,7 +6,8 @@
  * in a fraction of the full run. `--timeout` sets the server's read budget
  * (SIYU_DB_TIMEOUT_READ_MS, default 30 s), which is the per-request limit. Database
  * `${BENCH_DB_NAME ?? 'siyu_bench'}_catalogue`, created and dropped; writes
- * bench/results/<date>-catalogue-<size>.json and .md.
+ * bench/results/<date>-catalogue-<size>.json and .md (`catalogue-p<profiles>-c<copies>-d<days>[-t<s>]` when
+ * the parameters are not a preset's).
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +47,9 @@ async function main(): Promise<void> {
     samples: num('--samples') ?? preset.samples,
   };
   const timeoutSec = num('--timeout');
+  // Results of non-preset parameters are named by them, not by the preset they started from.
+  const custom = JSON.stringify(size) !== JSON.stringify(preset) || timeoutSec !== undefined;
+  const label = custom ? `catalogue-p${size.history.profiles}-c${size.history.copies}-d${size.history.days}${timeoutSec ? `-t${timeoutSec}` : ''}` : `catalogue-${sizeName}`;
   const out = path.resolve(opt('--out') ?? path.resolve(__dirname, '..', '..', 'bench', 'results'));
   const adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const dbName = `${process.env.BENCH_DB_NAME || 'siyu_bench'}_catalogue`;
@@ -74,9 +78,9 @@ async function main(): Promise<void> {
     machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
     const date = new Date().toISOString().slice(0, 10);
     const report: Report = {
-      title: `Siyu benchmark: KPI catalogue at two history sizes (${sizeName})`,
+      title: `Siyu benchmark: KPI catalogue at two history sizes (${label})`,
       date,
-      size: `catalogue-${sizeName}`,
+      size: label,
       parameters: { ...size, seed: SEED, readBudgetMs: app.config.dbTimeoutMs.read },
       machine,
       comparisons: [],
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
       durationSec: (performance.now() - started) / 1000,
     };
     fs.mkdirSync(out, { recursive: true });
-    const file = path.join(out, `${date}-catalogue-${sizeName}`);
+    const file = path.join(out, `${date}-${label}`);
     fs.writeFileSync(`${file}.json`, JSON.stringify(report, null, 2) + '\n');
     fs.writeFileSync(`${file}.md`, markdown(report));
     process.stdout.write(markdown(report));
