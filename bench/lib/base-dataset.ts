@@ -22,9 +22,8 @@ import { batches, makeStream, type StreamStats } from './stream';
  * 3. **KPI rollups**: not copied. Besides per-person rows they hold workspace-level structures the
  *    KPI module owns and reshapes (day sets over dense person ordinals, quarter-hour totals: DESIGN
  *    §5), so Siyu rebuilds them itself, as `siyu recompute --parts kpis` does: every live person from
- *    their events (the template's people keep their ordinals, the copies get the next ones). The
- *    additive totals (`ADDITIVE_TOTALS`), which a rebuild leaves alone and which the copies repeat
- *    timestamp for timestamp, are multiplied by the number of copies.
+ *    their events (the template's people keep their ordinals, the copies get the next ones), and at
+ *    the end of the pass the workspace-level totals from all its events.
  *
  * The result has `copies ×` the template's events, profiles, identifiers and rollup rows; per-person
  * consistency (each copy's events, identifiers and read models belong to its own profiles) holds by
@@ -66,8 +65,6 @@ const PERSON_TABLES = [
 
 /** The read model rebuilt after copying instead of copied (a `siyu recompute` part). */
 const REBUILT_PART = 'kpis';
-/** Its per-workspace additive totals (every numeric non-key column is a sum over events), scaled by the copies. */
-const ADDITIVE_TOTALS = ['kpi_quarter_totals'];
 
 /** uuid columns that hold a profile id (remapped per copy). */
 const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
@@ -207,7 +204,7 @@ export async function loadWorkspace(o: {
     const copySec = (t0b - t0) / 1000;
     for (const table of PERSON_TABLES) await c.query(`DROP TABLE bench_tpl_${table}`);
     const vacuumSec = (performance.now() - t0b) / 1000;
-    const rebuildSec = copies > 1 ? await rebuildKpis(app, c, ws, copies, log) : 0;
+    const rebuildSec = copies > 1 ? await rebuildKpis(app, c, ws, log) : 0;
     await c.query('CHECKPOINT');
     const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
     const counts = {
@@ -235,22 +232,11 @@ export async function loadWorkspace(o: {
   }
 }
 
-/** Step 3 (see the top): the KPI rollups of every live person rebuilt by Siyu, the additive totals scaled. */
-async function rebuildKpis(app: SiyuApp, c: Client, ws: string, copies: number, log: (m: string) => void): Promise<number> {
+/** Step 3 (see the top): the KPI rollups rebuilt by Siyu from the events, as `siyu recompute --parts kpis` does. */
+async function rebuildKpis(app: SiyuApp, c: Client, ws: string, log: (m: string) => void): Promise<number> {
   const t0 = performance.now();
   const recompute = app.services.recompute;
   if (!recompute.parts.includes(REBUILT_PART)) throw new Error(`base dataset: no recompute part ${REBUILT_PART} (parts: ${recompute.parts.join(', ')})`);
-  for (const table of ADDITIVE_TOTALS) {
-    const { rows } = await c.query<{ column_name: string }>(
-      `SELECT a.attname AS column_name FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
-       WHERE t.relname = $1 AND t.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
-         AND format_type(a.atttypid, a.atttypmod) ~ '^(integer|bigint|smallint|numeric|double precision|real)'
-         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))`,
-      [table],
-    );
-    if (!rows.length) throw new Error(`base dataset: ${table} has no additive columns (or does not exist): update ADDITIVE_TOTALS`);
-    await c.query(`UPDATE ${table} SET ${rows.map((r) => `"${r.column_name}" = "${r.column_name}" * ${copies}`).join(', ')} WHERE workspace_id = $1`, [ws]);
-  }
   let shown = 0;
   const r = await recompute.run(ws, {
     parts: [REBUILT_PART],
