@@ -19,6 +19,7 @@ import { type ProfileReadSetup } from './cases/profile-read';
 import { runProfileSuite } from './cases/profile-suite';
 import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
 import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
+import { KPI_CATALOGUE_SIZES } from './cases/kpi-catalogue';
 import { buildBaseDataset, type BaseDataset, type BaseSize } from './lib/base-dataset';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
@@ -52,10 +53,10 @@ interface Size {
 
 const SIZES: Record<string, Size> = {
   small: { base: { templateEvents: 5_000, copies: 4, days: 90 }, events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
-    b1: { identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2 },
+    b1: { identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2, catalogue: KPI_CATALOGUE_SIZES.small },
     kpi: { subscribers: 500, processes: 2, seconds: 4, reps: 1, intervalMs: 1000, calibrateSec: 1.5, maxRate: 5000, batchSize: 200 } },
   full: { base: { templateEvents: 100_000, copies: 100, days: 90 }, events: 100_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 20, warmupSec: 5, openSec: 20,
-    b1: { identityEvents: 50_000, kpiSamples: 5, loadSec: 10, openSec: 20, reps: 2 },
+    b1: { identityEvents: 50_000, kpiSamples: 5, loadSec: 10, openSec: 20, reps: 2, catalogue: KPI_CATALOGUE_SIZES.full },
     kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
 
@@ -274,6 +275,7 @@ async function main(): Promise<void> {
       parameters: { ...size, seed: SEED, poolSize: POOL_SIZE },
       machine,
       comparisons,
+      scaling: b1.scaling,
       sections,
       details: { base, bench1: b1.details, stream: stats, ingestFacts: f, ingestReps, ...profile.details, trace, kpiFanout: kpi.details },
       durationSec: (performance.now() - started) / 1000,

@@ -1,8 +1,9 @@
 import type { SiyuApp } from '../../src/app';
 import type { LoadGenerator } from '../lib/load';
-import type { Comparison, Report } from '../lib/report';
+import type { Comparison, Report, Scaling } from '../lib/report';
 import { makeStream } from '../lib/stream';
 import { runIdentityMerges } from './identity-merges';
+import { runKpiCatalogue, type KpiCatalogueSize } from './kpi-catalogue';
 import { runKpiQueries, type KpiData } from './kpi-queries';
 import { runNPlusOne } from './n-plus-one';
 import { runSingleIngest } from './single-ingest';
@@ -19,9 +20,15 @@ export interface Bench1Size {
   loadSec: number;
   openSec: number;
   reps: number;
+  /** KPI catalogue at two history sizes (bench/cases/kpi-catalogue.ts). */
+  catalogue: KpiCatalogueSize;
 }
 
-/** KPI queries, N+1 guard, identity merges and single-event ingest, one after the other. */
+/**
+ * KPI queries, N+1 guard, identity merges and single-event ingest, one after the other; then the
+ * KPI catalogue at two history sizes, last, so that its two workspaces do not grow the tables the
+ * other cases measure.
+ */
 export async function runBench1Cases(o: {
   app: SiyuApp;
   url: string;
@@ -34,7 +41,7 @@ export async function runBench1Cases(o: {
   end: Date;
   batchSize: number;
   log: (m: string) => void;
-}): Promise<{ comparisons: Comparison[]; sections: Report['sections']; details: Record<string, unknown> }> {
+}): Promise<{ comparisons: Comparison[]; sections: Report['sections']; scaling: Scaling[]; details: Record<string, unknown> }> {
   const { app, url, size, log } = o;
   const t0 = performance.now();
   const data = o.data;
@@ -47,6 +54,8 @@ export async function runBench1Cases(o: {
   const idm = await runIdentityMerges({ app, databaseUrl: o.databaseUrl, events, stats, batchSize: o.batchSize, reps: size.reps, log });
   log(`  single-event ingest: 64 connections`);
   const single = await runSingleIngest({ app, url, load: o.load, reps: size.reps, connections: 64, durationSec: size.loadSec, openSec: size.openSec, people: 2000, log });
+  log(`  KPI catalogue at two history sizes`);
+  const catalogue = await runKpiCatalogue({ app, url, databaseUrl: o.databaseUrl, size: size.catalogue, seed: o.seed, batchSize: o.batchSize, log });
   const sec = (performance.now() - t0) / 1000;
   log(`  bench1 cases: ${Math.round(sec)} s`);
   return {
@@ -57,6 +66,7 @@ export async function runBench1Cases(o: {
       { title: 'Identity merges (ingest vs identifier upsert)', lines: idm.lines },
       { title: 'Single-event ingest, 64 connections (vs a no-op mutation)', lines: single.lines },
     ],
-    details: { seconds: sec, kpiQueries: kpi.facts, nPlusOne: n1.facts, identity: idm.reps, singleIngest: { reps: single.reps, open: single.open, openRate: single.openRate } },
+    scaling: [catalogue.scaling],
+    details: { seconds: sec, kpiCatalogue: catalogue.facts, kpiQueries: kpi.facts, nPlusOne: n1.facts, identity: idm.reps, singleIngest: { reps: single.reps, open: single.open, openRate: single.openRate } },
   };
 }

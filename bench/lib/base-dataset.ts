@@ -16,9 +16,14 @@ import { batches, makeStream, type StreamStats } from './stream';
  *    aggregates, tags, segments, stages, health, KPI rollups: exactly what ingest writes.
  * 2. **Copies**: the template's people copied `copies − 1` times into the same workspace by set-based
  *    SQL, each copy with its own profile ids (`md5(id ‖ copy)::uuid`), message ids and identifier
- *    keys (suffix `~copy`); everything else (timestamps, traits, channels, tags, scores, rollup rows)
- *    is the template's. The tables copied are those a person's rows live in (`PERSON_TABLES`); the
- *    history tables (membership changes, stage transitions, audit) are not.
+ *    keys (suffix `~copy`); everything else (timestamps, traits, channels, tags, scores) is the
+ *    template's. The tables copied are those a person's rows live in (`PERSON_TABLES`); the history
+ *    tables (membership changes, stage transitions, audit) are not.
+ * 3. **KPI rollups**: not copied. Besides per-person rows they hold workspace-level structures the
+ *    KPI module owns and reshapes (day sets over dense person ordinals, quarter-hour totals: DESIGN
+ *    §5), so Siyu rebuilds them itself, as `siyu recompute --parts kpis` does: every live person from
+ *    their events (the template's people keep their ordinals, the copies get the next ones), and at
+ *    the end of the pass the workspace-level totals from all its events.
  *
  * The result has `copies ×` the template's events, profiles, identifiers and rollup rows; per-person
  * consistency (each copy's events, identifiers and read models belong to its own profiles) holds by
@@ -55,8 +60,11 @@ export interface BaseDataset {
 /** Tables holding a person's rows (all of a workspace's rows in them belong to some person). */
 const PERSON_TABLES = [
   'profiles', 'identifiers', 'events', 'relations', 'identity_merges', 'identity_conflicts', 'profile_tags',
-  'segment_members', 'profile_stages', 'profile_health', 'consents', 'kpi_activity', 'kpi_profiles',
+  'segment_members', 'profile_stages', 'profile_health', 'consents',
 ];
+
+/** The read model rebuilt after copying instead of copied (a `siyu recompute` part). */
+const REBUILT_PART = 'kpis';
 
 /** uuid columns that hold a profile id (remapped per copy). */
 const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
@@ -92,18 +100,72 @@ async function selectList(c: Client, table: string): Promise<{ columns: string[]
 
 export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; size: BaseSize; seed: number; end: Date; batchSize: number; log: (m: string) => void }): Promise<BaseDataset> {
   const { app, size, log } = o;
-  if (!Number.isInteger(size.copies) || size.copies < 1) throw new Error('base dataset: copies must be a positive integer');
   const ws = (await app.services.workspaces.createWorkspace('bench base', undefined)).workspace.id;
   const { events, stats } = makeStream(size.templateEvents, o.seed, o.end, size.days);
   log(`  base dataset: template of ${fmt(events.length, 0)} events through the ingest service`);
+  const loaded = await loadWorkspace({ app, databaseUrl: o.databaseUrl, workspaceId: ws, template: batches(events, o.batchSize), templateEvents: events.length, copies: size.copies, log });
+  const base: BaseDataset = {
+    workspaceId: ws,
+    size,
+    template: { ...stats, ingestSec: loaded.ingestSec, eventsPerSec: events.length / loaded.ingestSec },
+    copySec: loaded.copySec,
+    vacuumSec: loaded.vacuumSec,
+    counts: loaded.counts,
+    databaseBytes: loaded.databaseBytes,
+    tz: loaded.tz,
+    lastDay: loaded.lastDay,
+  };
+  // Recorded in the database, for follow-up runs on a kept database (bench/run-profile.ts).
+  const c = new Client({ connectionString: o.databaseUrl });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
+    await c.query(`INSERT INTO bench_meta VALUES ('base', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(base)]);
+  } finally {
+    await c.end();
+  }
+  return base;
+}
+
+/** A workspace filled by `loadWorkspace`: template ingested through Siyu, then copied by SQL. */
+export interface LoadedWorkspace {
+  ingestSec: number;
+  copySec: number;
+  vacuumSec: number;
+  /** The KPI rollups rebuilt after copying (0 without copies). */
+  rebuildSec: number;
+  counts: BaseDataset['counts'];
+  databaseBytes: number;
+  tz: string;
+  lastDay: string;
+}
+
+/**
+ * Ingests `template` (batches of events) into the existing workspace `workspaceId` through Siyu's
+ * ingest service, then copies the workspace's person rows `copies − 1` times (see above), VACUUM
+ * ANALYZE and CHECKPOINT. Used for the base dataset and for the KPI history pair
+ * (bench/lib/history-pair.ts).
+ */
+export async function loadWorkspace(o: {
+  app: SiyuApp;
+  databaseUrl: string;
+  workspaceId: string;
+  template: Iterable<readonly object[]>;
+  templateEvents: number;
+  copies: number;
+  log: (m: string) => void;
+}): Promise<LoadedWorkspace> {
+  const { app, log, copies } = o;
+  const ws = o.workspaceId;
+  if (!Number.isInteger(copies) || copies < 1) throw new Error('base dataset: copies must be a positive integer');
   let t0 = performance.now();
-  for (const b of batches(events, o.batchSize)) {
+  for (const b of o.template) {
     const r = await app.services.ingest.ingest(ws, b as RawEvent[]);
     if (r.accepted !== b.length) throw new Error(`base dataset: template batch accepted ${r.accepted}/${b.length}`);
   }
   const ingestSec = (performance.now() - t0) / 1000;
   await app.services.kpis.alerts.idle();
-  log(`    ${fmt(events.length / ingestSec, 0)} events/s; copying ${size.copies - 1} times`);
+  log(`    ${fmt(o.templateEvents / ingestSec, 0)} events/s; copying ${copies - 1} times`);
 
   const c = new Client({ connectionString: o.databaseUrl });
   await c.connect();
@@ -129,10 +191,10 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
           );
         }
       };
-      for (let first = 1; first < size.copies; first += COPIES_PER_STATEMENT) {
-        const last = Math.min(size.copies - 1, first + COPIES_PER_STATEMENT - 1);
+      for (let first = 1; first < copies; first += COPIES_PER_STATEMENT) {
+        const last = Math.min(copies - 1, first + COPIES_PER_STATEMENT - 1);
         await Promise.all([copy(c, plans.filter((p) => p.table === 'events'), first, last), copy(c2, plans.filter((p) => p.table !== 'events'), first, last)]);
-        log(`    copies ${first}–${last} of ${size.copies - 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+        log(`    copies ${first}–${last} of ${copies - 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
       }
       t0b = performance.now();
       await Promise.all([c.query('VACUUM (ANALYZE) events'), c2.query(`VACUUM (ANALYZE) ${PERSON_TABLES.filter((t) => t !== 'events').join(', ')}`)]);
@@ -141,8 +203,9 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
     }
     const copySec = (t0b - t0) / 1000;
     for (const table of PERSON_TABLES) await c.query(`DROP TABLE bench_tpl_${table}`);
-    await c.query('CHECKPOINT');
     const vacuumSec = (performance.now() - t0b) / 1000;
+    const rebuildSec = copies > 1 ? await rebuildKpis(app, c, ws, log) : 0;
+    await c.query('CHECKPOINT');
     const one = async (sql: string) => Number((await c.query<{ n: string }>(sql, [ws])).rows[0].n);
     const counts = {
       events: await one('SELECT count(*) AS n FROM events WHERE workspace_id = $1'),
@@ -153,7 +216,7 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
       profileTags: await one('SELECT count(*) AS n FROM profile_tags WHERE workspace_id = $1'),
       segmentMembers: await one('SELECT count(*) AS n FROM segment_members WHERE workspace_id = $1'),
     };
-    if (counts.events !== events.length * size.copies) throw new Error(`base dataset: ${counts.events} events, expected ${events.length * size.copies}`);
+    if (counts.events !== o.templateEvents * copies) throw new Error(`base dataset: ${counts.events} events, expected ${o.templateEvents * copies}`);
     const databaseBytes = Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0].n);
     const { rows } = await c.query<{ tz: string; last: string }>(
       `SELECT w.time_zone AS tz, to_char((max(e.ts) AT TIME ZONE w.time_zone)::date - 1, 'YYYY-MM-DD') AS last
@@ -161,24 +224,33 @@ export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; s
       [ws],
     );
     log(
-      `    base: ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
+      `    ${fmt(counts.events, 0)} events, ${fmt(counts.liveProfiles, 0)} live profiles (${fmt(counts.profiles, 0)} with merged), ${fmt(counts.identifiers, 0)} identifiers; copy ${fmt(copySec, 0)} s, vacuum ${fmt(vacuumSec, 0)} s, KPI rebuild ${fmt(rebuildSec, 0)} s, database ${fmt(databaseBytes / 2 ** 30, 1)} GiB`,
     );
-    const base: BaseDataset = {
-      workspaceId: ws,
-      size,
-      template: { ...stats, ingestSec, eventsPerSec: events.length / ingestSec },
-      copySec,
-      vacuumSec,
-      counts,
-      databaseBytes,
-      tz: rows[0].tz,
-      lastDay: rows[0].last,
-    };
-    // Recorded in the database, for follow-up runs on a kept database (bench/run-profile.ts).
-    await c.query('CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)');
-    await c.query(`INSERT INTO bench_meta VALUES ('base', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(base)]);
-    return base;
+    return { ingestSec, copySec, vacuumSec, rebuildSec, counts, databaseBytes, tz: rows[0].tz, lastDay: rows[0].last };
   } finally {
     await c.end();
   }
+}
+
+/** Step 3 (see the top): the KPI rollups rebuilt by Siyu from the events, as `siyu recompute --parts kpis` does. */
+async function rebuildKpis(app: SiyuApp, c: Client, ws: string, log: (m: string) => void): Promise<number> {
+  const t0 = performance.now();
+  const recompute = app.services.recompute;
+  if (!recompute.parts.includes(REBUILT_PART)) throw new Error(`base dataset: no recompute part ${REBUILT_PART} (parts: ${recompute.parts.join(', ')})`);
+  let shown = 0;
+  const r = await recompute.run(ws, {
+    parts: [REBUILT_PART],
+    restart: true,
+    chunk: 2000,
+    onProgress: (p) => {
+      if (p.done - shown >= p.total / 5 || (p.done === p.total && shown < p.total)) {
+        shown = p.done;
+        log(`    KPI rollups rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
+      }
+    },
+  });
+  if (r.stopped) throw new Error('base dataset: the KPI rebuild stopped');
+  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'kpi\\_%'`);
+  await c.query(`VACUUM (ANALYZE) ${rows.map((x) => x.t).join(', ')}`);
+  return (performance.now() - t0) / 1000;
 }
