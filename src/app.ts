@@ -80,7 +80,13 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
     pubsub = openPubSub(config.redisUrl?.reveal(), log);
     rateLimits = createRateLimits(config.limits.rate, config.redisUrl?.reveal(), log);
     const metrics = createMetrics(() => db.poolStats());
-    const live = new LiveHub({ pubSub: pubsub.pubSub, log, metrics });
+    // Each shared live computation runs under a read budget of its own (see LiveHubOptions.budget).
+    const live = new LiveHub({
+      pubSub: pubsub.pubSub,
+      log,
+      metrics,
+      budget: () => new DbBudget('read', config.dbTimeoutMs, { stopped: (k, reason) => metrics.dbBudgetStops.inc({ kind: k, reason }), refused: (k) => metrics.dbBudgetRefused.inc({ kind: k }) }),
+    });
     const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live, opts.extraProjections);
     // Planner statistics follow growing workspaces (see StatisticsRefresher); not on the embedded database.
     if (db.kind === 'postgres') services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);

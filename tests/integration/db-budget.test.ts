@@ -215,6 +215,42 @@ describe('a client that leaves', () => {
     }
   });
 
+  it('a live KPI computation: past its read budget it is cancelled; its last subscriber leaving cancels it', async () => {
+    if (!usingPostgres()) return void skipReason('cancelling a running statement needs PostgreSQL; the embedded database runs statements in-process');
+    const query = 'subscription { kpiUpdated(metrics: [DAU], grain: DAY, periods: 2) { version } }';
+    const hold = async () => {
+      const c = new pg.Client({ connectionString: process.env.SIYU_TEST_DATABASE_URL });
+      await c.connect();
+      await c.query('BEGIN');
+      await c.query('LOCK TABLE kpi_day_people IN ACCESS EXCLUSIVE MODE');
+      return async () => {
+        await c.query('ROLLBACK');
+        await c.end();
+      };
+    };
+    for (const [t, how] of [
+      [tight, 'deadline'],
+      [roomy, 'complete'],
+    ] as const) {
+      const { adminKey } = await t.newWorkspace();
+      const before = await budgetStops(t, 'read', how === 'deadline' ? 'deadline' : 'client_gone');
+      const release = await hold();
+      const ws = wsClient(t.url, adminKey);
+      try {
+        await ws.connected;
+        const stop = ws.client.subscribe({ query }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+        await waitUntil(`the live computation to wait for the lock (${how})`, async () => (await busyBackends()).some((b) => b.wait === 'Lock'));
+        if (how === 'complete') stop();
+        // Cancelled in the database while the lock is still held: no backend keeps running for it.
+        await waitUntil(`the live computation to be cancelled (${how})`, async () => (await busyBackends()).length === 0, { state: busyBackends });
+        expect(await budgetStops(t, 'read', how === 'deadline' ? 'deadline' : 'client_gone')).toBeGreaterThan(before);
+      } finally {
+        await ws.dispose();
+        await release();
+      }
+    }
+  });
+
   // The embedded variant (checks between statements); on PostgreSQL the cancellation tests above cover it.
   (usingPostgres() ? it.skip : it)('embedded: an abandoned mutation runs no further statement and changes nothing', async () => {
     const { adminKey } = await roomy.newWorkspace();

@@ -1,4 +1,4 @@
-import { outsideDbBudget } from '../db/budget';
+import { outsideDbBudget, withDbBudget, type DbBudget } from '../db/budget';
 import type { Logger } from '../logging';
 import type { SiyuPubSub } from '../pubsub';
 
@@ -65,6 +65,11 @@ export interface LiveHubOptions {
   metrics?: LiveMetrics;
   /** Clock (ms); tests pass a fake. */
   now?: () => number;
+  /**
+   * A database time budget for each computation (a `read` budget: SIYU_DB_TIMEOUT_READ_MS). The
+   * last subscriber leaving stops the computation under way. Without it computations run unbounded.
+   */
+  budget?: () => DbBudget;
 }
 
 interface Subscriber<T> {
@@ -98,6 +103,8 @@ class SharedSource<T> {
   private computing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastEnd = Number.NEGATIVE_INFINITY;
+  /** The budget of the computation under way. */
+  private budget: DbBudget | undefined;
   closed = false;
   /** The coalescing interval: the newest subscriber's `intervalMs` (a changed workspace setting applies as people resubscribe). */
   intervalMs: number;
@@ -117,6 +124,8 @@ class SharedSource<T> {
 
   close(): void {
     this.closed = true;
+    // Nobody is left to read it: the computation under way stops (its statements are cancelled).
+    this.budget?.stop('client_gone');
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -140,8 +149,11 @@ class SharedSource<T> {
     this.computations++;
     this.hub.counted(this.kind);
     try {
-      // Shared by every subscriber: not bounded by (or cancelled with) the request that triggered it.
-      const value = await outsideDbBudget(() => this.src.compute());
+      // Shared by every subscriber: not bounded by (or cancelled with) the request that triggered it,
+      // but by a budget of its own, stopped when the last subscriber leaves.
+      this.budget = this.hub.newBudget();
+      const budget = this.budget;
+      const value = budget ? await withDbBudget(budget, () => this.src.compute()) : await outsideDbBudget(() => this.src.compute());
       if (!this.closed) this.publish(value);
     } catch (err) {
       this.hub.failed(this, err);
@@ -149,6 +161,8 @@ class SharedSource<T> {
       // failures keep the last value and are retried on the next trigger.
       if (!this.current) this.dirty = true;
     } finally {
+      this.budget?.finish();
+      this.budget = undefined;
       this.computing = false;
       this.lastEnd = this.hub.now();
       this.schedule();
@@ -303,6 +317,11 @@ export class LiveHub {
   dropped(kind: string, n: number): void {
     this.droppedTotal += n;
     this.opts.metrics?.liveDroppedVersions.inc({ kind }, n);
+  }
+
+  /** @internal A budget for one computation, when the hub has one. */
+  newBudget(): DbBudget | undefined {
+    return this.opts.budget?.();
   }
 
   /** @internal */
