@@ -254,10 +254,16 @@ describe.each([
       [ws],
     );
     expect(views.length).toBeGreaterThan(20);
+    const wrong: string[] = [];
     for (const v of views) {
-      expect([v.day, Number(v.active_users)]).toEqual([v.day, oracle(rows, 'ACTIVE_USERS', v.day, null)]);
+      const want = oracle(rows, 'ACTIVE_USERS', v.day, null);
+      if (Number(v.active_users) !== want) {
+        const near = rows.filter((x) => x.day >= addDays(v.day, -1) && x.day <= addDays(v.day, 1)).map((x) => `${new Date(x.t).toISOString()} ${x.day} ${x.p.slice(0, 8)} ${x.name}`);
+        wrong.push(`${v.day}: view ${v.active_users}, raw ${want}; events near: ${near.join('; ')}`);
+      }
       expect(Number(v.gmv)).toBeCloseTo(oracle(rows, 'GMV', v.day, null)!, 6);
     }
+    expect(wrong).toEqual([]);
   });
 
   it('an order just after local midnight counts on that local day', async () => {
