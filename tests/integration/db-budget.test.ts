@@ -28,13 +28,13 @@ afterAll(async () => {
   await roomy?.stop();
 });
 
-/** Holds what every read and write of profiles needs until the returned function is called. */
-async function holdProfiles(t: TestApp): Promise<() => Promise<void>> {
+/** Holds what every read and write of `table` (default profiles) needs until the returned function is called. */
+async function holdProfiles(t: TestApp, table = 'profiles'): Promise<() => Promise<void>> {
   if (usingPostgres()) {
     const c = new pg.Client({ connectionString: process.env.SIYU_TEST_DATABASE_URL });
     await c.connect();
     await c.query('BEGIN');
-    await c.query('LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE');
+    await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     return async () => {
       await c.query('ROLLBACK');
       await c.end();
@@ -218,23 +218,13 @@ describe('a client that leaves', () => {
   it('a live KPI computation: past its read budget it is cancelled; its last subscriber leaving cancels it', async () => {
     if (!usingPostgres()) return void skipReason('cancelling a running statement needs PostgreSQL; the embedded database runs statements in-process');
     const query = 'subscription { kpiUpdated(metrics: [DAU], grain: DAY, periods: 2) { version } }';
-    const hold = async () => {
-      const c = new pg.Client({ connectionString: process.env.SIYU_TEST_DATABASE_URL });
-      await c.connect();
-      await c.query('BEGIN');
-      await c.query('LOCK TABLE kpi_day_people IN ACCESS EXCLUSIVE MODE');
-      return async () => {
-        await c.query('ROLLBACK');
-        await c.end();
-      };
-    };
     for (const [t, how] of [
       [tight, 'deadline'],
       [roomy, 'complete'],
     ] as const) {
       const { adminKey } = await t.newWorkspace();
       const before = await budgetStops(t, 'read', how === 'deadline' ? 'deadline' : 'client_gone');
-      const release = await hold();
+      const release = await holdProfiles(t, 'kpi_day_people');
       const ws = wsClient(t.url, adminKey);
       try {
         await ws.connected;

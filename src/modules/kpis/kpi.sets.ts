@@ -114,6 +114,8 @@ export class KpiSetRepository {
     for (const r of rows) out.set(r.p, r.o);
     const missing = ids.filter((id) => !out.has(id) && !reuse?.has(id));
     for (const id of ids) if (!out.has(id) && reuse?.has(id)) out.set(id, reuse.get(id)!);
+    // Nobody new: the state row exists (whoever got an ordinal made it), and nothing changes in it.
+    if (!missing.length) return out;
     // The first state row of a workspace starts consistent with its zone (there was nothing before).
     const [{ first }]: { first: number }[] = await em.query(
       `INSERT INTO kpi_rollup_state AS s (workspace_id, next_ordinal, time_zone) VALUES ($1, $2, $3)
