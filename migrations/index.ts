@@ -12,6 +12,7 @@ import { RecomputePartsFromManifests1764000000000 } from './1764000000000-Recomp
 import { DueWork1764050000000 } from './1764050000000-DueWork';
 import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSettings';
 import { KpiDaySets1764200000000 } from './1764200000000-KpiDaySets';
+import { RuleWindows1764300000000 } from './1764300000000-RuleWindows';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   DueWork1764050000000,
   AlertRuleSettings1764100000000,
   KpiDaySets1764200000000,
+  RuleWindows1764300000000,
 ];

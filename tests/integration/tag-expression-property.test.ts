@@ -1,5 +1,6 @@
 import { openDatabase, type Database } from '../../src/platform/db';
-import { compileToSql, evaluate, parseExpression, requirements, type Expr, type ProfileFacts } from '../../src/modules/tags/expression';
+import { compileToSql, evaluate, measureUses, nextTimeChange, parseExpression, requirements, timeTriggers, type Expr, type ProfileFacts, type WindowSource } from '../../src/modules/tags/expression';
+import { RuleWindowStore } from '../../src/modules/tags/rule-windows';
 import { rng } from '../../src/shared/random';
 import { scratchDatabase } from '../support/scratch-db';
 
@@ -434,6 +435,16 @@ describe('tag expressions: compiled SQL agrees with the in-memory evaluator', ()
       }
     }
 
+    // The per-day buckets ingest keeps, built from the same events, must give every expression the same answer.
+    const store = new RuleWindowStore();
+    const parsed = sources.map((src) => parseExpression(src));
+    const measures = await store.register(db.dataSource.manager, workspaceId, parsed.flatMap((e) => measureUses(e)));
+    expect(measures.length).toBeGreaterThan(3);
+    await store.rebuild(db.dataSource.manager, workspaceId, [...facts.keys()], measures, now);
+    const windows: Map<string, WindowSource> = await store.load(db.dataSource.manager, workspaceId, [...facts.keys()], parsed.flatMap((e) => measureUses(e)), now);
+    const bucketMismatches: string[] = [];
+    let earlyMoments = 0;
+
     const mismatches: string[] = [];
     const selected: number[] = [];
     let trueCount = 0;
@@ -452,6 +463,18 @@ describe('tag expressions: compiled SQL agrees with the in-memory evaluator', ()
           if (sql !== mem && mismatches.length < 10) {
             const f = facts.get(row.id as string)!;
             mismatches.push(`${b.src}\n  profile ${row.id}: sql=${String(sql)} memory=${mem}\n  ${JSON.stringify({ ...f, tags: [...f.tags], segments: [...(f.segments ?? [])] })}`);
+          }
+          const fromBuckets = evaluate(b.expr, { ...facts.get(row.id as string)!, events: [], windows: windows.get(row.id as string) }, now);
+          if (fromBuckets !== mem && bucketMismatches.length < 10) bucketMismatches.push(`${b.src}\n  profile ${row.id}: events=${mem} buckets=${fromBuckets}`);
+          // The moment time next changes the rule: from buckets never later than from events, and never in the past.
+          if (requirements(b.expr).timeDependent) {
+            const f = facts.get(row.id as string)!;
+            const exact = nextTimeChange([timeTriggers(b.expr)], f, now);
+            const early = nextTimeChange([timeTriggers(b.expr)], { ...f, events: [], windows: windows.get(row.id as string) }, now);
+            const late = exact !== null && (early === null || early.getTime() > exact.getTime());
+            const past = early !== null && early.getTime() <= now.getTime();
+            if ((late || past) && bucketMismatches.length < 10) bucketMismatches.push(`${b.src}\n  profile ${row.id}: next change from events ${exact?.toISOString()} buckets ${early?.toISOString()}`);
+            if (exact && early && early.getTime() < exact.getTime()) earlyMoments++;
           }
           if (mem) n++;
           if (mem) trueCount++;
@@ -472,9 +495,11 @@ describe('tag expressions: compiled SQL agrees with the in-memory evaluator', ()
     const all = selected.filter((n) => n === PROFILES).length;
     console.log(
       `tag expression property test (seed ${SEED}, ${db.kind}): ${sources.length} expressions × ${PROFILES} profiles; ` +
-        `true ${trueCount}, false ${falseCount}; expressions selecting some ${nonTrivial}, none ${none}, all ${all}`,
+        `true ${trueCount}, false ${falseCount}; expressions selecting some ${nonTrivial}, none ${none}, all ${all}; ` +
+        `rule-window buckets: ${measures.length} measures, ${earlyMoments} next-change moments earlier than exact`,
     );
     expect(mismatches).toEqual([]);
+    expect(bucketMismatches).toEqual([]);
     expect(nonTrivial).toBeGreaterThanOrEqual(0.2 * sources.length);
   });
 });

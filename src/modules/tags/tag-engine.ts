@@ -1,7 +1,7 @@
 import type { ProfileAggregate } from '../profiles';
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
-import { compileToSql, evaluate, nextTimeChange, parseExpression, referencedTags, referencedSegments, requirements, timeTriggers, type Expr, type ProfileFacts, type TimeTriggers } from './expression';
+import { compileToSql, evaluate, measureUses, nextTimeChange, parseExpression, referencedTags, referencedSegments, requirements, timeTriggers, type Expr, type MeasureUse, type ProfileFacts, type TimeTriggers, type WindowSource } from './expression';
 import { TagErrorCode } from './tag.errors';
 import { TagRepository, type MembershipChange, type SegmentRow, type TagRow } from './tag.repository';
 
@@ -17,6 +17,8 @@ export interface CompiledRule {
   timeDependent: boolean;
   /** What time alone can change in the expression (null when nothing). */
   triggers: TimeTriggers | null;
+  /** The windowed aggregates it reads (served by `RuleWindowStore`). */
+  uses: MeasureUse[];
 }
 
 
@@ -57,7 +59,7 @@ export function orderRules(rules: CompiledRule[]): CompiledRule[] {
 export function compileRule(kind: 'tag' | 'segment', id: string, key: string, expression: string): CompiledRule {
   const expr = parseExpression(expression);
   const req = requirements(expr);
-  return { kind, id, key, expr, windowDays: req.windowDays, timeDependent: req.timeDependent, triggers: req.timeDependent ? timeTriggers(expr) : null };
+  return { kind, id, key, expr, windowDays: req.windowDays, timeDependent: req.timeDependent, triggers: req.timeDependent ? timeTriggers(expr) : null, uses: measureUses(expr) };
 }
 
 export function rulesOf(tags: TagRow[], segments: SegmentRow[]): CompiledRule[] {
@@ -70,7 +72,8 @@ export function rulesOf(tags: TagRow[], segments: SegmentRow[]): CompiledRule[] 
 /**
  * Evaluates every rule tag and segment for some profiles, in memory, and writes the differences —
  * in the caller's transaction, so memberships change in the same commit as the event that changed
- * them. Returns the membership changes to publish after commit.
+ * them. Windowed aggregates come from `windows` (the per-day buckets kept at ingest, loaded for
+ * `now`); without it, from the profiles' events. Returns the membership changes to publish after commit.
  */
 export async function evaluateProfiles(
   em: EntityManager,
@@ -80,19 +83,20 @@ export async function evaluateProfiles(
   profiles: ProfileAggregate[],
   causeOf: (profileId: string) => string,
   now: Date,
+  windows: Map<string, WindowSource> | null = null,
 ): Promise<{ changes: MembershipChange[]; due: { profileId: string; at: Date | null }[] }> {
   if (!rules.length || !profiles.length) return { changes: [], due: profiles.map((p) => ({ profileId: p.id, at: null })) };
   const ids = profiles.map((p) => p.id);
-  const windows = rules.map((r) => r.windowDays);
-  const since = windows.includes('all') ? null : new Date(now.getTime() - Math.max(0, ...(windows as number[])) * 86_400_000);
-  const needEvents = windows.some((w) => w !== 0);
+  const spans = rules.map((r) => r.windowDays);
+  const since = spans.includes('all') ? null : new Date(now.getTime() - Math.max(0, ...(spans as number[])) * 86_400_000);
+  const needEvents = !windows && spans.some((w) => w !== 0);
   // One after another: inside a transaction they share one connection.
   const tagRows = await repo.tagsOf(em, ws, ids);
   const segRows = await repo.segmentsOf(em, ws, ids);
   const events = needEvents ? await repo.eventsSince(em, ws, ids, since) : [];
   const facts = new Map<string, ProfileFacts & { segments: Set<string> }>();
   const segKeyById = new Map(rules.filter((r) => r.kind === 'segment').map((r) => [r.id, r.key]));
-  for (const p of profiles) facts.set(p.id, { ...p, tags: new Set(), segments: new Set(), events: [] });
+  for (const p of profiles) facts.set(p.id, { ...p, tags: new Set(), segments: new Set(), events: [], windows: windows?.get(p.id) });
   for (const t of tagRows) facts.get(t.profile_id)?.tags.add(t.tag_key);
   for (const s of segRows) {
     const k = segKeyById.get(s.segment_id);

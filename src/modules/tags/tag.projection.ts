@@ -41,15 +41,15 @@ export function tagProjection(tags: TagService, after: readonly string[]): Proje
       changes.push(...(await tags.addTagsInTransaction(em, ws, b.events.flatMap((e) => e.tags.map((key) => ({ profileId: e.profileId, key, source: 'ingest', cause: `event:${e.messageId}` }))))));
       const cause = new Map<string, string>();
       for (const e of b.events) cause.set(e.profileId, `event:${e.messageId}`);
-      changes.push(...(await tags.evaluateTouched(em, ws, b.profiles, (id) => cause.get(id) ?? 'ingest', b.now)));
+      changes.push(...(await tags.evaluateTouched(em, ws, b.profiles, (id) => cause.get(id) ?? 'ingest', b.now, { events: b.events, merged: b.merged })));
       return publishing(ws, changes);
     },
     refresh: async (r) => {
       const changes = await writeSystem(r.em, r.workspaceId, r.systemTags);
-      changes.push(...(await tags.reevaluate(r.em, r.workspaceId, r.profileIds, () => r.cause, r.now)));
+      changes.push(...(await tags.reevaluate(r.em, r.workspaceId, r.profileIds, () => r.cause, r.now, true)));
       return publishing(r.workspaceId, changes);
     },
-    rebuild: async (em, ws, ids, now) => publishing(ws, await tags.reevaluate(em, ws, ids, () => 'recompute', now)),
+    rebuild: async (em, ws, ids, now) => publishing(ws, await tags.reevaluate(em, ws, ids, () => 'recompute', now, true)),
     sweep: async (ws, now, max) => (await tags.sweepStep(ws, max, now)).changes,
     // People whose time-dependent rules' moment has come, and people whose system tags changed.
     due: async (r) => {

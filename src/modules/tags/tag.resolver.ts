@@ -7,7 +7,7 @@ import { Topics } from '../../platform/pubsub';
 import { actorOf, type AuditService } from '../compliance';
 import { PageInfo, Profile, ProfileConnection, ProfileEdge, encodeCursor, toProfile, type ProfileService } from '../profiles';
 import type { SegmentRow, TagRow } from './tag.repository';
-import type { SweepStep, TagService } from './tag.service';
+import type { SweepStatus, SweepStep, TagService } from './tag.service';
 import { PROFILE_SEGMENTS_LOADER, PROFILE_TAGS_LOADER, toProfileSegment, toProfileTag } from './tag.prefetch';
 import {
   BreakdownCount,
@@ -21,6 +21,7 @@ import {
   SegmentThresholdsInput,
   SegmentThresholdsType,
   SweepStatusType,
+  RuleWindowStatusType,
   Tag,
   TagBreakdown,
   TagDistributionRow,
@@ -276,7 +277,7 @@ export class TagResolver {
   @Authorized(...VIEWERS)
   @Query(() => SweepStatusType, { description: 'Progress of the time-based sweep (silent after 30 days, windows, RFM). READ or ANALYST.' })
   async sweepStatus(@Ctx() ctx: RequestContext): Promise<SweepStatusType> {
-    return Object.assign(new SweepStatusType(), await this.services.tags.sweepStatus(requireAuth(ctx).workspaceId));
+    return toSweepStatus(await this.services.tags.sweepStatus(requireAuth(ctx).workspaceId));
   }
 
   @Authorized(Role.ADMIN)
@@ -293,7 +294,7 @@ export class TagResolver {
     const now = new Date();
     for (const step of this.services.sweepSteps) await step.run(ws, now, maxProfiles);
     await this.services.due.runWorkspace(ws, now, maxProfiles);
-    return Object.assign(new SweepStatusType(), await this.services.tags.sweepStatus(ws));
+    return toSweepStatus(await this.services.tags.sweepStatus(ws));
   }
 }
 
@@ -332,4 +333,10 @@ export class ProfileTagsResolver {
       })
       .load(p.id);
   }
+}
+
+function toSweepStatus(s: SweepStatus): SweepStatusType {
+  return Object.assign(new SweepStatusType(), s, {
+    ruleWindows: s.ruleWindows.map((w) => Object.assign(new RuleWindowStatusType(), { measure: w.key, keepDays: w.keepDays, allTime: w.allTime, ready: w.ready, profilesDone: w.profilesDone, profilesTotal: w.profilesTotal })),
+  });
 }

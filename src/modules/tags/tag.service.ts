@@ -15,6 +15,8 @@ export interface SweepStep {
   run(workspaceId: string, now: Date, maxProfiles: number): Promise<unknown>;
 }
 import { MAX_BULK_PROFILES, TAG_KEY, TagErrorCode } from './tag.errors';
+import { RuleWindowStore, type MeasureState } from './rule-windows';
+import type { MeasuredEvent } from './expression';
 import { TagRepository, type MembershipChange, type SegmentRow, type SweepStateRow, type TagKind, type TagRow } from './tag.repository';
 import { AuditService, type AuditActor } from '../compliance';
 
@@ -41,7 +43,12 @@ export interface SweepStatus {
   passStartedAt: Date | null;
   lastPassAt: Date | null;
   changes: number;
+  /** The rules' windowed measures and their backfill. */
+  ruleWindows: MeasureState[];
 }
+
+/** People per backfill step of a rule window taken inside an ingest batch (the sweep takes its own batch size). */
+const WINDOW_BACKFILL_CHUNK = 1000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -51,6 +58,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export class TagService {
   private readonly repo = new TagRepository();
+  private readonly windows = new RuleWindowStore();
   private readonly profiles = new ProfileRepository();
   private readonly due = new DueWork();
   private readonly ensured = new Set<string>();
@@ -299,21 +307,60 @@ export class TagService {
     return n;
   }
 
-  /** Re-evaluates rules for some profiles from their stored aggregates (after a manual change or unmerge). */
-  async reevaluate(em: EntityManager, ws: string, ids: string[], causeOf: (id: string) => string, now = new Date()): Promise<MembershipChange[]> {
+  /**
+   * Re-evaluates rules for some profiles from their stored aggregates (after a manual change, an
+   * unmerge, a recompute or a due moment). `rebuildWindows`: their history changed (unmerge,
+   * recompute), so their rule-window buckets are rebuilt from their events first.
+   */
+  async reevaluate(em: EntityManager, ws: string, ids: string[], causeOf: (id: string) => string, now = new Date(), rebuildWindows = false): Promise<MembershipChange[]> {
     if (!ids.length) return [];
     const profiles = [...(await this.profiles.loadAggregates(em, ws, ids, { liveOnly: true })).values()];
-    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now);
+    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now, rebuildWindows ? { rebuild: profiles.map((p) => p.id) } : {});
   }
 
-  /** For ingest: rules for the profiles a batch touched, in the batch's transaction. */
-  async evaluateTouched(em: EntityManager, ws: string, profiles: ProfileAggregate[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
-    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now);
+  /**
+   * For ingest: the batch's events go into the rule-window buckets (after merged-away people's
+   * buckets moved to their survivors), then the rules of the profiles it touched are evaluated —
+   * all in the batch's transaction.
+   */
+  async evaluateTouched(
+    em: EntityManager,
+    ws: string,
+    profiles: ProfileAggregate[],
+    causeOf: (id: string) => string,
+    now: Date,
+    batch: { events: (MeasuredEvent & { profileId: string })[]; merged: { mergedId: string; survivorId: string }[] } = { events: [], merged: [] },
+  ): Promise<MembershipChange[]> {
+    return this.evaluateAndSchedule(em, ws, profiles, causeOf, now, batch);
   }
 
-  /** Evaluates the rules and schedules each person's next time-driven change (`due_work`, projection `tags`). */
-  private async evaluateAndSchedule(em: EntityManager, ws: string, profiles: ProfileAggregate[], causeOf: (id: string) => string, now: Date): Promise<MembershipChange[]> {
-    const r = await evaluateProfiles(em, this.repo, ws, await this.definitions(em, ws), profiles, causeOf, now);
+  /**
+   * Evaluates the rules and schedules each person's next time-driven change (`due_work`, projection
+   * `tags`). Windowed aggregates come from the rule-window buckets once every measure the rules read
+   * is ready; while one is being backfilled, this step advances the backfill by one chunk and the
+   * rules read the people's events as before.
+   */
+  private async evaluateAndSchedule(
+    em: EntityManager,
+    ws: string,
+    profiles: ProfileAggregate[],
+    causeOf: (id: string) => string,
+    now: Date,
+    work: { events?: (MeasuredEvent & { profileId: string })[]; merged?: { mergedId: string; survivorId: string }[]; rebuild?: string[] },
+  ): Promise<MembershipChange[]> {
+    const rules = await this.definitions(em, ws);
+    const uses = rules.flatMap((r) => r.uses);
+    const measures = uses.length || work.events?.length ? await this.windows.register(em, ws, uses) : [];
+    if (work.merged?.length) await this.windows.moveOnMerge(em, ws, work.merged);
+    if (work.events?.length) await this.windows.applyEvents(em, ws, work.events, measures, now);
+    const pending = measures.filter((m) => !m.ready);
+    // A survivor already backfilled may have taken a merged person's incomplete buckets: rebuild it (after the batch's events are in).
+    if (work.merged?.length && pending.length) await this.windows.rebuild(em, ws, [...new Set(work.merged.map((m) => m.survivorId))], pending, now);
+    if (work.rebuild?.length) await this.windows.rebuild(em, ws, work.rebuild, measures, now);
+    let ready = !pending.length;
+    if (!ready) ready = await this.windows.backfillStep(em, ws, WINDOW_BACKFILL_CHUNK, now);
+    const sources = ready && uses.length ? await this.windows.load(em, ws, profiles.map((p) => p.id), uses, now) : null;
+    const r = await evaluateProfiles(em, this.repo, ws, rules, profiles, causeOf, now, sources);
     await this.due.schedule(em, ws, 'tags', r.due);
     return r.changes;
   }
@@ -375,7 +422,7 @@ export class TagService {
   }
 
   async sweepStatus(ws: string): Promise<SweepStatus> {
-    return toStatus(await this.repo.sweepState(this.ds.manager, ws));
+    return { ...toStatus(await this.repo.sweepState(this.ds.manager, ws)), ruleWindows: await this.windows.states(this.ds.manager, ws) };
   }
 
   /**
@@ -395,8 +442,11 @@ export class TagService {
       const chunk = await this.repo.nextChunk(em, ws, state.cursor, maxProfiles);
       const out: MembershipChange[] = [];
       const passStartedAt = state.cursor === 0 ? now : (state.passStartedAt ?? now);
+      const all = await this.definitions(em, ws);
+      await this.windows.register(em, ws, all.flatMap((r) => r.uses));
+      await this.windows.backfillStep(em, ws, maxProfiles, now);
       if (chunk.to !== null) {
-        const rules = (await this.definitions(em, ws)).filter((r) => r.timeDependent);
+        const rules = all.filter((r) => r.timeDependent);
         for (const rule of rules) out.push(...(await this.recomputeRule(em, ws, rule, 'sweep', { from: state.cursor, to: chunk.to }, now)));
       }
       const finished = chunk.to === null || chunk.n < maxProfiles;
@@ -512,7 +562,7 @@ export class TagService {
   }
 }
 
-function toStatus(r: SweepStateRow | null): SweepStatus {
+function toStatus(r: SweepStateRow | null): Omit<SweepStatus, 'ruleWindows'> {
   return {
     cursor: r ? Number(r.cursor_seq) : 0,
     profilesDone: r?.profiles_done ?? 0,

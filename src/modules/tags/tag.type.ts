@@ -183,6 +183,33 @@ export class SweepStatusType {
 
   @Field(() => Int, { description: 'Membership changes made by the sweep so far.' })
   changes: number;
+
+  @Field(() => [RuleWindowStatusType], {
+    description:
+      'The windowed aggregates the rules read (`orders_30d`, `count(event = …, within = …)`, `sum(…)`), each kept per person in day buckets updated by every batch, and how far the backfill of a new or longer window has got.',
+  })
+  ruleWindows: RuleWindowStatusType[];
+}
+
+@ObjectType({ description: 'One measure the tag and segment rules read from per-person day buckets, and the progress of its backfill from events.' })
+export class RuleWindowStatusType {
+  @Field({ description: 'The measure: `["count", event]`, `["sum", event, property]` or `["spend"]` (event null: every event).' })
+  measure: string;
+
+  @Field(() => Int, { description: 'UTC days of buckets kept per person: the longest window a rule reads, plus the edge day (0: only an all-time total).' })
+  keepDays: number;
+
+  @Field({ description: 'A rule reads it over the whole history (`count`/`sum` without `within`): an all-time total is kept.' })
+  allTime: boolean;
+
+  @Field({ description: 'The buckets are complete. Until then, batches read the events of the people they evaluate, and each batch and sweep step backfills the next chunk of people.' })
+  ready: boolean;
+
+  @Field(() => Int, { description: 'Live profiles backfilled so far in the current pass.' })
+  profilesDone: number;
+
+  @Field(() => Int, { description: 'Live profiles to backfill.' })
+  profilesTotal: number;
 }
 
 @ObjectType({ description: 'Thresholds of the default segments.' })

@@ -1,4 +1,5 @@
 import { windowHours, type DaysSince, type Expr, type Value } from './ast';
+import { eventWindowSource, measureUse, type MeasureUse, type WindowSource } from './measures';
 
 /** What `evaluate` needs loaded for an expression, and whether time alone can change its result. */
 export interface ExpressionRequirements {
@@ -87,41 +88,48 @@ export function referencedSegments(expr: Expr): string[] {
   return [...keys];
 }
 
-/** What time alone can change in an expression: the `*_days` fields it reads and its windows (hours). */
+/** Every windowed aggregate an expression reads (`orders_30d`, `count(…)`, `sum(…)`), in order of appearance. */
+export function measureUses(expr: Expr): MeasureUse[] {
+  return values(expr).flatMap((v) => measureUse(v) ?? []);
+}
+
+/** What time alone can change in an expression: the `*_days` fields it reads and its windowed aggregates. */
 export interface TimeTriggers {
   daysSince: DaysSince[];
-  windowHours: number[];
+  windows: (MeasureUse & { hours: number })[];
 }
 
 export function timeTriggers(expr: Expr): TimeTriggers {
   const daysSince = new Set<DaysSince>();
-  const hours = new Set<number>();
+  const windows = new Map<string, MeasureUse & { hours: number }>();
   for (const v of values(expr)) {
     if (v.kind === 'days_since') daysSince.add(v.name);
-    else if (v.kind === 'window') hours.add(v.days * 24);
-    else if ((v.kind === 'count' || v.kind === 'sum') && v.within) hours.add(windowHours(v.within));
+    else {
+      const u = measureUse(v);
+      if (u && u.hours !== null) windows.set(`${u.key}@${u.hours}`, { ...u, hours: u.hours });
+    }
   }
-  return { daysSince: [...daysSince], windowHours: [...hours] };
+  return { daysSince: [...daysSince], windows: [...windows.values()] };
 }
 
 const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 
 /**
  * The next moment after `now` at which time alone may change the value of expressions with these
  * triggers for one person: the next whole-day boundary of a `*_days` field (its value steps once a
- * day), or the moment the oldest event inside a window leaves it. Never later than the real change
- * (it may be earlier: the rule is then re-evaluated and the next moment scheduled); null when time
- * cannot change anything.
+ * day), or the moment the oldest counted event inside a window leaves it. Never later than the real
+ * change (it may be earlier: the rule is then re-evaluated and the next moment scheduled); null when
+ * time cannot change anything.
  */
 export function nextTimeChange(
   triggers: TimeTriggers[],
-  facts: { firstSeenAt: Date | null; lastSeenAt: Date | null; lastOrderAt: Date | null; events: { ts: Date }[] },
+  facts: { firstSeenAt: Date | null; lastSeenAt: Date | null; lastOrderAt: Date | null; events: { name: string | null; ts: Date; properties: Record<string, unknown> | null }[]; windows?: WindowSource },
   now: Date,
 ): Date | null {
   const t = now.getTime();
   let next = Infinity;
   const fieldTs = { first_seen_days: facts.firstSeenAt, last_seen_days: facts.lastSeenAt, last_order_days: facts.lastOrderAt };
+  const source = facts.windows ?? eventWindowSource(facts.events);
   for (const tr of triggers) {
     for (const name of tr.daysSince) {
       const ts = fieldTs[name];
@@ -129,13 +137,9 @@ export function nextTimeChange(
       const start = ts.getTime();
       next = Math.min(next, start + (Math.floor((t - start) / DAY_MS) + 1) * DAY_MS);
     }
-    for (const h of tr.windowHours) {
-      const cutoff = t - h * HOUR_MS;
-      for (const e of facts.events) {
-        const ts = e.ts.getTime();
-        // An event counts while ts >= now − window: it leaves 1 ms after ts + window.
-        if (ts >= cutoff && ts <= t) next = Math.min(next, ts + h * HOUR_MS + 1);
-      }
+    for (const w of tr.windows) {
+      const exit = source.firstExit(w, t);
+      if (exit !== null) next = Math.min(next, exit);
     }
   }
   return Number.isFinite(next) ? new Date(next) : null;

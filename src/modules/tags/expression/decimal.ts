@@ -47,3 +47,12 @@ export function decCmp(a: Dec, b: Dec): number {
   const [x, y] = align(a, b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+/** Plain decimal notation (`-12.50`), as PostgreSQL's `numeric` reads it. */
+export function decToString(d: Dec): string {
+  const neg = d.m < 0n;
+  const digits = (neg ? -d.m : d.m).toString().padStart(d.s + 1, '0');
+  const int = digits.slice(0, digits.length - d.s);
+  const frac = d.s ? `.${digits.slice(digits.length - d.s)}` : '';
+  return `${neg ? '-' : ''}${int}${frac}`;
+}

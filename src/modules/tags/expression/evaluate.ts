@@ -1,7 +1,7 @@
 import type { ProfileAggregate } from '../../profiles';
-import { windowHours, type CompareOp, type Expr, type Literal, type Value, type Window } from './ast';
-import { decAdd, decCmp, decFromNumber, decFromString, ZERO, type Dec } from './decimal';
-import { ORDER_EVENT } from './vocabulary';
+import type { CompareOp, Expr, Literal, Value } from './ast';
+import { decCmp, decFromNumber, decFromString, type Dec } from './decimal';
+import { eventWindowSource, measureUse, type WindowSource } from './measures';
 
 /** What `evaluate` knows about one profile (the same rows the SQL compiler reads). */
 export interface ProfileFacts extends Omit<ProfileAggregate, 'id' | 'traits'> {
@@ -15,6 +15,11 @@ export interface ProfileFacts extends Omit<ProfileAggregate, 'id' | 'traits'> {
    * needed when 0). Extra older events are harmless: every aggregate applies its own window.
    */
   events: { name: string | null; ts: Date; properties: Record<string, unknown> | null }[];
+  /**
+   * Where windowed aggregates come from when not from `events`: the per-day buckets kept at ingest.
+   * When set, `events` is not read.
+   */
+  windows?: WindowSource;
 }
 
 type RuntimeValue =
@@ -28,9 +33,7 @@ type RuntimeValue =
 
 const NULL: RuntimeValue = { t: 'null' };
 const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
-/** Event property values that count as numbers in `spend_<N>d` and `sum()` (the SQL uses the same pattern). */
-export const NUMERIC_STRING = /^-?[0-9]+(\.[0-9]+)?$/;
+export { NUMERIC_STRING } from './measures';
 
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -46,15 +49,6 @@ function fromJson(v: unknown): RuntimeValue {
   return { t: 'other' };
 }
 
-function numericProperty(v: unknown): Dec | null {
-  if (typeof v === 'number') return decFromNumber(v);
-  if (typeof v === 'string' && NUMERIC_STRING.test(v)) return decFromString(v);
-  return null;
-}
-
-function prop(props: Record<string, unknown> | null, key: string): unknown {
-  return props && typeof props === 'object' && hasOwn(props, key) ? props[key] : undefined;
-}
 
 /** Compares by Unicode code point, like PostgreSQL's `COLLATE "C"` on UTF-8 text. */
 function compareCodePoints(a: string, b: string): number {
@@ -86,32 +80,20 @@ function holds(op: CompareOp, c: number): boolean {
 
 class Evaluator {
   private readonly nowMs: number;
+  private readonly windows: WindowSource;
 
   constructor(
     private readonly facts: ProfileFacts,
     now: Date,
   ) {
     this.nowMs = now.getTime();
-  }
-
-  private inWindow(w: Window | null): ProfileFacts['events'] {
-    if (!w) return this.facts.events;
-    const cutoff = this.nowMs - windowHours(w) * HOUR_MS;
-    return this.facts.events.filter((e) => e.ts.getTime() >= cutoff);
+    this.windows = facts.windows ?? eventWindowSource(facts.events);
   }
 
   private daysSince(ts: Date | null): RuntimeValue {
     return ts ? num({ m: BigInt(Math.floor((this.nowMs - ts.getTime()) / DAY_MS)), s: 0 }) : NULL;
   }
 
-  private sum(events: ProfileFacts['events'], pick: (props: Record<string, unknown> | null) => unknown): Dec {
-    let total = ZERO;
-    for (const e of events) {
-      const d = numericProperty(pick(e.properties));
-      if (d) total = decAdd(total, d);
-    }
-    return total;
-  }
 
   value(v: Value): RuntimeValue {
     const f = this.facts;
@@ -132,21 +114,12 @@ class Evaluator {
         return { t: 'channels', set: f.channels };
       case 'trait':
         return hasOwn(f.traits, v.name) ? fromJson(f.traits[v.name]?.value) : NULL;
-      case 'window': {
-        const events = this.inWindow({ amount: v.days, unit: 'd' });
-        if (v.measure === 'events') return num({ m: BigInt(events.length), s: 0 });
-        const orders = events.filter((e) => e.name === ORDER_EVENT);
-        if (v.measure === 'orders') return num({ m: BigInt(orders.length), s: 0 });
-        // Revenue, or total when revenue is absent or null (as ingest reads an order).
-        return num(this.sum(orders, (p) => prop(p, 'revenue') ?? prop(p, 'total')));
-      }
-      case 'count': {
-        const events = this.inWindow(v.within).filter((e) => v.event === null || e.name === v.event);
-        return num({ m: BigInt(events.length), s: 0 });
-      }
+      case 'window':
+      case 'count':
       case 'sum': {
-        const events = this.inWindow(v.within).filter((e) => v.event === null || e.name === v.event);
-        return num(this.sum(events, (p) => prop(p, v.property)));
+        const use = measureUse(v)!;
+        const a = this.windows.aggregate(use, this.nowMs);
+        return use.measure.kind === 'count' ? num({ m: BigInt(a.n), s: 0 }) : num(a.total);
       }
       case 'has_tag':
         return { t: 'boolean', b: f.tags.has(v.key) };
