@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import type { EntityManager } from 'typeorm';
 import {
   amountOf,
@@ -89,7 +90,8 @@ class BucketWindowSource implements WindowSource {
   constructor(private readonly loadedAt: number) {}
 
   private check(nowMs: number): void {
-    if (nowMs !== this.loadedAt) throw new Error(`rule windows were loaded for ${new Date(this.loadedAt).toISOString()}, not ${new Date(nowMs).toISOString()}`);
+    // The edge days were read for the moment of loading: another moment would need other edge days.
+    assert.strictEqual(nowMs, this.loadedAt, 'rule windows are read at the moment they were loaded for');
   }
 
   aggregate(use: MeasureUse, nowMs: number): Aggregate {
