@@ -40,6 +40,16 @@ export interface TransitionRow extends Transition {
 const LIVE = (alias: string) => `JOIN profiles lp ON lp.workspace_id = ${alias}.workspace_id AND lp.id = ${alias}.profile_id AND lp.merged_into IS NULL`;
 
 /** SQL of the lifecycle module. Every statement is set-based (`unnest`, `= ANY`). */
+/**
+ * A (person, stage) whose entry condition is checked; `from`: only events at or after it can be new
+ * hits (the person's history before it was judged already), null or absent: the whole history.
+ */
+export interface HitPair {
+  profileId: string;
+  stageKey: string;
+  from?: Date | null;
+}
+
 export class StageRepository {
   async model(em: EntityManager, ws: string): Promise<StageModel | null> {
     const [r] = await em.query(`SELECT definition FROM stage_models WHERE workspace_id = $1`, [ws]);
@@ -67,19 +77,19 @@ export class StageRepository {
   }
 
   /**
-   * The first event of each (profile, stage) pair asked that satisfies `first_event` (any event)
+   * The first event of each (profile, stage) pair asked (at or after the pair's `from`, when given) that satisfies `first_event` (any event)
    * or `event_any_of` (an event with one of the stage's names).
    */
-  async eventHits(em: EntityManager, ws: string, pairs: { profileId: string; stageKey: string }[], anyEvent: string[], names: { stageKey: string; name: string }[]): Promise<Hit[]> {
+  async eventHits(em: EntityManager, ws: string, pairs: HitPair[], anyEvent: string[], names: { stageKey: string; name: string }[]): Promise<Hit[]> {
     if (!pairs.length) return [];
     const rows = await em.query(
-      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, s)),
+      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[], $7::timestamptz[]) AS u(p, s, f)),
             n AS (SELECT * FROM unnest($5::text[], $6::text[]) AS u(s, name))
        SELECT DISTINCT ON (w.p, w.s) w.p AS profile_id, w.s AS stage, e.ts, e.message_id, e.name
-       FROM w JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p
+       FROM w JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.ts >= coalesce(w.f, '-infinity'::timestamptz)
        WHERE w.s = ANY($4::text[]) OR EXISTS (SELECT 1 FROM n WHERE n.s = w.s AND n.name = e.name)
        ORDER BY w.p, w.s, e.ts, e.message_id`,
-      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), anyEvent, names.map((n) => n.stageKey), names.map((n) => n.name)],
+      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), anyEvent, names.map((n) => n.stageKey), names.map((n) => n.name), pairs.map((p) => p.from ?? null)],
     );
     return rows.map((r: { profile_id: string; stage: string; ts: Date; message_id: string; name: string | null }) => ({
       profileId: r.profile_id,
@@ -90,18 +100,20 @@ export class StageRepository {
   }
 
   /** For `orders_within`: the order that first completed `count` orders within `days` days. */
-  async orderWindowHits(em: EntityManager, ws: string, pairs: { profileId: string; stageKey: string }[], conds: { stageKey: string; count: number; days: number }[], orderEvent: string): Promise<Hit[]> {
+  async orderWindowHits(em: EntityManager, ws: string, pairs: HitPair[], conds: { stageKey: string; count: number; days: number }[], orderEvent: string): Promise<Hit[]> {
     if (!pairs.length) return [];
+    // With a `from`, the orders that can complete the count at or after it: those within `days` before it, and after.
     const rows = await em.query(
-      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, s)),
+      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[], $8::timestamptz[]) AS u(p, s, f)),
             c AS (SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS u(s, n, days)),
-            o AS (SELECT w.p, w.s, c.days, e.ts, e.message_id,
+            o AS (SELECT w.p, w.s, w.f, c.days, e.ts, e.message_id,
                          lag(e.ts, c.n - 1) OVER (PARTITION BY w.p, w.s ORDER BY e.ts, e.message_id) AS first_ts
-                  FROM w JOIN c ON c.s = w.s JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.name = $7)
+                  FROM w JOIN c ON c.s = w.s JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.name = $7
+                   AND e.ts >= coalesce(w.f - c.days * interval '1 day', '-infinity'::timestamptz))
        SELECT DISTINCT ON (p, s) p AS profile_id, s AS stage, ts, message_id, days FROM o
-       WHERE first_ts IS NOT NULL AND ts - first_ts <= days * interval '1 day'
+       WHERE first_ts IS NOT NULL AND ts - first_ts <= days * interval '1 day' AND ts >= coalesce(f, '-infinity'::timestamptz)
        ORDER BY p, s, ts, message_id`,
-      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), conds.map((c) => c.stageKey), conds.map((c) => c.count), conds.map((c) => c.days), orderEvent],
+      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), conds.map((c) => c.stageKey), conds.map((c) => c.count), conds.map((c) => c.days), orderEvent, pairs.map((p) => p.from ?? null)],
     );
     const byKey = new Map(conds.map((c) => [c.stageKey, c]));
     return rows.map((r: { profile_id: string; stage: string; ts: Date; message_id: string }) => ({

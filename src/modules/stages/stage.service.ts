@@ -62,7 +62,7 @@ export class StageService {
     due: async (r) => {
       if (!r.profileIds.length) return;
       const m = compile(await this.model(r.workspaceId, r.em));
-      return { systemTags: [await this.advance(r.em, r.workspaceId, m, r.profileIds, { now: r.now, inactivity: true, tagCause: 'lifecycle:due' })] };
+      return { systemTags: [await this.advance(r.em, r.workspaceId, m, r.profileIds, { now: r.now, inactivity: true, newEventsOnly: true, tagCause: 'lifecycle:due' })] };
     },
     prefetch: STAGE_PROFILE_PREFETCH,
   };
@@ -130,7 +130,7 @@ export class StageService {
       if (at) earlier(x.survivorId, at);
     }
     const ids = [...new Set([...touched, ...inviters])];
-    return { systemTags: [await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, since, tagCause: 'lifecycle:ingest' })] };
+    return { systemTags: [await this.advance(em, ws, m, ids, { now: b.now, inactivity: false, since, newEventsOnly: true, tagCause: 'lifecycle:ingest' })] };
   }
 
   /**
@@ -178,7 +178,7 @@ export class StageService {
     ws: string,
     m: CompiledModel,
     ids: string[],
-    opts: { now: Date; inactivity: boolean; since?: Map<string, Date | null>; tagCause: string },
+    opts: { now: Date; inactivity: boolean; since?: Map<string, Date | null>; newEventsOnly?: boolean; tagCause: string },
   ): Promise<SystemTagUpdate> {
     const states = await this.repo.states(em, ws, m.model.key, ids);
     const replays = states.flatMap((s) => {
@@ -190,8 +190,18 @@ export class StageService {
     const activity = m.inactive.length ? await this.repo.activity(em, ws, replays, m.inactive[0].days) : new Map<string, ActivityFacts>();
     const rankOf = (s: StateRow) => (s.state?.mainStage ? (m.rank.get(s.state.mainStage) ?? -1) : -1);
 
-    // Only conditions of stages beyond each person's furthest stage need checking.
+    // Only conditions of stages beyond each person's furthest stage need checking. With `newEventsOnly`
+    // (a batch, a due moment), the history before a person's replay moment was judged already: no event
+    // there meets a condition beyond the stage it left them in, so only events from that moment on are
+    // read, and people who are not replayed (no new events) have no new event hits.
+    const from = new Map(replays.map((r) => [r.profileId, r.since]));
     const ask = (kinds: string[]) =>
+      states.flatMap((s) =>
+        opts.newEventsOnly && !from.has(s.profileId)
+          ? []
+          : m.main.flatMap((st, r) => (r > rankOf(s) && kinds.includes(st.enter.kind) ? [{ profileId: s.profileId, stageKey: st.key, from: opts.newEventsOnly ? from.get(s.profileId) : null }] : [])),
+      );
+    const askInvites = (kinds: string[]) =>
       states.flatMap((s) => m.main.flatMap((st, r) => (r > rankOf(s) && kinds.includes(st.enter.kind) ? [{ profileId: s.profileId, stageKey: st.key }] : [])));
     const hits = new Map<string, StageFacts['hits']>(states.map((s) => [s.profileId, new Map()]));
     const add = (h: { profileId: string; stageKey: string; at: Date; cause: string }) => hits.get(h.profileId)?.set(h.stageKey, { at: h.at, cause: h.cause });
@@ -206,7 +216,7 @@ export class StageService {
     if (orderStages.length) (await this.repo.orderWindowHits(em, ws, ask(['orders_within']), orderStages, ORDER_EVENT)).forEach(add);
     const inviteStages = m.main.filter((s) => s.enter.kind === 'invitee_bought');
     if (inviteStages.length) {
-      const pairs = ask(['invitee_bought']);
+      const pairs = askInvites(['invitee_bought']);
       const found = new Map((await this.repo.inviteeHits(em, ws, [...new Set(pairs.map((p) => p.profileId))])).map((f) => [f.profileId, f]));
       for (const p of pairs) {
         const f = found.get(p.profileId);
