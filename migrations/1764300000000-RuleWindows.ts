@@ -13,6 +13,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   is the last `profiles.seq` done).
  *
  * Existing measures start unregistered: the first batch registers them and the backfill builds them.
+ *
+ * Also `kpi_day_people_chunk_idx`: a merge or unmerge reads and clears one person's bits by chunk
+ * from their first day on, instead of every row of the workspace.
  */
 export class RuleWindows1764300000000 implements MigrationInterface {
   name = 'RuleWindows1764300000000';
@@ -37,9 +40,11 @@ export class RuleWindows1764300000000 implements MigrationInterface {
       profiles_total int NOT NULL DEFAULT 0,
       updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (workspace_id, measure))`);
+    await q.query(`CREATE INDEX kpi_day_people_chunk_idx ON kpi_day_people (workspace_id, chunk, day)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX kpi_day_people_chunk_idx`);
     await q.query(`DROP TABLE rule_measures`);
     await q.query(`DROP TABLE rule_window_days`);
   }

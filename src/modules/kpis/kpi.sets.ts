@@ -81,6 +81,14 @@ interface TotalRow {
 }
 
 /** SQL of the day sets, quarter totals and person ordinals. */
+/**
+ * The first local day a person (by ordinal, workspace `$1`) can have a bit on: the UTC day before
+ * their first event (any zone's day starts within a day of it); every day when they are unknown.
+ * Keeps a merge's or an unmerge's reads to the person's own days (kpi_day_people_chunk_idx).
+ */
+const SINCE_OF = (ordinal: string) =>
+  `coalesce((SELECT (kp.first_ts AT TIME ZONE 'UTC')::date - 1 FROM kpi_profiles kp WHERE kp.workspace_id = $1 AND kp.ordinal = ${ordinal}), '-infinity'::date)`;
+
 export class KpiSetRepository {
   /** The workspace's zone and the zone its day sets are consistent with (null: being rebuilt). */
   async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean }> {
@@ -348,10 +356,11 @@ export class KpiSetRepository {
     const real = moves.filter((m) => m.from !== m.to);
     if (!real.length) return;
     const params = [ws, real.map((m) => m.from), real.map((m) => m.to)];
+    // Only the days since the merged-away person was first seen (a day early, for any zone's offset): kpi_day_people_chunk_idx.
     const hits: { day: string; kind: number; dim: string; o: number }[] = await em.query(
       `SELECT to_char(d.day, 'YYYY-MM-DD') AS day, d.kind, d.dim, m.t AS o
        FROM unnest($2::int[], $3::int[]) AS m(f, t)
-       JOIN kpi_day_people d ON d.workspace_id = $1 AND d.chunk = m.f / ${CHUNK_BITS} AND get_bit(d.bits, m.f % ${CHUNK_BITS}) = 1`,
+       JOIN kpi_day_people d ON d.workspace_id = $1 AND d.chunk = m.f / ${CHUNK_BITS} AND d.day >= ${SINCE_OF('m.f')} AND get_bit(d.bits, m.f % ${CHUNK_BITS}) = 1`,
       params,
     );
     await this.clearBits(em, ws, real.map((m) => m.from));
@@ -366,9 +375,10 @@ export class KpiSetRepository {
   async clearBits(em: EntityManager, ws: string, ordinals: number[]): Promise<void> {
     if (!ordinals.length) return;
     await em.query(
-      `WITH m AS (SELECT o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, o % ${CHUNK_BITS}, 1)) AS mask FROM unnest($2::int[]) AS u(o) GROUP BY 1)
+      `WITH m AS (SELECT o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, o % ${CHUNK_BITS}, 1)) AS mask, min(${SINCE_OF('o')}) AS since
+                 FROM unnest($2::int[]) AS u(o) GROUP BY 1)
        UPDATE kpi_day_people d SET bits = d.bits & ~m.mask FROM m
-       WHERE d.workspace_id = $1 AND d.chunk = m.chunk AND bit_count(d.bits & m.mask) > 0`,
+       WHERE d.workspace_id = $1 AND d.chunk = m.chunk AND d.day >= m.since AND bit_count(d.bits & m.mask) > 0`,
       [ws, ordinals],
     );
   }
