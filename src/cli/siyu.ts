@@ -174,7 +174,16 @@ async function openLocal(config: Config, opts: { pubsub: boolean }): Promise<Loc
     if (config.database.autoMigrate) await db.migrate();
     if (!(await db.migrationsCurrent())) throw new CliError('the database has pending migrations: run `siyu migrate` first', EXIT.FATAL);
     const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log));
-    return { db, services, close };
+    // A seed or an import grows a workspace as the server's ingest does: the planner statistics follow it the same way.
+    if (db.kind === 'postgres') {
+      const { StatisticsRefresher } = await import('../platform/db');
+      services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);
+    }
+    const closeAll = async () => {
+      await services.ingest.statistics?.close();
+      await close();
+    };
+    return { db, services, close: closeAll };
   } catch (err) {
     await close();
     throw err;

@@ -372,10 +372,14 @@ export class TagRepository {
       [ws, group, rows.map((r) => r.key), rows.map((r) => r.name)],
     );
     const r = await em.query(
+      // Driven from the people (a primary-key probe each, OFFSET 0 keeps the planner from turning it
+      // into a scan of every holder of the group's tags, which grows with the workspace), then by row id.
       `WITH want AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS u(p, k)),
-       gone AS (DELETE FROM profile_tags pt USING tags t, want w
-                WHERE pt.workspace_id = $1 AND t.workspace_id = $1 AND t.key = pt.tag_key AND t.group_name = $4 AND t.kind = 'system'
-                  AND pt.profile_id = w.p AND pt.tag_key <> w.k RETURNING pt.profile_id, pt.tag_key),
+       gone AS (DELETE FROM profile_tags pt WHERE pt.ctid = ANY(ARRAY(
+                  SELECT x.ctid FROM want w
+                  CROSS JOIN LATERAL (SELECT q.ctid, q.tag_key FROM profile_tags q WHERE q.workspace_id = $1 AND q.profile_id = w.p AND q.tag_key <> w.k OFFSET 0) x
+                  WHERE x.tag_key IN (SELECT t.key FROM tags t WHERE t.workspace_id = $1 AND t.group_name = $4 AND t.kind = 'system')))
+                RETURNING pt.profile_id, pt.tag_key),
        added AS (INSERT INTO profile_tags (workspace_id, profile_id, tag_key, source) SELECT $1, p, k, 'system' FROM want ON CONFLICT DO NOTHING RETURNING profile_id, tag_key)
        INSERT INTO membership_changes (workspace_id, ${CHANGE_COLUMNS})
        SELECT $1, 'tag', tag_key, profile_id, 'left', $5, now() FROM gone
