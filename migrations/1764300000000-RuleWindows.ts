@@ -15,7 +15,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Existing measures start unregistered: the first batch registers them and the backfill builds them.
  *
  * Also `kpi_day_people_chunk_idx`: a merge or unmerge reads and clears one person's bits by chunk
- * from their first day on, instead of every row of the workspace.
+ * from their first day on, instead of every row of the workspace; and `due_work_profile_idx`: a
+ * merge drops the merged-away people's due work of every projection by person, instead of scanning
+ * the workspace's due work (the primary key leads with the projection).
  */
 export class RuleWindows1764300000000 implements MigrationInterface {
   name = 'RuleWindows1764300000000';
@@ -41,9 +43,11 @@ export class RuleWindows1764300000000 implements MigrationInterface {
       updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (workspace_id, measure))`);
     await q.query(`CREATE INDEX kpi_day_people_chunk_idx ON kpi_day_people (workspace_id, chunk, day)`);
+    await q.query(`CREATE INDEX due_work_profile_idx ON due_work (workspace_id, profile_id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX due_work_profile_idx`);
     await q.query(`DROP INDEX kpi_day_people_chunk_idx`);
     await q.query(`DROP TABLE rule_measures`);
     await q.query(`DROP TABLE rule_window_days`);

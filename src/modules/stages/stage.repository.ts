@@ -200,9 +200,13 @@ export class StageRepository {
     if (!rows.length) return new Map();
     const gone: { profile_id: string }[] = await em.query(
       // A CTE so that the driver answers rows (a bare DELETE … RETURNING answers [rows, count]).
+      // Driven from the people (their own transitions through stage_transitions_profile_idx; OFFSET 0
+      // keeps the planner from scanning every person's recent transitions by time), deleted by row id.
       `WITH gone AS (
-         DELETE FROM stage_transitions t USING unnest($3::uuid[], $4::timestamptz[]) AS u(p, since)
-         WHERE t.workspace_id = $1 AND t.model_key = $2 AND t.profile_id = u.p AND t.at >= coalesce(u.since, '-infinity'::timestamptz)
+         DELETE FROM stage_transitions t WHERE t.ctid = ANY(ARRAY(
+           SELECT x.ctid FROM unnest($3::uuid[], $4::timestamptz[]) AS u(p, since)
+           CROSS JOIN LATERAL (SELECT q.ctid FROM stage_transitions q WHERE q.workspace_id = $1 AND q.profile_id = u.p AND q.model_key = $2
+                                 AND q.at >= coalesce(u.since, '-infinity'::timestamptz) OFFSET 0) x))
          RETURNING t.profile_id)
        SELECT DISTINCT profile_id FROM gone`,
       [ws, modelKey, rows.map((r) => r.profileId), rows.map((r) => r.since)],
@@ -214,8 +218,9 @@ export class StageRepository {
       `SELECT l.profile_id, l.to_stage, l.from_stage, l.at,
               (SELECT x.to_stage FROM stage_transitions x WHERE x.workspace_id = $1 AND x.model_key = $2 AND x.profile_id = l.profile_id AND x.to_stage = ANY($4::text[])
                ORDER BY x.at DESC, x.id DESC LIMIT 1) AS main_stage
-       FROM (SELECT DISTINCT ON (profile_id) profile_id, to_stage, from_stage, at FROM stage_transitions
-             WHERE workspace_id = $1 AND model_key = $2 AND profile_id = ANY($3::uuid[]) ORDER BY profile_id, at DESC, id DESC) l`,
+       FROM unnest($3::uuid[]) AS u(p)
+       CROSS JOIN LATERAL (SELECT q.profile_id, q.to_stage, q.from_stage, q.at FROM stage_transitions q
+                           WHERE q.workspace_id = $1 AND q.model_key = $2 AND q.profile_id = u.p ORDER BY q.at DESC, q.id DESC LIMIT 1) l`,
       [ws, modelKey, ids, main],
     );
     for (const r of left) out.set(r.profile_id, { stage: r.to_stage, mainStage: r.main_stage, enteredAt: r.at, previousStage: r.from_stage });

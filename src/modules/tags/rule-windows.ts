@@ -207,9 +207,12 @@ export class RuleWindowStore {
     const people = [...new Set(events.map((e) => e.profileId))];
     const windowed = measures.filter((m) => m.keepDays > 0);
     if (windowed.length) {
+      // Driven from (person, measure): a primary-key range each, whatever the planner believes.
       await em.query(
-        `DELETE FROM rule_window_days r USING unnest($3::text[], $4::int[]) AS m(k, d)
-         WHERE r.workspace_id = $1 AND r.profile_id = ANY($2::uuid[]) AND r.measure = m.k AND r.day >= 0 AND r.day < m.d`,
+        `DELETE FROM rule_window_days r WHERE r.ctid = ANY(ARRAY(
+           SELECT x.ctid FROM unnest($2::uuid[]) AS p(id) CROSS JOIN unnest($3::text[], $4::int[]) AS m(k, d)
+           CROSS JOIN LATERAL (SELECT q.ctid FROM rule_window_days q
+                               WHERE q.workspace_id = $1 AND q.profile_id = p.id AND q.measure = m.k AND q.day >= 0 AND q.day < m.d OFFSET 0) x))`,
         [ws, people, windowed.map((m) => m.key), windowed.map((m) => today - m.keepDays)],
       );
     }
