@@ -20,6 +20,13 @@ export const GROWING_TABLES = [
   'kpi_profiles',
   'kpi_day_people',
   'kpi_quarter_totals',
+  'kpi_buyers',
+  'stage_transitions',
+  'due_work',
+  'rule_window_days',
+  'membership_changes',
+  'journey_states',
+  'journey_step_history',
 ] as const;
 
 export interface StatisticsRefreshOptions {
