@@ -220,6 +220,19 @@ async function ingestAll(key: string, events: EventInput[]): Promise<void> {
   for (let i = 0; i < events.length; i += 200) await ingest(t, key, events.slice(i, i + 200));
 }
 
+/** Set bits (day, kind, dimension, ordinal) of ordinals no person holds, e.g. left behind by a merge. */
+async function strayBits(ws: string): Promise<string[]> {
+  const db = t.app.db.dataSource.manager;
+  const live = new Set(((await db.query(`SELECT ordinal FROM kpi_profiles WHERE workspace_id = $1`, [ws])) as { ordinal: number }[]).map((r) => r.ordinal));
+  const rows: { day: string; kind: number; dim: string; chunk: number; bits: string }[] = await db.query(
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day, kind, dim, chunk, bits::text AS bits FROM kpi_day_people WHERE workspace_id = $1`,
+    [ws],
+  );
+  const out: string[] = [];
+  for (const r of rows) for (let i = 0; i < r.bits.length; i++) if (r.bits[i] === '1' && !live.has(r.chunk * 4096 + i)) out.push(`${r.day} ${r.kind} ${r.dim} #${r.chunk * 4096 + i}`);
+  return out;
+}
+
 const marker = async (ws: string): Promise<string | null> => (await t.app.db.dataSource.manager.query(`SELECT time_zone FROM kpi_rollup_state WHERE workspace_id = $1`, [ws]))[0]?.time_zone ?? null;
 
 describe.each([
@@ -245,6 +258,8 @@ describe.each([
     expect(merges[0].n).toBeGreaterThan(10);
     expect(await marker(ws)).toBe(tz);
     expect(await mismatches(ws, key, tz, range)).toEqual([]);
+    // Merges moved every bit of the merged-away people: no set holds an ordinal nobody has.
+    expect(await strayBits(ws)).toEqual([]);
   });
 
   it('the reporting views give BI tools the same local days', async () => {
@@ -292,13 +307,25 @@ describe.each([
     const u = await t.gql(UnmergeDocument, { mergeId: m.id }, key);
     expect(u.errors).toBeUndefined();
     expect(await mismatches(ws, key, tz, range)).toEqual([]);
+    expect(await strayBits(ws)).toEqual([]);
   });
 
   it('a zone change keeps answers right on the slow path; the rebuild makes the day sets consistent again', async () => {
     const other = 'Asia/Shanghai';
+    // Two people seen (and written to the day sets) in the old zone, merged in the new one.
+    const at = (h: number) => new Date(midnights[0] + h * HOUR - 20 * 60_000).toISOString();
+    await ingestAll(key, [
+      makeEvent({ identifiers: ['anonymous_id::zone-a'], timestamp: at(0), name: 'Liked' }),
+      makeEvent({ identifiers: ['anonymous_id::zone-a'], timestamp: at(30), name: 'Order Completed', properties: { revenue: 20 } }),
+      makeEvent({ identifiers: ['member_id::zone-m'], timestamp: at(5) }),
+    ]);
     expect((await t.gql(UpdateWorkspaceDocument, { input: { timeZone: other } }, key)).errors).toBeUndefined();
-    await ingestAll(key, [makeEvent({ identifiers: ['member_id::zone-change'], timestamp: new Date(now - 5 * 60_000).toISOString(), name: 'Order Completed', properties: { revenue: 9 } })]);
+    await ingestAll(key, [
+      makeEvent({ identifiers: ['member_id::zone-change'], timestamp: new Date(now - 5 * 60_000).toISOString(), name: 'Order Completed', properties: { revenue: 9 } }),
+      makeEvent({ identifiers: ['anonymous_id::zone-a', 'member_id::zone-m'], timestamp: new Date(now - 4 * 60_000).toISOString() }),
+    ]);
     expect(await marker(ws)).toBeNull();
+    expect(await strayBits(ws)).toEqual([]);
     const today = localDay(now, other);
     const r2 = { from: addDays(today, -41), to: today };
     expect(await mismatches(ws, key, other, r2)).toEqual([]);
@@ -306,5 +333,6 @@ describe.each([
     expect(run.stopped).toBe(false);
     expect(await marker(ws)).toBe(other);
     expect(await mismatches(ws, key, other, r2)).toEqual([]);
+    expect(await strayBits(ws)).toEqual([]);
   });
 });

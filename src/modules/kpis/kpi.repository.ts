@@ -78,13 +78,13 @@ export class KpiRepository {
     const rows = await this.sets.acquisitions(em, ws, [...m, ...s]);
     const known = new Map<string, number>([...rows].map(([p, r]) => [p, r.o]));
     const target = new Map<string, number>();
-    const moves: { from: number; to: number }[] = [];
+    const moves: { id: string; from: number; to: number }[] = [];
     for (const x of merged) {
       const from = known.get(x.mergedId);
       if (from === undefined) continue;
       const to = known.get(x.survivorId) ?? target.get(x.survivorId);
       if (to === undefined) target.set(x.survivorId, from);
-      else moves.push({ from, to });
+      else moves.push({ id: x.mergedId, from, to });
     }
     for (const [id, o] of known) if (s.includes(id)) target.set(id, o);
     const tz = await this.sets.writeZone(em, ws);
@@ -200,7 +200,7 @@ export class KpiRepository {
     const reuse = new Map<string, number>(
       ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
     );
-    await this.sets.clearBits(em, ws, [...reuse.values()]);
+    await this.sets.clearBits(em, ws, [...reuse].map(([id, o]) => ({ id, o })));
     await em.query(`DELETE FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(`DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);

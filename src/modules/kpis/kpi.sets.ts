@@ -81,14 +81,6 @@ interface TotalRow {
 }
 
 /** SQL of the day sets, quarter totals and person ordinals. */
-/**
- * The first local day a person (by ordinal, workspace `$1`) can have a bit on: the UTC day before
- * their first event (any zone's day starts within a day of it); every day when they are unknown.
- * Keeps a merge's or an unmerge's reads to the person's own days (kpi_day_people_chunk_idx).
- */
-const SINCE_OF = (ordinal: string) =>
-  `coalesce((SELECT (kp.first_ts AT TIME ZONE 'UTC')::date - 1 FROM kpi_profiles kp WHERE kp.workspace_id = $1 AND kp.ordinal = ${ordinal}), '-infinity'::date)`;
-
 export class KpiSetRepository {
   /** The workspace's zone and the zone its day sets are consistent with (null: being rebuilt). */
   async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean }> {
@@ -350,37 +342,61 @@ export class KpiSetRepository {
   /**
    * Moves merged-away people's bits to their survivors' ordinals: every (day, kind, dimension) where
    * the merged-away ordinal is set gets the survivor's set, and the merged-away bit is cleared.
-   * Reads only the rows of the merged-away people's chunks.
+   * Reads only the rows the person can have a bit in (`personBits`), never a whole chunk.
    */
-  async moveBits(em: EntityManager, ws: string, moves: { from: number; to: number }[]): Promise<void> {
+  async moveBits(em: EntityManager, ws: string, moves: { id: string; from: number; to: number }[]): Promise<void> {
     const real = moves.filter((m) => m.from !== m.to);
     if (!real.length) return;
-    const params = [ws, real.map((m) => m.from), real.map((m) => m.to)];
-    // Only the days since the merged-away person was first seen (a day early, for any zone's offset): kpi_day_people_chunk_idx.
-    const hits: { day: string; kind: number; dim: string; o: number }[] = await em.query(
-      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day, d.kind, d.dim, m.t AS o
-       FROM unnest($2::int[], $3::int[]) AS m(f, t)
-       JOIN kpi_day_people d ON d.workspace_id = $1 AND d.chunk = m.f / ${CHUNK_BITS} AND d.day >= ${SINCE_OF('m.f')} AND get_bit(d.bits, m.f % ${CHUNK_BITS}) = 1`,
-      params,
+    // Their NEW and FIRST/SECOND_ORDER bits were cleared before (moveNew, foldBuyers).
+    const hits = await this.personBits(
+      em,
+      ws,
+      real.map((m) => ({ id: m.id, o: m.from })),
+      false,
     );
-    await this.clearBits(em, ws, real.map((m) => m.from));
+    const to = new Map(real.map((m) => [m.from, m.to]));
+    await this.clearSome(em, ws, hits);
     await this.orBits(
       em,
       ws,
-      hits.map((h) => [h.day, h.kind, h.dim, h.o]),
+      hits.map(([day, kind, dim, o]) => [day, kind, dim, to.get(o)!]),
     );
   }
 
   /** Clears people's bits in every day set (an unmerge or rebuild sets them again from events). */
-  async clearBits(em: EntityManager, ws: string, ordinals: number[]): Promise<void> {
-    if (!ordinals.length) return;
-    await em.query(
-      `WITH m AS (SELECT o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, o % ${CHUNK_BITS}, 1)) AS mask, min(${SINCE_OF('o')}) AS since
-                 FROM unnest($2::int[]) AS u(o) GROUP BY 1)
-       UPDATE kpi_day_people d SET bits = d.bits & ~m.mask FROM m
-       WHERE d.workspace_id = $1 AND d.chunk = m.chunk AND d.day >= m.since AND bit_count(d.bits & m.mask) > 0`,
-      [ws, ordinals],
+  async clearBits(em: EntityManager, ws: string, people: { id: string; o: number }[]): Promise<void> {
+    await this.clearSome(em, ws, await this.personBits(em, ws, people, true));
+  }
+
+  /**
+   * The bits people have set, found from their own activity rows (`kpi_activity`, which holds every
+   * hour, channel and touchpoint a person was active in and follows merges): each UTC hour's
+   * candidate local days are its UTC date and the days either side (every zone's local day is one of
+   * them, so bits written in an earlier zone are found too), and each candidate row is looked up by
+   * primary key. ACTIVE and NEW bits can be on any active hour's day, INTERACTING on an interaction's,
+   * BUYER and FIRST/SECOND_ORDER on an order's; `acquisition: false` leaves NEW and FIRST/SECOND_ORDER
+   * out. The cost follows the person's active days, not the workspace's people or history.
+   */
+  private async personBits(em: EntityManager, ws: string, people: { id: string; o: number }[], acquisition: boolean): Promise<SetRow[]> {
+    if (!people.length) return [];
+    const rows: { day: string; kind: number; dim: string; o: number }[] = await em.query(
+      `WITH a AS (SELECT m.o, (a.hour AT TIME ZONE 'UTC')::date AS d, a.channel, a.touchpoint, bool_or(a.interactions > 0) AS it, bool_or(a.orders > 0) AS buy
+                  FROM unnest($2::uuid[], $3::int[]) AS m(p, o)
+                  JOIN kpi_activity a ON a.workspace_id = $1 AND a.profile_id = m.p
+                  GROUP BY 1, 2, 3, 4),
+       c AS (SELECT DISTINCT a.o, a.d + s.dd AS day, v.kind::smallint AS kind, v.dim
+             FROM a CROSS JOIN generate_series(-1, 1) AS s(dd)
+             CROSS JOIN LATERAL (VALUES (${SetKind.ACTIVE}, true), (${SetKind.INTERACTING}, a.it), (${SetKind.BUYER}, a.buy),
+                                        (${SetKind.NEW}, $4), (${SetKind.FIRST_ORDER}, a.buy AND $4), (${SetKind.SECOND_ORDER}, a.buy AND $4)) AS k(kind, has)
+             CROSS JOIN LATERAL (VALUES (k.kind, ''), (k.kind, 'c:' || a.channel), (k.kind, 't:' || a.touchpoint)) AS v(kind, dim)
+             WHERE k.has)
+       SELECT to_char(c.day, 'YYYY-MM-DD') AS day, c.kind, c.dim, c.o
+       FROM c CROSS JOIN LATERAL (SELECT 1 FROM kpi_day_people d
+                                  WHERE d.workspace_id = $1 AND d.kind = c.kind AND d.dim = c.dim AND d.day = c.day AND d.chunk = c.o / ${CHUNK_BITS}
+                                    AND get_bit(d.bits, c.o % ${CHUNK_BITS}) = 1 OFFSET 0) x`,
+      [ws, people.map((p) => p.id), people.map((p) => p.o), acquisition],
     );
+    return rows.map((r) => [r.day, r.kind, r.dim, r.o]);
   }
 
   /** Marks the day sets consistent with the workspace's zone (a full rebuild has run). */
