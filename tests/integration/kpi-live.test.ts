@@ -2,10 +2,11 @@ import { bootAppPerFile } from '../support/app';
 import { ingest } from '../support/api';
 import { subscriptionExecutions } from '../../src/platform/graphql/ws';
 import { makeEvent } from '../support/events';
+import { DAY } from '../support/time';
 import { waitUntil } from '../support/wait';
 import { collect, wsClient, type WsTestClient } from '../support/ws';
 import { print } from 'graphql';
-import { CreateApiKeyDocument, KpiUpdatedDocument, SetLiveIntervalDocument, type EventInput, type KpiUpdatedSubscription } from '../generated/graphql';
+import { CreateApiKeyDocument, KpiDocument, KpiUpdatedDocument, SetLiveIntervalDocument, type EventInput, type KpiUpdatedSubscription } from '../generated/graphql';
 
 /** In the PostgreSQL + Redis run, change events travel through Redis pub/sub as in production. */
 const redisEnv = (): Record<string, string> => (process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {});
@@ -83,6 +84,87 @@ describe('kpiUpdated', () => {
     for (const s of subs) s.unsubscribe();
     await Promise.all(clients.map((c) => c.dispose()));
   }, 180_000);
+
+  it('a commit of new events reads again only the buckets from its earliest event on; every push equals a fresh query', async () => {
+    const { adminKey } = await t.newWorkspace('kpi-live-partial');
+    expect((await t.gql(SetLiveIntervalDocument, { ms: 100 }, adminKey)).errors).toBeUndefined();
+    const now = Date.now();
+    const at = (daysAgo: number, minutes = 30) => new Date(now - daysAgo * DAY - minutes * 60_000).toISOString();
+    const channels = ['wechat_mp', 'douyin', 'app'];
+    const history: EventInput[] = [];
+    for (let i = 0; i < 36; i++) {
+      const d = 1 + (i % 8);
+      history.push(makeEvent({ identifiers: [`member_id::h${i}`], timestamp: at(d), channel: channels[i % 3] }));
+      if (i % 3 === 0) history.push(makeEvent({ identifiers: [`member_id::h${i}`], timestamp: at(d - 1, 20), name: 'Order Completed', properties: { revenue: 10 + i }, channel: channels[(i + 1) % 3] }));
+      if (i % 4 === 0) history.push(makeEvent({ identifiers: [`member_id::h${i}`], timestamp: at(d - 1, 10), name: 'Order Completed', properties: { revenue: 5 }, channel: channels[i % 3] }));
+    }
+    history.push(makeEvent({ identifiers: ['anonymous_id::visitor-7'], timestamp: at(5), channel: 'douyin' }));
+    await ingest(t, adminKey, history);
+
+    const ws = wsClient(t.url, adminKey);
+    await ws.connected;
+    const day = ['DAU', 'NEW_PROFILES', 'GMV', 'RETENTION_D1', 'CHURN_RATE', 'REPURCHASE_RATE', 'MAU'] as const;
+    const panels = [
+      { metrics: [...day], grain: 'DAY', periods: 10 },
+      { metrics: ['DAU', 'GMV'], grain: 'DAY', periods: 10, breakdown: 'CHANNEL' },
+      { metrics: ['ACTIVE_USERS', 'ORDERS'], grain: 'HOUR', periods: 24 },
+    ] as const;
+    const subs = panels.map((v) => collect<KpiUpdatedSubscription>(ws.client, KpiUpdatedDocument, { ...v, metrics: [...v.metrics] } as never));
+    await Promise.all(subs.map((s) => s.next(1, 20_000)));
+
+    /** Every point of the newest push of each panel against `kpi` over the same days, read now from scratch. */
+    const mismatches = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const [i, p] of panels.entries()) {
+        const push = subs[i].results.at(-1)!.data!.kpiUpdated;
+        for (const r of push.results) {
+          const pts = r.total.points;
+          const range = { from: pts[0].localStart.slice(0, 10), to: pts.at(-1)!.localStart.slice(0, 10) };
+          const fresh = (await t.gql(KpiDocument, { metric: r.metric, range, grain: p.grain, breakdown: 'breakdown' in p ? p.breakdown : null }, adminKey)).data!.kpi;
+          const series = [{ key: null as string | null, got: r.total.points, want: fresh.total.points }, ...(r.breakdown ?? []).map((b) => ({ key: b.key, got: b.points, want: fresh.breakdown?.find((x) => x.key === b.key)?.points ?? [] }))];
+          expect((r.breakdown ?? []).map((b) => b.key).sort()).toEqual((fresh.breakdown ?? []).map((b) => b.key).sort());
+          for (const s of series) {
+            for (const g of s.got) {
+              const w = s.want.find((x) => x.localStart === g.localStart);
+              if (!w || (w.value === null) !== (g.value === null) || Math.abs((w.value ?? 0) - (g.value ?? 0)) > 1e-9) out.push(`${p.grain} ${r.metric} ${s.key ?? 'total'} ${g.localStart}: pushed ${g.value}, fresh ${w?.value}`);
+            }
+          }
+        }
+      }
+      return out;
+    };
+    const step = async (events: EventInput[]) => {
+      const versions = subs.map((s) => s.results.at(-1)!.data!.kpiUpdated.version);
+      await ingest(t, adminKey, events);
+      await waitUntil('every panel pushed after the commit', () => subs.every((s, i) => s.results.at(-1)!.data!.kpiUpdated.version > versions[i]), {
+        state: () => subs.map((s) => s.results.length),
+      });
+      return mismatches();
+    };
+    expect(await mismatches()).toEqual([]);
+    const reads = { ...t.app.services.kpis.liveReads };
+    // Today: a known person, a new one, an order.
+    expect(await step([makeEvent({ identifiers: ['member_id::h3'], timestamp: at(0, 5) }), order('new-today', 42), makeEvent({ identifiers: ['member_id::new-today-2'], timestamp: at(0, 3), channel: 'app' })])).toEqual([]);
+    // Yesterday, a person first seen the day before: their cohort's next-day retention (a bucket before the event's) changes.
+    expect(await step([makeEvent({ identifiers: ['member_id::h1'], timestamp: at(1, 15), channel: 'app' })])).toEqual([]);
+    // Late events two days back: an order of a known person, a new person (their first day moves that day's cohort).
+    expect(
+      await step([
+        makeEvent({ identifiers: ['member_id::h5'], timestamp: at(2, 40), name: 'Order Completed', properties: { revenue: 77 }, channel: 'douyin' }),
+        makeEvent({ identifiers: ['member_id::late-new'], timestamp: at(2, 50), channel: 'wechat_mp' }),
+        makeEvent({ identifiers: ['member_id::late-new'], timestamp: at(1, 50), channel: 'wechat_mp' }),
+      ]),
+    ).toEqual([]);
+    const partial = t.app.services.kpis.liveReads.partial - reads.partial;
+    expect(partial).toBeGreaterThanOrEqual(6);
+    // A merge moves a person's days: every bucket is read again, and the pushes still agree.
+    const full = t.app.services.kpis.liveReads.full;
+    expect(await step([makeEvent({ identifiers: ['member_id::h7', 'anonymous_id::visitor-7'], timestamp: at(0, 2) })])).toEqual([]);
+    expect(t.app.services.kpis.liveReads.partial - reads.partial).toBe(partial);
+    expect(t.app.services.kpis.liveReads.full).toBeGreaterThanOrEqual(full);
+    for (const s of subs) s.unsubscribe();
+    await ws.dispose();
+  });
 
   it('refuses bad arguments and INGEST keys before starting anything', async () => {
     const { adminKey } = await t.newWorkspace('kpi-live-bad');

@@ -208,3 +208,63 @@ describe('LiveHub', () => {
     ]);
   });
 });
+
+describe('updates from the changes since the last value', () => {
+  /** A source whose value is the list of changes it was given; `compute` starts a new list. */
+  function changes(fail = { update: false }) {
+    const calls: string[] = [];
+    const src: LiveSource<unknown[]> = {
+      key: 'test:changes',
+      triggers: [TOPIC],
+      intervalMs: INTERVAL,
+      compute: async () => {
+        calls.push('compute');
+        return [];
+      },
+      update: async (prev, c) => {
+        calls.push(`update ${JSON.stringify(c)}`);
+        if (fail.update) throw new TypeError('boom');
+        return [...prev, ...c];
+      },
+    };
+    return { calls, src };
+  }
+
+  it('hands the payloads of coalesced messages to `update`, oldest first, and recomputes after a message without one', async () => {
+    const { calls, src } = changes();
+    const got = reader(hub.subscribe(src));
+    await settle();
+    expect(calls).toEqual(['compute']);
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    // The first message after a quiet period is applied at once; the next two, within the interval, together.
+    await trigger({ since: 3 });
+    await trigger({ since: 2 });
+    await trigger({ since: 1 });
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    expect(calls).toEqual(['compute', 'update [{"since":3}]', 'update [{"since":2},{"since":1}]']);
+    expect(got.at(-1)!.value).toEqual([{ since: 3 }, { since: 2 }, { since: 1 }]);
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    // A message without a payload: nothing says what changed, so everything is computed again.
+    pubSub.publish(TOPIC, null as never);
+    await settle();
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    expect(calls.at(-1)).toBe('compute');
+    expect(got.at(-1)!.value).toEqual([]);
+    expect(hub.stats().updates).toBe(2);
+  });
+
+  it('a failed update loses its changes: the next computation starts from scratch', async () => {
+    const fail = { update: true };
+    const { calls, src } = changes(fail);
+    reader(hub.subscribe(src));
+    await settle();
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    await trigger({ since: 5 });
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    fail.update = false;
+    await trigger({ since: 6 });
+    await jest.advanceTimersByTimeAsync(INTERVAL);
+    expect(calls).toEqual(['compute', 'update [{"since":5}]', 'compute']);
+    expect(warnings).toContain('live computation failed; keeping the last value');
+  });
+});

@@ -186,6 +186,30 @@ export function familiesOf(metrics: KpiMetric[]): Family[] {
 }
 
 /**
+ * How many local days before an event's own day a bucket of a family can change when the event is
+ * added (without merges): 0 for measures of the bucket itself or of windows and running totals that
+ * end with it (they only look back); N for retention N days after first day, whose bucket is the
+ * cohort's; null for the relation families (`org`, `ref`), which a later event can change for any
+ * earlier bucket (an invite naming someone new long ago).
+ */
+export const FAMILY_REACH: Record<Family, number | null> = {
+  ppl: 0, tot: 0, ses: 0, dau: 0, wau: 0, mau: 0, prof: 0, base: 0, churn: 0, wake: 0, ord: 0, rep: 0, cum: 0,
+  ret1: 1, ret7: 7, ret30: 30,
+  org: null, ref: null,
+};
+
+/** The days back a commit's earliest event can change buckets of these metrics (`FAMILY_REACH`), or null: any bucket. */
+export function reachOf(metrics: KpiMetric[]): number | null {
+  let reach = 0;
+  for (const f of familiesOf(metrics)) {
+    const r = FAMILY_REACH[f];
+    if (r === null) return null;
+    reach = Math.max(reach, r);
+  }
+  return reach;
+}
+
+/**
  * How a metric's values read: `count` (people, orders: whole numbers), `rate` (a fraction, shown as
  * a percentage), `currency` (yuan, ¥ with 2 decimals), `score` (a plain number: NPS, coefficients).
  */

@@ -11,7 +11,7 @@ import type { WorkspaceService } from '../workspaces';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
-import type { KpiSeriesResult, KpiSeriesValue, KpiService } from './kpi.service';
+import type { KpiSeriesResult, KpiSeriesValue, KpiService, LiveKpis } from './kpi.service';
 import {
   AggregatePage,
   AggregateRow,
@@ -68,6 +68,19 @@ function decodeCursor(after: string | null | undefined): number {
 interface KpiLiveValue {
   computedAt: Date;
   results: KpiResult[];
+  /** What the next update starts from. */
+  state: LiveKpis;
+}
+
+/** The moment from which a batch of `Topics.kpisChanged` messages can have changed buckets; null: any bucket. */
+function changedSince(changes: unknown[]): number | null {
+  let since = Infinity;
+  for (const c of changes) {
+    const s = (c as { since?: unknown } | null)?.since;
+    if (typeof s !== 'number' || !Number.isFinite(s)) return null;
+    since = Math.min(since, s);
+  }
+  return Number.isFinite(since) ? since : null;
 }
 
 @Resolver()
@@ -173,7 +186,7 @@ export class KpiResolver {
   @Authorized(...VIEWERS)
   @Subscription(() => KpiUpdate, {
     description:
-      'KPIs, live: first the current values, then a new version after each ingest commit (on any instance), coalesced to at most one push per `Workspace.liveUpdateIntervalMs` (default 1 s, minimum 100 ms). Subscribers with the same arguments in a workspace share one computation per change. READ or ANALYST.',
+      'KPIs, live: first the current values, then a new version after each commit that changed them (on any instance), coalesced to at most one push per `Workspace.liveUpdateIntervalMs` (default 1 s, minimum 100 ms). Subscribers with the same arguments in a workspace share one computation per change. A commit that only added events reads again only the buckets from its earliest event on (less the days retention metrics look back, DAY and HOUR grain, no stage/tag/segment breakdown or filter, no relation metrics); merges, unmerges, rebuilds, zone changes and a new local day read every bucket. READ or ANALYST.',
     subscribe: async ({ args, context, info }) => {
       const auth = requireAuth(context as RequestContext);
       if (auth.role !== Role.ADMIN && !(VIEWERS as readonly Role[]).includes(auth.role)) {
@@ -193,11 +206,18 @@ export class KpiResolver {
       const intervalMs = await services.workspaces.liveInterval(ws);
       return services.live.subscribe<KpiLiveValue>({
         key: `kpi:${ws}:${digest}`,
-        triggers: [Topics.eventsIngested(ws)],
+        // A zone change (workspace update) or a merge, unmerge or rebuild: everything is read again.
+        triggers: [Topics.kpisChanged(ws), Topics.workspaceUpdated(ws)],
         intervalMs,
         async compute() {
-          const results = await services.kpis.current(ws, metrics, grain, periods, breakdown, filter);
-          return { computedAt: new Date(), results: results.map(toResult) };
+          const state = await services.kpis.liveCurrent(ws, metrics, grain, periods, breakdown, filter);
+          return { computedAt: new Date(), results: state.results.map(toResult), state };
+        },
+        // After commits that only added events: the buckets from their earliest event on are read again.
+        async update(prev, changes) {
+          const since = changedSince(changes);
+          const state = since === null ? await services.kpis.liveCurrent(ws, metrics, grain, periods, breakdown, filter) : await services.kpis.liveUpdate(ws, metrics, grain, periods, breakdown, filter, prev.state, since);
+          return { computedAt: new Date(), results: state.results.map(toResult), state };
         },
       });
     },

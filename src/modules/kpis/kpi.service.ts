@@ -1,10 +1,12 @@
 import { AppError } from '../../platform/errors';
 import type { ModuleDeps } from '../../platform/module';
 import type { BatchContext, Projection } from '../events';
-import { CATALOGUE, familiesOf, KpiMetric, type Base } from './kpi.catalogue';
+import { CATALOGUE, familiesOf, KpiMetric, reachOf, type Base } from './kpi.catalogue';
+import { localDate } from './kpi.zone';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';
+import { Topics } from '../../platform/pubsub';
 
 export interface KpiRange {
   /** First local day, YYYY-MM-DD (workspace time zone). */
@@ -65,6 +67,19 @@ export interface FunnelStepValue {
   conversionFromFirst: number | null;
 }
 
+/** A live KPI value: the series `current` gives and the workspace's local day they were computed on. */
+export interface LiveKpis {
+  today: string;
+  results: KpiSeriesResult[];
+}
+
+/** The last `periods` buckets of a series that have begun. */
+function trimmed(r: KpiSeriesResult, periods: number): KpiSeriesResult {
+  const now = Date.now();
+  const trim = (s: KpiSeriesValue): KpiSeriesValue => ({ key: s.key, points: s.points.filter((p) => p.start.getTime() <= now).slice(-periods) });
+  return { ...r, total: trim(r.total), series: r.series.map(trim) };
+}
+
 /** Buckets one query may ask for. */
 export const MAX_BUCKETS = 2000;
 export const MAX_FUNNEL_STEPS = 8;
@@ -105,9 +120,11 @@ export class KpiService {
     // After an unmerge moved events back: both people's rollups are rebuilt from their events.
     refresh: async (r) => {
       await this.repo.rebuild(r.em, r.workspaceId, r.profileIds);
+      return { afterCommit: () => this.changed(r.workspaceId, null) };
     },
     rebuild: async (em, ws, ids) => {
       await this.repo.rebuild(em, ws, ids);
+      return { afterCommit: () => this.changed(ws, null) };
     },
     // Every person's day sets now follow the workspace's zone (after a zone change: queries leave the
     // slow path); the quarter totals, which no person's rebuild touches, are rebuilt from the events.
@@ -123,7 +140,17 @@ export class KpiService {
   private async afterBatch(b: BatchContext): Promise<() => void> {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
     await this.repo.addEvents(b.em, b.workspaceId, b.events);
-    return () => this.alerts.schedule(b.workspaceId);
+    // A merge moves people's bits on every day they were active: any bucket may have changed.
+    const since = b.merged.length ? null : b.events.reduce((m, e) => Math.min(m, e.ts.getTime()), Infinity);
+    return () => {
+      if (since !== Infinity) this.changed(b.workspaceId, since);
+      this.alerts.schedule(b.workspaceId);
+    };
+  }
+
+  /** Tells live KPIs (after commit) which buckets may have changed: those from `since` (ms) on, or any (null). */
+  private changed(ws: string, since: number | null): void {
+    this.ctx.pubSub.publish(Topics.kpisChanged(ws), since === null ? {} : { since });
   }
 
   /** Today's date in the workspace time zone, YYYY-MM-DD. */
@@ -306,9 +333,58 @@ export class KpiService {
       from = d.toISOString().slice(0, 10);
     }
     const results = await this.series(ws, metrics, { from, to: today }, grain, breakdown, filter);
-    const now = Date.now();
-    const trim = (s: KpiSeriesValue): KpiSeriesValue => ({ key: s.key, points: s.points.filter((p) => p.start.getTime() <= now).slice(-periods) });
-    return results.map((r) => ({ ...r, total: trim(r.total), series: r.series.map(trim) }));
+    return results.map((r) => trimmed(r, periods));
+  }
+
+  /** How `liveUpdate` answered since start: by reading every bucket again, or only the changed ones. */
+  readonly liveReads = { full: 0, partial: 0 };
+
+  /** `current`, with the workspace's today it was computed on (what `liveUpdate` starts from). */
+  async liveCurrent(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec): Promise<LiveKpis> {
+    const { today } = await this.clock(ws);
+    return { today, results: await this.current(ws, metrics, grain, periods, breakdown, filter) };
+  }
+
+  /**
+   * The live series after commits whose buckets changed from `since` (ms) on (`Topics.kpisChanged`):
+   * only the buckets from the local day of `since`, less the metrics' reach (`reachOf`), are read
+   * again; earlier ones are kept from `prev`. A full `liveCurrent` when that cannot be exact: a new
+   * local day since `prev` (values of begun periods change with time), WEEK/MONTH grain, a stage,
+   * tag or segment breakdown or filter (memberships change without events), relation metrics, or a
+   * breakdown key appearing or disappearing.
+   */
+  async liveUpdate(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec, prev: LiveKpis, since: number): Promise<LiveKpis> {
+    const full = () => {
+      this.liveReads.full++;
+      return this.liveCurrent(ws, metrics, grain, periods, breakdown, filter);
+    };
+    const reach = reachOf(metrics);
+    const partial = (grain === 'DAY' || grain === 'HOUR') && (breakdown === 'NONE' || breakdown === 'CHANNEL' || breakdown === 'TOUCHPOINT') && !filter.stage && !filter.tag && !filter.segment;
+    if (reach === null || !partial) return full();
+    const { today, tz } = await this.clock(ws);
+    if (today !== prev.today) return full();
+    const from = addDays(localDate(since, tz), -reach);
+    // Events after today (clock skew) change no bucket that has begun.
+    if (from > today) return prev;
+    const cut = `${from}T00:00:00`;
+    const kept = prev.results[0]?.total.points[0];
+    if (!kept || cut <= kept.localStart) return full();
+    const fresh = await this.series(ws, metrics, { from, to: today }, grain, breakdown, filter);
+    const results: KpiSeriesResult[] = [];
+    for (const [i, r] of fresh.entries()) {
+      const old = prev.results[i];
+      const keys = (x: KpiSeriesResult) => x.series.map((s) => s.key).join('\u0000');
+      if (!old || old.metric !== r.metric || keys(old) !== keys(r)) return full();
+      const splice = (a: KpiSeriesValue, b: KpiSeriesValue): KpiSeriesValue => ({ key: a.key, points: [...a.points.filter((p) => p.localStart < cut), ...b.points] });
+      results.push(trimmed({ ...r, total: splice(old.total, r.total), series: r.series.map((s, j) => splice(old.series[j], s)) }, periods));
+    }
+    this.liveReads.partial++;
+    return { today, results };
+  }
+
+  private async clock(ws: string): Promise<{ today: string; tz: string }> {
+    const [r] = await this.ctx.ds.manager.query(`SELECT to_char(now() AT TIME ZONE time_zone, 'YYYY-MM-DD') AS today, time_zone AS tz FROM workspaces WHERE id = $1`, [ws]);
+    return r;
   }
 
 }

@@ -17,6 +17,13 @@ export interface LiveSource<T> {
   intervalMs: number;
   /** Computes the current value, once per change for all subscribers of `key`. */
   compute(): Promise<T>;
+  /**
+   * Optional: the value after `changes` (the payloads of the trigger messages since `prev` was
+   * computed, oldest first), from `prev` and the changes alone, e.g. recomputing only the buckets
+   * a commit touched. Used instead of `compute` when there is a previous value and every message
+   * since carried a payload; a failure makes the next computation a full `compute`.
+   */
+  update?(prev: T, changes: unknown[]): Promise<T>;
   /** Optional: false when `next` is the same as `prev`; nothing is pushed and the version stays. */
   changed?(prev: T, next: T): boolean;
   /** Optional: whether a trigger message concerns this source (for workspace-wide topics carrying ids). Default: every message does. */
@@ -34,8 +41,10 @@ export interface LiveStats {
   sources: number;
   /** Open subscriber iterators. */
   subscribers: number;
-  /** Computations run since start (successful or not). */
+  /** Computations run since start (successful or not), updates included. */
   computations: number;
+  /** Of those, updates from the previous value and the changes since (`LiveSource.update`). */
+  updates: number;
   /** Versions replaced in a subscriber's mailbox before it read them. */
   dropped: number;
 }
@@ -100,6 +109,8 @@ class SharedSource<T> {
   computations = 0;
   readonly pushedAt: number[] = [];
   private dirty = false;
+  /** Trigger payloads since the last computation began; null: the next one is a full `compute`. */
+  private changes: unknown[] | null = null;
   private computing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastEnd = Number.NEGATIVE_INFINITY;
@@ -117,8 +128,11 @@ class SharedSource<T> {
     this.intervalMs = src.intervalMs;
   }
 
-  trigger(): void {
+  /** Marks the source changed; `change` (a trigger message's payload) lets the next computation be an update. */
+  trigger(change?: unknown): void {
     this.dirty = true;
+    if (change === undefined || change === null) this.changes = null;
+    else if (this.src.update) this.changes?.push(change);
     this.schedule();
   }
 
@@ -147,15 +161,24 @@ class SharedSource<T> {
     this.dirty = false;
     this.computing = true;
     this.computations++;
-    this.hub.counted(this.kind);
+    const prev = this.current;
+    const changes = this.changes;
+    const update = this.src.update;
+    const incremental = prev !== null && changes !== null && update !== undefined;
+    // Messages arriving from now on are for the next computation.
+    this.changes = [];
+    this.hub.counted(this.kind, incremental);
     try {
+      const work = incremental ? () => update.call(this.src, prev.value, changes) : () => this.src.compute();
       // Shared by every subscriber: not bounded by (or cancelled with) the request that triggered it,
       // but by a budget of its own, stopped when the last subscriber leaves.
       this.budget = this.hub.newBudget();
       const budget = this.budget;
-      const value = budget ? await withDbBudget(budget, () => this.src.compute()) : await outsideDbBudget(() => this.src.compute());
+      const value = budget ? await withDbBudget(budget, work) : await outsideDbBudget(work);
       if (!this.closed) this.publish(value);
     } catch (err) {
+      // The changes this computation was to apply are lost with it: the next one starts from scratch.
+      this.changes = null;
       this.hub.failed(this, err);
       // Without a first value the subscribers have nothing: try again after the interval. Later
       // failures keep the last value and are retried on the next trigger.
@@ -206,6 +229,7 @@ export class LiveHub {
   private readonly sources = new Map<string, SharedSource<unknown>>();
   private readonly topics = new Map<string, TopicListener>();
   private computations = 0;
+  private updates = 0;
   private droppedTotal = 0;
   private subscriberCount = 0;
   readonly now: () => number;
@@ -277,7 +301,7 @@ export class LiveHub {
   }
 
   stats(): LiveStats {
-    return { sources: this.sources.size, subscribers: this.subscriberCount, computations: this.computations, dropped: this.droppedTotal };
+    return { sources: this.sources.size, subscribers: this.subscriberCount, computations: this.computations, updates: this.updates, dropped: this.droppedTotal };
   }
 
   /** One source's state, or null when nobody subscribes to `key`. */
@@ -303,8 +327,9 @@ export class LiveHub {
   }
 
   /** @internal */
-  counted(kind: string): void {
+  counted(kind: string, update = false): void {
     this.computations++;
+    if (update) this.updates++;
     this.opts.metrics?.liveComputations.inc({ kind });
   }
 
@@ -368,7 +393,7 @@ export class LiveHub {
             } catch (err) {
               this.failed(s, err);
             }
-            if (relevant) s.trigger();
+            if (relevant) s.trigger(r.value);
           }
         }
       } catch (err) {

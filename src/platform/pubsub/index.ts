@@ -52,6 +52,12 @@ export const Topics = {
   /** A profile gained or lost a tag. */
   tagMembership: (workspaceId: string) => `siyu:${workspaceId}:tag.membership`,
   journeyTriggered: (workspaceId: string, journeyId: string) => `siyu:${workspaceId}:journey.${journeyId}.triggered`,
+  /**
+   * After a commit that changed KPI rollups: `{ since }` (ms) when only buckets from that moment on
+   * can have changed (a batch without merges: its earliest event); `{}` when any bucket can have
+   * (merges, an unmerge, a rebuild).
+   */
+  kpisChanged: (workspaceId: string) => `siyu:${workspaceId}:kpis.changed`,
   /** A KPI alert was raised: `{ alertId, level }`. */
   alertRaised: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.raised`,
 };
