@@ -201,12 +201,16 @@ export class KpiService {
   }
 
   /** Time series of metrics at a grain, with breakdown series when asked (one pass per metric set). */
-  async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec): Promise<KpiSeriesResult[]> {
+  /** `startAt` (ms): only the buckets ending after it (the live layer's partial reads). */
+  async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec, startAt?: number): Promise<KpiSeriesResult[]> {
     this.validateRange(range);
     this.validateFilter(filter);
     this.checkBuckets(range, grain);
     const em = this.ctx.ds.manager;
-    const { tz, buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
+    const all = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
+    const tz = all.tz;
+    // Buckets are numbered by position in every statement: the kept ones are numbered again.
+    const buckets = startAt === undefined ? all.buckets : all.buckets.filter((b) => b.e.getTime() > startAt).map((b, j) => ({ ...b, i: j + 1 }));
     const fams = familiesOf(metrics);
     const total = await this.repo.measures(em, ws, tz, buckets, fams, grain, 'NONE', filter);
     const split = breakdown === 'NONE' ? null : await this.repo.measures(em, ws, tz, buckets, fams, grain, breakdown, filter);
@@ -366,16 +370,19 @@ export class KpiService {
     const from = addDays(localDate(since, tz), -reach);
     // Events after today (clock skew) change no bucket that has begun.
     if (from > today) return prev;
-    const cut = `${from}T00:00:00`;
     const kept = prev.results[0]?.total.points[0];
-    if (!kept || cut <= kept.localStart) return full();
-    const fresh = await this.series(ws, metrics, { from, to: today }, grain, breakdown, filter);
+    if (!kept || from <= kept.localStart.slice(0, 10)) return full();
+    // Without a reach back, from the bucket of `since` on (an hour at HOUR grain); else from the day's start.
+    const fresh = await this.series(ws, metrics, { from, to: today }, grain, breakdown, filter, reach === 0 ? since : undefined);
+    const first = fresh[0]?.total.points[0];
+    if (!first) return prev;
+    const cut = first.start.getTime();
     const results: KpiSeriesResult[] = [];
     for (const [i, r] of fresh.entries()) {
       const old = prev.results[i];
       const keys = (x: KpiSeriesResult) => x.series.map((s) => s.key).join('\u0000');
       if (!old || old.metric !== r.metric || keys(old) !== keys(r)) return full();
-      const splice = (a: KpiSeriesValue, b: KpiSeriesValue): KpiSeriesValue => ({ key: a.key, points: [...a.points.filter((p) => p.localStart < cut), ...b.points] });
+      const splice = (a: KpiSeriesValue, b: KpiSeriesValue): KpiSeriesValue => ({ key: a.key, points: [...a.points.filter((p) => p.start.getTime() < cut), ...b.points] });
       results.push(trimmed({ ...r, total: splice(old.total, r.total), series: r.series.map((s, j) => splice(old.series[j], s)) }, periods));
     }
     this.liveReads.partial++;
