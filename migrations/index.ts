@@ -13,6 +13,7 @@ import { DueWork1764050000000 } from './1764050000000-DueWork';
 import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSettings';
 import { KpiDaySets1764200000000 } from './1764200000000-KpiDaySets';
 import { RuleWindows1764300000000 } from './1764300000000-RuleWindows';
+import { HealthDays1764400000000 } from './1764400000000-HealthDays';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   AlertRuleSettings1764100000000,
   KpiDaySets1764200000000,
   RuleWindows1764300000000,
+  HealthDays1764400000000,
 ];

@@ -1,4 +1,6 @@
 import type { EntityManager } from 'typeorm';
+import type { BatchEvent } from '../events';
+import { LocalDays } from '../../shared/zone';
 import type { HealthComponentValue, ProfileHealthInputs, ProfileHealthValue, WorkspaceAggregates } from './health.score';
 import type { HealthSettings } from './health.settings';
 
@@ -19,6 +21,24 @@ const REVENUE = `(SELECT CASE jsonb_typeof(v) WHEN 'number' THEN round((v #>> '{
     ELSE 0 END
   FROM (SELECT CASE WHEN jsonb_typeof(e.properties -> 'revenue') IN ('number', 'string') THEN e.properties -> 'revenue' ELSE e.properties -> 'total' END AS v) x)`;
 
+const ORDER_EVENT = 'Order Completed';
+
+/** Days of buckets kept per person: the longest window (90 days) and its edge day, with a day to spare for any zone. */
+export const KEEP_DAYS = 92;
+
+interface InputRow {
+  id: string;
+  last_seen_at: Date | null;
+  interactions30: number;
+  active_days30: number;
+  spend90: string;
+  invitees: number;
+}
+
+function toInputs(r: InputRow): ProfileHealthInputs {
+  return { profileId: r.id, lastSeenAt: r.last_seen_at, interactions30: r.interactions30, activeDays30: r.active_days30, spend90: Number(r.spend90), invitees: r.invitees };
+}
+
 /** SQL of the health module: set-based reads of score inputs and one-statement writes. */
 export class HealthRepository {
   async settings(em: EntityManager, ws: string): Promise<{ settings: Partial<HealthSettings> | null; version: number }> {
@@ -37,10 +57,140 @@ export class HealthRepository {
     return Number(r.version);
   }
 
-  /** Score inputs of the live profiles among `ids`, in one statement (events of the last 90 days, relations). */
+  /**
+   * Score inputs of the live profiles among `ids`: from the day buckets (`health_days`) when they
+   * are consistent with the workspace's zone, else from events (`inputsFromEvents`).
+   */
   async inputs(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[]): Promise<ProfileHealthInputs[]> {
     if (!ids.length) return [];
-    const rows: { id: string; last_seen_at: Date | null; interactions30: number; active_days30: number; spend90: string; invitees: number }[] = await em.query(
+    if (!(await this.daysConsistent(em, ws))) return this.inputsFromEvents(em, ws, ids, now, interactionEvents);
+    const rows: InputRow[] = await em.query(
+      // Whole local days after the day each window starts in come from the buckets; that first day
+      // from the person's events after the window's start (at most a day of them, events_profile_ts_idx).
+      `WITH w AS (SELECT time_zone AS tz, (($3::timestamptz - interval '30 days') AT TIME ZONE time_zone)::date AS e30,
+                         (($3::timestamptz - interval '90 days') AT TIME ZONE time_zone)::date AS e90 FROM workspaces WHERE id = $1)
+       SELECT p.id, p.last_seen_at,
+              (coalesce(d.interactions30, 0) + coalesce(x30.interactions, 0))::int AS interactions30,
+              (coalesce(d.days30, 0) + coalesce(x30.active, 0))::int AS active_days30,
+              (coalesce(d.spend90, 0) + coalesce(x90.spend, 0))::text AS spend90, coalesce(inv.n, 0)::int AS invitees
+       FROM (SELECT DISTINCT u.id FROM unnest($2::uuid[]) AS u(id)) ids
+       JOIN profiles p ON p.workspace_id = $1 AND p.id = ids.id AND p.merged_into IS NULL
+       CROSS JOIN w
+       LEFT JOIN LATERAL (
+         SELECT sum(h.n) FILTER (WHERE h.day > w.e30 AND h.name = ANY($4::text[])) AS interactions30,
+                count(DISTINCT h.day) FILTER (WHERE h.day > w.e30) AS days30,
+                sum(h.spend) AS spend90
+         FROM health_days h WHERE h.workspace_id = $1 AND h.profile_id = ids.id AND h.day > w.e90) d ON true
+       LEFT JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE e.name = ANY($4::text[])) AS interactions, (count(*) > 0)::int AS active
+         FROM events e WHERE e.workspace_id = $1 AND e.profile_id = ids.id
+           AND e.ts > $3::timestamptz - interval '30 days' AND e.ts < ((w.e30 + 1)::timestamp AT TIME ZONE w.tz)) x30 ON true
+       LEFT JOIN LATERAL (
+         SELECT sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed') AS spend
+         FROM events e WHERE e.workspace_id = $1 AND e.profile_id = ids.id
+           AND e.ts > $3::timestamptz - interval '90 days' AND e.ts < ((w.e90 + 1)::timestamp AT TIME ZONE w.tz)) x90 ON true
+       LEFT JOIN LATERAL (
+         SELECT count(DISTINCT r.to_profile_id) AS n FROM relations r
+         WHERE r.workspace_id = $1 AND r.kind = 'invited' AND r.from_profile_id = ids.id AND r.to_profile_id <> r.from_profile_id) inv ON true`,
+      [ws, ids, now, interactionEvents],
+    );
+    return rows.map(toInputs);
+  }
+
+  /** Whether the day buckets are in the workspace's zone (no state yet: nothing was bucketed, any zone is fine). */
+  private async daysConsistent(em: EntityManager, ws: string): Promise<boolean> {
+    const [r]: { ok: boolean }[] = await em.query(
+      `SELECT s.workspace_id IS NULL OR s.time_zone IS NOT DISTINCT FROM w.time_zone AS ok FROM workspaces w LEFT JOIN health_day_state s ON s.workspace_id = w.id WHERE w.id = $1`,
+      [ws],
+    );
+    return !!r?.ok;
+  }
+
+  /**
+   * Adds a batch's events (carrying their survivor ids) to the day buckets, in the workspace's zone;
+   * writing in a zone other than the buckets' marks them inconsistent until a rebuild (`markDaysConsistent`).
+   * Days older than `KEEP_DAYS` of the batch's people are pruned.
+   */
+  async addDays(em: EntityManager, ws: string, events: readonly Pick<BatchEvent, 'profileId' | 'ts' | 'name' | 'revenue'>[], now: Date): Promise<void> {
+    if (!events.length) return;
+    const [{ tz }]: { tz: string }[] = await em.query(
+      `WITH w AS (SELECT time_zone AS tz FROM workspaces WHERE id = $1),
+       s AS (INSERT INTO health_day_state AS s (workspace_id, time_zone) SELECT $1, tz FROM w
+             ON CONFLICT (workspace_id) DO UPDATE SET time_zone = NULL WHERE s.time_zone IS DISTINCT FROM EXCLUDED.time_zone RETURNING 1)
+       SELECT tz FROM w, (SELECT count(*) FROM s) c`,
+      [ws],
+    );
+    const days = new LocalDays(tz);
+    const rows = new Map<string, { p: string; d: string; m: string; n: number; s: number }>();
+    for (const e of events) {
+      const d = days.of(e.ts.getTime());
+      const m = e.name ?? '';
+      const k = `${e.profileId}|${d}|${m}`;
+      let r = rows.get(k);
+      if (!r) rows.set(k, (r = { p: e.profileId, d, m, n: 0, s: 0 }));
+      r.n++;
+      if (e.name === ORDER_EVENT && e.revenue !== null) r.s = Math.round((r.s + e.revenue) * 100) / 100;
+    }
+    const list = [...rows.values()];
+    await em.query(
+      `INSERT INTO health_days AS h (workspace_id, profile_id, day, name, n, spend)
+       SELECT $1, u.p, u.d, u.m, u.n, u.s FROM unnest($2::uuid[], $3::date[], $4::text[], $5::int[], $6::numeric[]) AS u(p, d, m, n, s)
+       ON CONFLICT (workspace_id, profile_id, day, name) DO UPDATE SET n = h.n + EXCLUDED.n, spend = h.spend + EXCLUDED.spend`,
+      [ws, list.map((r) => r.p), list.map((r) => r.d), list.map((r) => r.m), list.map((r) => r.n), list.map((r) => r.s)],
+    );
+    const people = [...new Set(list.map((r) => r.p))];
+    await em.query(
+      `DELETE FROM health_days h WHERE h.ctid = ANY(ARRAY(
+         SELECT x.ctid FROM unnest($2::uuid[]) AS p(id)
+         CROSS JOIN LATERAL (SELECT q.ctid FROM health_days q WHERE q.workspace_id = $1 AND q.profile_id = p.id AND q.day < $3::date OFFSET 0) x))`,
+      [ws, people, new Date(now.getTime() - KEEP_DAYS * 86_400_000).toISOString().slice(0, 10)],
+    );
+  }
+
+  /** Moves merged-away people's day buckets to their survivors. */
+  async moveDays(em: EntityManager, ws: string, merged: readonly { mergedId: string; survivorId: string }[]): Promise<void> {
+    if (!merged.length) return;
+    await em.query(
+      `WITH moved AS (
+         DELETE FROM health_days h USING unnest($2::uuid[], $3::uuid[]) AS m(merged, survivor)
+         WHERE h.workspace_id = $1 AND h.profile_id = m.merged
+         RETURNING m.survivor, h.day, h.name, h.n, h.spend)
+       INSERT INTO health_days AS h (workspace_id, profile_id, day, name, n, spend)
+       SELECT $1, survivor, day, name, sum(n)::int, sum(spend) FROM moved GROUP BY survivor, day, name
+       ON CONFLICT (workspace_id, profile_id, day, name) DO UPDATE SET n = h.n + EXCLUDED.n, spend = h.spend + EXCLUDED.spend`,
+      [ws, merged.map((m) => m.mergedId), merged.map((m) => m.survivorId)],
+    );
+  }
+
+  /** Rebuilds people's day buckets from their events of the last `KEEP_DAYS` days (unmerge, recompute). */
+  async rebuildDays(em: EntityManager, ws: string, ids: readonly string[], now: Date): Promise<void> {
+    if (!ids.length) return;
+    await em.query(`DELETE FROM health_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    await em.query(
+      `INSERT INTO health_days (workspace_id, profile_id, day, name, n, spend)
+       SELECT $1, e.profile_id, (e.ts AT TIME ZONE w.time_zone)::date, coalesce(e.name, ''), count(*),
+              coalesce(sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed'), 0)
+       FROM unnest($2::uuid[]) AS u(id)
+       JOIN events e ON e.workspace_id = $1 AND e.profile_id = u.id AND e.ts > $3::timestamptz - make_interval(days => $4)
+       CROSS JOIN (SELECT time_zone FROM workspaces WHERE id = $1) w
+       GROUP BY 2, 3, 4`,
+      [ws, ids, now, KEEP_DAYS],
+    );
+  }
+
+  /** Marks the day buckets consistent with the workspace's zone (every person was rebuilt in it). */
+  async markDaysConsistent(em: EntityManager, ws: string): Promise<void> {
+    await em.query(
+      `INSERT INTO health_day_state AS s (workspace_id, time_zone) SELECT id, time_zone FROM workspaces WHERE id = $1
+       ON CONFLICT (workspace_id) DO UPDATE SET time_zone = EXCLUDED.time_zone`,
+      [ws],
+    );
+  }
+
+  /** Score inputs of the live profiles among `ids` from their events of the last 90 days (the definition; the path before a rebuild). */
+  async inputsFromEvents(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[]): Promise<ProfileHealthInputs[]> {
+    if (!ids.length) return [];
+    const rows: InputRow[] = await em.query(
       // Driven from the id list: one primary-key probe and one index range scan per person
       // (events_profile_ts_idx), whatever the planner believes about the workspace's size.
       `SELECT p.id, p.last_seen_at, coalesce(ev.interactions30, 0)::int AS interactions30, coalesce(ev.active_days30, 0)::int AS active_days30,
@@ -59,14 +209,7 @@ export class HealthRepository {
          WHERE r.workspace_id = $1 AND r.kind = 'invited' AND r.from_profile_id = ids.id AND r.to_profile_id <> r.from_profile_id) inv ON true`,
       [ws, ids, now, interactionEvents],
     );
-    return rows.map((r) => ({
-      profileId: r.id,
-      lastSeenAt: r.last_seen_at,
-      interactions30: r.interactions30,
-      activeDays30: r.active_days30,
-      spend90: Number(r.spend90),
-      invitees: r.invitees,
-    }));
+    return rows.map(toInputs);
   }
 
   /** Inviters named by `invited` relations that these events created (their referral changed). */

@@ -49,8 +49,17 @@ export class HealthService {
     // Scores may read the stage.
     after: ['stages'],
     apply: (b) => this.afterBatch(b),
-    refresh: async (r) => ({ systemTags: [await this.recompute(r.em, r.workspaceId, r.profileIds, r.now, await this.settings(r.workspaceId, r.em), `health:${r.cause}`)] }),
-    rebuild: async (em, ws, ids, now) => ({ systemTags: [await this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:recompute')] }),
+    // After an unmerge moved events back: both people's day buckets are rebuilt from their events.
+    refresh: async (r) => {
+      await this.repo.rebuildDays(r.em, r.workspaceId, r.profileIds, r.now);
+      return { systemTags: [await this.recompute(r.em, r.workspaceId, r.profileIds, r.now, await this.settings(r.workspaceId, r.em), `health:${r.cause}`)] };
+    },
+    rebuild: async (em, ws, ids, now) => {
+      await this.repo.rebuildDays(em, ws, ids, now);
+      return { systemTags: [await this.recompute(em, ws, ids, now, await this.settings(ws, em), 'health:recompute')] };
+    },
+    // Every person's day buckets are in the workspace's zone again (after a zone change).
+    rebuilt: (em, ws) => this.repo.markDaysConsistent(em, ws),
     sweep: (ws, now, max) => this.sweepStep(ws, now, max),
     due: { skip: 'scores decay continuously; the sweep re-scores the oldest first' },
     prefetch: HEALTH_PROFILE_PREFETCH,
@@ -128,6 +137,8 @@ export class HealthService {
   private async afterBatch(b: BatchContext): Promise<{ systemTags: SystemTagUpdate[] }> {
     const s = await this.settings(b.workspaceId, b.em);
     await this.repo.remove(b.em, b.workspaceId, b.merged.map((m) => m.mergedId));
+    await this.repo.moveDays(b.em, b.workspaceId, b.merged);
+    await this.repo.addDays(b.em, b.workspaceId, b.events, b.now);
     // Inviters whose invitees arrived in this batch have a new referral value.
     const inviters = await this.repo.invitersOf(b.em, b.workspaceId, b.events.filter((e) => e.name === 'Invite Accepted').map((e) => e.messageId));
     const ids = [...new Set([...b.profiles.map((p) => p.id), ...inviters])];

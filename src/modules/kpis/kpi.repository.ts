@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, setsCanAnswer } from './kpi.sets';
-import { localDate } from './kpi.zone';
+import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';

@@ -2,7 +2,7 @@ import { AppError } from '../../platform/errors';
 import type { ModuleDeps } from '../../platform/module';
 import type { BatchContext, Projection } from '../events';
 import { CATALOGUE, familiesOf, KpiMetric, reachOf, type Base } from './kpi.catalogue';
-import { localDate } from './kpi.zone';
+import { localDate } from '../../shared/zone';
 import { KpiErrorCode } from './kpi.errors';
 import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
-import { LocalDays, QUARTER_MS } from './kpi.zone';
+import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
 
 /**

@@ -24,6 +24,7 @@ export const GROWING_TABLES = [
   'stage_transitions',
   'due_work',
   'rule_window_days',
+  'health_days',
   'membership_changes',
   'journey_states',
   'journey_step_history',
