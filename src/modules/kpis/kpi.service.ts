@@ -155,8 +155,7 @@ export class KpiService {
 
   /** Today's date in the workspace time zone, YYYY-MM-DD. */
   async today(ws: string): Promise<string> {
-    const [r] = await this.ctx.ds.manager.query(`SELECT to_char(now() AT TIME ZONE time_zone, 'YYYY-MM-DD') AS d FROM workspaces WHERE id = $1`, [ws]);
-    return r.d;
+    return (await this.clock(ws)).today;
   }
 
   /** One metric over a whole range (one bucket). */
@@ -322,9 +321,10 @@ export class KpiService {
    * The live view: for each metric, the last `periods` buckets at `grain` ending with the current
    * (partial) bucket, in the workspace time zone.
    */
-  async current(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec): Promise<KpiSeriesResult[]> {
+  /** `known`: the workspace's today when the caller has read it already. */
+  async current(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec, known?: string): Promise<KpiSeriesResult[]> {
     if (!Number.isInteger(periods) || periods < 1 || periods > 400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–400');
-    const today = await this.today(ws);
+    const today = known ?? (await this.today(ws));
     let from: string;
     if (grain === 'HOUR') from = addDays(today, -Math.floor((periods - 1) / 24) - 1);
     else if (grain === 'DAY') from = addDays(today, 1 - periods);
@@ -346,7 +346,7 @@ export class KpiService {
   /** `current`, with the workspace's today it was computed on (what `liveUpdate` starts from). */
   async liveCurrent(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec): Promise<LiveKpis> {
     const { today } = await this.clock(ws);
-    return { today, results: await this.current(ws, metrics, grain, periods, breakdown, filter) };
+    return { today, results: await this.current(ws, metrics, grain, periods, breakdown, filter, today) };
   }
 
   /**
