@@ -14,6 +14,7 @@ import { AlertRuleSettings1764100000000 } from './1764100000000-AlertRuleSetting
 import { KpiDaySets1764200000000 } from './1764200000000-KpiDaySets';
 import { RuleWindows1764300000000 } from './1764300000000-RuleWindows';
 import { HealthDays1764400000000 } from './1764400000000-HealthDays';
+import { HealthState1764500000000 } from './1764500000000-HealthState';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   KpiDaySets1764200000000,
   RuleWindows1764300000000,
   HealthDays1764400000000,
+  HealthState1764500000000,
 ];

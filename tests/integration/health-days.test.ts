@@ -7,7 +7,7 @@ import { HealthRepository } from '../../src/modules/health/health.repository';
 import { ProfileHealthDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput } from '../generated/graphql';
 
 /**
- * Health score inputs carried forward in per-person local-day buckets (`health_days`) against the
+ * Health score inputs carried forward in per-person local-day buckets (`health_state`: one row per person, local day → events per name and order value) against the
  * definition read from raw events (`inputsFromEvents`): after a random stream with merges, an
  * unmerge and string order values, in a half-hour zone, at moments that move each window's first
  * (partial) day; through a zone change (events answer until `siyu recompute --parts health`) and
@@ -89,7 +89,7 @@ describe('health inputs from local-day buckets', () => {
     expect(n).toBeGreaterThan(5);
     expect(await bucketState(ws)).toBe('Asia/Kolkata');
     // Buckets exist and carry the spend: the comparison is not between two empty answers.
-    const [{ rows, spend }] = await t.app.db.dataSource.manager.query(`SELECT count(*)::int AS rows, sum(spend)::float AS spend FROM health_days WHERE workspace_id = $1`, [ws]);
+    const [{ rows, spend }] = await t.app.db.dataSource.manager.query(`SELECT count(*)::int AS rows, sum((d.value ->> 1)::numeric)::float AS spend FROM health_state h CROSS JOIN LATERAL jsonb_each(h.days) d WHERE h.workspace_id = $1`, [ws]);
     expect(rows).toBeGreaterThan(100);
     expect(spend).toBeGreaterThan(0);
     expect(await mismatches(ws, moments)).toEqual([]);

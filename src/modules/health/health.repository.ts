@@ -26,6 +26,32 @@ const ORDER_EVENT = 'Order Completed';
 /** Days of buckets kept per person: the longest window (90 days) and its edge day, with a day to spare for any zone. */
 export const KEEP_DAYS = 92;
 
+/** A person's day buckets: local day → [events per name, order value of the day]. */
+type DayBuckets = Record<string, [Record<string, number>, number]>;
+
+const cents = (x: number) => Math.round(x * 100) / 100;
+
+function addEvent(days: DayBuckets, day: string, name: string, n: number, spend: number): void {
+  const d = (days[day] ??= [{}, 0]);
+  d[0][name] = (d[0][name] ?? 0) + n;
+  d[1] = cents(d[1] + spend);
+}
+
+/** `into` with `from`'s counts and order values added (a new object; `into` is not changed). */
+function mergeDays(into: DayBuckets, from: DayBuckets): DayBuckets {
+  const out: DayBuckets = {};
+  for (const [day, [names, spend]] of Object.entries(into)) out[day] = [{ ...names }, spend];
+  for (const [day, [names, spend]] of Object.entries(from)) {
+    const d = (out[day] ??= [{}, 0]);
+    for (const [name, n] of Object.entries(names)) d[0][name] = (d[0][name] ?? 0) + n;
+    d[1] = cents(d[1] + spend);
+  }
+  return out;
+}
+
+/** The first kept day: days before it (UTC date `KEEP_DAYS` before `now`, a day to spare in any zone) are dropped. */
+const cutoffDay = (now: Date) => new Date(now.getTime() - KEEP_DAYS * 86_400_000).toISOString().slice(0, 10);
+
 interface InputRow {
   id: string;
   last_seen_at: Date | null;
@@ -58,14 +84,14 @@ export class HealthRepository {
   }
 
   /**
-   * Score inputs of the live profiles among `ids`: from the day buckets (`health_days`) when they
+   * Score inputs of the live profiles among `ids`: from the day buckets (`health_state`) when they
    * are consistent with the workspace's zone, else from events (`inputsFromEvents`).
    */
   async inputs(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[]): Promise<ProfileHealthInputs[]> {
     if (!ids.length) return [];
     if (!(await this.daysConsistent(em, ws))) return this.inputsFromEvents(em, ws, ids, now, interactionEvents);
     const rows: InputRow[] = await em.query(
-      // Whole local days after the day each window starts in come from the buckets; that first day
+      // Whole local days after the day each window starts in come from the person's buckets (one row); that first day
       // from the person's events after the window's start (at most a day of them, events_profile_ts_idx).
       `WITH w AS (SELECT time_zone AS tz, (($3::timestamptz - interval '30 days') AT TIME ZONE time_zone)::date AS e30,
                          (($3::timestamptz - interval '90 days') AT TIME ZONE time_zone)::date AS e90 FROM workspaces WHERE id = $1)
@@ -77,10 +103,13 @@ export class HealthRepository {
        JOIN profiles p ON p.workspace_id = $1 AND p.id = ids.id AND p.merged_into IS NULL
        CROSS JOIN w
        LEFT JOIN LATERAL (
-         SELECT sum(h.n) FILTER (WHERE h.day > w.e30 AND h.name = ANY($4::text[])) AS interactions30,
-                count(DISTINCT h.day) FILTER (WHERE h.day > w.e30) AS days30,
-                sum(h.spend) AS spend90
-         FROM health_days h WHERE h.workspace_id = $1 AND h.profile_id = ids.id AND h.day > w.e90) d ON true
+         SELECT sum(b.interactions) FILTER (WHERE b.day > w.e30) AS interactions30, count(*) FILTER (WHERE b.day > w.e30) AS days30, sum(b.spend) AS spend90
+         FROM health_state h
+         CROSS JOIN LATERAL (
+           SELECT d.key::date AS day, (d.value ->> 1)::numeric AS spend,
+                  (SELECT sum(x.value::text::int) FROM jsonb_each(d.value -> 0) x WHERE x.key = ANY($4::text[])) AS interactions
+           FROM jsonb_each(h.days) d) b
+         WHERE h.workspace_id = $1 AND h.profile_id = ids.id AND b.day > w.e90) d ON true
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE e.name = ANY($4::text[])) AS interactions, (count(*) > 0)::int AS active
          FROM events e WHERE e.workspace_id = $1 AND e.profile_id = ids.id
@@ -109,7 +138,8 @@ export class HealthRepository {
   /**
    * Adds a batch's events (carrying their survivor ids) to the day buckets, in the workspace's zone;
    * writing in a zone other than the buckets' marks them inconsistent until a rebuild (`markDaysConsistent`).
-   * Days older than `KEEP_DAYS` of the batch's people are pruned.
+   * Each person's row is read, merged and written back whole (the workspace's write lock serialises
+   * writers), with days older than `KEEP_DAYS` dropped: two statements for the batch, one row per person.
    */
   async addDays(em: EntityManager, ws: string, events: readonly Pick<BatchEvent, 'profileId' | 'ts' | 'name' | 'revenue'>[], now: Date): Promise<void> {
     if (!events.length) return;
@@ -120,61 +150,74 @@ export class HealthRepository {
        SELECT tz FROM w, (SELECT count(*) FROM s) c`,
       [ws],
     );
-    const days = new LocalDays(tz);
-    const rows = new Map<string, { p: string; d: string; m: string; n: number; s: number }>();
+    const local = new LocalDays(tz);
+    const batch = new Map<string, DayBuckets>();
     for (const e of events) {
-      const d = days.of(e.ts.getTime());
-      const m = e.name ?? '';
-      const k = `${e.profileId}|${d}|${m}`;
-      let r = rows.get(k);
-      if (!r) rows.set(k, (r = { p: e.profileId, d, m, n: 0, s: 0 }));
-      r.n++;
-      if (e.name === ORDER_EVENT && e.revenue !== null) r.s = Math.round((r.s + e.revenue) * 100) / 100;
+      let days = batch.get(e.profileId);
+      if (!days) batch.set(e.profileId, (days = {}));
+      addEvent(days, local.of(e.ts.getTime()), e.name ?? '', 1, e.name === ORDER_EVENT && e.revenue !== null ? e.revenue : 0);
     }
-    const list = [...rows.values()];
-    await em.query(
-      `INSERT INTO health_days AS h (workspace_id, profile_id, day, name, n, spend)
-       SELECT $1, u.p, u.d, u.m, u.n, u.s FROM unnest($2::uuid[], $3::date[], $4::text[], $5::int[], $6::numeric[]) AS u(p, d, m, n, s)
-       ON CONFLICT (workspace_id, profile_id, day, name) DO UPDATE SET n = h.n + EXCLUDED.n, spend = h.spend + EXCLUDED.spend`,
-      [ws, list.map((r) => r.p), list.map((r) => r.d), list.map((r) => r.m), list.map((r) => r.n), list.map((r) => r.s)],
-    );
-    const people = [...new Set(list.map((r) => r.p))];
-    await em.query(
-      `DELETE FROM health_days h WHERE h.ctid = ANY(ARRAY(
-         SELECT x.ctid FROM unnest($2::uuid[]) AS p(id)
-         CROSS JOIN LATERAL (SELECT q.ctid FROM health_days q WHERE q.workspace_id = $1 AND q.profile_id = p.id AND q.day < $3::date OFFSET 0) x))`,
-      [ws, people, new Date(now.getTime() - KEEP_DAYS * 86_400_000).toISOString().slice(0, 10)],
+    const stored = await this.states(em, ws, [...batch.keys()]);
+    await this.writeStates(
+      em,
+      ws,
+      [...batch].map(([p, days]) => [p, mergeDays(stored.get(p) ?? {}, days)] as const),
+      cutoffDay(now),
     );
   }
 
   /** Moves merged-away people's day buckets to their survivors. */
   async moveDays(em: EntityManager, ws: string, merged: readonly { mergedId: string; survivorId: string }[]): Promise<void> {
     if (!merged.length) return;
-    await em.query(
-      `WITH moved AS (
-         DELETE FROM health_days h USING unnest($2::uuid[], $3::uuid[]) AS m(merged, survivor)
-         WHERE h.workspace_id = $1 AND h.profile_id = m.merged
-         RETURNING m.survivor, h.day, h.name, h.n, h.spend)
-       INSERT INTO health_days AS h (workspace_id, profile_id, day, name, n, spend)
-       SELECT $1, survivor, day, name, sum(n)::int, sum(spend) FROM moved GROUP BY survivor, day, name
-       ON CONFLICT (workspace_id, profile_id, day, name) DO UPDATE SET n = h.n + EXCLUDED.n, spend = h.spend + EXCLUDED.spend`,
-      [ws, merged.map((m) => m.mergedId), merged.map((m) => m.survivorId)],
-    );
+    const stored = await this.states(em, ws, [...new Set(merged.flatMap((m) => [m.mergedId, m.survivorId]))]);
+    const out = new Map<string, DayBuckets>();
+    for (const m of merged) {
+      const from = stored.get(m.mergedId);
+      if (!from) continue;
+      out.set(m.survivorId, mergeDays(out.get(m.survivorId) ?? stored.get(m.survivorId) ?? {}, from));
+    }
+    await em.query(`DELETE FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, merged.map((m) => m.mergedId)]);
+    await this.writeStates(em, ws, [...out], null);
   }
 
   /** Rebuilds people's day buckets from their events of the last `KEEP_DAYS` days (unmerge, recompute). */
   async rebuildDays(em: EntityManager, ws: string, ids: readonly string[], now: Date): Promise<void> {
     if (!ids.length) return;
-    await em.query(`DELETE FROM health_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    await em.query(`DELETE FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(
-      `INSERT INTO health_days (workspace_id, profile_id, day, name, n, spend)
-       SELECT $1, e.profile_id, (e.ts AT TIME ZONE w.time_zone)::date, coalesce(e.name, ''), count(*),
-              coalesce(sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed'), 0)
-       FROM unnest($2::uuid[]) AS u(id)
-       JOIN events e ON e.workspace_id = $1 AND e.profile_id = u.id AND e.ts > $3::timestamptz - make_interval(days => $4)
-       CROSS JOIN (SELECT time_zone FROM workspaces WHERE id = $1) w
-       GROUP BY 2, 3, 4`,
+      `INSERT INTO health_state (workspace_id, profile_id, days)
+       SELECT $1, p, jsonb_object_agg(day::text, v)
+       FROM (SELECT p, day, jsonb_build_array(jsonb_object_agg(name, n), sum(spend)) AS v
+             FROM (SELECT e.profile_id AS p, (e.ts AT TIME ZONE w.time_zone)::date AS day, coalesce(e.name, '') AS name, count(*) AS n,
+                          coalesce(sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed'), 0) AS spend
+                   FROM unnest($2::uuid[]) AS u(id)
+                   JOIN events e ON e.workspace_id = $1 AND e.profile_id = u.id AND e.ts > $3::timestamptz - make_interval(days => $4)
+                   CROSS JOIN (SELECT time_zone FROM workspaces WHERE id = $1) w
+                   GROUP BY 1, 2, 3) x
+             GROUP BY p, day) d
+       GROUP BY p`,
       [ws, ids, now, KEEP_DAYS],
+    );
+  }
+
+  /** The stored day buckets of `ids` (people without any are absent). */
+  private async states(em: EntityManager, ws: string, ids: readonly string[]): Promise<Map<string, DayBuckets>> {
+    const rows: { profile_id: string; days: DayBuckets }[] = await em.query(
+      `SELECT profile_id, days FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`,
+      [ws, ids],
+    );
+    return new Map(rows.map((r) => [r.profile_id, r.days]));
+  }
+
+  /** Writes people's whole day buckets, without the days before `cutoff` (if given). */
+  private async writeStates(em: EntityManager, ws: string, states: readonly (readonly [string, DayBuckets])[], cutoff: string | null): Promise<void> {
+    if (!states.length) return;
+    const rows = states.map(([p, days]) => ({ p, d: cutoff === null ? days : Object.fromEntries(Object.entries(days).filter(([day]) => day >= cutoff)) }));
+    await em.query(
+      `INSERT INTO health_state AS h (workspace_id, profile_id, days)
+       SELECT $1, u.p, u.d FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, d jsonb)
+       ON CONFLICT (workspace_id, profile_id) DO UPDATE SET days = EXCLUDED.days`,
+      [ws, JSON.stringify(rows)],
     );
   }
 

@@ -24,7 +24,7 @@ export const GROWING_TABLES = [
   'stage_transitions',
   'due_work',
   'rule_window_days',
-  'health_days',
+  'health_state',
   'membership_changes',
   'journey_states',
   'journey_step_history',
