@@ -1,10 +1,10 @@
-import { bootApp, testProjection, type TestApp } from '../support/app';
+import { bootApp, testProjection, usingPostgres, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import type { BatchContext } from '../../src/modules/events';
 import { IngestDocument } from '../generated/graphql';
 
 // A probe read model, ordered with the manifests' projections like any other.
-const seen: { ctx: BatchContext; inTx: number }[] = [];
+const seen: { ctx: BatchContext; inTx: number; parallel: string }[] = [];
 const committed: string[] = [];
 let probeWorkspace = '';
 const probe = testProjection(
@@ -13,7 +13,8 @@ const probe = testProjection(
     if (ctx.workspaceId !== probeWorkspace) return;
     // Inside the transaction: the batch's events are visible through its manager.
     const [{ n }] = await ctx.em.query(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ctx.workspaceId]);
-    seen.push({ ctx, inTx: n });
+    const [{ parallel }] = await ctx.em.query(`SELECT current_setting('max_parallel_workers_per_gather') AS parallel`);
+    seen.push({ ctx, inTx: n, parallel });
     return { afterCommit: () => committed.push(ctx.events.map((e) => e.messageId).join(',')) };
   },
   ['tags'],
@@ -36,8 +37,14 @@ describe('projections (read models kept current in the batch transaction)', () =
     );
     expect(r.data!.ingestEvents.accepted).toBe(2);
     expect(seen).toHaveLength(1);
-    const { ctx, inTx } = seen[0];
+    const { ctx, inTx, parallel } = seen[0];
     expect(inTx).toBe(2);
+    // The batch runs without parallel workers (set with the workspace lock, for its transaction only).
+    expect(parallel).toBe('0');
+    // Only there: the pooled connection is back at the server's setting (PostgreSQL's default is 2;
+    // the embedded database has no workers to give).
+    const [{ after }] = await t.app.db.dataSource.query(`SELECT current_setting('max_parallel_workers_per_gather') AS after`);
+    expect(after).toBe(usingPostgres() ? '2' : '0');
     expect(ctx.events.map((e) => e.profileId)).toEqual([r.data!.ingestEvents.results[0].profileId, r.data!.ingestEvents.results[0].profileId]);
     expect(ctx.profiles).toHaveLength(1);
     expect(ctx.profiles[0]).toMatchObject({ orderCount: 1, totalSpend: 12, eventCount: 2 });

@@ -124,17 +124,28 @@ export class StageRepository {
     }));
   }
 
-  /** For `invitee_bought`: inviters among `ids` with an invitee who has ordered. */
+  /**
+   * For `invitee_bought`: inviters among `ids` with an invitee who has ordered. Driven from the id
+   * list — each person and their merged-away profiles, then each one's own `invited` relations
+   * (relations_from_idx) — so a batch reads its people's invitations, never the workspace's (a merge
+   * join over every invitation of the workspace grew with its history: 7,000 index rows per batch at
+   * 1 M events).
+   */
   async inviteeHits(em: EntityManager, ws: string, ids: string[]): Promise<{ profileId: string; at: Date; inviteeId: string }[]> {
     if (!ids.length) return [];
     const rows = await em.query(
-      `SELECT DISTINCT ON (inviter) inviter, invitee, at FROM (
-         SELECT ${survivorOf('f')} AS inviter, t.id AS invitee, greatest(r.occurred_at, t.last_order_at) AS at
-         FROM profiles f
-         JOIN relations r ON r.workspace_id = f.workspace_id AND r.from_profile_id = f.id AND r.kind = 'invited'
-         JOIN profiles t0 ON t0.workspace_id = r.workspace_id AND t0.id = r.to_profile_id
-         JOIN profiles t ON t.workspace_id = r.workspace_id AND t.id = ${survivorOf('t0')}
-         WHERE f.workspace_id = $1 AND (f.id = ANY($2::uuid[]) OR f.merged_into = ANY($2::uuid[])) AND t.order_count >= 1
+      `WITH f AS (
+         SELECT ${survivorOf('p')} AS inviter, p.id AS src FROM profiles p WHERE p.workspace_id = $1 AND p.id = ANY($2::uuid[])
+         UNION ALL
+         SELECT ${survivorOf('p')}, p.id FROM profiles p WHERE p.workspace_id = $1 AND p.merged_into = ANY($2::uuid[]))
+       SELECT DISTINCT ON (inviter) inviter, invitee, at FROM (
+         SELECT f.inviter, t.id AS invitee, greatest(r.occurred_at, t.last_order_at) AS at
+         FROM f
+         CROSS JOIN LATERAL (SELECT r.occurred_at, r.to_profile_id FROM relations r
+                             WHERE r.workspace_id = $1 AND r.from_profile_id = f.src AND r.kind = 'invited' OFFSET 0) r
+         JOIN profiles t0 ON t0.workspace_id = $1 AND t0.id = r.to_profile_id
+         JOIN profiles t ON t.workspace_id = $1 AND t.id = ${survivorOf('t0')}
+         WHERE t.order_count >= 1
        ) x WHERE inviter <> invitee
        ORDER BY inviter, at, invitee`,
       [ws, ids],
@@ -142,14 +153,19 @@ export class StageRepository {
     return rows.map((r: { inviter: string; invitee: string; at: Date }) => ({ profileId: r.inviter, inviteeId: r.invitee, at: r.at }));
   }
 
-  /** Live inviters of any of these people (their stage may change when an invitee orders). */
+  /** Live inviters of any of these people (their stage may change when an invitee orders); driven from the id list, like `inviteeHits`. */
   async invitersOf(em: EntityManager, ws: string, ids: string[]): Promise<string[]> {
     if (!ids.length) return [];
     const rows = await em.query(
-      `SELECT DISTINCT ${survivorOf('f')} AS id
-       FROM relations r JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
-       WHERE r.workspace_id = $1 AND r.kind = 'invited'
-         AND r.to_profile_id IN (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[])))`,
+      `WITH t AS (
+         SELECT p.id FROM profiles p WHERE p.workspace_id = $1 AND p.id = ANY($2::uuid[])
+         UNION
+         SELECT p.id FROM profiles p WHERE p.workspace_id = $1 AND p.merged_into = ANY($2::uuid[]))
+       SELECT DISTINCT ${survivorOf('f')} AS id
+       FROM t
+       CROSS JOIN LATERAL (SELECT r.from_profile_id FROM relations r
+                           WHERE r.workspace_id = $1 AND r.to_profile_id = t.id AND r.kind = 'invited' OFFSET 0) r
+       JOIN profiles f ON f.workspace_id = $1 AND f.id = r.from_profile_id`,
       [ws, ids],
     );
     return rows.map((r: { id: string }) => r.id);

@@ -9,6 +9,9 @@ export const WORKSPACE_WRITE_LOCK_NAMESPACE = 7;
 
 const KEY = `hashtextextended($1, ${WORKSPACE_WRITE_LOCK_NAMESPACE})`;
 
+/** No parallel workers until the transaction ends (see `lockWorkspaceWrites`). */
+const NO_PARALLEL = `set_config('max_parallel_workers_per_gather', '0', true)`;
+
 /**
  * The workspace write lock ("the ingest lock"), held until the caller's transaction ends. It
  * serialises, per workspace, everything that changes profiles and what is derived from them:
@@ -16,14 +19,21 @@ const KEY = `hashtextextended($1, ${WORKSPACE_WRITE_LOCK_NAMESPACE})`;
  * sweeps (tags, stages, health, journeys, retention), `siyu recompute` chunks, and settings or
  * definition changes (stage model, health settings, tags, segments, journeys), consent changes and
  * erasures: a reader of one workspace's rows under this lock sees no half-written batch.
+ *
+ * The same statement turns parallel query off for the rest of the transaction (`SET LOCAL`
+ * semantics). Work under this lock reads and writes the rows of a batch's people through indexes;
+ * once a workspace's tables pass PostgreSQL's size thresholds the planner starts giving such
+ * statements parallel workers, each started per statement, on a machine whose cores are already
+ * busy with the batch. Measured on a 1 M-event workspace (2 cores): the inviter lookup of a batch
+ * took 35 ms with two workers and 3.8 ms without, and a batch 320 ms against 267 ms.
  */
 export async function lockWorkspaceWrites(em: EntityManager, workspaceId: string): Promise<void> {
-  await em.query(`SELECT pg_advisory_xact_lock(${KEY})`, [workspaceId]);
+  await em.query(`SELECT pg_advisory_xact_lock(${KEY}), ${NO_PARALLEL}`, [workspaceId]);
 }
 
 /** `lockWorkspaceWrites` without waiting: false when another transaction holds it (sweeps skip). */
 export async function tryLockWorkspaceWrites(em: EntityManager, workspaceId: string): Promise<boolean> {
-  const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(${KEY}) AS ok`, [workspaceId]);
+  const [{ ok }] = await em.query(`SELECT pg_try_advisory_xact_lock(${KEY}) AS ok, ${NO_PARALLEL}`, [workspaceId]);
   return ok;
 }
 
