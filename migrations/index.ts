@@ -15,6 +15,7 @@ import { KpiDaySets1764200000000 } from './1764200000000-KpiDaySets';
 import { RuleWindows1764300000000 } from './1764300000000-RuleWindows';
 import { HealthDays1764400000000 } from './1764400000000-HealthDays';
 import { HealthState1764500000000 } from './1764500000000-HealthState';
+import { OrderEventsIndex1764600000000 } from './1764600000000-OrderEventsIndex';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   RuleWindows1764300000000,
   HealthDays1764400000000,
   HealthState1764500000000,
+  OrderEventsIndex1764600000000,
 ];

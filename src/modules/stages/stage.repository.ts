@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { survivorOf } from '../profiles';
-import type { ActivityFacts, StageModel, StageState, Transition } from './stage.model';
+import { ORDER_EVENT, type ActivityFacts, type StageModel, type StageState, type Transition } from './stage.model';
 
 /** A live person with their last activity and current state under the model asked (null: none). */
 export interface StateRow {
@@ -99,21 +99,25 @@ export class StageRepository {
     }));
   }
 
-  /** For `orders_within`: the order that first completed `count` orders within `days` days. */
-  async orderWindowHits(em: EntityManager, ws: string, pairs: HitPair[], conds: { stageKey: string; count: number; days: number }[], orderEvent: string): Promise<Hit[]> {
+  /**
+   * For `orders_within`: the order that first completed `count` orders within `days` days. Reads the
+   * people's orders alone (`events_orders_idx`, partial on the order event's name, which is why the
+   * name is in the statement rather than a parameter).
+   */
+  async orderWindowHits(em: EntityManager, ws: string, pairs: HitPair[], conds: { stageKey: string; count: number; days: number }[]): Promise<Hit[]> {
     if (!pairs.length) return [];
     // With a `from`, the orders that can complete the count at or after it: those within `days` before it, and after.
     const rows = await em.query(
-      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[], $8::timestamptz[]) AS u(p, s, f)),
+      `WITH w AS (SELECT * FROM unnest($2::uuid[], $3::text[], $7::timestamptz[]) AS u(p, s, f)),
             c AS (SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS u(s, n, days)),
             o AS (SELECT w.p, w.s, w.f, c.days, e.ts, e.message_id,
                          lag(e.ts, c.n - 1) OVER (PARTITION BY w.p, w.s ORDER BY e.ts, e.message_id) AS first_ts
-                  FROM w JOIN c ON c.s = w.s JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.name = $7
+                  FROM w JOIN c ON c.s = w.s JOIN events e ON e.workspace_id = $1 AND e.profile_id = w.p AND e.name = '${ORDER_EVENT}'
                    AND e.ts >= coalesce(w.f - c.days * interval '1 day', '-infinity'::timestamptz))
        SELECT DISTINCT ON (p, s) p AS profile_id, s AS stage, ts, message_id, days FROM o
        WHERE first_ts IS NOT NULL AND ts - first_ts <= days * interval '1 day' AND ts >= coalesce(f, '-infinity'::timestamptz)
        ORDER BY p, s, ts, message_id`,
-      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), conds.map((c) => c.stageKey), conds.map((c) => c.count), conds.map((c) => c.days), orderEvent, pairs.map((p) => p.from ?? null)],
+      [ws, pairs.map((p) => p.profileId), pairs.map((p) => p.stageKey), conds.map((c) => c.stageKey), conds.map((c) => c.count), conds.map((c) => c.days), pairs.map((p) => p.from ?? null)],
     );
     const byKey = new Map(conds.map((c) => [c.stageKey, c]));
     return rows.map((r: { profile_id: string; stage: string; ts: Date; message_id: string }) => ({

@@ -4,7 +4,7 @@ import { DueWork, lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../plat
 import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
 import { STAGE_PROFILE_PREFETCH } from './stage.prefetch';
 import { StageErrorCode } from './stage.errors';
-import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, ORDER_EVENT, validateModel, type ActivityFacts, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
+import { canonical, compile, currentStage, DEFAULT_MODEL, evaluate, validateModel, type ActivityFacts, type CompiledModel, type CurrentStage, type StageFacts, type StageModel, type StageModelInputShape, type StageState, type Transition } from './stage.model';
 import { StageRepository, type StateRow, type TransitionRow } from './stage.repository';
 import { AuditService, type AuditActor } from '../compliance';
 
@@ -213,7 +213,7 @@ export class StageService {
       (await this.repo.eventHits(em, ws, ask(['first_event', 'event_any_of']), anyEvent, names)).forEach(add);
     }
     const orderStages = m.main.flatMap((s) => (s.enter.kind === 'orders_within' ? [{ stageKey: s.key, count: s.enter.count, days: s.enter.days }] : []));
-    if (orderStages.length) (await this.repo.orderWindowHits(em, ws, ask(['orders_within']), orderStages, ORDER_EVENT)).forEach(add);
+    if (orderStages.length) (await this.repo.orderWindowHits(em, ws, ask(['orders_within']), orderStages)).forEach(add);
     const inviteStages = m.main.filter((s) => s.enter.kind === 'invitee_bought');
     if (inviteStages.length) {
       const pairs = askInvites(['invitee_bought']);
