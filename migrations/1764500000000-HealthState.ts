@@ -23,7 +23,7 @@ export class HealthState1764500000000 implements MigrationInterface {
       `COMMENT ON TABLE health_state IS 'health score inputs per person: local day (workspace zone) -> [events per name, order value], the last 92 days; profile_id follows merges'`,
     );
     await q.query(`INSERT INTO health_state (workspace_id, profile_id, days)
-      SELECT workspace_id, profile_id, jsonb_object_agg(day::text, v)
+      SELECT workspace_id, profile_id, jsonb_object_agg(to_char(day, 'YYYY-MM-DD'), v)
       FROM (SELECT workspace_id, profile_id, day, jsonb_build_array(jsonb_object_agg(name, n), sum(spend)) AS v
             FROM health_days GROUP BY 1, 2, 3) d
       GROUP BY 1, 2`);

@@ -91,6 +91,8 @@ const chart = (page: Page, id: string) =>
     await until(page, 'tiles with numbers', `[...document.querySelectorAll('.tile')].length >= 6 && [...document.querySelectorAll('.tile')].every((el) => el.dataset.value !== undefined && el.dataset.value !== '')`);
     await until(page, 'a positive DAU', `Number(document.querySelector('.tile[data-metric="DAU"]')?.dataset.value) > 0`);
     await until(page, 'the 30-day chart', `(JSON.parse(document.getElementById('chart-daily').dataset.points ?? '{}').series?.DAU ?? []).filter((v) => v > 0).length >= 20`);
+    // Each panel answers on its own subscription: the hourly chart may draw after the daily one.
+    await until(page, 'the hourly chart', `JSON.parse(document.getElementById('chart-hourly').dataset.points ?? '{}').series?.ORDERS !== undefined`);
     const before = await chart(page, 'chart-hourly');
     const ordersBefore = (before.points.series.ORDERS ?? []).reduce((n: number, v) => n + (v ?? 0), 0);
 

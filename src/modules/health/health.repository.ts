@@ -186,7 +186,7 @@ export class HealthRepository {
     await em.query(`DELETE FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     await em.query(
       `INSERT INTO health_state (workspace_id, profile_id, days)
-       SELECT $1, p, jsonb_object_agg(day::text, v)
+       SELECT $1, p, jsonb_object_agg(to_char(day, 'YYYY-MM-DD'), v)
        FROM (SELECT p, day, jsonb_build_array(jsonb_object_agg(name, n), sum(spend)) AS v
              FROM (SELECT e.profile_id AS p, (e.ts AT TIME ZONE w.time_zone)::date AS day, coalesce(e.name, '') AS name, count(*) AS n,
                           coalesce(sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed'), 0) AS spend
