@@ -27,7 +27,7 @@ const ORDER_EVENT = 'Order Completed';
 export const KEEP_DAYS = 92;
 
 /** A person's day buckets: local day → [events per name, order value of the day]. */
-type DayBuckets = Record<string, [Record<string, number>, number]>;
+export type DayBuckets = Record<string, [Record<string, number>, number]>;
 
 const cents = (x: number) => Math.round(x * 100) / 100;
 
@@ -47,6 +47,38 @@ function mergeDays(into: DayBuckets, from: DayBuckets): DayBuckets {
     d[1] = cents(d[1] + spend);
   }
   return out;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The score's windows at `now`: each one's start (30 and 90 days of 24 hours back) and the local day it starts in. */
+interface Windows {
+  c30: Date;
+  e30: string;
+  c90: Date;
+  e90: string;
+}
+
+function windowsAt(tz: string, now: Date): Windows {
+  const local = new LocalDays(tz);
+  const c30 = new Date(now.getTime() - 30 * DAY_MS);
+  const c90 = new Date(now.getTime() - 90 * DAY_MS);
+  return { c30, e30: local.of(c30.getTime()), c90, e90: local.of(c90.getTime()) };
+}
+
+/** A person's bucket sums over the whole local days after each window's first day (that day is read from events). */
+function dayTotals(days: DayBuckets, w: Windows, interactions: ReadonlySet<string>): { i30: number; d30: number; s90: number } {
+  let i30 = 0;
+  let d30 = 0;
+  let s90 = 0;
+  for (const [day, [names, spend]] of Object.entries(days)) {
+    if (day <= w.e90) continue;
+    s90 = cents(s90 + spend);
+    if (day <= w.e30) continue;
+    d30++;
+    for (const [name, n] of Object.entries(names)) if (interactions.has(name)) i30 += n;
+  }
+  return { i30, d30, s90 };
 }
 
 /** The first kept day: days before it (UTC date `KEEP_DAYS` before `now`, a day to spare in any zone) are dropped. */
@@ -85,99 +117,101 @@ export class HealthRepository {
 
   /**
    * Score inputs of the live profiles among `ids`: from the day buckets (`health_state`) when they
-   * are consistent with the workspace's zone, else from events (`inputsFromEvents`).
+   * are consistent with the workspace's zone, else from events (`inputsFromEvents`). `known` holds
+   * buckets the caller has just written in this transaction (the batch's people): they are not read again.
    */
-  async inputs(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[]): Promise<ProfileHealthInputs[]> {
+  async inputs(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[], known?: ReadonlyMap<string, DayBuckets>): Promise<ProfileHealthInputs[]> {
     if (!ids.length) return [];
-    if (!(await this.daysConsistent(em, ws))) return this.inputsFromEvents(em, ws, ids, now, interactionEvents);
+    const zone = await this.dayZone(em, ws);
+    if (!zone.consistent) return this.inputsFromEvents(em, ws, ids, now, interactionEvents);
+    const w = windowsAt(zone.tz, now);
+    const unknown = known ? ids.filter((id) => !known.has(id)) : ids;
+    const stored = unknown.length ? await this.states(em, ws, unknown) : new Map<string, DayBuckets>();
+    const interactions = new Set(interactionEvents);
+    const totals = ids.map((id) => ({ p: id, ...dayTotals(known?.get(id) ?? stored.get(id) ?? {}, w, interactions) }));
     const rows: InputRow[] = await em.query(
-      // Whole local days after the day each window starts in come from the person's buckets (one row); that first day
-      // from the person's events after the window's start (at most a day of them, events_profile_ts_idx).
-      `WITH w AS (SELECT time_zone AS tz, (($3::timestamptz - interval '30 days') AT TIME ZONE time_zone)::date AS e30,
-                         (($3::timestamptz - interval '90 days') AT TIME ZONE time_zone)::date AS e90 FROM workspaces WHERE id = $1)
+      // Whole local days after the day each window starts in come from the person's buckets (summed above); that first
+      // day from the person's events after the window's start (at most a day of them, events_profile_ts_idx).
+      `WITH w AS (SELECT time_zone AS tz FROM workspaces WHERE id = $1)
        SELECT p.id, p.last_seen_at,
-              (coalesce(d.interactions30, 0) + coalesce(x30.interactions, 0))::int AS interactions30,
-              (coalesce(d.days30, 0) + coalesce(x30.active, 0))::int AS active_days30,
-              (coalesce(d.spend90, 0) + coalesce(x90.spend, 0))::text AS spend90, coalesce(inv.n, 0)::int AS invitees
+              (coalesce(d.i30, 0) + coalesce(x30.interactions, 0))::int AS interactions30,
+              (coalesce(d.d30, 0) + coalesce(x30.active, 0))::int AS active_days30,
+              (coalesce(d.s90, 0) + coalesce(x90.spend, 0))::text AS spend90, coalesce(inv.n, 0)::int AS invitees
        FROM (SELECT DISTINCT u.id FROM unnest($2::uuid[]) AS u(id)) ids
        JOIN profiles p ON p.workspace_id = $1 AND p.id = ids.id AND p.merged_into IS NULL
        CROSS JOIN w
+       LEFT JOIN (SELECT DISTINCT ON (t.p) t.* FROM jsonb_to_recordset($4::jsonb) AS t(p uuid, i30 int, d30 int, s90 numeric)) d ON d.p = ids.id
        LEFT JOIN LATERAL (
-         SELECT sum(b.interactions) FILTER (WHERE b.day > w.e30) AS interactions30, count(*) FILTER (WHERE b.day > w.e30) AS days30, sum(b.spend) AS spend90
-         FROM health_state h
-         CROSS JOIN LATERAL (
-           SELECT d.key::date AS day, (d.value ->> 1)::numeric AS spend,
-                  (SELECT sum(x.value::text::int) FROM jsonb_each(d.value -> 0) x WHERE x.key = ANY($4::text[])) AS interactions
-           FROM jsonb_each(h.days) d) b
-         WHERE h.workspace_id = $1 AND h.profile_id = ids.id AND b.day > w.e90) d ON true
-       LEFT JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE e.name = ANY($4::text[])) AS interactions, (count(*) > 0)::int AS active
+         SELECT count(*) FILTER (WHERE e.name = ANY($3::text[])) AS interactions, (count(*) > 0)::int AS active
          FROM events e WHERE e.workspace_id = $1 AND e.profile_id = ids.id
-           AND e.ts > $3::timestamptz - interval '30 days' AND e.ts < ((w.e30 + 1)::timestamp AT TIME ZONE w.tz)) x30 ON true
+           AND e.ts > $5::timestamptz AND e.ts < (($6::date + 1)::timestamp AT TIME ZONE w.tz)) x30 ON true
        LEFT JOIN LATERAL (
          SELECT sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed') AS spend
          FROM events e WHERE e.workspace_id = $1 AND e.profile_id = ids.id
-           AND e.ts > $3::timestamptz - interval '90 days' AND e.ts < ((w.e90 + 1)::timestamp AT TIME ZONE w.tz)) x90 ON true
+           AND e.ts > $7::timestamptz AND e.ts < (($8::date + 1)::timestamp AT TIME ZONE w.tz)) x90 ON true
        LEFT JOIN LATERAL (
          SELECT count(DISTINCT r.to_profile_id) AS n FROM relations r
          WHERE r.workspace_id = $1 AND r.kind = 'invited' AND r.from_profile_id = ids.id AND r.to_profile_id <> r.from_profile_id) inv ON true`,
-      [ws, ids, now, interactionEvents],
+      [ws, ids, interactionEvents, JSON.stringify(totals), w.c30, w.e30, w.c90, w.e90],
     );
     return rows.map(toInputs);
   }
 
-  /** Whether the day buckets are in the workspace's zone (no state yet: nothing was bucketed, any zone is fine). */
-  private async daysConsistent(em: EntityManager, ws: string): Promise<boolean> {
-    const [r]: { ok: boolean }[] = await em.query(
-      `SELECT s.workspace_id IS NULL OR s.time_zone IS NOT DISTINCT FROM w.time_zone AS ok FROM workspaces w LEFT JOIN health_day_state s ON s.workspace_id = w.id WHERE w.id = $1`,
+  /** The workspace's zone, and whether the day buckets are in it (no state yet: nothing was bucketed, any zone is fine). */
+  private async dayZone(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean }> {
+    const [r]: { tz: string; ok: boolean }[] = await em.query(
+      `SELECT w.time_zone AS tz, s.workspace_id IS NULL OR s.time_zone IS NOT DISTINCT FROM w.time_zone AS ok FROM workspaces w LEFT JOIN health_day_state s ON s.workspace_id = w.id WHERE w.id = $1`,
       [ws],
     );
-    return !!r?.ok;
+    return { tz: r?.tz ?? 'UTC', consistent: !!r?.ok };
   }
 
   /**
-   * Adds a batch's events (carrying their survivor ids) to the day buckets, in the workspace's zone;
-   * writing in a zone other than the buckets' marks them inconsistent until a rebuild (`markDaysConsistent`).
-   * Each person's row is read, merged and written back whole (the workspace's write lock serialises
-   * writers), with days older than `KEEP_DAYS` dropped: two statements for the batch, one row per person.
+   * Applies a batch to the day buckets, in the workspace's zone: merged-away people's buckets become
+   * their survivors' (added to what the survivor has), then the batch's events (carrying their
+   * survivor ids) are added. Writing in a zone other than the buckets' marks them inconsistent until
+   * a rebuild (`markDaysConsistent`). Each person's row is read once, merged and written back whole
+   * (the workspace's write lock serialises writers), with days older than `KEEP_DAYS` dropped: one
+   * read and one write for the batch, one row per person. Returns the buckets it wrote, by person.
    */
-  async addDays(em: EntityManager, ws: string, events: readonly Pick<BatchEvent, 'profileId' | 'ts' | 'name' | 'revenue'>[], now: Date): Promise<void> {
-    if (!events.length) return;
-    const [{ tz }]: { tz: string }[] = await em.query(
-      `WITH w AS (SELECT time_zone AS tz FROM workspaces WHERE id = $1),
-       s AS (INSERT INTO health_day_state AS s (workspace_id, time_zone) SELECT $1, tz FROM w
-             ON CONFLICT (workspace_id) DO UPDATE SET time_zone = NULL WHERE s.time_zone IS DISTINCT FROM EXCLUDED.time_zone RETURNING 1)
-       SELECT tz FROM w, (SELECT count(*) FROM s) c`,
-      [ws],
-    );
-    const local = new LocalDays(tz);
+  async applyBatch(
+    em: EntityManager,
+    ws: string,
+    merged: readonly { mergedId: string; survivorId: string }[],
+    events: readonly Pick<BatchEvent, 'profileId' | 'ts' | 'name' | 'revenue'>[],
+    now: Date,
+  ): Promise<Map<string, DayBuckets>> {
     const batch = new Map<string, DayBuckets>();
-    for (const e of events) {
-      let days = batch.get(e.profileId);
-      if (!days) batch.set(e.profileId, (days = {}));
-      addEvent(days, local.of(e.ts.getTime()), e.name ?? '', 1, e.name === ORDER_EVENT && e.revenue !== null ? e.revenue : 0);
+    if (events.length) {
+      const [{ tz }]: { tz: string }[] = await em.query(
+        `WITH w AS (SELECT time_zone AS tz FROM workspaces WHERE id = $1),
+         s AS (INSERT INTO health_day_state AS s (workspace_id, time_zone) SELECT $1, tz FROM w
+               ON CONFLICT (workspace_id) DO UPDATE SET time_zone = NULL WHERE s.time_zone IS DISTINCT FROM EXCLUDED.time_zone RETURNING 1)
+         SELECT tz FROM w, (SELECT count(*) FROM s) c`,
+        [ws],
+      );
+      const local = new LocalDays(tz);
+      for (const e of events) {
+        let days = batch.get(e.profileId);
+        if (!days) batch.set(e.profileId, (days = {}));
+        addEvent(days, local.of(e.ts.getTime()), e.name ?? '', 1, e.name === ORDER_EVENT && e.revenue !== null ? e.revenue : 0);
+      }
     }
-    const stored = await this.states(em, ws, [...batch.keys()]);
-    await this.writeStates(
-      em,
-      ws,
-      [...batch].map(([p, days]) => [p, mergeDays(stored.get(p) ?? {}, days)] as const),
-      cutoffDay(now),
-    );
-  }
-
-  /** Moves merged-away people's day buckets to their survivors. */
-  async moveDays(em: EntityManager, ws: string, merged: readonly { mergedId: string; survivorId: string }[]): Promise<void> {
-    if (!merged.length) return;
-    const stored = await this.states(em, ws, [...new Set(merged.flatMap((m) => [m.mergedId, m.survivorId]))]);
+    if (!batch.size && !merged.length) return batch;
+    const stored = await this.states(em, ws, [...new Set([...merged.flatMap((m) => [m.mergedId, m.survivorId]), ...batch.keys()])]);
     const out = new Map<string, DayBuckets>();
+    const current = (p: string) => out.get(p) ?? stored.get(p) ?? {};
     for (const m of merged) {
-      const from = stored.get(m.mergedId);
-      if (!from) continue;
-      out.set(m.survivorId, mergeDays(out.get(m.survivorId) ?? stored.get(m.survivorId) ?? {}, from));
+      const from = out.get(m.mergedId) ?? stored.get(m.mergedId);
+      out.delete(m.mergedId);
+      if (from) out.set(m.survivorId, mergeDays(current(m.survivorId), from));
     }
-    await em.query(`DELETE FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, merged.map((m) => m.mergedId)]);
-    await this.writeStates(em, ws, [...out], null);
+    for (const [p, days] of batch) out.set(p, mergeDays(current(p), days));
+    if (merged.length) await em.query(`DELETE FROM health_state WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, merged.map((m) => m.mergedId)]);
+    const cutoff = cutoffDay(now);
+    for (const [p, days] of out) out.set(p, Object.fromEntries(Object.entries(days).filter(([day]) => day >= cutoff)));
+    await this.writeStates(em, ws, [...out]);
+    return out;
   }
 
   /** Rebuilds people's day buckets from their events of the last `KEEP_DAYS` days (unmerge, recompute). */
@@ -209,10 +243,10 @@ export class HealthRepository {
     return new Map(rows.map((r) => [r.profile_id, r.days]));
   }
 
-  /** Writes people's whole day buckets, without the days before `cutoff` (if given). */
-  private async writeStates(em: EntityManager, ws: string, states: readonly (readonly [string, DayBuckets])[], cutoff: string | null): Promise<void> {
+  /** Writes people's whole day buckets. */
+  private async writeStates(em: EntityManager, ws: string, states: readonly (readonly [string, DayBuckets])[]): Promise<void> {
     if (!states.length) return;
-    const rows = states.map(([p, days]) => ({ p, d: cutoff === null ? days : Object.fromEntries(Object.entries(days).filter(([day]) => day >= cutoff)) }));
+    const rows = states.map(([p, d]) => ({ p, d }));
     await em.query(
       `INSERT INTO health_state AS h (workspace_id, profile_id, days)
        SELECT $1, u.p, u.d FROM jsonb_to_recordset($2::jsonb) AS u(p uuid, d jsonb)
@@ -230,7 +264,10 @@ export class HealthRepository {
     );
   }
 
-  /** Score inputs of the live profiles among `ids` from their events of the last 90 days (the definition; the path before a rebuild). */
+  /**
+   * Score inputs of the live profiles among `ids` from their events of the last 90 days (the definition; the path before a rebuild).
+   * Windows are 30 and 90 days of 24 hours back from `now`, whatever the database session's zone.
+   */
   async inputsFromEvents(em: EntityManager, ws: string, ids: string[], now: Date, interactionEvents: string[]): Promise<ProfileHealthInputs[]> {
     if (!ids.length) return [];
     const rows: InputRow[] = await em.query(
@@ -242,15 +279,15 @@ export class HealthRepository {
        JOIN profiles p ON p.workspace_id = $1 AND p.id = ids.id AND p.merged_into IS NULL
        CROSS JOIN (SELECT time_zone FROM workspaces WHERE id = $1) w
        LEFT JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE e.ts > $3::timestamptz - interval '30 days' AND e.name = ANY($4::text[])) AS interactions30,
-                count(DISTINCT (e.ts AT TIME ZONE w.time_zone)::date) FILTER (WHERE e.ts > $3::timestamptz - interval '30 days') AS active_days30,
+         SELECT count(*) FILTER (WHERE e.ts > $3::timestamptz AND e.name = ANY($4::text[])) AS interactions30,
+                count(DISTINCT (e.ts AT TIME ZONE w.time_zone)::date) FILTER (WHERE e.ts > $3::timestamptz) AS active_days30,
                 coalesce(sum(${REVENUE}) FILTER (WHERE e.name = 'Order Completed'), 0) AS spend90
          FROM events e
-         WHERE e.workspace_id = $1 AND e.profile_id = ids.id AND e.ts > $3::timestamptz - interval '90 days') ev ON true
+         WHERE e.workspace_id = $1 AND e.profile_id = ids.id AND e.ts > $5::timestamptz) ev ON true
        LEFT JOIN LATERAL (
          SELECT count(DISTINCT r.to_profile_id) AS n FROM relations r
          WHERE r.workspace_id = $1 AND r.kind = 'invited' AND r.from_profile_id = ids.id AND r.to_profile_id <> r.from_profile_id) inv ON true`,
-      [ws, ids, now, interactionEvents],
+      [ws, ids, new Date(now.getTime() - 30 * DAY_MS), interactionEvents, new Date(now.getTime() - 90 * DAY_MS)],
     );
     return rows.map(toInputs);
   }

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db';
 import type { BatchContext, Projection, SystemTagUpdate, SystemTagWriter } from '../events';
 import { HEALTH_PROFILE_PREFETCH } from './health.prefetch';
-import { HealthRepository, type ProfileHealthRow } from './health.repository';
+import { HealthRepository, type DayBuckets, type ProfileHealthRow } from './health.repository';
 import { healthIndices, profileHealth, TIER_LABELS, type HealthIndicesValue, type HealthTierKey, type ProfileHealthValue } from './health.score';
 import { applyPatch, withDefaults, type HealthSettings, type HealthSettingsPatch } from './health.settings';
 import { AuditService, type AuditActor } from '../compliance';
@@ -137,18 +137,25 @@ export class HealthService {
   private async afterBatch(b: BatchContext): Promise<{ systemTags: SystemTagUpdate[] }> {
     const s = await this.settings(b.workspaceId, b.em);
     await this.repo.remove(b.em, b.workspaceId, b.merged.map((m) => m.mergedId));
-    await this.repo.moveDays(b.em, b.workspaceId, b.merged);
-    await this.repo.addDays(b.em, b.workspaceId, b.events, b.now);
+    const days = await this.repo.applyBatch(b.em, b.workspaceId, b.merged, b.events, b.now);
     // Inviters whose invitees arrived in this batch have a new referral value.
     const inviters = await this.repo.invitersOf(b.em, b.workspaceId, b.events.filter((e) => e.name === 'Invite Accepted').map((e) => e.messageId));
     const ids = [...new Set([...b.profiles.map((p) => p.id), ...inviters])];
-    return { systemTags: [await this.recompute(b.em, b.workspaceId, ids, b.now, s, 'health:ingest')] };
+    return { systemTags: [await this.recompute(b.em, b.workspaceId, ids, b.now, s, 'health:ingest', days)] };
   }
 
   /** Computes and stores the scores of the live profiles among `ids` as of `now`; returns their tier tags. */
-  private async recompute(em: EntityManager, ws: string, ids: string[], now: Date, s: { settings: HealthSettings; version: number }, cause: string): Promise<SystemTagUpdate> {
+  private async recompute(
+    em: EntityManager,
+    ws: string,
+    ids: string[],
+    now: Date,
+    s: { settings: HealthSettings; version: number },
+    cause: string,
+    days?: ReadonlyMap<string, DayBuckets>,
+  ): Promise<SystemTagUpdate> {
     if (!ids.length) return { group: 'health', rows: [], cause };
-    const inputs = await this.repo.inputs(em, ws, ids, now, s.settings.interactionEvents);
+    const inputs = await this.repo.inputs(em, ws, ids, now, s.settings.interactionEvents, days);
     const values = inputs.map((i) => profileHealth(i, s.settings, now));
     await this.repo.upsert(em, ws, values, s.version, now);
     return { group: 'health', rows: values.map((v) => ({ profileId: v.profileId, key: `health:${v.tier}`, name: `健康度: ${TIER_LABELS[v.tier]}` })), cause };
