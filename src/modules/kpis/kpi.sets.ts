@@ -371,21 +371,27 @@ export class KpiSetRepository {
   /**
    * The bits people have set, found from their own activity rows (`kpi_activity`, which holds every
    * hour, channel and touchpoint a person was active in and follows merges): each UTC hour's
-   * candidate local days are its UTC date and the days either side (every zone's local day is one of
-   * them, so bits written in an earlier zone are found too), and each candidate row is looked up by
-   * primary key. ACTIVE and NEW bits can be on any active hour's day, INTERACTING on an interaction's,
+   * candidate local days are, when the sets are consistent with the workspace's zone, the local days
+   * of its first and last moment, else its UTC date and the days either side (every zone's local day
+   * is one of them, so bits written in an earlier zone are found too); each candidate row is looked
+   * up by primary key. ACTIVE and NEW bits can be on any active hour's day, INTERACTING on an interaction's,
    * BUYER and FIRST/SECOND_ORDER on an order's; `acquisition: false` leaves NEW and FIRST/SECOND_ORDER
    * out. The cost follows the person's active days, not the workspace's people or history.
    */
   private async personBits(em: EntityManager, ws: string, people: { id: string; o: number }[], acquisition: boolean): Promise<SetRow[]> {
     if (!people.length) return [];
+    // Sets consistent with the zone: an hour's bits are on the local days of its first and last moment.
+    const zone = await this.zones(em, ws);
     const rows: { day: string; kind: number; dim: string; o: number }[] = await em.query(
-      `WITH a AS (SELECT m.o, (a.hour AT TIME ZONE 'UTC')::date AS d, a.channel, a.touchpoint, bool_or(a.interactions > 0) AS it, bool_or(a.orders > 0) AS buy
+      `WITH a AS (SELECT m.o, d.day, a.channel, a.touchpoint, bool_or(a.interactions > 0) AS it, bool_or(a.orders > 0) AS buy
                   FROM unnest($2::uuid[], $3::int[]) AS m(p, o)
                   JOIN kpi_activity a ON a.workspace_id = $1 AND a.profile_id = m.p
+                  CROSS JOIN LATERAL (SELECT (a.hour AT TIME ZONE $5::text)::date WHERE $5::text IS NOT NULL
+                                      UNION SELECT ((a.hour + interval '3599.999 seconds') AT TIME ZONE $5::text)::date WHERE $5::text IS NOT NULL
+                                      UNION SELECT (a.hour AT TIME ZONE 'UTC')::date + s.dd FROM generate_series(-1, 1) AS s(dd) WHERE $5::text IS NULL) d(day)
                   GROUP BY 1, 2, 3, 4),
-       c AS (SELECT DISTINCT a.o, a.d + s.dd AS day, v.kind::smallint AS kind, v.dim
-             FROM a CROSS JOIN generate_series(-1, 1) AS s(dd)
+       c AS (SELECT DISTINCT a.o, a.day, v.kind::smallint AS kind, v.dim
+             FROM a
              CROSS JOIN LATERAL (VALUES (${SetKind.ACTIVE}, true), (${SetKind.INTERACTING}, a.it), (${SetKind.BUYER}, a.buy),
                                         (${SetKind.NEW}, $4), (${SetKind.FIRST_ORDER}, a.buy AND $4), (${SetKind.SECOND_ORDER}, a.buy AND $4)) AS k(kind, has)
              CROSS JOIN LATERAL (VALUES (k.kind, ''), (k.kind, 'c:' || a.channel), (k.kind, 't:' || a.touchpoint)) AS v(kind, dim)
@@ -394,7 +400,7 @@ export class KpiSetRepository {
        FROM c CROSS JOIN LATERAL (SELECT 1 FROM kpi_day_people d
                                   WHERE d.workspace_id = $1 AND d.kind = c.kind AND d.dim = c.dim AND d.day = c.day AND d.chunk = c.o / ${CHUNK_BITS}
                                     AND get_bit(d.bits, c.o % ${CHUNK_BITS}) = 1 OFFSET 0) x`,
-      [ws, people.map((p) => p.id), people.map((p) => p.o), acquisition],
+      [ws, people.map((p) => p.id), people.map((p) => p.o), acquisition, zone.consistent ? zone.tz : null],
     );
     return rows.map((r) => [r.day, r.kind, r.dim, r.o]);
   }
