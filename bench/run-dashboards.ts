@@ -1,8 +1,10 @@
 /**
- * `node dist/bench/run-dashboards.js --workspace <id> [--dashboards 5] [--seconds 30] [--profiles 50000] [--batch 100]`
+ * `node dist/bench/run-dashboards.js --workspace <id> [--dashboards 5] [--seconds 30] [--profiles 50000] [--batch 100] [--rate r] [--out file]`
  * (after `tsc -p bench/tsconfig.json`), with `DATABASE_URL` and `SIYU_PII_KEY` of a workspace that
  * `siyu seed` filled (e.g. `siyu seed --profiles 50000 --days 30`): the live case of issue #15 on
- * the history a brand has, not on an empty workspace.
+ * the history a brand has, not on an empty workspace. Without `DATABASE_URL` it runs on the embedded
+ * database in `SIYU_DATA_DIR`, as `npm start` does (stop the server first: one process holds it);
+ * `--rate 50` then offers traffic as `siyu simulate --rate 50` does instead of closed-loop.
  *
  * Boots Siyu on that database (HTTP + WebSocket on loopback), then:
  * 1. **Ingest alone**: `siyu simulate`'s traffic (sessions of the seeded people and some new ones)
@@ -103,18 +105,46 @@ async function openDashboard(wsUrl: string, key: string): Promise<Dashboard> {
 
 const revenueOf = (e: DemoEvent) => (e.name === 'Order Completed' ? Number((e.properties as { revenue?: number } | undefined)?.revenue ?? 0) : 0);
 
-/** Closed-loop ingest of simulated traffic for `seconds`; calls `onAck` after each request with its accepted orders' revenue. */
-async function ingestFor(url: string, key: string, gen: DemoGenerator, runId: string, seconds: number, batch: number, onAck?: (at: number, revenue: number) => void): Promise<{ events: number; secs: number; rejected: number }> {
+/**
+ * Ingest of simulated traffic for `seconds`: closed-loop (`rate` undefined: the next request of
+ * `batch` events as soon as the last one is acknowledged), or paced as `siyu simulate --rate` paces
+ * it (a token bucket of at most one second's events, topped up every 250 ms; a request carries what
+ * is due, at most `batch`). Calls `onAck` after each request with its accepted orders' revenue.
+ */
+async function ingestFor(
+  url: string,
+  key: string,
+  gen: DemoGenerator,
+  runId: string,
+  seconds: number,
+  batch: number,
+  rate: number | undefined,
+  onAck?: (at: number, revenue: number) => void,
+): Promise<{ events: number; secs: number; rejected: number }> {
   const sink = await connectRemote({ url, key });
   const next = simulatedTraffic(gen, runId, 0.1);
   let queue: DemoEvent[] = [];
   let events = 0;
   let rejected = 0;
   const t0 = now();
+  let budget = 0;
+  let last = t0;
   while (now() - t0 < seconds * 1000) {
-    while (queue.length < batch) queue.push(...next(Date.now()));
-    const send = queue.slice(0, batch);
-    queue = queue.slice(batch);
+    let due = batch;
+    if (rate !== undefined) {
+      const tick = now();
+      budget = Math.min(budget + ((tick - last) / 1000) * rate, Math.max(rate, 1));
+      last = tick;
+      due = Math.min(Math.floor(budget), batch);
+      if (due <= 0) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      budget -= due;
+    }
+    while (queue.length < due) queue.push(...next(Date.now()));
+    const send = queue.slice(0, due);
+    queue = queue.slice(due);
     const results = await sink.send(send);
     const at = now();
     let revenue = 0;
@@ -124,6 +154,10 @@ async function ingestFor(url: string, key: string, gen: DemoGenerator, runId: st
     });
     events += send.length;
     onAck?.(at, Math.round(revenue * 100) / 100);
+    if (rate !== undefined) {
+      const wait = 250 - (now() - at);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
   }
   return { events, secs: (now() - t0) / 1000, rejected };
 }
@@ -140,6 +174,10 @@ async function main(): Promise<void> {
   const seconds = Number(opt('--seconds') ?? 30);
   const profiles = Number(opt('--profiles') ?? 50_000);
   const batch = Number(opt('--batch') ?? 100);
+  const rateArg = opt('--rate');
+  const rate = rateArg === undefined ? undefined : Number(rateArg);
+  if (rate !== undefined && !(rate > 0)) throw new Error('--rate needs a positive number of events per second');
+  const outArg = opt('--out');
   let app: SiyuApp | undefined;
   const open: Dashboard[] = [];
   try {
@@ -151,11 +189,12 @@ async function main(): Promise<void> {
     const ingestKey = (await app.services.workspaces.createApiKey(cliActor(ws), { role: Role.INGEST, name: 'bench dashboards ingest' })).key;
     const gen = new DemoGenerator({ profiles, days: 30, seed: 1 });
     const runId = `bench${Date.now().toString(36)}`;
-    log(`dashboards bench on workspace ${ws}: ${dashboards} dashboards, ${seconds} s per phase, live interval ${intervalMs} ms`);
+    const database = app.config.database.kind === 'postgres' ? 'PostgreSQL' : 'embedded PGlite';
+    log(`dashboards bench on workspace ${ws} (${database}): ${dashboards} dashboards, ${seconds} s per phase, ${rate === undefined ? 'closed-loop' : `${rate} events/s offered`}, live interval ${intervalMs} ms`);
 
     // Warm-up (connections, plans), then ingest alone.
-    await ingestFor(url, ingestKey, gen, `${runId}w`, 3, batch);
-    const alone = await ingestFor(url, ingestKey, gen, `${runId}a`, seconds, batch);
+    await ingestFor(url, ingestKey, gen, `${runId}w`, 3, batch, rate);
+    const alone = await ingestFor(url, ingestKey, gen, `${runId}a`, seconds, batch, rate);
     log(`  ingest alone: ${fmt(alone.events / alone.secs, 0)} events/s`);
 
     for (let i = 0; i < dashboards; i++) open.push(await openDashboard(wsUrl, read));
@@ -164,7 +203,7 @@ async function main(): Promise<void> {
     const base = open.map((d) => d.tiles[0]?.gmvToday ?? 0);
     const acks: { at: number; cum: number }[] = [];
     let cum = 0;
-    const along = await ingestFor(url, ingestKey, gen, `${runId}b`, seconds, batch, (at, revenue) => {
+    const along = await ingestFor(url, ingestKey, gen, `${runId}b`, seconds, batch, rate, (at, revenue) => {
       if (revenue <= 0) return;
       cum = Math.round((cum + revenue) * 100) / 100;
       acks.push({ at, cum });
@@ -189,6 +228,8 @@ async function main(): Promise<void> {
       panels: readDashboardLive().panels.map((p) => p.panel),
       seconds,
       batch,
+      database,
+      offeredRate: rate ?? null,
       liveIntervalMs: intervalMs,
       ingestAlone: Math.round(alone.events / alone.secs),
       ingestAlongside: Math.round(along.events / along.secs),
@@ -199,7 +240,7 @@ async function main(): Promise<void> {
       rejected: alone.rejected + along.rejected,
       errors: open.flatMap((d) => d.errors).slice(0, 10),
     };
-    const out = path.join(__dirname, '..', '..', 'bench', 'results', `${result.date.slice(0, 10)}-dashboards-${dashboards}.json`);
+    const out = outArg ? path.resolve(outArg) : path.join(__dirname, '..', '..', 'bench', 'results', `${result.date.slice(0, 10)}-dashboards-${dashboards}.json`);
     fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     log(JSON.stringify(result, null, 2));
     log(`wrote ${out}`);
