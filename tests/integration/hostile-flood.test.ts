@@ -20,8 +20,9 @@ import { probeOperations, valueFor, type ProbeOperation, type ProbeTargets } fro
  * documents, fragment and alias bombs, deep nesting, huge documents and arrays, NUL and lone
  * surrogates in every string argument the schema probes fill, wrong types, impossible dates,
  * injection-like strings, bad Segment payloads and gzip bombs. Nothing may answer 5xx or
- * INTERNAL_SERVER_ERROR, nothing is written (a READ key, no key or a wrong key), the server's event
- * loop is never held for long (MAX_LOOP_HOLD_MS), and its memory stays bounded.
+ * INTERNAL_SERVER_ERROR, nothing is written (a READ key, no key or a wrong key), no single task of
+ * the server holds its event loop for more than 100 ms (MAX_TASK_MS), its event-loop delay stays
+ * bounded (MAX_LOOP_HOLD_MS), and its memory stays bounded.
  *
  * The server runs as a separate process (`node dist/src/main.js`, as users run it), so that what is
  * measured — its event-loop delay and resident memory, read from its own /metrics during the flood
@@ -40,6 +41,13 @@ const MiB = 1024 * 1024;
  * for a fragment bomb, for good at 38 levels; 860 ms per 40 KB string scanned for personal data).
  */
 const MAX_LOOP_HOLD_MS = 250;
+/**
+ * The longest one task of the server — one callback or promise job, run to its end without returning
+ * to the event loop — may take during the flood: the issue's 100 ms per request. Timed inside the
+ * server process by tests/support/longest-task.cjs (measured 41–59 ms on 2 shared cores, embedded).
+ */
+const MAX_TASK_MS = 100;
+const TASK_LOG = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'siyu-flood-tasks-')), 'tasks.log');
 /** How much the server's resident memory may grow over the flood. */
 const MAX_RSS_GROWTH_MiB = 300;
 
@@ -52,7 +60,23 @@ const SERVER_ENV = {
   SIYU_RATE_LIMIT_PER_SEC: '1000000',
   SIYU_INGEST_RATE_LIMIT_PER_SEC: '1000000',
   SIYU_WS_MAX_CONNECTIONS_PER_KEY: '1000',
+  NODE_OPTIONS: `--require ${JSON.stringify(path.join(__dirname, '..', 'support', 'longest-task.cjs'))}`,
+  SIYU_TEST_TASK_LOG: TASK_LOG,
 };
+
+/** The server's tasks that started within [from, to] (ms since the epoch), longest first. */
+function tasksBetween(from: number, to: number): { at: number; ms: number; type: string }[] {
+  const text = fs.existsSync(TASK_LOG) ? fs.readFileSync(TASK_LOG, 'utf8') : '';
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, ms, type] = line.split(' ');
+      return { at: Number(at), ms: Number(ms), type };
+    })
+    .filter((t) => t.at >= from && t.at <= to)
+    .sort((a, b) => b.ms - a.ms);
+}
 
 /** The flood's target: a server process, its workspace, an admin key, and a way to count its rows. */
 interface Target {
@@ -168,7 +192,10 @@ beforeAll(async () => {
   buildDist();
   target = usingPostgres() ? await postgresTarget() : await embeddedTarget();
 }, 240_000);
-afterAll(() => target?.stop());
+afterAll(async () => {
+  await target?.stop();
+  fs.rmSync(path.dirname(TASK_LOG), { recursive: true, force: true });
+});
 
 const INJECTIONS = ["'; DROP TABLE events; --", '{"$gt":""}', "1' OR '1'='1", '<script>alert(1)</script>', '${jndi:ldap://x/a}', '../../etc/passwd', '％００', 'null', '\\u0000'];
 const UNSTORABLE = ['\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\udbff\u0000'];
@@ -316,6 +343,7 @@ describe('a seeded flood of hostile requests', () => {
     const statuses = new Map<number, number>();
     // The server's figures, read from its /metrics while the flood runs (a scrape resets the loop maximum).
     const baseline = await serverFigures(url);
+    const floodFrom = Date.now();
     let loopMaxMs = 0;
     let rssMaxMiB = baseline.rssMiB;
     let flooding = true;
@@ -376,6 +404,7 @@ describe('a seeded flood of hostile requests', () => {
     };
 
     await Promise.all([...Array.from({ length: CONCURRENCY }, httpWorker), wsWorker(), wsWorker()]);
+    const floodTo = Date.now();
     flooding = false;
     await watcher;
     const last = await serverFigures(url);
@@ -384,8 +413,12 @@ describe('a seeded flood of hostile requests', () => {
     // The server is still up and answers.
     expect((await request(url).get('/healthz')).status).toBe(200);
     expect(failures.slice(0, 20)).toEqual([]);
-    process.stdout.write(`\n  hostile flood (${usingPostgres() ? 'PostgreSQL' : 'embedded'}): server event loop held at most ${loopMaxMs.toFixed(0)} ms; RSS ${baseline.rssMiB.toFixed(0)} → max ${rssMaxMiB.toFixed(0)} MiB\n`);
+    const longest = tasksBetween(floodFrom, floodTo)[0] ?? { ms: 0, type: 'none over 20 ms' };
+    process.stdout.write(
+      `\n  hostile flood (${usingPostgres() ? 'PostgreSQL' : 'embedded'}): server event loop held at most ${loopMaxMs.toFixed(0)} ms; longest task ${longest.ms.toFixed(0)} ms (${longest.type}); RSS ${baseline.rssMiB.toFixed(0)} → max ${rssMaxMiB.toFixed(0)} MiB\n`,
+    );
     expect({ loopMaxMs: Math.round(loopMaxMs), under: loopMaxMs <= MAX_LOOP_HOLD_MS }).toEqual({ loopMaxMs: Math.round(loopMaxMs), under: true });
+    expect({ longestTaskMs: Math.round(longest.ms), under: longest.ms <= MAX_TASK_MS }).toEqual({ longestTaskMs: Math.round(longest.ms), under: true });
     expect(rssMaxMiB - baseline.rssMiB).toBeLessThan(MAX_RSS_GROWTH_MiB);
     expect(await target.rows()).toEqual(before);
     // The flood reached the checks it aims at (not only the parsers).
