@@ -16,6 +16,7 @@ import { RuleWindows1764300000000 } from './1764300000000-RuleWindows';
 import { HealthDays1764400000000 } from './1764400000000-HealthDays';
 import { HealthState1764500000000 } from './1764500000000-HealthState';
 import { OrderEventsIndex1764600000000 } from './1764600000000-OrderEventsIndex';
+import { KpiCarriedCounts1764700000000 } from './1764700000000-KpiCarriedCounts';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   HealthDays1764400000000,
   HealthState1764500000000,
   OrderEventsIndex1764600000000,
+  KpiCarriedCounts1764700000000,
 ];

@@ -2,7 +2,8 @@ import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
-import { KpiSetRepository, setsCanAnswer } from './kpi.sets';
+import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
+import { HourDeltas, hourMeasures, hourRows, toHourRow } from './kpi.hours';
 import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -92,6 +93,21 @@ export class KpiRepository {
     // Acquisition days: both sides' NEW bits go before the move; the survivor's are set again after the fold.
     await this.sets.moveNew(em, ws, tz, [...rows.values()].map((r) => ({ o: r.o, was: r })));
     await this.sets.moveBits(em, ws, moves);
+    // Hour counts: the hours a merged-away person shares with their survivor count them once now.
+    const pooled = (
+      (await em.query(
+        `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
+         mr AS (SELECT a.hour, a.profile_id, a.channel, a.touchpoint, a.interactions, a.orders, m.s FROM m JOIN kpi_activity a ON a.workspace_id = $1 AND a.profile_id = m.m)
+         SELECT hour AS h, profile_id AS p, channel AS c, touchpoint AS t, interactions AS it, orders AS "or", s FROM mr
+         UNION ALL
+         SELECT a.hour, a.profile_id, a.channel, a.touchpoint, a.interactions, a.orders, a.profile_id
+         FROM (SELECT DISTINCT s, hour FROM mr) x JOIN kpi_activity a ON a.workspace_id = $1 AND a.profile_id = x.s AND a.hour = x.hour`,
+        [ws, m, s],
+      )) as { h: Date; p: string; c: string; t: string; it: number; or: number; s: string }[]
+    ).map((r) => ({ ...toHourRow(r), s: r.s }));
+    const hours = new HourDeltas();
+    hours.change(pooled, pooled, (r) => (r as (typeof pooled)[number]).s);
+    await hours.write(em, ws);
     await em.query(
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
        moved AS (DELETE FROM kpi_activity a USING m WHERE a.workspace_id = $1 AND a.profile_id = m.m
@@ -155,6 +171,11 @@ export class KpiRepository {
       const f = first.get(e.profileId);
       if (!f || ts < f.ts || (ts === f.ts && (e.channel < f.c || (e.channel === f.c && t < f.t)))) first.set(e.profileId, { ts, c: e.channel, t });
     }
+    // Hour counts: each person's part of an hour with the batch's rows added to the ones they had.
+    const had = await hourRows(em, ws, [...rows.values()].map((r) => ({ h: r.h, p: r.p })));
+    const hours = new HourDeltas();
+    hours.change(had, [...had, ...[...rows.values()].map((r) => ({ h: new Date(r.h).toISOString(), p: r.p, c: r.c, t: r.t, it: r.it, or: r.or }))]);
+    await hours.write(em, ws);
     await em.query(
       `INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors)
        SELECT $1, u.h, u.p, u.c, u.t, u.ev, u.it, u.or, u.rv, u.nr, u.np, u.nd
@@ -202,7 +223,15 @@ export class KpiRepository {
     );
     await this.sets.clearBits(em, ws, [...reuse].map(([id, o]) => ({ id, o })));
     await em.query(`DELETE FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
-    await em.query(`DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    const gone: { h: Date; p: string; c: string; t: string; it: number; or: number }[] = await em.query(
+      `WITH d AS (DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])
+                  RETURNING hour AS h, profile_id AS p, channel AS c, touchpoint AS t, interactions AS it, orders AS "or")
+       SELECT * FROM d`,
+      [ws, ids],
+    );
+    const hours = new HourDeltas();
+    hours.change(gone.map(toHourRow), []);
+    await hours.write(em, ws);
     await em.query(`DELETE FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     const rows: { message_id: string; type: string; name: string | null; channel: string; ts: Date; profile_id: string; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }[] =
       await em.query(
@@ -322,6 +351,14 @@ export class KpiRepository {
       for (const f of SET_FAMILIES) if (!(several && (f === 'ord' || f === 'rep')) && fams.delete(f)) fromSets.add(f);
     }
     if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter, localDate(Date.now(), tz))) out.set(k, v);
+    // Sessions at any grain, and the people and totals of clock hours, from the hour counts and quarter totals.
+    const fromHours = new Set<Family>();
+    if (setsCanAnswer(breakdown, filter)) {
+      if (fams.delete('ses')) fromHours.add('ses');
+      if (grain === 'HOUR' && oneDimPerKey(breakdown, filter) && fams.delete('ppl')) fromHours.add('ppl');
+      if (grain === 'HOUR' && fams.delete('tot')) fromHours.add('tot');
+    }
+    if (fromHours.size) add(await hourMeasures(em, ws, buckets, fromHours, breakdown, filter));
     const q = new MeasureSql(ws, tz, buckets, breakdown, filter);
     // People, totals and sessions not answered above share one statement over kpi_activity; keep the columns asked for.
     const actCols = new Set([...fams].flatMap((f) => ACT_COLUMNS[f] ?? []));
@@ -337,7 +374,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum', 'prof']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {

@@ -12,6 +12,11 @@ import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
  *   ordinals, the exact set of people as a bitmap (`bit(4096)`). A distinct count over any set of
  *   days is `bit_count` of the OR of their chunks: exact, and its cost depends on days × chunks, not
  *   on events or people in the range.
+ * - `kpi_day_counts`: the number of people in each day set, kept by the statements that set and
+ *   clear bits (a bit already set adds nothing). Counts per day (DAU, a day's active people, new
+ *   people, profiles to date) read one row per day instead of every chunk; distinct people over
+ *   several days still OR the chunks.
+ * - `kpi_hour_counts` (kpi.hours.ts): people and sessions per UTC clock hour.
  * - `kpi_quarter_totals`: per UTC quarter hour and dimension, the additive measures (events,
  *   orders, revenue, NPS answers). Quarter hours are local-day aligned in every zone, so these never
  *   need a rebuild when the zone changes.
@@ -24,6 +29,10 @@ import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
  */
 export const CHUNK_BITS = 4096;
 const ZERO = `repeat('0', ${CHUNK_BITS})::bit(${CHUNK_BITS})`;
+/** Adds a statement's `gain (d, k, m, n)` to the day counts (`kpi_day_counts`), which stay the bit counts of the day sets. */
+const COUNT_UPSERT = `INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
+       SELECT $1, g.k, g.m, g.d, g.n FROM gain g WHERE g.n <> 0
+       ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`;
 
 export const enum SetKind {
   ACTIVE = 0,
@@ -65,6 +74,17 @@ export function setsCanAnswer(breakdown: Breakdown, filter: KpiFilterSpec): bool
   const ch = !!filter.channels?.length || breakdown === 'CHANNEL';
   const tp = !!filter.touchpoints?.length || breakdown === 'TOUCHPOINT';
   return !(ch && tp);
+}
+
+/**
+ * Whether every breakdown key reads exactly one dimension, so a count of people per day (or hour)
+ * can be read as it is: not so for a filter on several channels or touchpoints without the
+ * matching breakdown, whose people are the union over those dimensions.
+ */
+export function oneDimPerKey(breakdown: Breakdown, filter: KpiFilterSpec): boolean {
+  if ((filter.channels?.length ?? 0) > 1 && breakdown !== 'CHANNEL') return false;
+  if ((filter.touchpoints?.length ?? 0) > 1 && breakdown !== 'TOUCHPOINT') return false;
+  return true;
 }
 
 type SetRow = [day: string, kind: number, dim: string, ordinal: number];
@@ -183,12 +203,17 @@ export class KpiSetRepository {
 
   private async orBits(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
     if (!rows.length) return;
+    // The bits a row did not have yet are what the day's count gains (the CTEs all see the rows as they were).
     await em.query(
-      `INSERT INTO kpi_day_people AS k (workspace_id, day, kind, dim, chunk, bits)
-       SELECT $1, u.d, u.k, u.m, u.o / ${CHUNK_BITS}, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1))
-       FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int)
-       GROUP BY u.d, u.k, u.m, u.o / ${CHUNK_BITS}
-       ON CONFLICT (workspace_id, kind, dim, day, chunk) DO UPDATE SET bits = k.bits | EXCLUDED.bits`,
+      `WITH u AS (SELECT u.d, u.k, u.m, u.o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1)) AS mask
+                  FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int) GROUP BY 1, 2, 3, 4),
+       up AS (INSERT INTO kpi_day_people AS k (workspace_id, day, kind, dim, chunk, bits)
+              SELECT $1, u.d, u.k, u.m, u.chunk, u.mask FROM u
+              ON CONFLICT (workspace_id, kind, dim, day, chunk) DO UPDATE SET bits = k.bits | EXCLUDED.bits),
+       gain AS (SELECT u.d, u.k, u.m, sum(bit_count(u.mask & ~coalesce(x.bits, ${ZERO}))) AS n
+                FROM u LEFT JOIN kpi_day_people x ON x.workspace_id = $1 AND x.kind = u.k AND x.dim = u.m AND x.day = u.d AND x.chunk = u.chunk
+                GROUP BY 1, 2, 3)
+       ${COUNT_UPSERT}`,
       [ws, JSON.stringify(rows.map(([d, k, m, o]) => ({ d, k, m, o })))],
     );
   }
@@ -297,9 +322,13 @@ export class KpiSetRepository {
     if (!rows.length) return;
     await em.query(
       `WITH c AS (SELECT u.d, u.k, u.m, u.o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1)) AS mask
-                  FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int) GROUP BY 1, 2, 3, 4)
-       UPDATE kpi_day_people x SET bits = x.bits & ~c.mask FROM c
-       WHERE x.workspace_id = $1 AND x.kind = c.k AND x.dim = c.m AND x.day = c.d AND x.chunk = c.chunk`,
+                  FROM jsonb_to_recordset($2::jsonb) AS u(d date, k smallint, m text, o int) GROUP BY 1, 2, 3, 4),
+       up AS (UPDATE kpi_day_people x SET bits = x.bits & ~c.mask FROM c
+              WHERE x.workspace_id = $1 AND x.kind = c.k AND x.dim = c.m AND x.day = c.d AND x.chunk = c.chunk),
+       gain AS (SELECT c.d, c.k, c.m, -sum(bit_count(x.bits & c.mask)) AS n
+                FROM c JOIN kpi_day_people x ON x.workspace_id = $1 AND x.kind = c.k AND x.dim = c.m AND x.day = c.d AND x.chunk = c.chunk
+                GROUP BY 1, 2, 3)
+       ${COUNT_UPSERT}`,
       [ws, JSON.stringify(rows.map(([d, k, m, o]) => ({ d, k, m, o })))],
     );
   }
@@ -433,7 +462,8 @@ export class KpiSetRepository {
     const dim = dimension(breakdown, filter);
     const ld = buckets.map((b) => b.localStart.slice(0, 10));
     const le = buckets.map((b) => b.localEnd.slice(0, 10));
-    const minus = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) - n * 86_400_000).toISOString().slice(0, 10);
+    const plus = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+    const minus = (d: string, n: number) => plus(d, -n);
     // Distinct people of each bucket (and kind): OR the bucket's days per chunk, then count bits.
     const distinct = (starts: string[], kinds: number[], cols: string) =>
       em.query(
@@ -445,7 +475,25 @@ export class KpiSetRepository {
          GROUP BY x.i, x.k`,
         [ws, starts, le, kinds, ...dim.params],
       );
-    if (families.has('ppl')) {
+    const single = oneDimPerKey(breakdown, filter);
+    // The day counts: one row per day, kind and dimension (exact when a key reads one dimension).
+    const counted = (kinds: number[], cols: string, starts = ld) =>
+      em.query(
+        `SELECT b.i, ${dim.key} AS k, ${cols}
+         FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+         JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le
+         GROUP BY 1, 2`,
+        [ws, starts, le, kinds, ...dim.params],
+      );
+    const oneDay = ld.every((d, j) => le[j] === plus(d, 1));
+    if (families.has('ppl') && single && oneDay) {
+      add(
+        await counted(
+          [SetKind.ACTIVE, SetKind.INTERACTING, SetKind.BUYER],
+          `sum(d.people) FILTER (WHERE d.kind = ${SetKind.ACTIVE}) AS active, sum(d.people) FILTER (WHERE d.kind = ${SetKind.INTERACTING}) AS interacting, sum(d.people) FILTER (WHERE d.kind = ${SetKind.BUYER}) AS buyers`,
+        ),
+      );
+    } else if (families.has('ppl')) {
       add(
         await distinct(
           ld,
@@ -456,7 +504,12 @@ export class KpiSetRepository {
     }
     if (families.has('wau')) add(await distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
     if (families.has('mau')) add(await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
-    if (families.has('dau')) {
+    // Each person has one acquisition day per dimension: new people add up over days and dimensions.
+    if (families.has('prof')) add(await counted([SetKind.NEW], 'sum(d.people) AS new'));
+    if (families.has('dau') && single) {
+      // Each day's distinct people, summed over the bucket's days.
+      add(await counted([SetKind.ACTIVE], 'sum(d.people) AS "dauSum"'));
+    } else if (families.has('dau')) {
       // Each day's distinct people, summed over the bucket's days.
       add(
         await em.query(
@@ -501,7 +554,7 @@ export class KpiSetRepository {
   private async running(em: EntityManager, ws: string, buckets: Bucket[], dim: { key: string; where: string; params: unknown[] }, what: 'people' | 'revenue'): Promise<Record<string, unknown>[]> {
     const people = what === 'people';
     const src = people
-      ? { table: 'kpi_day_people', value: 'bit_count(d.bits)', where: `d.kind = ${SetKind.NEW}`, at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' }
+      ? { table: 'kpi_day_counts', value: 'd.people', where: `d.kind = ${SetKind.NEW}`, at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' }
       : { table: 'kpi_quarter_totals', value: 'd.revenue', where: 'true', at: 'd.quarter', lo: '$2::timestamptz[]', hi: '$3::timestamptz[]' };
     const out = people ? `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before, coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "atEnd"` : `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "cumGmv"`;
     return em.query(
@@ -621,7 +674,7 @@ function dimsOf(e: Pick<BatchEvent, 'channel' | 'context'>): string[] {
  * The dimension rows a query reads and the key it groups them by. Parameters start at $5 ($1
  * workspace, $2–$4 taken by each statement); a statement that does not use $4 binds it to null.
  */
-function dimension(breakdown: Breakdown, filter: KpiFilterSpec): { key: string; where: string; params: unknown[] } {
+export function dimension(breakdown: Breakdown, filter: KpiFilterSpec): { key: string; where: string; params: unknown[] } {
   if (filter.channels?.length) return { key: breakdown === 'CHANNEL' ? 'substr(d.dim, 3)' : `''`, where: `d.dim = ANY($5::text[])`, params: [filter.channels.map((c) => `c:${c}`)] };
   if (filter.touchpoints?.length) return { key: breakdown === 'TOUCHPOINT' ? 'substr(d.dim, 3)' : `''`, where: `d.dim = ANY($5::text[])`, params: [filter.touchpoints.map((t) => `t:${t}`)] };
   if (breakdown === 'CHANNEL') return { key: 'substr(d.dim, 3)', where: `left(d.dim, 2) = 'c:' AND $5::text IS NULL`, params: [null] };

@@ -19,6 +19,8 @@ export const GROWING_TABLES = [
   'kpi_activity',
   'kpi_profiles',
   'kpi_day_people',
+  'kpi_day_counts',
+  'kpi_hour_counts',
   'kpi_quarter_totals',
   'kpi_buyers',
   'stage_transitions',
