@@ -12,7 +12,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   and SESSIONS read. A batch adds what its rows add to each person's hour; a merge subtracts what
  *   two people shared in an hour; a rebuild subtracts the rows it deletes before adding them again.
  *
- * Both are filled from what they summarise; the BI views read them.
+ * - `kpi_person_days`: each person's active local days per dimension (day numbers), from which a
+ *   batch, a merge or a rebuild knows which days of the 7- and 30-day windows (WAU, MAU) it changes;
+ *   the window counts go into `kpi_day_counts` under kinds 20 (7 days) and 21 (30 days).
+ *
+ * All are filled from what they summarise; the BI views read them.
  */
 export class KpiCarriedCounts1764700000000 implements MigrationInterface {
   name = 'KpiCarriedCounts1764700000000';
@@ -56,11 +60,45 @@ export class KpiCarriedCounts1764700000000 implements MigrationInterface {
                count(DISTINCT a.profile_id) FILTER (WHERE a.orders > 0), ${sessions}
         FROM kpi_activity a GROUP BY 1, 2, 3`);
     }
+    await q.query(`
+      CREATE TABLE kpi_person_days (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        profile_id    uuid NOT NULL,
+        days          jsonb NOT NULL,
+        PRIMARY KEY (workspace_id, profile_id)
+      )`);
+    await q.query(
+      `COMMENT ON TABLE kpi_person_days IS 'per person: dimension -> active local days (days since 1970-01-01, the days of their bits in kpi_day_people); profile_id follows merges'`,
+    );
+    // Every active bit of the day sets, as (workspace, dimension, day, ordinal).
+    await q.query(`
+      CREATE TEMPORARY TABLE active_bits AS
+      SELECT d.workspace_id, d.dim, d.day, d.chunk * 4096 + i AS o
+      FROM kpi_day_people d CROSS JOIN LATERAL generate_series(0, 4095) i
+      WHERE d.kind = 0 AND get_bit(d.bits, i) = 1`);
+    await q.query(`
+      INSERT INTO kpi_person_days (workspace_id, profile_id, days)
+      SELECT x.workspace_id, k.profile_id, jsonb_object_agg(x.dim, x.days)
+      FROM (SELECT workspace_id, o, dim, jsonb_agg(day - DATE '1970-01-01' ORDER BY day) AS days FROM active_bits GROUP BY 1, 2, 3) x
+      JOIN kpi_profiles k ON k.workspace_id = x.workspace_id AND k.ordinal = x.o
+      GROUP BY 1, 2`);
+    for (const [kind, n] of [
+      [20, 7],
+      [21, 30],
+    ] as const) {
+      await q.query(`
+        INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+        SELECT b.workspace_id, ${kind}, b.dim, b.day + k, count(DISTINCT b.o)
+        FROM active_bits b CROSS JOIN generate_series(0, ${n - 1}) k
+        GROUP BY 1, 2, 3, 4`);
+    }
+    await q.query(`DROP TABLE active_bits`);
     await replaceViews(q, VIEWS);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await replaceViews(q, OLD_VIEWS);
+    await q.query(`DROP TABLE kpi_person_days`);
     await q.query(`DROP TABLE kpi_hour_counts`);
     await q.query(`DROP TABLE kpi_day_counts`);
   }

@@ -74,7 +74,7 @@ describe('siyu seed (embedded or PostgreSQL)', () => {
 describe('siyu recompute', () => {
   const service = () => t.app.services.recompute;
   const dropRollups = async () => {
-    for (const table of ['kpi_activity', 'kpi_profiles', 'kpi_day_people', 'kpi_day_counts', 'kpi_hour_counts', 'kpi_quarter_totals', 'kpi_buyers', 'kpi_rollup_state']) {
+    for (const table of ['kpi_activity', 'kpi_profiles', 'kpi_day_people', 'kpi_day_counts', 'kpi_hour_counts', 'kpi_person_days', 'kpi_quarter_totals', 'kpi_buyers', 'kpi_rollup_state']) {
       await t.app.db.dataSource.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [ws]);
     }
   };

@@ -252,7 +252,7 @@ async function countDrift(ws: string): Promise<string[]> {
   const db = t.app.db.dataSource.manager;
   const days: { kind: number; dim: string; day: string; kept: number; bits: number }[] = await db.query(
     `SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(b.n, 0) AS bits
-     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1) c
+     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind < 20) c
      FULL JOIN (SELECT kind, dim, day, sum(bit_count(bits))::int AS n FROM kpi_day_people WHERE workspace_id = $1 GROUP BY 1, 2, 3) b USING (kind, dim, day)
      WHERE coalesce(c.people, 0) <> coalesce(b.n, 0)`,
     [ws],
@@ -269,8 +269,23 @@ async function countDrift(ws: string): Promise<string[]> {
      WHERE k.dim IS NULL OR r.dim IS NULL OR (k.active, k.interacting, k.buyers, k.sessions) <> (r.active, r.interacting, r.buyers, r.sessions)`,
     [ws],
   );
+  // WAU/MAU window counts (kinds 20, 21) against the OR of the 7 or 30 days' active sets.
+  const windows: { kind: number; dim: string; day: string; kept: number; bits: number }[] = await db.query(
+    `WITH w(kind, n) AS (VALUES (20, 7), (21, 30)),
+     b AS (SELECT w.kind, d.dim, e.day, d.chunk, bit_or(d.bits) AS u
+           FROM w CROSS JOIN (SELECT DISTINCT day FROM kpi_day_people WHERE workspace_id = $1) a
+           CROSS JOIN LATERAL generate_series(a.day, a.day + w.n - 1, interval '1 day') e(day)
+           JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = 0 AND d.day > e.day::date - w.n AND d.day <= e.day::date
+           GROUP BY 1, 2, 3, 4),
+     r AS (SELECT kind, dim, day::date AS day, sum(bit_count(u))::int AS n FROM b GROUP BY 1, 2, 3)
+     SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
+     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind >= 20) c FULL JOIN r USING (kind, dim, day)
+     WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
+    [ws],
+  );
   return [
     ...days.map((d) => `day ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, bits ${d.bits}`),
+    ...windows.map((d) => `window ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...hours.map((h) => `hour ${new Date(h.hour).toISOString()} ${h.dim}: kept ${h.kept}, recount ${h.want}`),
   ];
 }

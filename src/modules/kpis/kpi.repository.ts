@@ -4,6 +4,7 @@ import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
 import { HourDeltas, hourMeasures, hourRows, toHourRow } from './kpi.hours';
+import { KpiWindowRepository } from './kpi.windows';
 import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -68,6 +69,7 @@ interface ActivityRow {
 /** SQL of the KPI module: rollup maintenance in the ingest transaction and base measures. */
 export class KpiRepository {
   readonly sets = new KpiSetRepository();
+  readonly windows = new KpiWindowRepository();
 
   /** Folds the rollups of profiles merged away into their survivors (two statements). */
   async foldMerges(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
@@ -93,6 +95,7 @@ export class KpiRepository {
     // Acquisition days: both sides' NEW bits go before the move; the survivor's are set again after the fold.
     await this.sets.moveNew(em, ws, tz, [...rows.values()].map((r) => ({ o: r.o, was: r })));
     await this.sets.moveBits(em, ws, moves);
+    await this.windows.fold(em, ws, merged);
     // Hour counts: the hours a merged-away person shares with their survivor count them once now.
     const pooled = (
       (await em.query(
@@ -206,6 +209,7 @@ export class KpiRepository {
       changed.map((r) => ({ o: ordinal.get(r.p)!, was: before.get(r.p), now: r })),
     );
     await this.sets.addPeople(em, ws, tz, events, ordinal);
+    await this.windows.add(em, ws, tz, events);
     await this.sets.addOrders(em, ws, tz, events, ordinal);
     if (opts.totals !== false) await this.sets.addTotals(em, ws, events, npsScoreOf);
   }
@@ -222,6 +226,7 @@ export class KpiRepository {
       ((await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids])) as { p: string; o: number }[]).map((r) => [r.p, r.o]),
     );
     await this.sets.clearBits(em, ws, [...reuse].map(([id, o]) => ({ id, o })));
+    await this.windows.drop(em, ws, ids);
     await em.query(`DELETE FROM kpi_buyers WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     const gone: { h: Date; p: string; c: string; t: string; it: number; or: number }[] = await em.query(
       `WITH d AS (DELETE FROM kpi_activity WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])

@@ -3,6 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
+import { WINDOW_KIND } from './kpi.windows';
 
 /**
  * Rollups at the grain of the answer (DESIGN §5):
@@ -502,8 +503,10 @@ export class KpiSetRepository {
         ),
       );
     }
-    if (families.has('wau')) add(await distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
-    if (families.has('mau')) add(await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
+    // WAU and MAU: the window count of each bucket's last day (kpi.windows.ts), or the OR of its days.
+    const lastDays = le.map((d) => minus(d, 1));
+    if (families.has('wau')) add(single ? await counted([WINDOW_KIND[7]], 'sum(d.people) AS wau', lastDays) : await distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
+    if (families.has('mau')) add(single ? await counted([WINDOW_KIND[30]], 'sum(d.people) AS mau', lastDays) : await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
     // Each person has one acquisition day per dimension: new people add up over days and dimensions.
     if (families.has('prof')) add(await counted([SetKind.NEW], 'sum(d.people) AS new'));
     if (families.has('dau') && single) {

@@ -21,6 +21,7 @@ export const GROWING_TABLES = [
   'kpi_day_people',
   'kpi_day_counts',
   'kpi_hour_counts',
+  'kpi_person_days',
   'kpi_quarter_totals',
   'kpi_buyers',
   'stage_transitions',
