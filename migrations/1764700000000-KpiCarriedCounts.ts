@@ -13,8 +13,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   two people shared in an hour; a rebuild subtracts the rows it deletes before adding them again.
  *
  * - `kpi_person_days`: each person's active local days per dimension (day numbers), from which a
- *   batch, a merge or a rebuild knows which days of the 7- and 30-day windows (WAU, MAU) it changes;
- *   the window counts go into `kpi_day_counts` under kinds 20 (7 days) and 21 (30 days).
+ *   batch, a merge or a rebuild knows which counts of the day measures that depend on a person's
+ *   own days it changes; they go into `kpi_day_counts`: kinds 20 and 21 (people active in the 7 and
+ *   30 days ending with the day: WAU, MAU), 22 (active on the day and the day before: churn), 23
+ *   (wake-ups) and 24 (changes of the number of silent people).
  *
  * All are filled from what they summarise; the BI views read them.
  */
@@ -92,6 +94,23 @@ export class KpiCarriedCounts1764700000000 implements MigrationInterface {
         FROM active_bits b CROSS JOIN generate_series(0, ${n - 1}) k
         GROUP BY 1, 2, 3, 4`);
     }
+    // Churn (active on the day and the day before), wake-ups (31+ days after the active day before)
+    // and silence changes (+1 thirty-one days after an active day with no later one by then, −1 the
+    // day after the next active day): src/modules/kpis/kpi.windows.ts `parts`.
+    await q.query(`
+      CREATE TEMPORARY TABLE active_runs AS
+      SELECT workspace_id, dim, o, day, lag(day) OVER w AS prev, lead(day) OVER w AS next
+      FROM (SELECT DISTINCT workspace_id, dim, o, day FROM active_bits) a
+      WINDOW w AS (PARTITION BY workspace_id, dim, o ORDER BY day)`);
+    await q.query(`
+      INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+      SELECT workspace_id, kind, dim, day, sum(n) FROM (
+        SELECT workspace_id, 22 AS kind, dim, day, 1 AS n FROM active_runs WHERE prev = day - 1
+        UNION ALL SELECT workspace_id, 23, dim, day, 1 FROM active_runs WHERE prev <= day - 31
+        UNION ALL SELECT workspace_id, 24, dim, day + 31, 1 FROM active_runs WHERE next IS NULL OR next >= day + 31
+        UNION ALL SELECT workspace_id, 24, dim, next + 1, -1 FROM active_runs WHERE next >= day + 31) x
+      GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0`);
+    await q.query(`DROP TABLE active_runs`);
     await q.query(`DROP TABLE active_bits`);
     await replaceViews(q, VIEWS);
   }

@@ -279,7 +279,7 @@ async function countDrift(ws: string): Promise<string[]> {
            GROUP BY 1, 2, 3, 4),
      r AS (SELECT kind, dim, day::date AS day, sum(bit_count(u))::int AS n FROM b GROUP BY 1, 2, 3)
      SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
-     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind >= 20) c FULL JOIN r USING (kind, dim, day)
+     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind IN (20, 21)) c FULL JOIN r USING (kind, dim, day)
      WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
     [ws],
   );

@@ -99,18 +99,6 @@ function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
   return out;
 }
 
-/** The existing `kpi_activity` rows of some (hour, person) pairs. */
-export async function hourRows(em: EntityManager, ws: string, pairs: { h: string; p: string }[]): Promise<HourRow[]> {
-  if (!pairs.length) return [];
-  const rows: { h: Date; p: string; c: string; t: string; it: number; or: number }[] = await em.query(
-    `SELECT a.hour AS h, a.profile_id AS p, a.channel AS c, a.touchpoint AS t, a.interactions AS it, a.orders AS "or"
-     FROM (SELECT DISTINCT u.h, u.p FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid)) u
-     JOIN kpi_activity a ON a.workspace_id = $1 AND a.hour = u.h AND a.profile_id = u.p`,
-    [ws, JSON.stringify(pairs)],
-  );
-  return rows.map(toHourRow);
-}
-
 export function toHourRow(r: { h: Date | string; p: string; c: string; t: string; it: number | string; or: number | string }): HourRow {
   return { h: new Date(r.h).toISOString(), p: r.p, c: r.c, t: r.t, it: Number(r.it), or: Number(r.or) };
 }

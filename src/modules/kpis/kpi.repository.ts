@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
-import { HourDeltas, hourMeasures, hourRows, toHourRow } from './kpi.hours';
+import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
 import { localDate } from '../../shared/zone';
 
@@ -174,23 +174,28 @@ export class KpiRepository {
       const f = first.get(e.profileId);
       if (!f || ts < f.ts || (ts === f.ts && (e.channel < f.c || (e.channel === f.c && t < f.t)))) first.set(e.profileId, { ts, c: e.channel, t });
     }
-    // Hour counts: each person's part of an hour with the batch's rows added to the ones they had.
-    const had = await hourRows(em, ws, [...rows.values()].map((r) => ({ h: r.h, p: r.p })));
-    const hours = new HourDeltas();
-    hours.change(had, [...had, ...[...rows.values()].map((r) => ({ h: new Date(r.h).toISOString(), p: r.p, c: r.c, t: r.t, it: r.it, or: r.or }))]);
-    await hours.write(em, ws);
-    await em.query(
-      `INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors)
+    // The rows the batch's people had in its hours come back as they were before the statement.
+    const had: { h: Date; p: string; c: string; t: string; it: number; or: number }[] = await em.query(
+      `WITH had AS (SELECT a.hour AS h, a.profile_id AS p, a.channel AS c, a.touchpoint AS t, a.interactions AS it, a.orders AS "or"
+                    FROM (SELECT DISTINCT u.h, u.p FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid)) u
+                    JOIN kpi_activity a ON a.workspace_id = $1 AND a.hour = u.h AND a.profile_id = u.p),
+       up AS (INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors)
        SELECT $1, u.h, u.p, u.c, u.t, u.ev, u.it, u.or, u.rv, u.nr, u.np, u.nd
        FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid, c text, t text, ev int, it int, "or" int, rv numeric, nr int, np int, nd int)
        ON CONFLICT (workspace_id, hour, profile_id, channel, touchpoint) DO UPDATE SET
          events = k.events + EXCLUDED.events, interactions = k.interactions + EXCLUDED.interactions, orders = k.orders + EXCLUDED.orders,
          revenue = k.revenue + EXCLUDED.revenue, nps_responses = k.nps_responses + EXCLUDED.nps_responses,
-         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
+         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors)
+       SELECT * FROM had`,
       [ws, JSON.stringify([...rows.values()])],
     );
-    const ordinal = await this.sets.ordinals(em, ws, tz, [...first.keys()], opts.reuse);
+    // Hour counts: each person's part of an hour with the batch's rows added to the ones they had.
+    const hadRows = had.map(toHourRow);
+    const hours = new HourDeltas();
+    hours.change(hadRows, [...hadRows, ...[...rows.values()].map((r) => ({ h: r.h, p: r.p, c: r.c, t: r.t, it: r.it, or: r.or }))]);
+    await hours.write(em, ws);
     const before = await this.sets.acquisitions(em, ws, [...first.keys()]);
+    const ordinal = await this.sets.ordinals(em, ws, tz, [...first.keys()], opts.reuse, before);
     // Rows inserted or moved earlier come back: their acquisition-day bits move with them.
     const changed: { p: string; ts: Date; c: string; t: string }[] = await em.query(
       `WITH up AS (INSERT INTO kpi_profiles AS k (workspace_id, profile_id, first_ts, first_channel, first_touchpoint, ordinal)

@@ -3,7 +3,9 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { WINDOW_KIND } from './kpi.windows';
+import { CARRIED_KIND, WINDOW_KIND } from './kpi.windows';
+
+const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /**
  * Rollups at the grain of the answer (DESIGN §5):
@@ -128,10 +130,13 @@ export class KpiSetRepository {
   }
 
   /** Ordinals of people, handing out new ones (from `reuse` when given) to those without. */
-  async ordinals(em: EntityManager, ws: string, tz: string, ids: string[], reuse?: Map<string, number>): Promise<Map<string, number>> {
+  async ordinals(em: EntityManager, ws: string, tz: string, ids: string[], reuse?: Map<string, number>, known?: Map<string, Acquisition>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (!ids.length) return out;
-    const rows: { p: string; o: number }[] = await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    // `known`: the people's acquisition rows, already read by the caller (their ordinals are in them).
+    const rows: { p: string; o: number }[] = known
+      ? [...known].map(([p, a]) => ({ p, o: a.o }))
+      : await em.query(`SELECT profile_id AS p, ordinal AS o FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
     for (const r of rows) out.set(r.p, r.o);
     const missing = ids.filter((id) => !out.has(id) && !reuse?.has(id));
     for (const id of ids) if (!out.has(id) && reuse?.has(id)) out.set(id, reuse.get(id)!);
@@ -529,7 +534,10 @@ export class KpiSetRepository {
         ),
       );
     }
-    if (families.has('ord') || families.has('rep') || families.has('churn') || families.has('wake')) add(await this.history(em, ws, buckets, families, dim));
+    // Churn and wake-ups of single days: the carried counts (kpi.windows.ts); otherwise the OR of the history.
+    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || ((f === 'churn' || f === 'wake') && !(single && oneDay))));
+    if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
+    if (single && oneDay && (families.has('churn') || families.has('wake'))) add(await this.dayChanges(em, ws, ld, families, dim));
     if (families.has('base')) add(await this.running(em, ws, buckets, dim, 'people'));
     if (families.has('cum')) add(await this.running(em, ws, buckets, dim, 'revenue'));
     for (const n of [1, 7, 30]) if (families.has(`ret${n}`)) add(await this.retention(em, ws, buckets, n, today, breakdown, filter));
@@ -608,6 +616,57 @@ export class KpiSetRepository {
    * the days before the first bucket once (`pre`), and the buckets before each one by a running OR
    * over buckets, so the cost is (days of history + buckets) × chunks, never events or people.
    */
+  /**
+   * CHURN_RATE and SILENT_WAKEUP_RATE of single days from the carried counts: the day before's
+   * active people minus those active on both days; silent people as the running sum of silence
+   * changes up to the day (summed once before the first day), wake-ups as counted.
+   */
+  private async dayChanges(em: EntityManager, ws: string, days: string[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    const first = days.reduce((a, d) => (d < a ? d : a), days[0]);
+    const last = days.reduce((a, d) => (d > a ? d : a), days[0]);
+    const rows: { day: string; kind: number; k: string; n: string }[] = await em.query(
+      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day, d.kind, ${dim.key} AS k, sum(d.people) AS n FROM kpi_day_counts d
+       WHERE d.workspace_id = $1 AND d.kind = ANY($2::smallint[]) AND ${dim.where} AND d.day >= $3::date - 1 AND d.day <= $4::date
+       GROUP BY 1, 2, 3`,
+      [ws, [SetKind.ACTIVE, CARRIED_KIND.both, CARRIED_KIND.woken, CARRIED_KIND.silence], first, last, ...dim.params],
+    );
+    const at = new Map(rows.map((r) => [`${r.kind}|${r.k}|${r.day}`, Number(r.n)]));
+    const keys = [...new Set(rows.map((r) => r.k))];
+    const prev = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    if (families.has('churn')) {
+      days.forEach((d, j) => {
+        for (const k of keys) {
+          const was = at.get(`${SetKind.ACTIVE}|${k}|${prev(d)}`);
+          if (was) out.push({ i: j + 1, k, prevActive: was, churned: was - (at.get(`${CARRIED_KIND.both}|${k}|${d}`) ?? 0) });
+        }
+      });
+    }
+    if (families.has('wake')) {
+      const before: { k: string; n: string }[] = await em.query(
+        `SELECT ${dim.key} AS k, sum(d.people) AS n FROM kpi_day_counts d
+         WHERE d.workspace_id = $1 AND d.kind = ${CARRIED_KIND.silence} AND ${dim.where} AND d.day < $3::date AND $2::text IS NULL AND $4::text IS NULL
+         GROUP BY 1`,
+        [ws, null, first, null, ...dim.params],
+      );
+      const base = new Map(before.map((r) => [r.k, Number(r.n)]));
+      for (const k of new Set([...keys, ...base.keys()])) {
+        // Silent people on each day: what was silent before the first day plus the changes up to it.
+        let run = base.get(k) ?? 0;
+        const silent = new Map<string, number>();
+        for (let d = first; d <= last; d = next(d)) {
+          run += at.get(`${CARRIED_KIND.silence}|${k}|${d}`) ?? 0;
+          silent.set(d, run);
+        }
+        days.forEach((d, j) => {
+          const n = silent.get(d) ?? 0;
+          if (n) out.push({ i: j + 1, k, silent: n, woken: at.get(`${CARRIED_KIND.woken}|${k}|${d}`) ?? 0 });
+        });
+      }
+    }
+    return out;
+  }
+
   private async history(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
     const z = (x: string) => `coalesce(${x}, ${ZERO})`;
     const cols: string[] = [];
