@@ -17,6 +17,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   own days it changes; they go into `kpi_day_counts`: kinds 20 and 21 (people active in the 7 and
  *   30 days ending with the day: WAU, MAU), 22 (active on the day and the day before: churn), 23
  *   (wake-ups) and 24 (changes of the number of silent people).
+ * - `kpi_person_refs`, `kpi_inviter_days`: referral day sets kept per person (src/modules/kpis/
+ *   kpi.refs.ts). Not backfilled: a workspace with referral relations keeps answering the referral
+ *   KPIs from `relations` (`kpi_rollup_state.refs_ready` false) until `siyu recompute --parts kpis`.
  *
  * All are filled from what they summarise; the BI views read them.
  */
@@ -112,11 +115,40 @@ export class KpiCarriedCounts1764700000000 implements MigrationInterface {
       GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0`);
     await q.query(`DROP TABLE active_runs`);
     await q.query(`DROP TABLE active_bits`);
+    await q.query(`
+      CREATE TABLE kpi_person_refs (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        profile_id    uuid NOT NULL,
+        state         jsonb NOT NULL,
+        PRIMARY KEY (workspace_id, profile_id)
+      )`);
+    await q.query(
+      `COMMENT ON TABLE kpi_person_refs IS 'per person with referral relations: what they put into the referral day sets (kinds 6, 7, 9 of kpi_day_people) and inviter references (kpi_inviter_days), so a refresh takes exactly that out again'`,
+    );
+    await q.query(`
+      CREATE TABLE kpi_inviter_days (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        inviter       uuid NOT NULL,
+        day           date NOT NULL,
+        dim           text NOT NULL,
+        invitees      integer NOT NULL,
+        PRIMARY KEY (workspace_id, inviter, day, dim)
+      )`);
+    await q.query(`COMMENT ON TABLE kpi_inviter_days IS 'per inviter (profile id, follows merges through a refresh), acquisition day and dimension of the people they invited: how many (kpi_day_counts kind 8 counts the rows above 0)'`);
+    // Referral day sets start empty: workspaces with referral relations answer ORGANIC_SHARE,
+    // FISSION_COEFFICIENT and REFERRAL_RATE from relations until \`siyu recompute --parts kpis\`.
+    await q.query(`ALTER TABLE kpi_rollup_state ADD COLUMN refs_ready boolean NOT NULL DEFAULT true`);
+    await q.query(`UPDATE kpi_rollup_state s SET refs_ready = false WHERE EXISTS (SELECT 1 FROM relations r WHERE r.workspace_id = s.workspace_id AND r.kind IN ('invited', 'referred', 'shared_to'))`);
     await replaceViews(q, VIEWS);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await replaceViews(q, OLD_VIEWS);
+    await q.query(`ALTER TABLE kpi_rollup_state DROP COLUMN refs_ready`);
+    await q.query(`DELETE FROM kpi_day_people WHERE kind IN (6, 7, 9)`);
+    await q.query(`DELETE FROM kpi_day_counts WHERE kind IN (6, 7, 8, 9)`);
+    await q.query(`DROP TABLE kpi_inviter_days`);
+    await q.query(`DROP TABLE kpi_person_refs`);
     await q.query(`DROP TABLE kpi_person_days`);
     await q.query(`DROP TABLE kpi_hour_counts`);
     await q.query(`DROP TABLE kpi_day_counts`);

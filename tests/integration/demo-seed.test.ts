@@ -74,13 +74,33 @@ describe('siyu seed (embedded or PostgreSQL)', () => {
 describe('siyu recompute', () => {
   const service = () => t.app.services.recompute;
   const dropRollups = async () => {
-    for (const table of ['kpi_activity', 'kpi_profiles', 'kpi_day_people', 'kpi_day_counts', 'kpi_hour_counts', 'kpi_person_days', 'kpi_quarter_totals', 'kpi_buyers', 'kpi_rollup_state']) {
+    for (const table of ['kpi_activity', 'kpi_profiles', 'kpi_day_people', 'kpi_day_counts', 'kpi_hour_counts', 'kpi_person_days', 'kpi_person_refs', 'kpi_inviter_days', 'kpi_quarter_totals', 'kpi_buyers', 'kpi_rollup_state']) {
       await t.app.db.dataSource.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [ws]);
     }
   };
 
-  it('rebuilds deleted KPI rollups to identical answers', async () => {
+  /**
+   * The state carried forward at ingest, in the terms a rebuild from scratch must reproduce (person
+   * ordinals are handed out again, so states are compared without them).
+   */
+  const carried = async () => {
+    const q = (sql: string) => t.app.db.dataSource.query(sql, [ws]) as Promise<unknown[]>;
+    return {
+      dayCounts: await q(`SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, people FROM kpi_day_counts WHERE workspace_id = $1 AND people <> 0 ORDER BY 1, 2, 3`),
+      hourCounts: await q(
+        `SELECT dim, hour, active, interacting, buyers, sessions FROM kpi_hour_counts WHERE workspace_id = $1 AND (active, interacting, buyers, sessions) <> (0, 0, 0, 0) ORDER BY 1, 2`,
+      ),
+      personDays: await q(`SELECT profile_id, days FROM kpi_person_days WHERE workspace_id = $1 ORDER BY 1`),
+      refs: await q(`SELECT profile_id, state - 'o' AS state FROM kpi_person_refs WHERE workspace_id = $1 ORDER BY 1`),
+      inviters: await q(`SELECT inviter, to_char(day, 'YYYY-MM-DD') AS day, dim, invitees FROM kpi_inviter_days WHERE workspace_id = $1 AND invitees <> 0 ORDER BY 1, 2, 3`),
+    };
+  };
+
+  it('rebuilds deleted KPI rollups to identical answers, and the carried counts to what ingest carried', async () => {
     const before = await answers();
+    const state = await carried();
+    expect(state.refs.length).toBeGreaterThan(10);
+    expect(state.dayCounts.length).toBeGreaterThan(1000);
     await dropRollups();
     expect((await answers()).ACTIVE_USERS[0]).toBe(0);
     const r = await service().run(ws, { parts: ['kpis'], chunk: 64 });
@@ -88,6 +108,7 @@ describe('siyu recompute', () => {
     expect(r.parts[0]).toEqual(expect.objectContaining({ part: 'kpis', finished: true, resumedAt: 0 }));
     expect(r.parts[0].done).toBe(r.parts[0].total);
     expect(await answers()).toEqual(before);
+    expect(await carried()).toEqual(state);
     expect(await service().pending(ws)).toEqual([]);
   });
 

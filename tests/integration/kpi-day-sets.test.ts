@@ -20,7 +20,7 @@ const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GM
 /** Metrics of each buyer's first and second order: by channel and in total (a filter on several channels reads kpi_activity). */
 const ORDER_METRICS: KpiMetric[] = ['FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV'];
 /** Retention: acquisition by the first event overall, so the two-channel filter is checked in kpi-recompute's way only by total and channel. */
-const RETENTION: KpiMetric[] = ['RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30', 'GROWTH_RATE', 'DAU_SHARE', 'REVENUE_PER_PROFILE', 'NEW_PROFILES'];
+const RETENTION: KpiMetric[] = ['RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30', 'GROWTH_RATE', 'DAU_SHARE', 'REVENUE_PER_PROFILE', 'NEW_PROFILES', 'ORGANIC_SHARE', 'FISSION_COEFFICIENT', 'REFERRAL_RATE'];
 
 function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput[] {
   const r = rng(seed);
@@ -40,7 +40,12 @@ function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput
       // The member is seen in the anonymous visitor's hour too: once merged, that hour counts them once.
       if (merge && j === 0) ev([member], ts + 20_000, { name: r.chance(0.5) ? 'Liked' : 'Product Viewed' });
       const roll = r.next();
-      if (roll < 0.2) ev(ids, ts, { name: 'Order Completed', properties: { revenue: Math.round((5 + r.next() * 300) * 100) / 100 } });
+      // Referrals, with inviters who are themselves merged or not (someone else of the data set).
+      const other = { type: 'member_id', value: `DS${seed}-${r.int(70)}` };
+      if (roll < 0.06) ev(ids, ts, { name: 'Invite Accepted', properties: { inviter: other } });
+      else if (roll < 0.09) ev(ids, ts, { name: 'Product Viewed', context: { referrer: other } });
+      else if (roll < 0.12) ev(ids, ts, { name: 'Content Shared', context: { sharedBy: other } });
+      else if (roll < 0.2) ev(ids, ts, { name: 'Order Completed', properties: { revenue: Math.round((5 + r.next() * 300) * 100) / 100 } });
       else if (roll < 0.3) ev(ids, ts, { name: 'NPS Submitted', properties: { score: r.int(11) } });
       else if (roll < 0.5) ev(ids, ts, { name: r.pick([...INTERACTIONS]) });
       else ev(ids, ts);
@@ -75,7 +80,14 @@ interface Raw {
 }
 
 /** Each metric for one local day (and channel, or everyone), from raw events only. */
-function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | null, today = ''): number | null {
+interface Rel {
+  kind: string;
+  from: string;
+  to: string;
+  day: string;
+}
+
+function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | null, today = '', rels: Rel[] = []): number | null {
   const of = (from: string, to: string) => rows.filter((x) => x.day >= from && x.day <= to && (channel === null || x.ch === channel));
   const inDay = of(day, day);
   const people = (xs: Raw[]) => new Set(xs.map((x) => x.p)).size;
@@ -112,7 +124,29 @@ function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | n
     }
     return [...first.values()].filter((f) => channel === null || f.ch === channel).map((f) => f.day);
   };
+  const firstOf = () => {
+    const first = new Map<string, Raw>();
+    for (const x of rows) {
+      const f = first.get(x.p);
+      if (!f || x.t < f.t || (x.t === f.t && x.ch < f.ch)) first.set(x.p, x);
+    }
+    return first;
+  };
   switch (metric) {
+    case 'ORGANIC_SHARE':
+    case 'FISSION_COEFFICIENT': {
+      const fresh = [...firstOf().values()].filter((f) => f.day === day && (channel === null || f.ch === channel)).map((f) => f.p);
+      const into = (p: string, kinds: string[]) => rels.filter((x) => x.to === p && kinds.includes(x.kind));
+      if (metric === 'ORGANIC_SHARE') return ratio(fresh.filter((p) => !into(p, ['invited', 'referred']).length).length, fresh.length);
+      const invited = fresh.filter((p) => into(p, ['invited']).length);
+      return ratio(invited.length, new Set(invited.flatMap((p) => into(p, ['invited']).map((x) => x.from))).size);
+    }
+    case 'REFERRAL_RATE': {
+      // Referrers keyed by their own first channel; active people by the day's activity.
+      const first = firstOf();
+      const referrers = new Set(rels.filter((x) => x.day === day && first.has(x.from) && (channel === null || first.get(x.from)!.ch === channel)).map((x) => x.from));
+      return ratio(referrers.size, active);
+    }
     case 'NEW_PROFILES':
       return firstDays().filter((x) => x === day).length;
     case 'SESSIONS':
@@ -195,8 +229,20 @@ async function rawRows(ws: string, tz: string): Promise<Raw[]> {
   return rows.map((r) => ({ p: r.p, t: new Date(r.ts).getTime(), day: localDay(new Date(r.ts).getTime(), tz), ch: r.channel, c0: r.channel, hday: localDay(Math.floor(new Date(r.ts).getTime() / HOUR) * HOUR, tz), name: r.name, props: r.properties }));
 }
 
+async function rawRelations(ws: string, tz: string): Promise<Rel[]> {
+  const rows: { kind: string; from: string; to: string; at: Date }[] = await t.app.db.dataSource.manager.query(
+    `SELECT r.kind, coalesce(f.merged_into, f.id) AS "from", coalesce(x.merged_into, x.id) AS "to", r.occurred_at AS at
+     FROM relations r JOIN profiles f ON f.workspace_id = r.workspace_id AND f.id = r.from_profile_id
+     JOIN profiles x ON x.workspace_id = r.workspace_id AND x.id = r.to_profile_id
+     WHERE r.workspace_id = $1 AND r.kind IN ('invited', 'referred', 'shared_to') AND coalesce(f.merged_into, f.id) <> coalesce(x.merged_into, x.id)`,
+    [ws],
+  );
+  return rows.map((r) => ({ kind: r.kind, from: r.from, to: r.to, day: localDay(new Date(r.at).getTime(), tz) }));
+}
+
 async function mismatches(ws: string, key: string, tz: string, range: { from: string; to: string }): Promise<string[]> {
   const rows = await rawRows(ws, tz);
+  const rels = await rawRelations(ws, tz);
   const today = localDay(Date.now(), tz);
   const out: string[] = [];
   for (const metric of [...METRICS, ...ORDER_METRICS, ...RETENTION]) {
@@ -205,12 +251,12 @@ async function mismatches(ws: string, key: string, tz: string, range: { from: st
     const res = r.data!.kpi;
     expect(res.timeZone).toBe(tz);
     for (const p of res.total.points) {
-      const want = oracle(rows, metric, p.localStart.slice(0, 10), null, today);
+      const want = oracle(rows, metric, p.localStart.slice(0, 10), null, today, rels);
       if (!close(p.value, want)) out.push(`${metric} ${p.localStart}: got ${p.value}, want ${want}`);
     }
     for (const s of res.breakdown) {
       for (const p of s.points) {
-        const want = oracle(rows, metric, p.localStart.slice(0, 10), s.key!, today);
+        const want = oracle(rows, metric, p.localStart.slice(0, 10), s.key!, today, rels);
         if (!close(p.value, want)) out.push(`${metric} ${s.key} ${p.localStart}: got ${p.value}, want ${want}`);
       }
     }
@@ -252,7 +298,7 @@ async function countDrift(ws: string): Promise<string[]> {
   const db = t.app.db.dataSource.manager;
   const days: { kind: number; dim: string; day: string; kept: number; bits: number }[] = await db.query(
     `SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(b.n, 0) AS bits
-     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind < 20) c
+     FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind < 20 AND kind <> 8) c
      FULL JOIN (SELECT kind, dim, day, sum(bit_count(bits))::int AS n FROM kpi_day_people WHERE workspace_id = $1 GROUP BY 1, 2, 3) b USING (kind, dim, day)
      WHERE coalesce(c.people, 0) <> coalesce(b.n, 0)`,
     [ws],
@@ -283,7 +329,17 @@ async function countDrift(ws: string): Promise<string[]> {
      WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
     [ws],
   );
+  // Inviters per day (kind 8) against the inviter references above 0; no reference below 0.
+  const inviters: { dim: string; day: string; kept: number; refs: number }[] = await db.query(
+    `SELECT dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS refs
+     FROM (SELECT dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind = 8) c
+     FULL JOIN (SELECT dim, day, count(*) FILTER (WHERE invitees > 0)::int AS n FROM kpi_inviter_days WHERE workspace_id = $1 GROUP BY 1, 2) r USING (dim, day)
+     WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)
+     UNION ALL SELECT dim, to_char(day, 'YYYY-MM-DD'), invitees, -1 FROM kpi_inviter_days WHERE workspace_id = $1 AND invitees < 0`,
+    [ws],
+  );
   return [
+    ...inviters.map((d) => `inviters ${d.day} ${d.dim}: kept ${d.kept}, references ${d.refs}`),
     ...days.map((d) => `day ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, bits ${d.bits}`),
     ...windows.map((d) => `window ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...hours.map((h) => `hour ${new Date(h.hour).toISOString()} ${h.dim}: kept ${h.kept}, recount ${h.want}`),
@@ -407,6 +463,36 @@ describe.each([
     expect(u.errors).toBeUndefined();
     expect(await mismatches(ws, key, tz, range)).toEqual([]);
     expect(await strayBits(ws)).toEqual([]);
+    expect(await countDrift(ws)).toEqual([]);
+  });
+
+  it('invitations follow their inviter through a merge, and back through its unmerge', async () => {
+    // Two inviters, each inviting one new person on the same day; then the inviters turn out to be one person.
+    const at = (min: number) => new Date(now - 2 * DAY + min * 60_000).toISOString();
+    await ingestAll(key, [
+      makeEvent({ identifiers: ['anonymous_id::inv-a'], timestamp: at(0) }),
+      makeEvent({ identifiers: ['member_id::inv-b'], timestamp: at(1) }),
+      makeEvent({ identifiers: ['member_id::inv-x'], timestamp: at(2), name: 'Invite Accepted', properties: { inviter: { type: 'anonymous_id', value: 'inv-a' } } }),
+      makeEvent({ identifiers: ['member_id::inv-y'], timestamp: at(3), name: 'Invite Accepted', properties: { inviter: { type: 'member_id', value: 'inv-b' } } }),
+    ]);
+    const day = localDay(Date.parse(at(2)), tz);
+    const fission = async () =>
+      (await t.gql(KpiDocument, { metric: 'FISSION_COEFFICIENT' as KpiMetric, range: { from: day, to: day }, grain: 'DAY' as KpiGrain }, key)).data!.kpi.total.points[0].value;
+    const rows = async () => oracle(await rawRows(ws, tz), 'FISSION_COEFFICIENT', day, null, '', await rawRelations(ws, tz));
+    const apart = await fission();
+    expect(apart).toBe(await rows());
+    await ingestAll(key, [makeEvent({ identifiers: ['anonymous_id::inv-a', 'member_id::inv-b'], timestamp: at(4) })]);
+    const together = await fission();
+    expect(together).toBe(await rows());
+    // One inviter fewer for the same invited people.
+    expect(together).toBeGreaterThan(apart!);
+    expect(await mismatches(ws, key, tz, range)).toEqual([]);
+    const [m]: { id: string }[] = await t.app.db.dataSource.manager.query(`SELECT id FROM identity_merges WHERE workspace_id = $1 AND undone_at IS NULL ORDER BY created_at DESC LIMIT 1`, [ws]);
+    expect((await t.gql(UnmergeDocument, { mergeId: m.id }, key)).errors).toBeUndefined();
+    // (An unmerge gives back the relations that name the split-off person as `to` only: both
+    // invitations stay with the survivor, the person who sent them in the identity graph.)
+    expect(await fission()).toBe(await rows());
+    expect(await mismatches(ws, key, tz, range)).toEqual([]);
     expect(await countDrift(ws)).toEqual([]);
   });
 

@@ -5,6 +5,7 @@ import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family }
 import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
 import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
+import { KpiRefRepository } from './kpi.refs';
 import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -70,6 +71,7 @@ interface ActivityRow {
 export class KpiRepository {
   readonly sets = new KpiSetRepository();
   readonly windows = new KpiWindowRepository();
+  readonly refs = new KpiRefRepository(this.sets);
 
   /** Folds the rollups of profiles merged away into their survivors (two statements). */
   async foldMerges(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
@@ -139,6 +141,8 @@ export class KpiRepository {
     );
     const now = await this.sets.acquisitions(em, ws, [...target.keys()]);
     await this.sets.moveNew(em, ws, tz, [...now.values()].map((r) => ({ o: r.o, now: r })));
+    // Referral states: both people, and everyone either invited (their inviter's ordinal may change).
+    await this.refs.refresh(em, ws, tz, [...m, ...s, ...(await this.refs.inviteesOf(em, ws, s))]);
   }
 
   /**
@@ -213,6 +217,8 @@ export class KpiRepository {
       tz,
       changed.map((r) => ({ o: ordinal.get(r.p)!, was: before.get(r.p), now: r })),
     );
+    // Referral states: both ends of the batch's relations, and people whose acquisition is new or moved.
+    await this.refs.refresh(em, ws, tz, [...(await this.refs.touchedBy(em, ws, events.map((e) => e.messageId))), ...changed.map((r) => r.p)]);
     await this.sets.addPeople(em, ws, tz, events, ordinal);
     await this.windows.add(em, ws, tz, events);
     await this.sets.addOrders(em, ws, tz, events, ordinal);
@@ -249,6 +255,8 @@ export class KpiRepository {
         [ws, ids],
       );
     await this.addEvents(em, ws, rows.map(toBatchEvent), { totals: false, reuse });
+    // Whom they invited: an unmerge gives those relations back to the person who sent them.
+    await this.refs.refresh(em, ws, await this.sets.writeZone(em, ws), [...ids, ...(await this.refs.inviteesOf(em, ws, ids))]);
   }
 
   /**
@@ -355,10 +363,15 @@ export class KpiRepository {
     const fams = new Set<Family>(families);
     if (grain === 'HOUR' && fams.has('dau')) fams.add('ppl');
     const fromSets = new Set<Family>();
-    if (grain !== 'HOUR' && setsCanAnswer(breakdown, filter) && [...fams].some((f) => SET_FAMILIES.has(f)) && (await this.sets.zones(em, ws)).consistent) {
+    const zone = grain !== 'HOUR' && setsCanAnswer(breakdown, filter) && [...fams].some((f) => SET_FAMILIES.has(f)) ? await this.sets.zones(em, ws) : null;
+    if (zone?.consistent) {
       // A buyer's first two orders are kept per dimension: a filter on several channels (or touchpoints) needs them across those.
       const several = (filter.channels?.length ?? 0) > 1 || (filter.touchpoints?.length ?? 0) > 1;
-      for (const f of SET_FAMILIES) if (!(several && (f === 'ord' || f === 'rep')) && fams.delete(f)) fromSets.add(f);
+      for (const f of SET_FAMILIES) {
+        if (several && (f === 'ord' || f === 'rep')) continue;
+        if ((f === 'org' || f === 'ref') && !zone.refsReady) continue;
+        if (fams.delete(f)) fromSets.add(f);
+      }
     }
     if (fromSets.size) for (const [k, v] of await this.sets.measures(em, ws, buckets, fromSets, breakdown, filter, localDate(Date.now(), tz))) out.set(k, v);
     // Sessions at any grain, and the people and totals of clock hours, from the hour counts and quarter totals.
@@ -384,7 +397,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum', 'prof']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum', 'prof', 'org', 'ref']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {

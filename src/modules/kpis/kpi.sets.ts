@@ -4,6 +4,7 @@ import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
 import { CARRIED_KIND, WINDOW_KIND } from './kpi.windows';
+import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
@@ -106,13 +107,15 @@ interface TotalRow {
 /** SQL of the day sets, quarter totals and person ordinals. */
 export class KpiSetRepository {
   /** The workspace's zone and the zone its day sets are consistent with (null: being rebuilt). */
-  async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean }> {
-    const [r]: { tz: string; marker: string | null; present: boolean }[] = await em.query(
-      `SELECT w.time_zone AS tz, s.time_zone AS marker, s.workspace_id IS NOT NULL AS present FROM workspaces w LEFT JOIN kpi_rollup_state s ON s.workspace_id = w.id WHERE w.id = $1`,
+  async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean; refsReady: boolean }> {
+    const [r]: { tz: string; marker: string | null; present: boolean; refs: boolean | null }[] = await em.query(
+      `SELECT w.time_zone AS tz, s.time_zone AS marker, s.workspace_id IS NOT NULL AS present, s.refs_ready AS refs FROM workspaces w LEFT JOIN kpi_rollup_state s ON s.workspace_id = w.id WHERE w.id = $1`,
       [ws],
     );
     // No state yet: nothing was ever rolled up, so the (empty) sets are consistent with any zone.
-    return { tz: r?.tz ?? 'Asia/Shanghai', consistent: !!r && (!r.present || r.marker === r.tz) };
+    const consistent = !!r && (!r.present || r.marker === r.tz);
+    // Referral sets (kpi.refs.ts) exist for workspaces rolled up since they were added, or rebuilt since.
+    return { tz: r?.tz ?? 'Asia/Shanghai', consistent, refsReady: consistent && r.refs !== false };
   }
 
   /**
@@ -207,7 +210,7 @@ export class KpiSetRepository {
     await this.orBits(em, ws, rows);
   }
 
-  private async orBits(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
+  async orBits(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
     if (!rows.length) return;
     // The bits a row did not have yet are what the day's count gains (the CTEs all see the rows as they were).
     await em.query(
@@ -324,7 +327,7 @@ export class KpiSetRepository {
   }
 
   /** Clears single bits (day, kind, dimension, ordinal); bits of one row are cleared together. */
-  private async clearSome(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
+  async clearSome(em: EntityManager, ws: string, rows: SetRow[]): Promise<void> {
     if (!rows.length) return;
     await em.query(
       `WITH c AS (SELECT u.d, u.k, u.m, u.o / ${CHUNK_BITS} AS chunk, bit_or(set_bit(${ZERO}, u.o % ${CHUNK_BITS}, 1)) AS mask
@@ -443,8 +446,8 @@ export class KpiSetRepository {
   /** Marks the day sets consistent with the workspace's zone (a full rebuild has run). */
   async markConsistent(em: EntityManager, ws: string): Promise<void> {
     await em.query(
-      `INSERT INTO kpi_rollup_state AS s (workspace_id, next_ordinal, time_zone) SELECT id, 0, time_zone FROM workspaces WHERE id = $1
-       ON CONFLICT (workspace_id) DO UPDATE SET time_zone = EXCLUDED.time_zone`,
+      `INSERT INTO kpi_rollup_state AS s (workspace_id, next_ordinal, time_zone, refs_ready) SELECT id, 0, time_zone, true FROM workspaces WHERE id = $1
+       ON CONFLICT (workspace_id) DO UPDATE SET time_zone = EXCLUDED.time_zone, refs_ready = true`,
       [ws],
     );
   }
@@ -514,6 +517,28 @@ export class KpiSetRepository {
     if (families.has('mau')) add(single ? await counted([WINDOW_KIND[30]], 'sum(d.people) AS mau', lastDays) : await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
     // Each person has one acquisition day per dimension: new people add up over days and dimensions.
     if (families.has('prof')) add(await counted([SetKind.NEW], 'sum(d.people) AS new'));
+    // Referrals (kpi.refs.ts): referred and invited new people add up like new people; inviters and
+    // referrers are sets of other people (a count per day, the OR of the days otherwise).
+    if (families.has('org')) {
+      add(
+        await counted(
+          [SetKind.NEW, REF_KIND.referred, REF_KIND.invited],
+          `sum(d.people) FILTER (WHERE d.kind = ${SetKind.NEW}) - coalesce(sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.referred}), 0) AS organic, sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.invited}) AS "invitedNew"`,
+        ),
+      );
+      add(
+        single && oneDay
+          ? await counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
+          : await em.query(
+              `SELECT b.i, ${dim.key} AS k, count(DISTINCT d.inviter) AS inviters
+               FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+               JOIN kpi_inviter_days d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.invitees > 0 AND d.day >= b.ld AND d.day < b.le
+               GROUP BY 1, 2`,
+              [ws, ld, le, null, ...dim.params],
+            ),
+      );
+    }
+    if (families.has('ref')) add(single && oneDay ? await counted([REF_KIND.referrer], 'sum(d.people) AS referrers') : await distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'));
     if (families.has('dau') && single) {
       // Each day's distinct people, summed over the bucket's days.
       add(await counted([SetKind.ACTIVE], 'sum(d.people) AS "dauSum"'));

@@ -22,6 +22,8 @@ export const GROWING_TABLES = [
   'kpi_day_counts',
   'kpi_hour_counts',
   'kpi_person_days',
+  'kpi_person_refs',
+  'kpi_inviter_days',
   'kpi_quarter_totals',
   'kpi_buyers',
   'stage_transitions',
