@@ -69,14 +69,19 @@ export class KpiRefRepository {
 
   /** Takes people's contributions out and puts their current ones in (zone `tz`). */
   async refresh(em: EntityManager, ws: string, tz: string, ids: string[]): Promise<void> {
-    const people = [...new Set(ids)];
-    if (!people.length) return;
-    const old = new Map<string, RefState>(
-      ((await em.query(`SELECT profile_id AS p, state FROM kpi_person_refs WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, people])) as { p: string; state: RefState }[]).map((r) => [
-        r.p,
-        r.state,
-      ]),
+    if (!ids.length) return;
+    // Only people with a state to take out or a referral relation to read (most new people have neither).
+    const rows: { p: string; state: RefState | null }[] = await em.query(
+      `SELECT u.p, s.state FROM unnest($2::uuid[]) AS u(p)
+       LEFT JOIN kpi_person_refs s ON s.workspace_id = $1 AND s.profile_id = u.p
+       WHERE s.profile_id IS NOT NULL
+          OR EXISTS (SELECT 1 FROM relations r WHERE r.workspace_id = $1 AND r.to_profile_id = u.p AND r.kind IN ('invited', 'referred'))
+          OR EXISTS (SELECT 1 FROM relations r WHERE r.workspace_id = $1 AND r.from_profile_id = u.p AND r.kind = ANY($3::text[]))`,
+      [ws, [...new Set(ids)], REFERRAL_KINDS],
     );
+    if (!rows.length) return;
+    const people = rows.map((r) => r.p);
+    const old = new Map<string, RefState>(rows.filter((r) => r.state).map((r) => [r.p, r.state!]));
     const now = await this.states(em, ws, tz, people);
     const clear: Bit[] = [];
     const set: Bit[] = [];
