@@ -224,7 +224,8 @@ describe('a client that leaves', () => {
     ] as const) {
       const { adminKey } = await t.newWorkspace();
       const before = await budgetStops(t, 'read', how === 'deadline' ? 'deadline' : 'client_gone');
-      const release = await holdProfiles(t, 'kpi_day_people');
+      // The table DAU is read from (one count per day: kpi.sets.ts).
+      const release = await holdProfiles(t, 'kpi_day_counts');
       const ws = wsClient(t.url, adminKey);
       try {
         await ws.connected;

@@ -141,7 +141,7 @@ export class KpiRepository {
     );
     const now = await this.sets.acquisitions(em, ws, [...target.keys()]);
     await this.sets.moveNew(em, ws, tz, [...now.values()].map((r) => ({ o: r.o, now: r })));
-    // Referral states: both people, and everyone either invited (their inviter's ordinal may change).
+    // Referral states: both people, and everyone the survivor invited (their inviter may have been the merged-away id).
     await this.refs.refresh(em, ws, tz, [...m, ...s, ...(await this.refs.inviteesOf(em, ws, s))]);
   }
 
