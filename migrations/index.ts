@@ -17,6 +17,7 @@ import { HealthDays1764400000000 } from './1764400000000-HealthDays';
 import { HealthState1764500000000 } from './1764500000000-HealthState';
 import { OrderEventsIndex1764600000000 } from './1764600000000-OrderEventsIndex';
 import { KpiCarriedCounts1764700000000 } from './1764700000000-KpiCarriedCounts';
+import { KpiCohortCounts1764800000000 } from './1764800000000-KpiCohortCounts';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   HealthState1764500000000,
   OrderEventsIndex1764600000000,
   KpiCarriedCounts1764700000000,
+  KpiCohortCounts1764800000000,
 ];

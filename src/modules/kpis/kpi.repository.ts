@@ -97,7 +97,6 @@ export class KpiRepository {
     // Acquisition days: both sides' NEW bits go before the move; the survivor's are set again after the fold.
     await this.sets.moveNew(em, ws, tz, [...rows.values()].map((r) => ({ o: r.o, was: r })));
     await this.sets.moveBits(em, ws, moves);
-    await this.windows.fold(em, ws, merged);
     // Hour counts: the hours a merged-away person shares with their survivor count them once now.
     const pooled = (
       (await em.query(
@@ -141,6 +140,8 @@ export class KpiRepository {
     );
     const now = await this.sets.acquisitions(em, ws, [...target.keys()]);
     await this.sets.moveNew(em, ws, tz, [...now.values()].map((r) => ({ o: r.o, now: r })));
+    // Active days pooled; retention counted from the survivor's acquisition as it is now.
+    await this.windows.fold(em, ws, tz, merged, now);
     // Referral states: both people, and everyone the survivor invited (their inviter may have been the merged-away id).
     await this.refs.refresh(em, ws, tz, [...m, ...s, ...(await this.refs.inviteesOf(em, ws, s))]);
   }
@@ -220,7 +221,7 @@ export class KpiRepository {
     // Referral states: both ends of the batch's relations, and people whose acquisition is new or moved.
     await this.refs.refresh(em, ws, tz, [...(await this.refs.touchedBy(em, ws, events.map((e) => e.messageId))), ...changed.map((r) => r.p)]);
     await this.sets.addPeople(em, ws, tz, events, ordinal);
-    await this.windows.add(em, ws, tz, events);
+    await this.windows.add(em, ws, tz, events, new Map(changed.map((r) => [r.p, r])));
     await this.sets.addOrders(em, ws, tz, events, ordinal);
     if (opts.totals !== false) await this.sets.addTotals(em, ws, events, npsScoreOf);
   }

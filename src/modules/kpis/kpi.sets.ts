@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { CARRIED_KIND, WINDOW_KIND } from './kpi.windows';
+import { AFTER_FIRST_ORDER_KIND, CARRIED_KIND, RETAINED_KIND, WINDOW_KIND } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -48,6 +48,8 @@ export const enum SetKind {
   SECOND_ORDER = 4,
   /** The day of the person's first event, in the dimensions of that event (acquisition: 新增). */
   NEW = 5,
+  /** The day of the person's first order when their second order is on the same day (REPURCHASE_RATE). */
+  FIRST_TWO_SAME_DAY = 10,
 }
 
 /** A person's acquisition (first event) and ordinal, as `kpi_profiles` holds them. */
@@ -431,7 +433,8 @@ export class KpiSetRepository {
        c AS (SELECT DISTINCT a.o, a.day, v.kind::smallint AS kind, v.dim
              FROM a
              CROSS JOIN LATERAL (VALUES (${SetKind.ACTIVE}, true), (${SetKind.INTERACTING}, a.it), (${SetKind.BUYER}, a.buy),
-                                        (${SetKind.NEW}, $4), (${SetKind.FIRST_ORDER}, a.buy AND $4), (${SetKind.SECOND_ORDER}, a.buy AND $4)) AS k(kind, has)
+                                        (${SetKind.NEW}, $4), (${SetKind.FIRST_ORDER}, a.buy AND $4), (${SetKind.SECOND_ORDER}, a.buy AND $4),
+                                        (${SetKind.FIRST_TWO_SAME_DAY}, a.buy AND $4)) AS k(kind, has)
              CROSS JOIN LATERAL (VALUES (k.kind, ''), (k.kind, 'c:' || a.channel), (k.kind, 't:' || a.touchpoint)) AS v(kind, dim)
              WHERE k.has)
        SELECT to_char(c.day, 'YYYY-MM-DD') AS day, c.kind, c.dim, c.o
@@ -560,8 +563,22 @@ export class KpiSetRepository {
       );
     }
     // Churn and wake-ups of single days: the carried counts (kpi.windows.ts); otherwise the OR of the history.
-    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || ((f === 'churn' || f === 'wake') && !(single && oneDay))));
+    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || f === 'churn' || f === 'wake').filter(() => !(single && oneDay)));
     if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
+    // First and repeat buyers of single days from the carried counts. Conversion-eligible: active on
+    // the day less those active after a first order before it (kpi.windows.ts). Repeat buyers: buyers
+    // of the day less its first buyers (every other buyer of the day has an earlier order, so their
+    // second is by then), plus first buyers whose second order came the same day.
+    if (single && oneDay && (families.has('ord') || families.has('rep'))) {
+      const n = (kind: number) => `coalesce(sum(d.people) FILTER (WHERE d.kind = ${kind}), 0)`;
+      add(
+        await counted(
+          [SetKind.ACTIVE, SetKind.BUYER, SetKind.FIRST_ORDER, SetKind.FIRST_TWO_SAME_DAY, AFTER_FIRST_ORDER_KIND],
+          `${n(SetKind.FIRST_ORDER)} AS "firstBuyers", ${n(SetKind.ACTIVE)} - ${n(AFTER_FIRST_ORDER_KIND)} AS "convEligible",
+           ${n(SetKind.BUYER)} - ${n(SetKind.FIRST_ORDER)} + ${n(SetKind.FIRST_TWO_SAME_DAY)} AS "repeatBuyers"`,
+        ),
+      );
+    }
     if (single && oneDay && (families.has('churn') || families.has('wake'))) add(await this.dayChanges(em, ws, ld, families, dim));
     if (families.has('base')) add(await this.running(em, ws, buckets, dim, 'people'));
     if (families.has('cum')) add(await this.running(em, ws, buckets, dim, 'revenue'));
@@ -613,12 +630,24 @@ export class KpiSetRepository {
 
   /**
    * Retention on day n: of the people acquired on each day d of the bucket with d + n begun, those
-   * active on d + n — the AND of two day sets per chunk. Acquisition by the breakdown's dimension
-   * (the first event's channel or touchpoint); activity on any channel, or on the filter's.
+   * active on d + n. Acquisition by the breakdown's dimension (the first event's channel or
+   * touchpoint); activity on any channel, or on the filter's. With activity in one dimension this is
+   * the carried count per cohort day (kpi.windows.ts) beside the acquisition count; a filter on
+   * several channels or touchpoints ANDs the cohort day's acquisition set with day n's per chunk.
    */
   private async retention(em: EntityManager, ws: string, buckets: Bucket[], n: number, today: string, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Record<string, unknown>[]> {
     const dim = dimension(breakdown, filter);
     const act = filter.channels?.length ? filter.channels.map((c) => `c:${c}`) : filter.touchpoints?.length ? filter.touchpoints.map((t) => `t:${t}`) : [''];
+    const kept = RETAINED_KIND[act[0] === '' ? 'any' : 'same'][n as 1 | 7 | 30];
+    if (act.length === 1 && kept !== undefined) {
+      return em.query(
+        `SELECT b.i, ${dim.key} AS k, sum(d.people) FILTER (WHERE d.kind = ${SetKind.NEW}) AS cohort${n}, coalesce(sum(d.people) FILTER (WHERE d.kind = ${kept}), 0) AS ret${n}
+         FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+         JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind IN (${SetKind.NEW}, ${kept}) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.day + ${n} <= $4::date
+         GROUP BY 1, 2`,
+        [ws, buckets.map((b) => b.localStart.slice(0, 10)), buckets.map((b) => b.localEnd.slice(0, 10)), today, ...dim.params],
+      );
+    }
     return em.query(
       `WITH b AS (SELECT * FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)),
        nw AS (SELECT b.i, ${dim.key} AS k, d.day, d.chunk, bit_or(d.bits) AS u
@@ -744,10 +773,15 @@ export class KpiSetRepository {
   }
 }
 
-/** The FIRST_ORDER and SECOND_ORDER bits of a buyer state. */
+/** The FIRST_ORDER, SECOND_ORDER and FIRST_TWO_SAME_DAY bits of a buyer state. */
 function orderBits(days: LocalDays, r: { m: string; f: Date; s: Date | null }, o: number): SetRow[] {
-  const out: SetRow[] = [[days.of(r.f.getTime()), SetKind.FIRST_ORDER, r.m, o]];
-  if (r.s) out.push([days.of(r.s.getTime()), SetKind.SECOND_ORDER, r.m, o]);
+  const first = days.of(r.f.getTime());
+  const out: SetRow[] = [[first, SetKind.FIRST_ORDER, r.m, o]];
+  if (r.s) {
+    const second = days.of(r.s.getTime());
+    out.push([second, SetKind.SECOND_ORDER, r.m, o]);
+    if (second === first) out.push([first, SetKind.FIRST_TWO_SAME_DAY, r.m, o]);
+  }
   return out;
 }
 

@@ -15,8 +15,17 @@ import { LocalDays } from '../../shared/zone';
  *   with no later one yet), −1 the day after they are active again. Silent people on day e (active
  *   before, not in the 30 days before e) are the sum of these up to e.
  *
+ * - kinds 25–27, retention D1 / D7 / D30, keyed by cohort day d: people acquired on d in the row's
+ *   dimension ('', their first event's `c:` channel and `t:` touchpoint) and active on d + n in any
+ *   dimension; kinds 28–30 the same with activity in the acquisition dimension itself (`c:`/`t:` rows
+ *   only: a filter on that one channel or touchpoint).
+ * - kind 31, active after a first order: people active on e (in the row's dimension) whose first
+ *   order there was before e (FIRST_CONVERSION_RATE of day e: active people less these are the
+ *   ones who could still convert for the first time).
+ *
  * Each person's active days per dimension are kept in `kpi_person_days` (local day numbers, the
- * same days as their bits in the day sets). A person's part of every count is a function of their
+ * same days as their bits in the day sets), with the acquisition their retention part was computed
+ * with (`acq`: day number, channel, touchpoint) and the day of their first order per dimension (`fo`). A person's part of every count is a function of their
  * days alone (`parts`); a batch that adds days writes the difference between their part after and
  * before, a merge the pooled part minus each person's, a rebuild minus the person's part before
  * their events add it again. A batch costs its people's rows, never the people active in a window.
@@ -36,6 +45,52 @@ const dayString = (n: number): string => new Date(n * DAY_MS).toISOString().slic
 
 /** A person's active day numbers per dimension ('' everyone, `c:<channel>`, `t:<touchpoint>`). */
 type Days = Record<string, number[]>;
+/** A person's acquisition: local day number, channel and touchpoint of their first event. */
+export interface Acq {
+  d: number;
+  c: string;
+  t: string;
+}
+/** Day number of a person's first order, per dimension. */
+type FirstOrders = Record<string, number>;
+/** What `kpi_person_days` holds of a person. */
+interface Row {
+  days: Days;
+  acq: Acq | null;
+  fo: FirstOrders | null;
+}
+
+/** `kpi_day_counts.kind` of people active on a day after their first order (in the same dimension). */
+export const AFTER_FIRST_ORDER_KIND = 31;
+
+/** A person's part of kind 31 in one dimension: each of their active days after their first order there. */
+function afterFirst(days: number[] | undefined, first: number | undefined, add: (day: number) => void): void {
+  if (first === undefined || !days) return;
+  for (const a of days) if (a > first) add(a);
+}
+
+export const RETENTION_DAYS = [1, 7, 30] as const;
+/** `kpi_day_counts.kind` of retention on day n: activity in any dimension, or in the acquisition's own. */
+export const RETAINED_KIND: Record<'any' | 'same', Record<(typeof RETENTION_DAYS)[number], number>> = {
+  any: { 1: 25, 7: 26, 30: 27 },
+  same: { 1: 28, 7: 29, 30: 30 },
+};
+
+/** A person's part of the retention counts: (kind, dimension, cohort day) for each n they came back on. */
+export function retained(days: Days, acq: Acq | null, add: (kind: number, dim: string, day: number) => void): void {
+  if (!acq) return;
+  const on = (dim: string, day: number) => days[dim]?.includes(day) ?? false;
+  const c = `c:${acq.c}`;
+  const t = `t:${acq.t}`;
+  for (const n of RETENTION_DAYS) {
+    const back = acq.d + n;
+    if (on('', back)) for (const dim of ['', c, t]) add(RETAINED_KIND.any[n], dim, acq.d);
+    if (on(c, back)) add(RETAINED_KIND.same[n], c, acq.d);
+    if (on(t, back)) add(RETAINED_KIND.same[n], t, acq.d);
+  }
+}
+
+const sameAcq = (a: Acq | null, b: Acq | null): boolean => (a === null ? b === null : b !== null && a.d === b.d && a.c === b.c && a.t === b.t);
 
 /** One person's part of the carried counts of one dimension, keyed `${kind}|${day}`. */
 export function parts(days: Iterable<number>): Map<string, number> {
@@ -135,8 +190,14 @@ class Gains {
     }
   }
 
-  /** Writes the changes and, in the same statement, people's new day lists (`days`, when given). */
-  async write(em: EntityManager, ws: string, days: Map<string, Days> = new Map()): Promise<void> {
+  /** Adds `sign ×` a person's retention part and their active days after a first order. */
+  retention(row: Row, sign: 1 | -1): void {
+    retained(row.days, row.acq, (kind, dim, day) => this.add(kind, dim, day, sign));
+    for (const [dim, first] of Object.entries(row.fo ?? {})) afterFirst(row.days[dim], first, (day) => this.add(AFTER_FIRST_ORDER_KIND, dim, day, sign));
+  }
+
+  /** Writes the changes and, in the same statement, people's new rows (`days`, when given). */
+  async write(em: EntityManager, ws: string, days: Map<string, Row> = new Map()): Promise<void> {
     const rows = [...this.map]
       .filter(([, n]) => n !== 0)
       .map(([key, n]) => {
@@ -145,13 +206,13 @@ class Gains {
       });
     if (!rows.length && !days.size) return;
     await em.query(
-      `WITH pd AS (INSERT INTO kpi_person_days AS k (workspace_id, profile_id, days)
-                   SELECT $1, u.p, u.days FROM jsonb_to_recordset($3::jsonb) AS u(p uuid, days jsonb)
-                   ON CONFLICT (workspace_id, profile_id) DO UPDATE SET days = EXCLUDED.days)
+      `WITH pd AS (INSERT INTO kpi_person_days AS k (workspace_id, profile_id, days, acq, fo)
+                   SELECT $1, u.p, u.days, u.acq, u.fo FROM jsonb_to_recordset($3::jsonb) AS u(p uuid, days jsonb, acq jsonb, fo jsonb)
+                   ON CONFLICT (workspace_id, profile_id) DO UPDATE SET days = EXCLUDED.days, acq = EXCLUDED.acq, fo = EXCLUDED.fo)
        INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
        SELECT $1, u.k, u.m, u.d, u.n FROM jsonb_to_recordset($2::jsonb) AS u(k smallint, m text, d date, n int)
        ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
-      [ws, JSON.stringify(rows), JSON.stringify([...days].map(([p, d]) => ({ p, days: d })))],
+      [ws, JSON.stringify(rows), JSON.stringify([...days].map(([p, d]) => ({ p, days: d.days, acq: d.acq, fo: d.fo })))],
     );
   }
 }
@@ -164,50 +225,91 @@ function splitKey(key: string): [string, string, string] {
 }
 
 export class KpiWindowRepository {
-  private async read(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Days>> {
+  private async read(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Row>> {
     if (!ids.length) return new Map();
-    const rows: { p: string; days: Days }[] = await em.query(`SELECT profile_id AS p, days FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
-    return new Map(rows.map((r) => [r.p, r.days]));
+    const rows: (Row & { p: string })[] = await em.query(`SELECT profile_id AS p, days, acq, fo FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    return new Map(rows.map((r) => [r.p, { days: r.days, acq: r.acq, fo: r.fo }]));
   }
 
-  /** Adds a batch's active days (events carry their survivor profile ids), in the zone `tz`. */
-  async add(em: EntityManager, ws: string, tz: string, events: Pick<BatchEvent, 'profileId' | 'ts' | 'channel' | 'context'>[]): Promise<void> {
+  /**
+   * Adds a batch's active days (events carry their survivor profile ids), in the zone `tz`, with
+   * the acquisitions the batch made or moved (`acquired`; the others stay as they were, like their
+   * acquisition-day bits).
+   */
+  async add(
+    em: EntityManager,
+    ws: string,
+    tz: string,
+    events: Pick<BatchEvent, 'profileId' | 'ts' | 'channel' | 'context' | 'revenue'>[],
+    acquired: Map<string, { ts: Date; c: string; t: string }>,
+  ): Promise<void> {
     if (!events.length) return;
     const local = new LocalDays(tz);
+    const acqOf = (p: string): Acq | null => {
+      const a = acquired.get(p);
+      return a ? { d: dayNumber(local.of(new Date(a.ts).getTime())), c: a.c, t: a.t } : null;
+    };
     const batch = new Map<string, Map<string, Set<number>>>();
+    // The earliest order day of the batch per person and dimension.
+    const orders = new Map<string, FirstOrders>();
     for (const e of events) {
       const day = dayNumber(local.of(e.ts.getTime()));
       let dims = batch.get(e.profileId);
       if (!dims) batch.set(e.profileId, (dims = new Map()));
       const t = e.context?.touchpoint;
+      let fo = orders.get(e.profileId);
+      if (e.revenue !== null && !fo) orders.set(e.profileId, (fo = {}));
       for (const dim of ['', `c:${e.channel}`, `t:${typeof t === 'string' ? t.slice(0, 200) : ''}`]) {
         let s = dims.get(dim);
         if (!s) dims.set(dim, (s = new Set()));
         s.add(day);
+        if (fo && e.revenue !== null && !(fo[dim] <= day)) fo[dim] = day;
       }
     }
     const had = await this.read(em, ws, [...batch.keys()]);
     const gains = new Gains();
-    const changed = new Map<string, Days>();
+    const changed = new Map<string, Row>();
     for (const [p, dims] of batch) {
-      const days: Days = { ...(had.get(p) ?? {}) };
+      const before: Row = had.get(p) ?? { days: {}, acq: null, fo: null };
+      const days: Days = { ...before.days };
+      const fo: FirstOrders = { ...(before.fo ?? {}) };
+      const batchOrders = orders.get(p) ?? {};
       let any = false;
       for (const [dim, add] of dims) {
+        const first = fo[dim];
+        const moved = batchOrders[dim] !== undefined && !(first <= batchOrders[dim]);
         const list = [...(days[dim] ?? [])];
         const n = list.length;
-        for (const f of add) addDay(list, f, (kind, e, by) => gains.add(kind, dim, e, by));
+        for (const f of add) {
+          const had = list.length;
+          addDay(list, f, (kind, e, by) => gains.add(kind, dim, e, by));
+          // Active after the first order: a new day counts when it is later (a moved first order recounts below).
+          if (list.length > had && !moved && first !== undefined && f > first) gains.add(AFTER_FIRST_ORDER_KIND, dim, f, 1);
+        }
+        if (moved) {
+          afterFirst(before.days[dim], first, (day) => gains.add(AFTER_FIRST_ORDER_KIND, dim, day, -1));
+          afterFirst(list, (fo[dim] = batchOrders[dim]), (day) => gains.add(AFTER_FIRST_ORDER_KIND, dim, day, 1));
+          any = true;
+        }
         if (list.length === n) continue;
         any = true;
         days[dim] = list;
       }
-      if (any) changed.set(p, days);
+      const acq = acquired.has(p) ? acqOf(p) : before.acq;
+      if (!any && sameAcq(acq, before.acq)) continue;
+      // Retention: a person's part is a handful of rows, so it is taken out and put back whole.
+      const after: Row = { days, acq, fo: Object.keys(fo).length ? fo : null };
+      retained(before.days, before.acq, (kind, dim, day) => gains.add(kind, dim, day, -1));
+      retained(after.days, after.acq, (kind, dim, day) => gains.add(kind, dim, day, 1));
+      changed.set(p, after);
     }
     await gains.write(em, ws, changed);
   }
 
-  /** Pools merged-away people's days into their survivors'. */
-  async fold(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
+  /** Pools merged-away people's days into their survivors', whose acquisition is now `acquired`'s (zone `tz`). */
+  async fold(em: EntityManager, ws: string, tz: string, merged: { mergedId: string; survivorId: string }[], acquired: Map<string, { ts: Date; c: string; t: string }>): Promise<void> {
     if (!merged.length) return;
+    const local = new LocalDays(tz);
     const rows = await this.read(em, ws, [...new Set(merged.flatMap((m) => [m.mergedId, m.survivorId]))]);
     const groups = new Map<string, string[]>();
     for (const m of merged) {
@@ -218,19 +320,25 @@ export class KpiWindowRepository {
     }
     if (!groups.size) return;
     const gains = new Gains();
-    const next = new Map<string, Days>();
+    const next = new Map<string, Row>();
     for (const [s, ms] of groups) {
       const people = [s, ...ms].filter((p) => rows.has(p)).map((p) => rows.get(p)!);
       const pooled: Days = {};
-      for (const dim of new Set(people.flatMap((d) => Object.keys(d)))) {
-        const lists = people.map((d) => d[dim] ?? []).filter((l) => l.length);
+      for (const dim of new Set(people.flatMap((r) => Object.keys(r.days)))) {
+        const lists = people.map((r) => r.days[dim] ?? []).filter((l) => l.length);
         const all = new Set(lists.flat());
         pooled[dim] = [...all].sort((a, b) => a - b);
         if (lists.length < 2) continue;
         for (const l of lists) gains.part(dim, l, -1);
         gains.part(dim, all, 1);
       }
-      next.set(s, pooled);
+      const a = acquired.get(s);
+      const fo: FirstOrders = {};
+      for (const r of people) for (const [dim, day] of Object.entries(r.fo ?? {})) if (!(fo[dim] <= day)) fo[dim] = day;
+      const row: Row = { days: pooled, acq: a ? { d: dayNumber(local.of(new Date(a.ts).getTime())), c: a.c, t: a.t } : null, fo: Object.keys(fo).length ? fo : null };
+      for (const r of people) gains.retention(r, -1);
+      gains.retention(row, 1);
+      next.set(s, row);
     }
     await em.query(`DELETE FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, [...groups.values()].flat()]);
     await gains.write(em, ws, next);
@@ -241,7 +349,10 @@ export class KpiWindowRepository {
     const rows = await this.read(em, ws, ids);
     if (!rows.size) return;
     const gains = new Gains();
-    for (const days of rows.values()) for (const [dim, list] of Object.entries(days)) gains.part(dim, list, -1);
+    for (const row of rows.values()) {
+      for (const [dim, list] of Object.entries(row.days)) gains.part(dim, list, -1);
+      gains.retention(row, -1);
+    }
     await gains.write(em, ws);
     await em.query(`DELETE FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, [...rows.keys()]]);
   }
