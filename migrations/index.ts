@@ -18,6 +18,8 @@ import { HealthState1764500000000 } from './1764500000000-HealthState';
 import { OrderEventsIndex1764600000000 } from './1764600000000-OrderEventsIndex';
 import { KpiCarriedCounts1764700000000 } from './1764700000000-KpiCarriedCounts';
 import { KpiCohortCounts1764800000000 } from './1764800000000-KpiCohortCounts';
+import { KpiDayTotals1764900000000 } from './1764900000000-KpiDayTotals';
+import { KpiDayGaps1765000000000 } from './1765000000000-KpiDayGaps';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -41,4 +43,6 @@ export const MIGRATIONS = [
   OrderEventsIndex1764600000000,
   KpiCarriedCounts1764700000000,
   KpiCohortCounts1764800000000,
+  KpiDayTotals1764900000000,
+  KpiDayGaps1765000000000,
 ];

@@ -378,6 +378,32 @@ async function countDrift(ws: string): Promise<string[]> {
          WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
         [ws],
       );
+  // Gap counts (kinds 101–393) against each person's previous day in the active, interacting or buying set.
+  const gaps: { kind: number; dim: string; day: string; kept: number; bits: number }[] = !consistent
+    ? []
+    : await db.query(
+        `WITH b AS (SELECT d.kind, d.dim, d.day, d.chunk * 4096 + i AS o FROM kpi_day_people d CROSS JOIN LATERAL generate_series(0, 4095) i
+                    WHERE d.workspace_id = $1 AND d.kind IN (0, 1, 2) AND get_bit(d.bits, i) = 1),
+         g AS (SELECT kind, dim, day, day - lag(day) OVER (PARTITION BY kind, dim, o ORDER BY day) AS gap FROM b),
+         r AS (SELECT (kind + 1) * 100 + least(coalesce(gap, 93), 93) AS kind, dim, day, count(*)::int AS n FROM g GROUP BY 1, 2, 3)
+         SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
+         FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind BETWEEN 101 AND 393) c FULL JOIN r USING (kind, dim, day)
+         WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
+        [ws],
+      );
+  // Day totals against the quarter totals summed over each local day of the zone.
+  const totals: { dim: string; day: string; kept: string; want: string }[] = !consistent
+    ? []
+    : await db.query(
+        `WITH q AS (SELECT t.dim, (t.quarter AT TIME ZONE w.time_zone)::date AS day, sum(t.events) AS events, sum(t.orders) AS orders, sum(t.revenue) AS revenue,
+                           sum(t.nps_responses) AS nr, sum(t.nps_promoters) AS np, sum(t.nps_detractors) AS nd
+                    FROM kpi_quarter_totals t JOIN workspaces w ON w.id = t.workspace_id WHERE t.workspace_id = $1 GROUP BY 1, 2),
+         d AS (SELECT dim, day, events, orders, revenue, nps_responses AS nr, nps_promoters AS np, nps_detractors AS nd FROM kpi_day_totals WHERE workspace_id = $1)
+         SELECT dim, to_char(day, 'YYYY-MM-DD') AS day, concat_ws('/', d.events, d.orders, d.revenue, d.nr, d.np, d.nd) AS kept, concat_ws('/', q.events, q.orders, q.revenue, q.nr, q.np, q.nd) AS want
+         FROM d FULL JOIN q USING (dim, day)
+         WHERE (d.events, d.orders, d.revenue, d.nr, d.np, d.nd) IS DISTINCT FROM (q.events, q.orders, q.revenue, q.nr, q.np, q.nd)`,
+        [ws],
+      );
   // Inviters per day (kind 8) against the inviter references above 0; no reference below 0.
   const inviters: { dim: string; day: string; kept: number; refs: number }[] = await db.query(
     `SELECT dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS refs
@@ -393,6 +419,8 @@ async function countDrift(ws: string): Promise<string[]> {
     ...windows.map((d) => `window ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...retention.map((d) => `retention ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...afterFirst.map((d) => `after first order ${d.day} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
+    ...gaps.map((d) => `gap ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
+    ...totals.map((d) => `day totals ${d.day} ${d.dim}: kept ${d.kept}, quarters ${d.want}`),
     ...hours.map((h) => `hour ${new Date(h.hour).toISOString()} ${h.dim}: kept ${h.kept}, recount ${h.want}`),
   ];
 }
@@ -447,6 +475,9 @@ describe.each([
   });
 
   it('local hours: people and sessions by clock hour, orders by instant, equal a recomputation from raw events', async () => {
+    // One person in the first two clock hours after the first midnight: in New York one local hour
+    // holds both on the day the clocks fall back, and counts them once.
+    await ingestAll(key, [0.5, 1.5].map((h) => makeEvent({ identifiers: ['member_id::two-clock-hours'], timestamp: new Date(midnights[0] + h * HOUR).toISOString(), channel: 'app' })));
     const rows = await rawRows(ws, tz);
     const today = localDay(Date.now(), tz);
     // The two days around the first local midnight of the data set, and the last two days.

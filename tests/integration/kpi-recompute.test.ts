@@ -313,8 +313,10 @@ describe('KPIs equal a recomputation from raw events', () => {
     expect(res.total.points.some((p) => p.value !== null && p.value !== 0)).toBe(true);
   });
 
-  it.each(['DAU' as KpiMetric, 'MAU' as KpiMetric, 'CHURN_RATE' as KpiMetric, 'GMV' as KpiMetric, 'RETENTION_D1' as KpiMetric, 'REPURCHASE_RATE' as KpiMetric, 'SILENT_WAKEUP_RATE' as KpiMetric, 'NEW_PROFILES' as KpiMetric])(
-    '%s by week (weeks start on Monday) and by tag',
+  it.each(
+    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE'] as KpiMetric[],
+  )(
+    '%s by week (weeks start on Monday), by week and channel, and by tag',
     async (metric) => {
       const monday = new Date(Date.parse(`${range.from}T00:00:00Z`));
       monday.setUTCDate(monday.getUTCDate() - ((monday.getUTCDay() + 6) % 7));
@@ -323,6 +325,10 @@ describe('KPIs equal a recomputation from raw events', () => {
       expect(w.errors).toBeUndefined();
       expect(new Date(`${w.data!.kpi.total.points[0].localStart}Z`).getUTCDay()).toBe(1);
       const mismatches = check(w.data!.kpi, { mode: 'NONE', value: '' }, 7 * DAY);
+      const c = await t.gql(KpiDocument, { metric, range: weekRange, grain: 'WEEK' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
+      expect(c.errors).toBeUndefined();
+      expect(c.data!.kpi.breakdown.length).toBeGreaterThan(2);
+      for (const s of c.data!.kpi.breakdown) mismatches.push(...check(c.data!.kpi, { mode: 'CHANNEL', value: s.key! }, 7 * DAY));
       const g = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, breakdown: 'TAG' as KpiBreakdown }, key);
       expect(g.errors).toBeUndefined();
       expect(g.data!.kpi.breakdown.length).toBeGreaterThan(0);
@@ -343,18 +349,22 @@ describe('KPIs equal a recomputation from raw events', () => {
   });
 
   it('kpis: a snapshot over the range with the change against the range before', async () => {
-    const r = await t.gql(KpisDocument, { metrics: ['GMV' as KpiMetric, 'ACTIVE_USERS' as KpiMetric, 'DAU' as KpiMetric], range }, key);
+    const metrics = ['GMV', 'ACTIVE_USERS', 'DAU', 'CONVERSION_RATE', 'INTERACTION_RATE', 'ARPU', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'RETENTION_D7'] as KpiMetric[];
+    const r = await t.gql(KpisDocument, { metrics, range }, key);
     expect(r.errors).toBeUndefined();
     const s = r.data!.kpis;
     expect(s.previousRange.to < s.range.from).toBe(true);
     const start = Date.parse(`${range.from}T00:00:00+08:00`);
     const end = Date.parse(`${range.to}T00:00:00+08:00`) + DAY;
     const prevStart = start - (end - start);
+    expect(s.values.map((v) => v.metric)).toEqual(metrics);
+    const wrong: string[] = [];
     for (const v of s.values) {
-      expect(close(v.value, oracle.value(v.metric, { mode: 'NONE', value: '' }, start, end, end - start))).toBe(true);
-      expect(close(v.previous, oracle.value(v.metric, { mode: 'NONE', value: '' }, prevStart, start, end - start))).toBe(true);
+      const want = [oracle.value(v.metric, { mode: 'NONE', value: '' }, start, end, end - start), oracle.value(v.metric, { mode: 'NONE', value: '' }, prevStart, start, end - start)];
+      if (!close(v.value, want[0]) || !close(v.previous, want[1])) wrong.push(`${v.metric}: got ${v.value} / ${v.previous}, want ${want[0]} / ${want[1]}`);
       if (v.previous) expect(v.change).toBeCloseTo((v.value! - v.previous) / Math.abs(v.previous), 9);
     }
+    expect(wrong).toEqual([]);
   });
 
   const aggregatePage = (after: string | null | undefined) =>

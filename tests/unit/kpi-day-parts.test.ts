@@ -1,4 +1,4 @@
-import { CARRIED_KIND, WINDOW_KIND, addDay, parts } from '../../src/modules/kpis/kpi.windows';
+import { CARRIED_KIND, GAP_BASE, GAP_CAP, WINDOW_KIND, addDay, parts } from '../../src/modules/kpis/kpi.windows';
 import { rng } from '../../src/shared/random';
 
 /**
@@ -73,19 +73,44 @@ describe('carried day counts: one person', () => {
   });
 });
 
+describe('carried day counts: distinct people over a range from the gaps', () => {
+  it('Σ over the range\'s days of people whose previous day is before its start equals the people with a day in it', () => {
+    const r = rng(93);
+    const wrong: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      // A population: each person's days, and the sum of their gap parts.
+      const people = Array.from({ length: 1 + r.int(30) }, () => [...new Set(Array.from({ length: r.int(10) }, () => r.int(200)))]);
+      const counts = new Map<string, number>();
+      for (const days of people) for (const [key, n] of parts(days, GAP_BASE.buying, false)) counts.set(key, (counts.get(key) ?? 0) + n);
+      for (let j = 0; j < 30; j++) {
+        const from = r.int(200);
+        const to = from + r.int(GAP_CAP);
+        let got = 0;
+        for (let d = from; d <= to; d++) for (let g = d - from + 1; g <= GAP_CAP; g++) got += counts.get(`${GAP_BASE.buying + g}|${d}`) ?? 0;
+        const want = people.filter((days) => days.some((a) => a >= from && a <= to)).length;
+        if (got !== want) wrong.push(`[${from}, ${to}]: got ${got}, want ${want}`);
+      }
+    }
+    expect(wrong.slice(0, 10)).toEqual([]);
+  });
+});
+
 describe('carried day counts: adding a day', () => {
-  it('changes a person\'s part by exactly parts(after) − parts(before), whatever the neighbours', () => {
+  it.each([
+    ['active days', GAP_BASE.active, true],
+    ['buying days (gaps only)', GAP_BASE.buying, false],
+  ])('changes a person\'s part by exactly parts(after) − parts(before), whatever the neighbours: %s', (_, base, full) => {
     const r = rng(4);
     const wrong: string[] = [];
     for (let i = 0; i < 2000; i++) {
       const days = [...new Set(Array.from({ length: r.int(8) }, () => r.int(150)))].sort((a, b) => a - b);
       const f = r.int(160);
-      const before = parts(days);
+      const before = parts(days, base, full);
       const list = [...days];
       const diff = new Map<string, number>();
-      addDay(list, f, (kind, e, n) => diff.set(`${kind}|${e}`, (diff.get(`${kind}|${e}`) ?? 0) + n));
+      addDay(list, f, (kind, e, n) => diff.set(`${kind}|${e}`, (diff.get(`${kind}|${e}`) ?? 0) + n), base, full);
       expect(list).toEqual([...new Set([...days, f])].sort((a, b) => a - b));
-      const after = parts(list);
+      const after = parts(list, base, full);
       for (const key of new Set([...before.keys(), ...after.keys(), ...diff.keys()])) {
         const want = (after.get(key) ?? 0) - (before.get(key) ?? 0);
         if ((diff.get(key) ?? 0) !== want) wrong.push(`days ${days.join(',')} + ${f}: ${key} got ${diff.get(key) ?? 0}, want ${want}`);

@@ -223,7 +223,7 @@ export class KpiRepository {
     await this.sets.addPeople(em, ws, tz, events, ordinal);
     await this.windows.add(em, ws, tz, events, new Map(changed.map((r) => [r.p, r])));
     await this.sets.addOrders(em, ws, tz, events, ordinal);
-    if (opts.totals !== false) await this.sets.addTotals(em, ws, events, npsScoreOf);
+    if (opts.totals !== false) await this.sets.addTotals(em, ws, tz, events, npsScoreOf);
   }
 
   /**
@@ -261,12 +261,14 @@ export class KpiRepository {
   }
 
   /**
-   * Rebuilds the quarter totals of a workspace from its stored events (the end of a full
+   * Rebuilds the quarter and day totals of a workspace from its stored events (the end of a full
    * `siyu recompute` pass, under the workspace's write lock): they never depend on who a person
    * is, so per-person rebuilds leave them alone. Pages through the events by message id.
    */
   async rebuildTotals(em: EntityManager, ws: string, page = 10_000): Promise<void> {
     await em.query(`DELETE FROM kpi_quarter_totals WHERE workspace_id = $1`, [ws]);
+    await em.query(`DELETE FROM kpi_day_totals WHERE workspace_id = $1`, [ws]);
+    const tz = await this.sets.writeZone(em, ws);
     let after = '';
     for (;;) {
       const rows: { message_id: string; type: string; name: string | null; channel: string; ts: Date; properties: Record<string, unknown> | null; context: Record<string, unknown> | null }[] = await em.query(
@@ -275,7 +277,7 @@ export class KpiRepository {
       );
       if (!rows.length) return;
       after = rows[rows.length - 1].message_id;
-      await this.sets.addTotals(em, ws, rows.map((r) => toBatchEvent({ ...r, profile_id: '' })), npsScoreOf);
+      await this.sets.addTotals(em, ws, tz, rows.map((r) => toBatchEvent({ ...r, profile_id: '' })), npsScoreOf);
     }
   }
 
@@ -379,7 +381,9 @@ export class KpiRepository {
     const fromHours = new Set<Family>();
     if (setsCanAnswer(breakdown, filter)) {
       if (fams.delete('ses')) fromHours.add('ses');
-      if (grain === 'HOUR' && oneDimPerKey(breakdown, filter) && fams.delete('ppl')) fromHours.add('ppl');
+      // People of a local hour that holds two clock hours (a DST fall-back) are a union: the kpi_activity path below.
+      const clockHours = buckets.every((b) => b.e.getTime() - b.s.getTime() <= HOUR);
+      if (grain === 'HOUR' && clockHours && oneDimPerKey(breakdown, filter) && fams.delete('ppl')) fromHours.add('ppl');
       if (grain === 'HOUR' && fams.delete('tot')) fromHours.add('tot');
     }
     if (fromHours.size) add(await hourMeasures(em, ws, buckets, fromHours, breakdown, filter));

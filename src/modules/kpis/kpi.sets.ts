@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { AFTER_FIRST_ORDER_KIND, CARRIED_KIND, RETAINED_KIND, WINDOW_KIND } from './kpi.windows';
+import { AFTER_FIRST_ORDER_KIND, CARRIED_KIND, GAP_BASE, GAP_CAP, RETAINED_KIND, WINDOW_KIND } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -23,7 +23,9 @@ const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).
  * - `kpi_hour_counts` (kpi.hours.ts): people and sessions per UTC clock hour.
  * - `kpi_quarter_totals`: per UTC quarter hour and dimension, the additive measures (events,
  *   orders, revenue, NPS answers). Quarter hours are local-day aligned in every zone, so these never
- *   need a rebuild when the zone changes.
+ *   need a rebuild when the zone changes; the HOUR grain reads them.
+ * - `kpi_day_totals`: the same per local day of the zone the batch was written in (one row per day
+ *   instead of 96); DAY grain and coarser read them. A zone change rebuilds them with the day sets.
  * - Person ordinals (`kpi_profiles.ordinal`) are dense per workspace, handed out by
  *   `kpi_rollup_state.next_ordinal`; a merge moves the merged-away person's bits to the survivor's
  *   ordinal, an unmerge or rebuild clears a person's bits and sets them again from their events.
@@ -344,8 +346,8 @@ export class KpiSetRepository {
     );
   }
 
-  /** Adds a batch's additive measures to the quarter totals (one statement). */
-  async addTotals(em: EntityManager, ws: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], npsOf: (e: Omit<BatchEvent, 'tags' | 'traits'>) => number | null): Promise<void> {
+  /** Adds a batch's additive measures to the quarter totals and the day totals of the zone `tz` (one statement). */
+  async addTotals(em: EntityManager, ws: string, tz: string, events: Omit<BatchEvent, 'tags' | 'traits'>[], npsOf: (e: Omit<BatchEvent, 'tags' | 'traits'>) => number | null): Promise<void> {
     if (!events.length) return;
     const rows = new Map<string, TotalRow>();
     for (const e of events) {
@@ -368,14 +370,20 @@ export class KpiSetRepository {
       }
     }
     await em.query(
-      `INSERT INTO kpi_quarter_totals AS k (workspace_id, quarter, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
-       SELECT $1, u.q, u.m, u.ev, u.or, u.rv, u.nr, u.np, u.nd
-       FROM jsonb_to_recordset($2::jsonb) AS u(q timestamptz, m text, ev int, "or" int, rv numeric, nr int, np int, nd int)
-       ON CONFLICT (workspace_id, dim, quarter) DO UPDATE SET
+      `WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(q timestamptz, m text, ev int, "or" int, rv numeric, nr int, np int, nd int)),
+       qt AS (INSERT INTO kpi_quarter_totals AS k (workspace_id, quarter, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
+              SELECT $1, u.q, u.m, u.ev, u.or, u.rv, u.nr, u.np, u.nd FROM u
+              ON CONFLICT (workspace_id, dim, quarter) DO UPDATE SET
+                events = k.events + EXCLUDED.events, orders = k.orders + EXCLUDED.orders, revenue = k.revenue + EXCLUDED.revenue,
+                nps_responses = k.nps_responses + EXCLUDED.nps_responses, nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters,
+                nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors)
+       INSERT INTO kpi_day_totals AS k (workspace_id, day, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
+       SELECT $1, (u.q AT TIME ZONE $3::text)::date, u.m, sum(u.ev), sum(u.or), sum(u.rv), sum(u.nr), sum(u.np), sum(u.nd) FROM u GROUP BY 2, 3
+       ON CONFLICT (workspace_id, dim, day) DO UPDATE SET
          events = k.events + EXCLUDED.events, orders = k.orders + EXCLUDED.orders, revenue = k.revenue + EXCLUDED.revenue,
          nps_responses = k.nps_responses + EXCLUDED.nps_responses, nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters,
          nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
-      [ws, JSON.stringify([...rows.values()])],
+      [ws, JSON.stringify([...rows.values()]), tz],
     );
   }
 
@@ -498,11 +506,32 @@ export class KpiSetRepository {
         [ws, starts, le, kinds, ...dim.params],
       );
     const oneDay = ld.every((d, j) => le[j] === plus(d, 1));
+    // Distinct people of ranges of up to GAP_CAP days from the gap counts (kpi.windows.ts): per day,
+    // those whose previous day in the set is before the range's start. Keyed by bucket (ordinality).
+    const span = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
+    const gapped = (starts: string[], ends: string[], cols: string, bases: number[]) =>
+      em.query(
+        `SELECT b.i, ${dim.key} AS k, ${cols}
+         FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+         JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.kind % 100 > d.day - b.ld
+         GROUP BY 1, 2`,
+        [ws, starts, ends, bases.flatMap((base) => Array.from({ length: GAP_CAP }, (_, g) => base + g + 1)), ...dim.params],
+      );
+    const gaps = single && ld.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (families.has('ppl') && single && oneDay) {
       add(
         await counted(
           [SetKind.ACTIVE, SetKind.INTERACTING, SetKind.BUYER],
           `sum(d.people) FILTER (WHERE d.kind = ${SetKind.ACTIVE}) AS active, sum(d.people) FILTER (WHERE d.kind = ${SetKind.INTERACTING}) AS interacting, sum(d.people) FILTER (WHERE d.kind = ${SetKind.BUYER}) AS buyers`,
+        ),
+      );
+    } else if (families.has('ppl') && gaps) {
+      add(
+        await gapped(
+          ld,
+          le,
+          `sum(d.people) FILTER (WHERE d.kind / 100 = 1) AS active, sum(d.people) FILTER (WHERE d.kind / 100 = 2) AS interacting, sum(d.people) FILTER (WHERE d.kind / 100 = 3) AS buyers`,
+          [GAP_BASE.active, GAP_BASE.interacting, GAP_BASE.buying],
         ),
       );
     } else if (families.has('ppl')) {
@@ -563,7 +592,22 @@ export class KpiSetRepository {
       );
     }
     // Churn and wake-ups of single days: the carried counts (kpi.windows.ts); otherwise the OR of the history.
-    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || f === 'churn' || f === 'wake').filter(() => !(single && oneDay)));
+    // Churn of longer buckets from the gaps when the bucket and the one before span at most GAP_CAP
+    // days: the people of the bucket before who are not in it are those of both less the bucket's.
+    const lps = buckets.map((b) => b.localPrevStart);
+    const churnGaps = families.has('churn') && !oneDay && single && lps.every((d, j) => span(d, le[j]) <= GAP_CAP);
+    if (churnGaps) {
+      const count = async (from: string[], to: string[]) =>
+        new Map(((await gapped(from, to, 'sum(d.people) AS n', [GAP_BASE.active])) as { i: string; k: string; n: string }[]).map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
+      const [prev, both, now] = [await count(lps, ld), await count(lps, le), await count(ld, le)];
+      add(
+        [...prev].map(([key, n]) => {
+          const [i, k] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)];
+          return { i, k, prevActive: n, churned: (both.get(key) ?? 0) - (now.get(key) ?? 0) };
+        }),
+      );
+    }
+    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || (f === 'churn' && !churnGaps) || f === 'wake').filter(() => !(single && oneDay)));
     if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
     // First and repeat buyers of single days from the carried counts. Conversion-eligible: active on
     // the day less those active after a first order before it (kpi.windows.ts). Repeat buyers: buyers
@@ -588,10 +632,10 @@ export class KpiSetRepository {
         await em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
                   sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
-           FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(s, e, i)
-           JOIN kpi_quarter_totals d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.quarter >= b.s AND d.quarter < b.e
+           FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+           JOIN kpi_day_totals d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.day >= b.ld AND d.day < b.le
            GROUP BY 1, 2`,
-          [ws, buckets.map((b) => b.s.toISOString()), buckets.map((b) => b.e.toISOString()), null, ...dim.params],
+          [ws, ld, le, null, ...dim.params],
         ),
       );
     }
@@ -601,14 +645,14 @@ export class KpiSetRepository {
   /**
    * Running totals at each bucket: `people` acquired before its start (`before`) and by its end
    * (`atEnd`), from the acquisition-day sets (one bit per person); or `revenue` of every order
-   * before its end (`cumGmv`), from the quarter totals. The history before the first bucket is
+   * before its end (`cumGmv`), from the day totals. The history before the first bucket is
    * summed once, the buckets by a running sum.
    */
   private async running(em: EntityManager, ws: string, buckets: Bucket[], dim: { key: string; where: string; params: unknown[] }, what: 'people' | 'revenue'): Promise<Record<string, unknown>[]> {
     const people = what === 'people';
     const src = people
       ? { table: 'kpi_day_counts', value: 'd.people', where: `d.kind = ${SetKind.NEW}`, at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' }
-      : { table: 'kpi_quarter_totals', value: 'd.revenue', where: 'true', at: 'd.quarter', lo: '$2::timestamptz[]', hi: '$3::timestamptz[]' };
+      : { table: 'kpi_day_totals', value: 'd.revenue', where: 'true', at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' };
     const out = people ? `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before, coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "atEnd"` : `coalesce(pre.n, 0) + coalesce(sum(p.n) OVER (PARTITION BY g.k ORDER BY g.i), 0) AS "cumGmv"`;
     return em.query(
       `WITH b AS (SELECT * FROM unnest(${src.lo}, ${src.hi}) WITH ORDINALITY AS b(lo, hi, i)),
@@ -620,8 +664,8 @@ export class KpiSetRepository {
        FROM grid g LEFT JOIN per p ON p.i = g.i AND p.k = g.k LEFT JOIN pre ON pre.k = g.k`,
       [
         ws,
-        people ? buckets.map((b) => b.localStart.slice(0, 10)) : buckets.map((b) => b.s.toISOString()),
-        people ? buckets.map((b) => b.localEnd.slice(0, 10)) : buckets.map((b) => b.e.toISOString()),
+        buckets.map((b) => b.localStart.slice(0, 10)),
+        buckets.map((b) => b.localEnd.slice(0, 10)),
         null,
         ...dim.params,
       ],

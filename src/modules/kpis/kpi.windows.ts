@@ -1,6 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { LocalDays } from '../../shared/zone';
+import { INTERACTION_EVENTS } from './kpi.catalogue';
+
+const INTERACTIONS = new Set<string>(INTERACTION_EVENTS);
 
 /**
  * Day measures that depend only on each person's own active days, carried forward (DESIGN §5), per
@@ -19,12 +22,17 @@ import { LocalDays } from '../../shared/zone';
  *   dimension ('', their first event's `c:` channel and `t:` touchpoint) and active on d + n in any
  *   dimension; kinds 28–30 the same with activity in the acquisition dimension itself (`c:`/`t:` rows
  *   only: a filter on that one channel or touchpoint).
+ * - kinds 101–193 (active), 201–293 (interacting), 301–393 (buying), gaps: people in the day's set
+ *   whose previous day in it was g days earlier, kind = base + g (g ≥ 93 and first days: base + 93).
+ *   The distinct people of days [L, R] are Σ over d in [L, R] of those with g > d − L: exact for
+ *   ranges up to 93 days, whatever their number of people.
  * - kind 31, active after a first order: people active on e (in the row's dimension) whose first
  *   order there was before e (FIRST_CONVERSION_RATE of day e: active people less these are the
  *   ones who could still convert for the first time).
  *
  * Each person's active days per dimension are kept in `kpi_person_days` (local day numbers, the
- * same days as their bits in the day sets), with the acquisition their retention part was computed
+ * same days as their bits in the day sets; interacting and buying days under `i:` and `b:` + the
+ * dimension, which only have gaps), with the acquisition their retention part was computed
  * with (`acq`: day number, channel, touchpoint) and the day of their first order per dimension (`fo`). A person's part of every count is a function of their
  * days alone (`parts`); a batch that adds days writes the difference between their part after and
  * before, a merge the pooled part minus each person's, a rebuild minus the person's part before
@@ -92,8 +100,23 @@ export function retained(days: Days, acq: Acq | null, add: (kind: number, dim: s
 
 const sameAcq = (a: Acq | null, b: Acq | null): boolean => (a === null ? b === null : b !== null && a.d === b.d && a.c === b.c && a.t === b.t);
 
-/** One person's part of the carried counts of one dimension, keyed `${kind}|${day}`. */
-export function parts(days: Iterable<number>): Map<string, number> {
+/** Gap kinds: a set's base plus the days since the person's previous day in it (capped; first days at the cap). */
+export const GAP_CAP = 93;
+export const GAP_BASE = { active: 100, interacting: 200, buying: 300 } as const;
+export const gapKind = (base: number, gap: number | undefined): number => base + (gap === undefined || gap >= GAP_CAP ? GAP_CAP : gap);
+
+/** What a `kpi_person_days.days` key holds: active days of a dimension, or interacting (`i:`) / buying (`b:`) days. */
+export function keyOf(key: string): { dim: string; base: number; full: boolean } {
+  if (key.startsWith('i:')) return { dim: key.slice(2), base: GAP_BASE.interacting, full: false };
+  if (key.startsWith('b:')) return { dim: key.slice(2), base: GAP_BASE.buying, full: false };
+  return { dim: key, base: GAP_BASE.active, full: true };
+}
+
+/**
+ * One person's part of the carried counts of one dimension, keyed `${kind}|${day}`: gaps (of the
+ * set `base`) and, for active days (`full`), windows, churn, wake-ups and silence.
+ */
+export function parts(days: Iterable<number>, base: number = GAP_BASE.active, full = true): Map<string, number> {
   const out = new Map<string, number>();
   const add = (kind: number, e: number, n = 1) => {
     const key = `${kind}|${e}`;
@@ -102,6 +125,8 @@ export function parts(days: Iterable<number>): Map<string, number> {
     else out.delete(key);
   };
   const sorted = [...new Set(days)].sort((a, b) => a - b);
+  sorted.forEach((a, i) => add(gapKind(base, i ? a - sorted[i - 1] : undefined), a));
+  if (!full) return out;
   for (const n of WINDOWS) {
     const seen = new Set<number>();
     for (const a of sorted) {
@@ -131,7 +156,7 @@ export function parts(days: Iterable<number>): Map<string, number> {
  * only the neighbours of f matter (p, the last day before it; q, the first after), so this costs
  * a binary search, not a pass over their days. Equal to parts(after) − parts(before).
  */
-export function addDay(sorted: number[], f: number, add: (kind: number, e: number, n: number) => void): void {
+export function addDay(sorted: number[], f: number, add: (kind: number, e: number, n: number) => void, base: number = GAP_BASE.active, full = true): void {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -142,6 +167,16 @@ export function addDay(sorted: number[], f: number, add: (kind: number, e: numbe
   if (sorted[lo] === f) return;
   const p = lo > 0 ? sorted[lo - 1] : undefined;
   const q = lo < sorted.length ? sorted[lo] : undefined;
+  // Gaps: f's is from p; q's was from p and is from f now.
+  add(gapKind(base, p === undefined ? undefined : f - p), f, 1);
+  if (q !== undefined) {
+    add(gapKind(base, p === undefined ? undefined : q - p), q, -1);
+    add(gapKind(base, q - f), q, 1);
+  }
+  if (!full) {
+    sorted.splice(lo, 0, f);
+    return;
+  }
   // Windows: f newly covers e in [f, f + N − 1] unless p still covers e (e ≤ p + N − 1) or q does (e ≥ q).
   for (const n of WINDOWS) {
     const from = Math.max(f, p === undefined ? f : p + n);
@@ -181,9 +216,10 @@ class Gains {
     this.map.set(k, (this.map.get(k) ?? 0) + n);
   }
 
-  /** Adds `sign ×` a person's part for one dimension. */
-  part(dim: string, days: Iterable<number>, sign: 1 | -1): void {
-    for (const [key, n] of parts(days)) {
+  /** Adds `sign ×` a person's part for one key of their days (a dimension, or `i:`/`b:` + one). */
+  part(key: string, days: Iterable<number>, sign: 1 | -1): void {
+    const { dim, base, full } = keyOf(key);
+    for (const [key, n] of parts(days, base, full)) {
       const at = key.indexOf('|');
       const k = `${key.slice(0, at)}|${dim}|${key.slice(at + 1)}`;
       this.map.set(k, (this.map.get(k) ?? 0) + sign * n);
@@ -240,7 +276,7 @@ export class KpiWindowRepository {
     em: EntityManager,
     ws: string,
     tz: string,
-    events: Pick<BatchEvent, 'profileId' | 'ts' | 'channel' | 'context' | 'revenue'>[],
+    events: Pick<BatchEvent, 'profileId' | 'ts' | 'channel' | 'context' | 'revenue' | 'type' | 'name'>[],
     acquired: Map<string, { ts: Date; c: string; t: string }>,
   ): Promise<void> {
     if (!events.length) return;
@@ -259,10 +295,13 @@ export class KpiWindowRepository {
       const t = e.context?.touchpoint;
       let fo = orders.get(e.profileId);
       if (e.revenue !== null && !fo) orders.set(e.profileId, (fo = {}));
+      const interacting = e.type === 'track' && !!e.name && INTERACTIONS.has(e.name);
       for (const dim of ['', `c:${e.channel}`, `t:${typeof t === 'string' ? t.slice(0, 200) : ''}`]) {
-        let s = dims.get(dim);
-        if (!s) dims.set(dim, (s = new Set()));
-        s.add(day);
+        for (const key of [dim, ...(interacting ? [`i:${dim}`] : []), ...(e.revenue !== null ? [`b:${dim}`] : [])]) {
+          let s = dims.get(key);
+          if (!s) dims.set(key, (s = new Set()));
+          s.add(day);
+        }
         if (fo && e.revenue !== null && !(fo[dim] <= day)) fo[dim] = day;
       }
     }
@@ -275,14 +314,16 @@ export class KpiWindowRepository {
       const fo: FirstOrders = { ...(before.fo ?? {}) };
       const batchOrders = orders.get(p) ?? {};
       let any = false;
-      for (const [dim, add] of dims) {
-        const first = fo[dim];
-        const moved = batchOrders[dim] !== undefined && !(first <= batchOrders[dim]);
-        const list = [...(days[dim] ?? [])];
+      for (const [key, add] of dims) {
+        // `i:`/`b:` keys have gaps only (and no first orders: `fo` is keyed by dimension).
+        const { dim, base, full } = keyOf(key);
+        const first = full ? fo[dim] : undefined;
+        const moved = full && batchOrders[dim] !== undefined && !(first! <= batchOrders[dim]);
+        const list = [...(days[key] ?? [])];
         const n = list.length;
         for (const f of add) {
           const had = list.length;
-          addDay(list, f, (kind, e, by) => gains.add(kind, dim, e, by));
+          addDay(list, f, (kind, e, by) => gains.add(kind, dim, e, by), base, full);
           // Active after the first order: a new day counts when it is later (a moved first order recounts below).
           if (list.length > had && !moved && first !== undefined && f > first) gains.add(AFTER_FIRST_ORDER_KIND, dim, f, 1);
         }
@@ -293,7 +334,7 @@ export class KpiWindowRepository {
         }
         if (list.length === n) continue;
         any = true;
-        days[dim] = list;
+        days[key] = list;
       }
       const acq = acquired.has(p) ? acqOf(p) : before.acq;
       if (!any && sameAcq(acq, before.acq)) continue;

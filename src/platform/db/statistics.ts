@@ -25,6 +25,7 @@ export const GROWING_TABLES = [
   'kpi_person_refs',
   'kpi_inviter_days',
   'kpi_quarter_totals',
+  'kpi_day_totals',
   'kpi_buyers',
   'stage_transitions',
   'due_work',
