@@ -9,6 +9,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * `kpi_person_days.days` also holds each person's interacting and buying days, under `i:` and `b:`
  * + the dimension; backfilled from the day sets' bits, then every gap count from the lists.
+ *
+ * First orders over ranges: kinds 401–493, the gaps of active days after the person's first order
+ * in that dimension (people active in a range who had ordered before it); kinds 500–593, on a second
+ * order's day, 500 + the days since the first (capped at 93): first buyers of a range whose second
+ * order came within it. `kpi_person_days.so` holds the second order day per dimension.
  */
 export class KpiDayGaps1765000000000 implements MigrationInterface {
   name = 'KpiDayGaps1765000000000';
@@ -39,10 +44,36 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
             CROSS JOIN LATERAL jsonb_each(pd.days) AS k(key, value)
             CROSS JOIN LATERAL jsonb_array_elements_text(k.value) AS a(day)) x
       GROUP BY 1, 2, 3, 4`);
+    await q.query(`ALTER TABLE kpi_person_days ADD COLUMN so jsonb`);
+    await q.query(`COMMENT ON COLUMN kpi_person_days.so IS 'dimension -> local day number of the person''s second order there (kpi_day_counts kinds 500-593)'`);
+    const zone = `coalesce((SELECT s.time_zone FROM kpi_rollup_state s WHERE s.workspace_id = pd.workspace_id), (SELECT w.time_zone FROM workspaces w WHERE w.id = pd.workspace_id))`;
+    await q.query(`
+      UPDATE kpi_person_days pd
+      SET so = (SELECT jsonb_object_agg(b.dim, (b.second_ts AT TIME ZONE ${zone})::date - DATE '1970-01-01')
+                FROM kpi_buyers b WHERE b.workspace_id = pd.workspace_id AND b.profile_id = pd.profile_id AND b.second_ts IS NOT NULL)
+      WHERE pd.fo IS NOT NULL`);
+    await q.query(`
+      INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+      SELECT workspace_id, 400 + least(coalesce(day - prev, 93), 93), dim, DATE '1970-01-01' + day, count(*)
+      FROM (SELECT pd.workspace_id, f.key AS dim, f.value::int AS first, a.day::int AS day,
+                   lag(a.day::int) OVER (PARTITION BY pd.workspace_id, pd.profile_id, f.key ORDER BY a.day::int) AS prev
+            FROM kpi_person_days pd
+            CROSS JOIN LATERAL jsonb_each_text(pd.fo) AS f(key, value)
+            CROSS JOIN LATERAL jsonb_array_elements_text(pd.days -> f.key) AS a(day)
+            WHERE pd.fo IS NOT NULL) x
+      WHERE day > first
+      GROUP BY 1, 2, 3, 4`);
+    await q.query(`
+      INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+      SELECT pd.workspace_id, 500 + least(s.value::int - (pd.fo ->> s.key)::int, 93), s.key, DATE '1970-01-01' + s.value::int, count(*)
+      FROM kpi_person_days pd CROSS JOIN LATERAL jsonb_each_text(pd.so) AS s(key, value)
+      WHERE pd.so IS NOT NULL
+      GROUP BY 1, 2, 3, 4`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 393`);
+    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 593`);
+    await q.query(`ALTER TABLE kpi_person_days DROP COLUMN so`);
     await q.query(`
       UPDATE kpi_person_days pd
       SET days = (SELECT coalesce(jsonb_object_agg(k.key, k.value), '{}'::jsonb) FROM jsonb_each(pd.days) AS k(key, value) WHERE left(k.key, 2) NOT IN ('i:', 'b:'))`);

@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { AFTER_FIRST_ORDER_KIND, CARRIED_KIND, GAP_BASE, GAP_CAP, RETAINED_KIND, WINDOW_KIND } from './kpi.windows';
+import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, GAP_BASE, GAP_CAP, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -607,7 +607,33 @@ export class KpiSetRepository {
         }),
       );
     }
-    const looking = new Set([...families].filter((f) => f === 'ord' || f === 'rep' || (f === 'churn' && !churnGaps) || f === 'wake').filter(() => !(single && oneDay)));
+    // First and repeat buyers of longer buckets from the gaps (kpi.windows.ts). Conversion-eligible:
+    // the bucket's active people less those active after a first order before its start (their
+    // after-first gap reaches back before it). Repeat buyers: the bucket's buyers less its first
+    // buyers, plus first buyers whose second order came within the bucket (second ≤ day − start).
+    const ordGaps = (families.has('ord') || families.has('rep')) && !oneDay && gaps;
+    if (ordGaps) {
+      const range = (base: number) => `d.kind BETWEEN ${base + 1} AND ${base + GAP_CAP} AND d.kind % 100 > d.day - b.ld`;
+      const n = (where: string) => `coalesce(sum(d.people) FILTER (WHERE ${where}), 0)`;
+      add(
+        await em.query(
+          `SELECT b.i, ${dim.key} AS k, ${n(`d.kind = ${SetKind.FIRST_ORDER}`)} AS "firstBuyers",
+                  ${n(range(GAP_BASE.active))} - ${n(range(AFTER_FIRST_GAP_BASE))} AS "convEligible",
+                  ${n(range(GAP_BASE.buying))} - ${n(`d.kind = ${SetKind.FIRST_ORDER}`)} + ${n(`d.kind BETWEEN ${SECOND_ORDER_GAP_BASE} AND ${SECOND_ORDER_GAP_BASE + GAP_CAP} AND d.kind % 100 <= d.day - b.ld`)} AS "repeatBuyers"
+           FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
+           JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le
+           GROUP BY 1, 2`,
+          [
+            ws,
+            ld,
+            le,
+            [SetKind.FIRST_ORDER, ...[GAP_BASE.active, AFTER_FIRST_GAP_BASE, GAP_BASE.buying].flatMap((base) => Array.from({ length: GAP_CAP }, (_, g) => base + g + 1)), ...Array.from({ length: GAP_CAP }, (_, g) => SECOND_ORDER_GAP_BASE + g)],
+            ...dim.params,
+          ],
+        ),
+      );
+    }
+    const looking = new Set([...families].filter((f) => ((f === 'ord' || f === 'rep') && !ordGaps) || (f === 'churn' && !churnGaps) || f === 'wake').filter(() => !(single && oneDay)));
     if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
     // First and repeat buyers of single days from the carried counts. Conversion-eligible: active on
     // the day less those active after a first order before it (kpi.windows.ts). Repeat buyers: buyers

@@ -66,15 +66,34 @@ interface Row {
   days: Days;
   acq: Acq | null;
   fo: FirstOrders | null;
+  /** Day number of their second order, per dimension (the same day as the first when both fell on it). */
+  so: FirstOrders | null;
 }
 
 /** `kpi_day_counts.kind` of people active on a day after their first order (in the same dimension). */
 export const AFTER_FIRST_ORDER_KIND = 31;
+/** Gap kinds of active days after the first order (400 + gap), and of second orders (500 + days since the first, capped). */
+export const AFTER_FIRST_GAP_BASE = 400;
+export const SECOND_ORDER_GAP_BASE = 500;
 
-/** A person's part of kind 31 in one dimension: each of their active days after their first order there. */
-function afterFirst(days: number[] | undefined, first: number | undefined, add: (day: number) => void): void {
-  if (first === undefined || !days) return;
-  for (const a of days) if (a > first) add(a);
+/**
+ * A person's part of the first-order counts in one dimension: kind 31 and an after-first gap on each
+ * active day after their first order f, and their second order s at 500 + (s − f).
+ */
+function orderPart(days: number[] | undefined, first: number | undefined, second: number | undefined, add: (kind: number, day: number) => void): void {
+  if (first === undefined) return;
+  (days ?? []).forEach((a, i) => {
+    if (a <= first) return;
+    add(AFTER_FIRST_ORDER_KIND, a);
+    add(gapKind(AFTER_FIRST_GAP_BASE, i ? a - days![i - 1] : undefined), a);
+  });
+  if (second !== undefined) add(SECOND_ORDER_GAP_BASE + Math.min(second - first, GAP_CAP), second);
+}
+
+/** The two smallest of some order days (with repeats): the first and second order days. */
+function twoFirst(xs: number[]): [number | undefined, number | undefined] {
+  const s = [...xs].sort((a, b) => a - b);
+  return [s[0], s[1]];
 }
 
 export const RETENTION_DAYS = [1, 7, 30] as const;
@@ -226,10 +245,10 @@ class Gains {
     }
   }
 
-  /** Adds `sign ×` a person's retention part and their active days after a first order. */
+  /** Adds `sign ×` a person's retention part and their first-order part. */
   retention(row: Row, sign: 1 | -1): void {
     retained(row.days, row.acq, (kind, dim, day) => this.add(kind, dim, day, sign));
-    for (const [dim, first] of Object.entries(row.fo ?? {})) afterFirst(row.days[dim], first, (day) => this.add(AFTER_FIRST_ORDER_KIND, dim, day, sign));
+    for (const [dim, first] of Object.entries(row.fo ?? {})) orderPart(row.days[dim], first, row.so?.[dim], (kind, day) => this.add(kind, dim, day, sign));
   }
 
   /** Writes the changes and, in the same statement, people's new rows (`days`, when given). */
@@ -242,13 +261,13 @@ class Gains {
       });
     if (!rows.length && !days.size) return;
     await em.query(
-      `WITH pd AS (INSERT INTO kpi_person_days AS k (workspace_id, profile_id, days, acq, fo)
-                   SELECT $1, u.p, u.days, u.acq, u.fo FROM jsonb_to_recordset($3::jsonb) AS u(p uuid, days jsonb, acq jsonb, fo jsonb)
-                   ON CONFLICT (workspace_id, profile_id) DO UPDATE SET days = EXCLUDED.days, acq = EXCLUDED.acq, fo = EXCLUDED.fo)
+      `WITH pd AS (INSERT INTO kpi_person_days AS k (workspace_id, profile_id, days, acq, fo, so)
+                   SELECT $1, u.p, u.days, u.acq, u.fo, u.so FROM jsonb_to_recordset($3::jsonb) AS u(p uuid, days jsonb, acq jsonb, fo jsonb, so jsonb)
+                   ON CONFLICT (workspace_id, profile_id) DO UPDATE SET days = EXCLUDED.days, acq = EXCLUDED.acq, fo = EXCLUDED.fo, so = EXCLUDED.so)
        INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
        SELECT $1, u.k, u.m, u.d, u.n FROM jsonb_to_recordset($2::jsonb) AS u(k smallint, m text, d date, n int)
        ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
-      [ws, JSON.stringify(rows), JSON.stringify([...days].map(([p, d]) => ({ p, days: d.days, acq: d.acq, fo: d.fo })))],
+      [ws, JSON.stringify(rows), JSON.stringify([...days].map(([p, d]) => ({ p, days: d.days, acq: d.acq, fo: d.fo, so: d.so })))],
     );
   }
 }
@@ -263,8 +282,8 @@ function splitKey(key: string): [string, string, string] {
 export class KpiWindowRepository {
   private async read(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Row>> {
     if (!ids.length) return new Map();
-    const rows: (Row & { p: string })[] = await em.query(`SELECT profile_id AS p, days, acq, fo FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
-    return new Map(rows.map((r) => [r.p, { days: r.days, acq: r.acq, fo: r.fo }]));
+    const rows: (Row & { p: string })[] = await em.query(`SELECT profile_id AS p, days, acq, fo, so FROM kpi_person_days WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    return new Map(rows.map((r) => [r.p, { days: r.days, acq: r.acq, fo: r.fo, so: r.so }]));
   }
 
   /**
@@ -286,8 +305,8 @@ export class KpiWindowRepository {
       return a ? { d: dayNumber(local.of(new Date(a.ts).getTime())), c: a.c, t: a.t } : null;
     };
     const batch = new Map<string, Map<string, Set<number>>>();
-    // The earliest order day of the batch per person and dimension.
-    const orders = new Map<string, FirstOrders>();
+    // The order days of the batch per person and dimension (repeats kept: two orders on a day).
+    const orders = new Map<string, Record<string, number[]>>();
     for (const e of events) {
       const day = dayNumber(local.of(e.ts.getTime()));
       let dims = batch.get(e.profileId);
@@ -302,34 +321,47 @@ export class KpiWindowRepository {
           if (!s) dims.set(key, (s = new Set()));
           s.add(day);
         }
-        if (fo && e.revenue !== null && !(fo[dim] <= day)) fo[dim] = day;
+        if (fo && e.revenue !== null) (fo[dim] ??= []).push(day);
       }
     }
     const had = await this.read(em, ws, [...batch.keys()]);
     const gains = new Gains();
     const changed = new Map<string, Row>();
     for (const [p, dims] of batch) {
-      const before: Row = had.get(p) ?? { days: {}, acq: null, fo: null };
+      const before: Row = had.get(p) ?? { days: {}, acq: null, fo: null, so: null };
       const days: Days = { ...before.days };
       const fo: FirstOrders = { ...(before.fo ?? {}) };
+      const so: FirstOrders = { ...(before.so ?? {}) };
       const batchOrders = orders.get(p) ?? {};
       let any = false;
       for (const [key, add] of dims) {
         // `i:`/`b:` keys have gaps only (and no first orders: `fo` is keyed by dimension).
         const { dim, base, full } = keyOf(key);
-        const first = full ? fo[dim] : undefined;
-        const moved = full && batchOrders[dim] !== undefined && !(first! <= batchOrders[dim]);
+        const [f0, s0] = [fo[dim], so[dim]];
+        const [f1, s1] = full && batchOrders[dim] ? twoFirst([...[f0, s0].filter((x): x is number => x !== undefined), ...batchOrders[dim]]) : [f0, s0];
+        const moved = full && (f1 !== f0 || s1 !== s0);
         const list = [...(days[key] ?? [])];
         const n = list.length;
         for (const f of add) {
           const had = list.length;
-          addDay(list, f, (kind, e, by) => gains.add(kind, dim, e, by), base, full);
-          // Active after the first order: a new day counts when it is later (a moved first order recounts below).
-          if (list.length > had && !moved && first !== undefined && f > first) gains.add(AFTER_FIRST_ORDER_KIND, dim, f, 1);
+          addDay(
+            list,
+            f,
+            (kind, e, by) => {
+              gains.add(kind, dim, e, by);
+              // Gaps of days after an unchanged first order are also after-first gaps (a moved first order recounts below).
+              if (full && !moved && f0 !== undefined && e > f0 && kind > GAP_BASE.active && kind <= GAP_BASE.active + GAP_CAP) gains.add(kind - GAP_BASE.active + AFTER_FIRST_GAP_BASE, dim, e, by);
+            },
+            base,
+            full,
+          );
+          if (full && list.length > had && !moved && f0 !== undefined && f > f0) gains.add(AFTER_FIRST_ORDER_KIND, dim, f, 1);
         }
         if (moved) {
-          afterFirst(before.days[dim], first, (day) => gains.add(AFTER_FIRST_ORDER_KIND, dim, day, -1));
-          afterFirst(list, (fo[dim] = batchOrders[dim]), (day) => gains.add(AFTER_FIRST_ORDER_KIND, dim, day, 1));
+          orderPart(before.days[key], f0, s0, (kind, day) => gains.add(kind, dim, day, -1));
+          orderPart(list, f1, s1, (kind, day) => gains.add(kind, dim, day, 1));
+          if (f1 !== undefined) fo[dim] = f1;
+          if (s1 !== undefined) so[dim] = s1;
           any = true;
         }
         if (list.length === n) continue;
@@ -339,7 +371,7 @@ export class KpiWindowRepository {
       const acq = acquired.has(p) ? acqOf(p) : before.acq;
       if (!any && sameAcq(acq, before.acq)) continue;
       // Retention: a person's part is a handful of rows, so it is taken out and put back whole.
-      const after: Row = { days, acq, fo: Object.keys(fo).length ? fo : null };
+      const after: Row = { days, acq, fo: Object.keys(fo).length ? fo : null, so: Object.keys(so).length ? so : null };
       retained(before.days, before.acq, (kind, dim, day) => gains.add(kind, dim, day, -1));
       retained(after.days, after.acq, (kind, dim, day) => gains.add(kind, dim, day, 1));
       changed.set(p, after);
@@ -374,9 +406,20 @@ export class KpiWindowRepository {
         gains.part(dim, all, 1);
       }
       const a = acquired.get(s);
+      // First and second orders: the two earliest of everyone's.
       const fo: FirstOrders = {};
-      for (const r of people) for (const [dim, day] of Object.entries(r.fo ?? {})) if (!(fo[dim] <= day)) fo[dim] = day;
-      const row: Row = { days: pooled, acq: a ? { d: dayNumber(local.of(new Date(a.ts).getTime())), c: a.c, t: a.t } : null, fo: Object.keys(fo).length ? fo : null };
+      const so: FirstOrders = {};
+      for (const dim of new Set(people.flatMap((r) => Object.keys(r.fo ?? {})))) {
+        const [f, s] = twoFirst(people.flatMap((r) => [r.fo?.[dim], r.so?.[dim]].filter((x): x is number => x !== undefined)));
+        if (f !== undefined) fo[dim] = f;
+        if (s !== undefined) so[dim] = s;
+      }
+      const row: Row = {
+        days: pooled,
+        acq: a ? { d: dayNumber(local.of(new Date(a.ts).getTime())), c: a.c, t: a.t } : null,
+        fo: Object.keys(fo).length ? fo : null,
+        so: Object.keys(so).length ? so : null,
+      };
       for (const r of people) gains.retention(r, -1);
       gains.retention(row, 1);
       next.set(s, row);
