@@ -2,15 +2,16 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Gap counts (src/modules/kpis/kpi.windows.ts), in `kpi_day_counts`: per day and dimension, the
- * people in the day's active (kinds 101–193), interacting (201–293) and buying (301–393) set whose
- * previous day in that set was g days earlier (kind = base + g; g ≥ 93 and first days at base + 93).
+ * people in the day's active (kinds 101–194), interacting (201–294) and buying (301–394) set whose
+ * previous day in that set was g days earlier (kind = base + g; g ≥ 93 at base + 93; first days at
+ * base + 94).
  * The distinct people of a range of up to 93 days are the sum over its days of those whose gap
  * reaches back before its start — one row per day, dimension and gap, however many people.
  *
  * `kpi_person_days.days` also holds each person's interacting and buying days, under `i:` and `b:`
  * + the dimension; backfilled from the day sets' bits, then every gap count from the lists.
  *
- * First orders over ranges: kinds 401–493, the gaps of active days after the person's first order
+ * First orders over ranges: kinds 401–494, the gaps of active days after the person's first order
  * in that dimension (people active in a range who had ordered before it); kinds 500–593, on a second
  * order's day, 500 + the days since the first (capped at 93): first buyers of a range whose second
  * order came within it. `kpi_person_days.so` holds the second order day per dimension.
@@ -34,7 +35,7 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
     await q.query(`DROP TABLE kind_bits`);
     await q.query(`
       INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
-      SELECT workspace_id, base + least(coalesce(day - prev, 93), 93), dim, DATE '1970-01-01' + day, count(*)
+      SELECT workspace_id, base + CASE WHEN prev IS NULL THEN 94 ELSE least(day - prev, 93) END, dim, DATE '1970-01-01' + day, count(*)
       FROM (SELECT pd.workspace_id,
                    CASE left(k.key, 2) WHEN 'i:' THEN 200 WHEN 'b:' THEN 300 ELSE 100 END AS base,
                    CASE WHEN left(k.key, 2) IN ('i:', 'b:') THEN substr(k.key, 3) ELSE k.key END AS dim,
@@ -54,7 +55,7 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
       WHERE pd.fo IS NOT NULL`);
     await q.query(`
       INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
-      SELECT workspace_id, 400 + least(coalesce(day - prev, 93), 93), dim, DATE '1970-01-01' + day, count(*)
+      SELECT workspace_id, 400 + CASE WHEN prev IS NULL THEN 94 ELSE least(day - prev, 93) END, dim, DATE '1970-01-01' + day, count(*)
       FROM (SELECT pd.workspace_id, f.key AS dim, f.value::int AS first, a.day::int AS day,
                    lag(a.day::int) OVER (PARTITION BY pd.workspace_id, pd.profile_id, f.key ORDER BY a.day::int) AS prev
             FROM kpi_person_days pd
@@ -72,7 +73,7 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 593`);
+    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 594`);
     await q.query(`ALTER TABLE kpi_person_days DROP COLUMN so`);
     await q.query(`
       UPDATE kpi_person_days pd

@@ -86,7 +86,7 @@ describe('carried day counts: distinct people over a range from the gaps', () =>
         const from = r.int(200);
         const to = from + r.int(GAP_CAP);
         let got = 0;
-        for (let d = from; d <= to; d++) for (let g = d - from + 1; g <= GAP_CAP; g++) got += counts.get(`${GAP_BASE.buying + g}|${d}`) ?? 0;
+        for (let d = from; d <= to; d++) for (let g = d - from + 1; g <= GAP_CAP + 1; g++) got += counts.get(`${GAP_BASE.buying + g}|${d}`) ?? 0;
         const want = people.filter((days) => days.some((a) => a >= from && a <= to)).length;
         if (got !== want) wrong.push(`[${from}, ${to}]: got ${got}, want ${want}`);
       }

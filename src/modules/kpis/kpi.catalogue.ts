@@ -44,7 +44,7 @@ export enum KpiMetric {
  * `org` invited and organic new people, `ret*` retention cohorts, `churn`, `wake`, `ord` first
  * orders, `rep` repeat buyers, `cum` cumulative GMV, `ref` referrers.
  */
-export type Family = 'ppl' | 'tot' | 'ses' | 'dau' | 'wau' | 'mau' | 'prof' | 'base' | 'org' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'rep' | 'cum' | 'ref';
+export type Family = 'ppl' | 'tot' | 'ses' | 'dau' | 'wau' | 'mau' | 'prof' | 'base' | 'org' | 'inv' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'rep' | 'cum' | 'ref';
 
 /** Base measures of one bucket and breakdown key; absent measures are 0. */
 export type Base = Record<string, number>;
@@ -162,7 +162,7 @@ export const CATALOGUE: Record<KpiMetric, MetricDef> = {
   FISSION_COEFFICIENT: {
     label: '裂变系数',
     formula: 'new people with an incoming invited relation ÷ distinct people who invited them',
-    needs: ['org'],
+    needs: ['org', 'inv'],
     value: (b) => ratio(b.invitedNew, b.inviters),
   },
   NPS: {
@@ -189,13 +189,13 @@ export function familiesOf(metrics: KpiMetric[]): Family[] {
  * How many local days before an event's own day a bucket of a family can change when the event is
  * added (without merges): 0 for measures of the bucket itself or of windows and running totals that
  * end with it (they only look back); N for retention N days after first day, whose bucket is the
- * cohort's; null for the relation families (`org`, `ref`), which a later event can change for any
+ * cohort's; null for the relation families (`org`, `inv`, `ref`), which a later event can change for any
  * earlier bucket (an invite naming someone new long ago).
  */
 export const FAMILY_REACH: Record<Family, number | null> = {
   ppl: 0, tot: 0, ses: 0, dau: 0, wau: 0, mau: 0, prof: 0, base: 0, churn: 0, wake: 0, ord: 0, rep: 0, cum: 0,
   ret1: 1, ret7: 7, ret30: 30,
-  org: null, ref: null,
+  org: null, inv: null, ref: null,
 };
 
 /** The days back a commit's earliest event can change buckets of these metrics (`FAMILY_REACH`), or null: any bucket. */

@@ -372,7 +372,7 @@ export class KpiRepository {
       const several = (filter.channels?.length ?? 0) > 1 || (filter.touchpoints?.length ?? 0) > 1;
       for (const f of SET_FAMILIES) {
         if (several && (f === 'ord' || f === 'rep')) continue;
-        if ((f === 'org' || f === 'ref') && !zone.refsReady) continue;
+        if ((f === 'org' || f === 'inv' || f === 'ref') && !zone.refsReady) continue;
         if (fams.delete(f)) fromSets.add(f);
       }
     }
@@ -402,7 +402,7 @@ export class KpiRepository {
 }
 
 /** Families the day sets and quarter totals answer. */
-const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum', 'prof', 'org', 'ref']);
+const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 'rep', 'churn', 'wake', 'ret1', 'ret7', 'ret30', 'base', 'cum', 'prof', 'org', 'inv', 'ref']);
 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {
@@ -608,6 +608,12 @@ class MeasureSql {
                 v AS (SELECT v.to_id, bool_or(v.kind = 'invited') AS invited FROM ${this.inv(['invited', 'referred'], 'n')} v GROUP BY v.to_id)
            SELECT n.i, n.k, count(*) FILTER (WHERE v.to_id IS NULL) AS organic, count(*) FILTER (WHERE v.invited) AS "invitedNew"
            FROM n LEFT JOIN v ON v.to_id = n.profile_id GROUP BY n.i, n.k`,
+        ];
+      }
+      case 'inv': {
+        // The distinct inviters of the range's new people (FISSION_COEFFICIENT's denominator).
+        const p = () => this.P(`AND p.first_ts >= ${this.bound('s', 'min')} AND p.first_ts < ${this.bound('e', 'max')}`);
+        return [
           () => `WITH n AS (SELECT b.i, p.k, p.profile_id FROM ${this.B} JOIN ${p()} p ON p.first_ts >= b.s AND p.first_ts < b.e)
            SELECT n.i, n.k, count(DISTINCT v.from_id) AS inviters
            FROM n JOIN ${this.inv(['invited'], 'n')} v ON v.to_id = n.profile_id

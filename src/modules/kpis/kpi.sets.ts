@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, GAP_BASE, GAP_CAP, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND } from './kpi.windows';
+import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, FIRST_GAP, GAP_BASE, GAP_CAP, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND, gapKinds } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -515,7 +515,7 @@ export class KpiSetRepository {
          FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
          JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.kind % 100 > d.day - b.ld
          GROUP BY 1, 2`,
-        [ws, starts, ends, bases.flatMap((base) => Array.from({ length: GAP_CAP }, (_, g) => base + g + 1)), ...dim.params],
+        [ws, starts, ends, bases.flatMap(gapKinds), ...dim.params],
       );
     const gaps = single && ld.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (families.has('ppl') && single && oneDay) {
@@ -558,6 +558,8 @@ export class KpiSetRepository {
           `sum(d.people) FILTER (WHERE d.kind = ${SetKind.NEW}) - coalesce(sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.referred}), 0) AS organic, sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.invited}) AS "invitedNew"`,
         ),
       );
+    }
+    if (families.has('inv')) {
       add(
         single && oneDay
           ? await counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
@@ -613,7 +615,7 @@ export class KpiSetRepository {
     // buyers, plus first buyers whose second order came within the bucket (second ≤ day − start).
     const ordGaps = (families.has('ord') || families.has('rep')) && !oneDay && gaps;
     if (ordGaps) {
-      const range = (base: number) => `d.kind BETWEEN ${base + 1} AND ${base + GAP_CAP} AND d.kind % 100 > d.day - b.ld`;
+      const range = (base: number) => `d.kind BETWEEN ${base + 1} AND ${base + FIRST_GAP} AND d.kind % 100 > d.day - b.ld`;
       const n = (where: string) => `coalesce(sum(d.people) FILTER (WHERE ${where}), 0)`;
       add(
         await em.query(
@@ -627,13 +629,49 @@ export class KpiSetRepository {
             ws,
             ld,
             le,
-            [SetKind.FIRST_ORDER, ...[GAP_BASE.active, AFTER_FIRST_GAP_BASE, GAP_BASE.buying].flatMap((base) => Array.from({ length: GAP_CAP }, (_, g) => base + g + 1)), ...Array.from({ length: GAP_CAP }, (_, g) => SECOND_ORDER_GAP_BASE + g)],
+            [SetKind.FIRST_ORDER, ...[GAP_BASE.active, AFTER_FIRST_GAP_BASE, GAP_BASE.buying].flatMap(gapKinds), ...Array.from({ length: GAP_CAP }, (_, g) => SECOND_ORDER_GAP_BASE + g)],
             ...dim.params,
           ],
         ),
       );
     }
-    const looking = new Set([...families].filter((f) => ((f === 'ord' || f === 'rep') && !ordGaps) || (f === 'churn' && !churnGaps) || f === 'wake').filter(() => !(single && oneDay)));
+    // Wake-ups of longer buckets from the gaps when the bucket and the 30 days before it span at most
+    // GAP_CAP days. Woken: active in the bucket with a previous active day (not a first day) before
+    // those 30 days. Silent: everyone whose first active day came before the bucket (a running sum of
+    // first days) less the people of those 30 days.
+    const lq = buckets.map((b) => b.localQuiet);
+    const wakeGaps = families.has('wake') && !oneDay && single && lq.every((d, j) => span(d, le[j]) <= GAP_CAP);
+    if (wakeGaps) {
+      const keyed = (rows: { i: string; k: string; n: string }[]) => new Map(rows.map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
+      const woken = keyed(
+        await em.query(
+          `SELECT b.i, ${dim.key} AS k, sum(d.people) AS n
+           FROM unnest($2::date[], $3::date[], $6::date[]) WITH ORDINALITY AS b(ld, le, lq, i)
+           JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.kind % 100 > d.day - b.lq
+           GROUP BY 1, 2`,
+          [ws, ld, le, gapKinds(GAP_BASE.active).slice(0, GAP_CAP), ...dim.params, lq],
+        ),
+      );
+      const recent = keyed(await gapped(lq, ld, 'sum(d.people) AS n', [GAP_BASE.active]));
+      const ever = keyed(
+        await em.query(
+          `SELECT b.i, ${dim.key} AS k, sum(d.people) AS n
+           FROM unnest($2::date[]) WITH ORDINALITY AS b(ld, i)
+           JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = $3 AND ${dim.where} AND d.day < b.ld AND $4::text IS NULL
+           GROUP BY 1, 2`,
+          [ws, ld, GAP_BASE.active + FIRST_GAP, null, ...dim.params],
+        ),
+      );
+      add(
+        [...ever].map(([key, n]) => {
+          const at = key.indexOf('|');
+          return { i: key.slice(0, at), k: key.slice(at + 1), silent: n - (recent.get(key) ?? 0), woken: woken.get(key) ?? 0 };
+        }),
+      );
+    }
+    const looking = new Set(
+      [...families].filter((f) => ((f === 'ord' || f === 'rep') && !ordGaps) || (f === 'churn' && !churnGaps) || (f === 'wake' && !wakeGaps)).filter(() => !(single && oneDay)),
+    );
     if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
     // First and repeat buyers of single days from the carried counts. Conversion-eligible: active on
     // the day less those active after a first order before it (kpi.windows.ts). Repeat buyers: buyers

@@ -22,8 +22,9 @@ const INTERACTIONS = new Set<string>(INTERACTION_EVENTS);
  *   dimension ('', their first event's `c:` channel and `t:` touchpoint) and active on d + n in any
  *   dimension; kinds 28–30 the same with activity in the acquisition dimension itself (`c:`/`t:` rows
  *   only: a filter on that one channel or touchpoint).
- * - kinds 101–193 (active), 201–293 (interacting), 301–393 (buying), gaps: people in the day's set
- *   whose previous day in it was g days earlier, kind = base + g (g ≥ 93 and first days: base + 93).
+ * - kinds 101–194 (active), 201–294 (interacting), 301–394 (buying), gaps: people in the day's set
+ *   whose previous day in it was g days earlier, kind = base + g (g ≥ 93: base + 93; first days:
+ *   base + 94).
  *   The distinct people of days [L, R] are Σ over d in [L, R] of those with g > d − L: exact for
  *   ranges up to 93 days, whatever their number of people.
  * - kind 31, active after a first order: people active on e (in the row's dimension) whose first
@@ -122,7 +123,11 @@ const sameAcq = (a: Acq | null, b: Acq | null): boolean => (a === null ? b === n
 /** Gap kinds: a set's base plus the days since the person's previous day in it (capped; first days at the cap). */
 export const GAP_CAP = 93;
 export const GAP_BASE = { active: 100, interacting: 200, buying: 300 } as const;
-export const gapKind = (base: number, gap: number | undefined): number => base + (gap === undefined || gap >= GAP_CAP ? GAP_CAP : gap);
+/** A day's gap kind: base + days since the previous day (capped at GAP_CAP), or base + GAP_CAP + 1 for a first day. */
+export const gapKind = (base: number, gap: number | undefined): number => base + (gap === undefined ? FIRST_GAP : Math.min(gap, GAP_CAP));
+export const FIRST_GAP = GAP_CAP + 1;
+/** Every gap kind of a set (first days included). */
+export const gapKinds = (base: number): number[] => Array.from({ length: FIRST_GAP }, (_, g) => base + g + 1);
 
 /** What a `kpi_person_days.days` key holds: active days of a dimension, or interacting (`i:`) / buying (`b:`) days. */
 export function keyOf(key: string): { dim: string; base: number; full: boolean } {
@@ -350,7 +355,7 @@ export class KpiWindowRepository {
             (kind, e, by) => {
               gains.add(kind, dim, e, by);
               // Gaps of days after an unchanged first order are also after-first gaps (a moved first order recounts below).
-              if (full && !moved && f0 !== undefined && e > f0 && kind > GAP_BASE.active && kind <= GAP_BASE.active + GAP_CAP) gains.add(kind - GAP_BASE.active + AFTER_FIRST_GAP_BASE, dim, e, by);
+              if (full && !moved && f0 !== undefined && e > f0 && kind > GAP_BASE.active && kind <= GAP_BASE.active + FIRST_GAP) gains.add(kind - GAP_BASE.active + AFTER_FIRST_GAP_BASE, dim, e, by);
             },
             base,
             full,
