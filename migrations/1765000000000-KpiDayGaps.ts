@@ -15,6 +15,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * in that dimension (people active in a range who had ordered before it); kinds 500–593, on a second
  * order's day, 500 + the days since the first (capped at 93): first buyers of a range whose second
  * order came within it. `kpi_person_days.so` holds the second order day per dimension.
+ *
+ * Referrers over ranges: kinds 601–694, the gaps between the days a person invited, referred or
+ * shared to someone (`kpi_person_refs.state.rd`), in their acquisition dimensions.
  */
 export class KpiDayGaps1765000000000 implements MigrationInterface {
   name = 'KpiDayGaps1765000000000';
@@ -70,10 +73,19 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
       FROM kpi_person_days pd CROSS JOIN LATERAL jsonb_each_text(pd.so) AS s(key, value)
       WHERE pd.so IS NOT NULL
       GROUP BY 1, 2, 3, 4`);
+    await q.query(`
+      INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+      SELECT workspace_id, 600 + CASE WHEN prev IS NULL THEN 94 ELSE least(day - prev, 93) END, dim, day, count(*)
+      FROM (SELECT s.workspace_id, m.value AS dim, d.value::date AS day,
+                   lag(d.value::date) OVER (PARTITION BY s.workspace_id, s.profile_id, m.value ORDER BY d.value::date) AS prev
+            FROM kpi_person_refs s
+            CROSS JOIN LATERAL jsonb_array_elements_text(s.state -> 'm') AS m(value)
+            CROSS JOIN LATERAL jsonb_array_elements_text(s.state -> 'rd') AS d(value)) x
+      GROUP BY 1, 2, 3, 4`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 594`);
+    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 694`);
     await q.query(`ALTER TABLE kpi_person_days DROP COLUMN so`);
     await q.query(`
       UPDATE kpi_person_days pd

@@ -379,21 +379,22 @@ async function countDrift(ws: string): Promise<string[]> {
         [ws],
       );
   // Gap counts against the bits: kinds 101–394, each person's previous day in the active, interacting or
-  // buying set; 401–494 the active ones after their first order; 500–593 second orders, by days since the first.
+  // buying set; 401–494 the active ones after their first order; 500–593 second orders, by days since the first;
+  // 601–694 the days a person referred someone.
   const gaps: { kind: number; dim: string; day: string; kept: number; bits: number }[] = !consistent
     ? []
     : await db.query(
         `WITH b AS (SELECT d.kind, d.dim, d.day, d.chunk * 4096 + i AS o FROM kpi_day_people d CROSS JOIN LATERAL generate_series(0, 4095) i
-                    WHERE d.workspace_id = $1 AND d.kind IN (0, 1, 2, 3, 4) AND get_bit(d.bits, i) = 1),
+                    WHERE d.workspace_id = $1 AND d.kind IN (0, 1, 2, 3, 4, 9) AND get_bit(d.bits, i) = 1),
          f AS (SELECT dim, o, day AS first FROM b WHERE kind = 3),
-         g AS (SELECT kind, dim, o, day, day - lag(day) OVER (PARTITION BY kind, dim, o ORDER BY day) AS gap FROM b WHERE kind IN (0, 1, 2)),
-         r AS (SELECT (kind + 1) * 100 + CASE WHEN gap IS NULL THEN 94 ELSE least(gap, 93) END AS kind, dim, day, count(*)::int AS n FROM g GROUP BY 1, 2, 3
+         g AS (SELECT kind, dim, o, day, day - lag(day) OVER (PARTITION BY kind, dim, o ORDER BY day) AS gap FROM b WHERE kind IN (0, 1, 2, 9)),
+         r AS (SELECT CASE kind WHEN 9 THEN 600 ELSE (kind + 1) * 100 END + CASE WHEN gap IS NULL THEN 94 ELSE least(gap, 93) END AS kind, dim, day, count(*)::int AS n FROM g GROUP BY 1, 2, 3
                UNION ALL
                SELECT 400 + CASE WHEN g.gap IS NULL THEN 94 ELSE least(g.gap, 93) END, g.dim, g.day, count(*)::int FROM g JOIN f USING (dim, o) WHERE g.kind = 0 AND g.day > f.first GROUP BY 1, 2, 3
                UNION ALL
                SELECT 500 + least(s.day - f.first, 93), s.dim, s.day, count(*)::int FROM b s JOIN f USING (dim, o) WHERE s.kind = 4 GROUP BY 1, 2, 3)
          SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
-         FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind BETWEEN 101 AND 594) c FULL JOIN r USING (kind, dim, day)
+         FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind BETWEEN 101 AND 694) c FULL JOIN r USING (kind, dim, day)
          WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
         [ws],
       );

@@ -314,7 +314,7 @@ describe('KPIs equal a recomputation from raw events', () => {
   });
 
   it.each(
-    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE'] as KpiMetric[],
+    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE', 'REFERRAL_RATE'] as KpiMetric[],
   )(
     '%s by week (weeks start on Monday), by week and channel, and by tag',
     async (metric) => {
@@ -349,7 +349,7 @@ describe('KPIs equal a recomputation from raw events', () => {
   });
 
   it('kpis: a snapshot over the range with the change against the range before', async () => {
-    const metrics = ['GMV', 'ACTIVE_USERS', 'DAU', 'CONVERSION_RATE', 'INTERACTION_RATE', 'ARPU', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'RETENTION_D7'] as KpiMetric[];
+    const metrics = ['GMV', 'ACTIVE_USERS', 'DAU', 'CONVERSION_RATE', 'INTERACTION_RATE', 'ARPU', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'RETENTION_D7', 'REFERRAL_RATE', 'ORGANIC_SHARE', 'FISSION_COEFFICIENT'] as KpiMetric[];
     const r = await t.gql(KpisDocument, { metrics, range }, key);
     expect(r.errors).toBeUndefined();
     const s = r.data!.kpis;

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { LocalDays } from '../../shared/zone';
 import { REFERRAL_KINDS } from './kpi.catalogue';
+import { GAP_BASE, dayNumber, dayString, parts } from './kpi.windows';
 
 /**
  * Referral measures carried forward (ORGANIC_SHARE, FISSION_COEFFICIENT, REFERRAL_RATE): day sets
@@ -14,7 +15,8 @@ import { REFERRAL_KINDS } from './kpi.catalogue';
  *   many new people that inviter invited; the day's count of inviters, `kpi_day_counts` kind 8,
  *   counts the rows above 0);
  * - as a referrer: a REFERRER bit on each local day they invited, referred or shared to someone
- *   else, in their own acquisition dimensions.
+ *   else, in their own acquisition dimensions, and the gaps between those days (`kpi_day_counts`
+ *   kinds 601–694, as kpi.windows.ts keeps them for active days: REFERRAL_RATE over ranges).
  *
  * When anything a state depends on changes — a relation of the batch, an acquisition that moved, a
  * merge (relations follow the survivor; links between the two vanish), an unmerge or rebuild — the
@@ -93,6 +95,13 @@ export class KpiRefRepository {
       refs.set(key, r);
     };
     const changed: string[] = [];
+    const gaps = new Map<string, number>();
+    const gapPart = (s: RefState, sign: 1 | -1) => {
+      for (const [key, n] of parts(s.rd.map(dayNumber), GAP_BASE.referring, false)) {
+        const [k, d] = key.split('|');
+        for (const m of s.m) gaps.set(`${k}|${d}|${m}`, (gaps.get(`${k}|${d}|${m}`) ?? 0) + sign * n);
+      }
+    };
     for (const p of people) {
       const was = old.get(p);
       const is = now.get(p);
@@ -101,13 +110,29 @@ export class KpiRefRepository {
       if (was) {
         clear.push(...ownBits(was));
         for (const i of was.by) for (const m of was.m) ref(i, was.d, m, -1);
+        gapPart(was, -1);
       }
       if (is) {
         set.push(...ownBits(is));
         for (const i of is.by) for (const m of is.m) ref(i, is.d, m, 1);
+        gapPart(is, 1);
       }
     }
     if (!changed.length) return;
+    const gapRows = [...gaps]
+      .filter(([, n]) => n !== 0)
+      .map(([key, n]) => {
+        const [k, d] = key.split('|', 2);
+        return { k: Number(k), d: dayString(Number(d)), m: key.slice(k.length + d.length + 2), n };
+      });
+    if (gapRows.length) {
+      await em.query(
+        `INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
+         SELECT $1, u.k, u.m, u.d, u.n FROM jsonb_to_recordset($2::jsonb) AS u(k smallint, m text, d date, n int)
+         ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
+        [ws, JSON.stringify(gapRows)],
+      );
+    }
     // Own bits: cleared, then set (a bit both cleared and set ends set).
     await this.bits.clearSome(em, ws, clear);
     await this.bits.orBits(em, ws, set);

@@ -572,7 +572,15 @@ export class KpiSetRepository {
             ),
       );
     }
-    if (families.has('ref')) add(single && oneDay ? await counted([REF_KIND.referrer], 'sum(d.people) AS referrers') : await distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'));
+    if (families.has('ref')) {
+      add(
+        single && oneDay
+          ? await counted([REF_KIND.referrer], 'sum(d.people) AS referrers')
+          : gaps
+            ? await gapped(ld, le, 'sum(d.people) AS referrers', [GAP_BASE.referring])
+            : await distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'),
+      );
+    }
     if (families.has('dau') && single) {
       // Each day's distinct people, summed over the bucket's days.
       add(await counted([SetKind.ACTIVE], 'sum(d.people) AS "dauSum"'));

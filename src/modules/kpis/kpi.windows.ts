@@ -50,7 +50,7 @@ const QUIET_DAYS = 30;
 const DAY_MS = 86_400_000;
 /** Local date (YYYY-MM-DD) → day number; and back. */
 export const dayNumber = (d: string): number => Math.round(Date.parse(`${d}T00:00:00Z`) / DAY_MS);
-const dayString = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
+export const dayString = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
 
 /** A person's active day numbers per dimension ('' everyone, `c:<channel>`, `t:<touchpoint>`). */
 type Days = Record<string, number[]>;
@@ -122,7 +122,8 @@ const sameAcq = (a: Acq | null, b: Acq | null): boolean => (a === null ? b === n
 
 /** Gap kinds: a set's base plus the days since the person's previous day in it (capped; first days at the cap). */
 export const GAP_CAP = 93;
-export const GAP_BASE = { active: 100, interacting: 200, buying: 300 } as const;
+/** Sets with gap counts: active, interacting and buying days (kpi_person_days), referring days (kpi.refs.ts). */
+export const GAP_BASE = { active: 100, interacting: 200, buying: 300, referring: 600 } as const;
 /** A day's gap kind: base + days since the previous day (capped at GAP_CAP), or base + GAP_CAP + 1 for a first day. */
 export const gapKind = (base: number, gap: number | undefined): number => base + (gap === undefined ? FIRST_GAP : Math.min(gap, GAP_CAP));
 export const FIRST_GAP = GAP_CAP + 1;
