@@ -17,7 +17,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * order came within it. `kpi_person_days.so` holds the second order day per dimension.
  *
  * Referrers over ranges: kinds 601–694, the gaps between the days a person invited, referred or
- * shared to someone (`kpi_person_refs.state.rd`), in their acquisition dimensions.
+ * shared to someone (`kpi_person_refs.state.rd`), in their acquisition dimensions. Inviters over
+ * ranges: kinds 701–794, per inviter and dimension, the gaps between the days with a reference above
+ * 0 in `kpi_inviter_days` (the acquisition days of the people they invited).
  */
 export class KpiDayGaps1765000000000 implements MigrationInterface {
   name = 'KpiDayGaps1765000000000';
@@ -82,10 +84,16 @@ export class KpiDayGaps1765000000000 implements MigrationInterface {
             CROSS JOIN LATERAL jsonb_array_elements_text(s.state -> 'm') AS m(value)
             CROSS JOIN LATERAL jsonb_array_elements_text(s.state -> 'rd') AS d(value)) x
       GROUP BY 1, 2, 3, 4`);
+    await q.query(`
+      INSERT INTO kpi_day_counts (workspace_id, kind, dim, day, people)
+      SELECT workspace_id, 700 + CASE WHEN prev IS NULL THEN 94 ELSE least(day - prev, 93) END, dim, day, count(*)
+      FROM (SELECT workspace_id, dim, day, lag(day) OVER (PARTITION BY workspace_id, inviter, dim ORDER BY day) AS prev
+            FROM kpi_inviter_days WHERE invitees > 0) x
+      GROUP BY 1, 2, 3, 4`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 694`);
+    await q.query(`DELETE FROM kpi_day_counts WHERE kind BETWEEN 101 AND 794`);
     await q.query(`ALTER TABLE kpi_person_days DROP COLUMN so`);
     await q.query(`
       UPDATE kpi_person_days pd

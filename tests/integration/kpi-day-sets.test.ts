@@ -380,7 +380,7 @@ async function countDrift(ws: string): Promise<string[]> {
       );
   // Gap counts against the bits: kinds 101–394, each person's previous day in the active, interacting or
   // buying set; 401–494 the active ones after their first order; 500–593 second orders, by days since the first;
-  // 601–694 the days a person referred someone.
+  // 601–694 the days a person referred someone; 701–794 an inviter's days with a reference above 0.
   const gaps: { kind: number; dim: string; day: string; kept: number; bits: number }[] = !consistent
     ? []
     : await db.query(
@@ -392,9 +392,13 @@ async function countDrift(ws: string): Promise<string[]> {
                UNION ALL
                SELECT 400 + CASE WHEN g.gap IS NULL THEN 94 ELSE least(g.gap, 93) END, g.dim, g.day, count(*)::int FROM g JOIN f USING (dim, o) WHERE g.kind = 0 AND g.day > f.first GROUP BY 1, 2, 3
                UNION ALL
-               SELECT 500 + least(s.day - f.first, 93), s.dim, s.day, count(*)::int FROM b s JOIN f USING (dim, o) WHERE s.kind = 4 GROUP BY 1, 2, 3)
+               SELECT 500 + least(s.day - f.first, 93), s.dim, s.day, count(*)::int FROM b s JOIN f USING (dim, o) WHERE s.kind = 4 GROUP BY 1, 2, 3
+               UNION ALL
+               SELECT 700 + CASE WHEN gap IS NULL THEN 94 ELSE least(gap, 93) END, dim, day, count(*)::int
+               FROM (SELECT dim, day, day - lag(day) OVER (PARTITION BY inviter, dim ORDER BY day) AS gap FROM kpi_inviter_days WHERE workspace_id = $1 AND invitees > 0) x
+               GROUP BY 1, 2, 3)
          SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
-         FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind BETWEEN 101 AND 694) c FULL JOIN r USING (kind, dim, day)
+         FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind BETWEEN 101 AND 794) c FULL JOIN r USING (kind, dim, day)
          WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
         [ws],
       );

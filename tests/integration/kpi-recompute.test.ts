@@ -314,7 +314,7 @@ describe('KPIs equal a recomputation from raw events', () => {
   });
 
   it.each(
-    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE', 'REFERRAL_RATE'] as KpiMetric[],
+    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE', 'REFERRAL_RATE', 'FISSION_COEFFICIENT'] as KpiMetric[],
   )(
     '%s by week (weeks start on Monday), by week and channel, and by tag',
     async (metric) => {

@@ -17,6 +17,9 @@ import { GAP_BASE, dayNumber, dayString, parts } from './kpi.windows';
  * - as a referrer: a REFERRER bit on each local day they invited, referred or shared to someone
  *   else, in their own acquisition dimensions, and the gaps between those days (`kpi_day_counts`
  *   kinds 601–694, as kpi.windows.ts keeps them for active days: REFERRAL_RATE over ranges).
+ * - per inviter and dimension, the gaps between the acquisition days of the people they invited
+ *   (the days with a reference above 0; kinds 701–794: FISSION_COEFFICIENT's inviters over ranges),
+ *   rewritten for the inviters whose references a refresh moves.
  *
  * When anything a state depends on changes — a relation of the batch, an acquisition that moved, a
  * merge (relations follow the survivor; links between the two vanish), an unmerge or rebuild — the
@@ -125,20 +128,40 @@ export class KpiRefRepository {
         const [k, d] = key.split('|', 2);
         return { k: Number(k), d: dayString(Number(d)), m: key.slice(k.length + d.length + 2), n };
       });
-    if (gapRows.length) {
-      await em.query(
-        `INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
-         SELECT $1, u.k, u.m, u.d, u.n FROM jsonb_to_recordset($2::jsonb) AS u(k smallint, m text, d date, n int)
-         ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
-        [ws, JSON.stringify(gapRows)],
-      );
-    }
     // Own bits: cleared, then set (a bit both cleared and set ends set).
     await this.bits.clearSome(em, ws, clear);
     await this.bits.orBits(em, ws, set);
     // Inviter references; the day's count of inviters changes when a reference count leaves or reaches 0.
     const moved = [...refs.values()].filter((r) => r.n !== 0);
     if (moved.length) {
+      // Inviting days' gaps: each touched inviter's days with a reference above 0, before and after.
+      const pairs = [...new Map(moved.map((r) => [`${r.i}|${r.m}`, r])).values()];
+      const had: { i: string; m: string; d: string; n: number }[] = await em.query(
+        `SELECT x.inviter AS i, x.dim AS m, to_char(x.day, 'YYYY-MM-DD') AS d, x.invitees AS n
+         FROM jsonb_to_recordset($2::jsonb) AS u(i uuid, m text) JOIN kpi_inviter_days x ON x.workspace_id = $1 AND x.inviter = u.i AND x.dim = u.m`,
+        [ws, JSON.stringify(pairs.map((r) => ({ i: r.i, m: r.m })))],
+      );
+      const counts = new Map<string, Map<string, number>>();
+      const of = (i: string, m: string) => {
+        const key = `${i}|${m}`;
+        let c = counts.get(key);
+        if (!c) counts.set(key, (c = new Map()));
+        return c;
+      };
+      for (const r of had) of(r.i, r.m).set(r.d, Number(r.n));
+      const inviting = new Map<string, number>();
+      const part = (m: string, days: Map<string, number>, sign: 1 | -1) => {
+        const list = [...days].filter(([, n]) => n > 0).map(([d]) => dayNumber(d));
+        for (const [key, n] of parts(list, GAP_BASE.inviting, false)) inviting.set(`${key}|${m}`, (inviting.get(`${key}|${m}`) ?? 0) + sign * n);
+      };
+      for (const r of pairs) part(r.m, of(r.i, r.m), -1);
+      for (const r of moved) of(r.i, r.m).set(r.d, (of(r.i, r.m).get(r.d) ?? 0) + r.n);
+      for (const r of pairs) part(r.m, of(r.i, r.m), 1);
+      for (const [key, n] of inviting) {
+        if (!n) continue;
+        const [k, d] = key.split('|', 2);
+        gapRows.push({ k: Number(k), d: dayString(Number(d)), m: key.slice(k.length + d.length + 2), n });
+      }
       await em.query(
         `WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(i uuid, d date, m text, n int)),
          up AS (INSERT INTO kpi_inviter_days AS k (workspace_id, inviter, day, dim, invitees)
@@ -152,6 +175,14 @@ export class KpiRefRepository {
          SELECT $1, ${REF_KIND.inviter}, g.m, g.d, g.n FROM gain g WHERE g.n <> 0
          ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
         [ws, JSON.stringify(moved)],
+      );
+    }
+    if (gapRows.length) {
+      await em.query(
+        `INSERT INTO kpi_day_counts AS c (workspace_id, kind, dim, day, people)
+         SELECT $1, u.k, u.m, u.d, u.n FROM jsonb_to_recordset($2::jsonb) AS u(k smallint, m text, d date, n int)
+         ON CONFLICT (workspace_id, kind, dim, day) DO UPDATE SET people = c.people + EXCLUDED.people`,
+        [ws, JSON.stringify(gapRows)],
       );
     }
     const keep = changed.filter((p) => now.has(p));

@@ -563,7 +563,9 @@ export class KpiSetRepository {
       add(
         single && oneDay
           ? await counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
-          : await em.query(
+          : gaps
+            ? await gapped(ld, le, 'sum(d.people) AS inviters', [GAP_BASE.inviting])
+            : await em.query(
               `SELECT b.i, ${dim.key} AS k, count(DISTINCT d.inviter) AS inviters
                FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
                JOIN kpi_inviter_days d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.invitees > 0 AND d.day >= b.ld AND d.day < b.le

@@ -122,8 +122,8 @@ const sameAcq = (a: Acq | null, b: Acq | null): boolean => (a === null ? b === n
 
 /** Gap kinds: a set's base plus the days since the person's previous day in it (capped; first days at the cap). */
 export const GAP_CAP = 93;
-/** Sets with gap counts: active, interacting and buying days (kpi_person_days), referring days (kpi.refs.ts). */
-export const GAP_BASE = { active: 100, interacting: 200, buying: 300, referring: 600 } as const;
+/** Sets with gap counts: active, interacting and buying days (kpi_person_days), referring and inviting days (kpi.refs.ts). */
+export const GAP_BASE = { active: 100, interacting: 200, buying: 300, referring: 600, inviting: 700 } as const;
 /** A day's gap kind: base + days since the previous day (capped at GAP_CAP), or base + GAP_CAP + 1 for a first day. */
 export const gapKind = (base: number, gap: number | undefined): number => base + (gap === undefined ? FIRST_GAP : Math.min(gap, GAP_CAP));
 export const FIRST_GAP = GAP_CAP + 1;
