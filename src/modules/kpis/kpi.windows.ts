@@ -416,9 +416,9 @@ export class KpiWindowRepository {
       const fo: FirstOrders = {};
       const so: FirstOrders = {};
       for (const dim of new Set(people.flatMap((r) => Object.keys(r.fo ?? {})))) {
-        const [f, s] = twoFirst(people.flatMap((r) => [r.fo?.[dim], r.so?.[dim]].filter((x): x is number => x !== undefined)));
-        if (f !== undefined) fo[dim] = f;
-        if (s !== undefined) so[dim] = s;
+        const [first, second] = twoFirst(people.flatMap((r) => [r.fo?.[dim], r.so?.[dim]].filter((x): x is number => x !== undefined)));
+        if (first !== undefined) fo[dim] = first;
+        if (second !== undefined) so[dim] = second;
       }
       const row: Row = {
         days: pooled,
