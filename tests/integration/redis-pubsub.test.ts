@@ -1,4 +1,9 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/platform/logging';
+import { openPubSub } from '../../src/platform/pubsub';
 import { bootApp, usingPostgres, type TestApp } from '../support/app';
+import { startTcpProxy } from '../support/tcp-proxy';
+import { waitUntil } from '../support/wait';
 import { REDIS_URL, redisAvailable, skipReason } from '../support/services';
 import { collect, wsClient } from '../support/ws';
 import { UpdateWorkspaceDocument, WorkspaceUpdatedDocument, type WorkspaceUpdatedSubscription } from '../generated/graphql';
@@ -55,6 +60,36 @@ describe('Redis pub/sub', () => {
       await ws.dispose();
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('subscribes again when Redis refused the first SUBSCRIBE, so the topic is not silent for good', async () => {
+    if (!redis) return;
+    const target = new URL(REDIS_URL);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const logged: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => { logged.push(String(chunk)); done(); } });
+    await proxy.kill(); // Redis is away while the first listener subscribes.
+    const handle = openPubSub(`redis://127.0.0.1:${proxy.port}`, createLogger('warn', {}, sink));
+    try {
+      const topic = `siyu:test:${Date.now()}:resubscribe`;
+      const received: unknown[] = [];
+      const iterator = handle.pubSub.subscribe(topic)[Symbol.asyncIterator]();
+      void (async () => {
+        for (let r = await iterator.next(); !r.done; r = await iterator.next()) received.push(r.value);
+      })();
+      await waitUntil('a failed SUBSCRIBE to be logged', () => logged.some((l) => l.includes('redis subscribe failed')), { timeoutMs: 15_000 });
+      await proxy.restart();
+      let sent = 0;
+      await waitUntil('a message published after Redis came back', () => {
+        handle.pubSub.publish(topic, { n: ++sent });
+        return received.length > 0;
+      }, { timeoutMs: 15_000, intervalMs: 200, state: () => ({ sent, warnings: logged.length }) });
+      expect(received[0]).toMatchObject({ n: expect.any(Number) });
+      await iterator.return?.();
+    } finally {
+      await handle.close();
+      await proxy.kill().catch(() => undefined);
     }
   });
 });

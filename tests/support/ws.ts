@@ -57,9 +57,19 @@ export function collect<T>(client: Client, doc: DocumentNode, variables: Record<
     next(n: number, timeoutMs = 5000): Promise<ExecutionResult<T>[]> {
       if (results.length >= n) return Promise.resolve(results);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results (got ${results.length})`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results (got ${results.length}${error === undefined ? '' : `; the subscription failed: ${describe(error)}`})`)), timeoutMs);
         waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(results); } });
       });
     },
   };
+}
+
+/** A sink error as text: a GraphQL error list, a close event (code and reason) or anything else. */
+function describe(error: unknown): string {
+  if (Array.isArray(error)) return JSON.stringify(error);
+  if (error && typeof error === 'object' && 'code' in error) {
+    const e = error as { code: unknown; reason?: unknown };
+    return `socket closed ${String(e.code)} ${String(e.reason ?? '')}`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

@@ -28,6 +28,7 @@ export function openPubSub(redisUrl: string | undefined, log: Logger): PubSubHan
   for (const c of [publishClient, subscribeClient]) {
     c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   }
+  reportFailures(publishClient, subscribeClient, log);
   const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
   return {
     pubSub: createPubSub({ eventTarget }) as SiyuPubSub,
@@ -36,6 +37,36 @@ export function openPubSub(redisUrl: string | undefined, log: Logger): PubSubHan
       await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },
   };
+}
+
+/** Pause before a failed SUBSCRIBE is sent again. */
+const RESUBSCRIBE_DELAY_MS = 500;
+
+/**
+ * The Redis event target fires PUBLISH and SUBSCRIBE without looking at the reply, and subscribes
+ * to a topic only when its first listener arrives: one failed SUBSCRIBE (a connection still being
+ * made, a reconnect past `maxRetriesPerRequest`) would leave that topic silent on this instance for
+ * as long as it has listeners. Here a failed SUBSCRIBE is logged and sent again until it holds or
+ * the connection is closed for good; a failed PUBLISH is logged (its subscribers reload on the next).
+ */
+function reportFailures(publishClient: Redis, subscribeClient: Redis, log: Logger): void {
+  const publish = publishClient.publish.bind(publishClient);
+  publishClient.publish = ((channel: string, message: string) => {
+    const sent = publish(channel, message);
+    sent.catch((err: Error) => log.warn({ err: err.message, channel }, 'redis publish failed'));
+    return sent;
+  }) as Redis['publish'];
+  const subscribe = subscribeClient.subscribe.bind(subscribeClient) as (channel: string) => Promise<unknown>;
+  const subscribeUntilHeld = (channel: string): Promise<unknown> => {
+    const sent = subscribe(channel);
+    sent.catch((err: Error) => {
+      if (subscribeClient.status === 'end') return;
+      log.warn({ err: err.message, channel }, 'redis subscribe failed; retrying');
+      setTimeout(() => void subscribeUntilHeld(channel).catch(() => undefined), RESUBSCRIBE_DELAY_MS).unref();
+    });
+    return sent;
+  };
+  subscribeClient.subscribe = ((channel: string) => subscribeUntilHeld(channel)) as Redis['subscribe'];
 }
 
 export const Topics = {
