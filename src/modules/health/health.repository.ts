@@ -296,8 +296,12 @@ export class HealthRepository {
   async invitersOf(em: EntityManager, ws: string, messageIds: string[]): Promise<string[]> {
     if (!messageIds.length) return [];
     const rows: { id: string }[] = await em.query(
-      `SELECT DISTINCT from_profile_id AS id FROM relations
-       WHERE workspace_id = $1 AND kind = 'invited' AND event_message_id = ANY($2::text[]) AND from_profile_id IS NOT NULL`,
+      // One index probe per message id: as `event_message_id = ANY(…)`, the planner chose to read
+      // every invitation of the workspace (or every relation), a cost that grew with its history.
+      // OFFSET 0 keeps the subquery apart, so the join stays a loop over the batch's ids.
+      `SELECT DISTINCT r.id FROM unnest($2::text[]) AS m(id)
+       CROSS JOIN LATERAL (SELECT from_profile_id AS id FROM relations
+                           WHERE workspace_id = $1 AND event_message_id = m.id AND kind = 'invited' AND from_profile_id IS NOT NULL OFFSET 0) r`,
       [ws, messageIds],
     );
     return rows.map((r) => r.id);
