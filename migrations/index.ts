@@ -20,6 +20,7 @@ import { KpiCarriedCounts1764700000000 } from './1764700000000-KpiCarriedCounts'
 import { KpiCohortCounts1764800000000 } from './1764800000000-KpiCohortCounts';
 import { KpiDayTotals1764900000000 } from './1764900000000-KpiDayTotals';
 import { KpiDayGaps1765000000000 } from './1765000000000-KpiDayGaps';
+import { KpiPendingReferrers1765100000000 } from './1765100000000-KpiPendingReferrers';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -45,4 +46,5 @@ export const MIGRATIONS = [
   KpiCohortCounts1764800000000,
   KpiDayTotals1764900000000,
   KpiDayGaps1765000000000,
+  KpiPendingReferrers1765100000000,
 ];

@@ -23,7 +23,13 @@ import { IngestDocument, type IngestMutation } from '../generated/graphql';
 const ADMIN = 'siyu_history-reads-test-key-0123456789abcdef';
 const RELATIONS = 30_000;
 
-it('a batch reads relations by its own message ids, not the workspace history (PostgreSQL)', async () => {
+/**
+ * History: `RELATIONS` rows, half invitations, half service relations. Spread: the invitations come
+ * from 5,000 other inviters. Skewed: one account (the batch's own inviter, a KOL) sent half of them,
+ * the rest come from 20 others — the statistics then say every person sent thousands, and a probe
+ * that stops at the first match looks cheaper as a sequential scan.
+ */
+async function historyReads(history: 'spread' | 'skewed'): Promise<void> {
   if (!usingPostgres()) {
     skipReason('table read counters are PostgreSQL statistics: set DATABASE_URL to run the relations read test');
     return;
@@ -43,15 +49,16 @@ it('a batch reads relations by its own message ids, not the workspace history (P
     expect((first.body as { data: IngestMutation }).data.ingestEvents.accepted).toBe(1);
     await admin.connect();
     const [{ ws }] = (await admin.query(`SELECT id AS ws FROM workspaces LIMIT 1`)).rows as { ws: string }[];
-    // History: half invitations (from 5,000 other inviters), half service relations. What one
-    // person's own history costs (an inviter's earlier invitations are read again) is not measured here.
+    const [{ kol }] = (await admin.query(`SELECT profile_id AS kol FROM identifiers WHERE workspace_id = $1 LIMIT 1`, [ws])).rows as { kol: string }[];
+    const other = history === 'spread' ? 5000 : 20;
     await admin.query(
       `INSERT INTO relations (workspace_id, kind, from_profile_id, to_profile_id, staff_id, event_message_id, occurred_at)
        SELECT $1, CASE WHEN g % 2 = 0 THEN 'invited' ELSE 'served_by' END,
-              CASE WHEN g % 2 = 0 THEN ('00000000-0000-4000-8000-' || lpad(to_hex(g % 5000), 12, '0'))::uuid END,
+              CASE WHEN g % 2 = 1 THEN NULL WHEN $3::boolean AND g % 4 = 0 THEN $4::uuid
+                   ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(g % $5::int), 12, '0'))::uuid END,
               gen_random_uuid(), CASE WHEN g % 2 = 1 THEN 'staff-' || g % 50 END, 'history-' || g, now() - g * interval '1 minute'
        FROM generate_series(1, $2::int) g`,
-      [ws, RELATIONS],
+      [ws, RELATIONS, history === 'skewed', kol, other],
     );
     await admin.query(`ANALYZE relations`);
     const counters = async () =>
@@ -74,13 +81,22 @@ it('a batch reads relations by its own message ids, not the workspace history (P
     stopped = true;
     let after = before;
     await waitUntil('the batch to show in the relations counters', async () => Number((after = await counters()).idx_scan) > Number(before.idx_scan), { timeoutMs: 30_000, intervalMs: 200 });
-    expect(Number(after.seq_scan) - Number(before.seq_scan)).toBe(0);
+    // Rows read by sequential scans, not scans: the migrations' scans of the then empty table may
+    // reach the counters only now (a backend reports when it ends), and read nothing; a scan of the
+    // history reads all of it.
     expect(Number(after.seq_tup_read) - Number(before.seq_tup_read)).toBe(0);
     // Each event's probe, the invited people's and the inviter's own relations: far below the history.
-    expect(Number(after.idx_tup_read) - Number(before.idx_tup_read)).toBeLessThan(RELATIONS / 10);
+    // A KOL's own earlier invitations are still read again when they invite, twice (their referring
+    // days, their invitee count for health): that part follows their history, and is allowed here.
+    const own = history === 'skewed' ? 2 * (RELATIONS / 4 + 500 / 3) : 0;
+    expect(Number(after.idx_tup_read) - Number(before.idx_tup_read)).toBeLessThan(own + RELATIONS / 10);
   } finally {
     if (!stopped) await app.stop();
     await admin.end().catch(() => undefined);
     await scratch.drop();
   }
-});
+}
+
+it('a batch reads relations by its own message ids, not the workspace history (PostgreSQL)', () => historyReads('spread'));
+
+it('a batch reads relations by index when one inviter sent half of them (PostgreSQL)', () => historyReads('skewed'));

@@ -611,6 +611,29 @@ describe.each([
     expect(await countDrift(ws)).toEqual([]);
   });
 
+  it('someone seen only as an inviter counts as a referrer on the days they invited once their first event arrives', async () => {
+    // pend-k invites two people on one day before any event of their own (a pending referral row), then shows up.
+    const at = (min: number) => new Date(now - 3 * DAY + min * 60_000).toISOString();
+    const inviter = { type: 'member_id', value: 'pend-k' };
+    await ingestAll(key, [
+      makeEvent({ identifiers: ['member_id::pend-x'], timestamp: at(0), name: 'Invite Accepted', properties: { inviter } }),
+      makeEvent({ identifiers: ['member_id::pend-y'], timestamp: at(5), name: 'Invite Accepted', properties: { inviter } }),
+    ]);
+    const day = localDay(Date.parse(at(0)), tz);
+    const referral = async () =>
+      (await t.gql(KpiDocument, { metric: 'REFERRAL_RATE' as KpiMetric, range: { from: day, to: day }, grain: 'DAY' as KpiGrain }, key)).data!.kpi.total.points[0].value;
+    const rows = async () => oracle(await rawRows(ws, tz), 'REFERRAL_RATE', day, null, '', await rawRelations(ws, tz));
+    const before = await referral();
+    expect(before).toBe(await rows());
+    await ingestAll(key, [makeEvent({ identifiers: ['member_id::pend-k'], timestamp: new Date(now - 60_000).toISOString() })]);
+    const after = await referral();
+    expect(after).toBe(await rows());
+    // One referrer more on the day they invited, with the same active people.
+    expect(after).toBeGreaterThan(before ?? 0);
+    expect(await mismatches(ws, key, tz, range)).toEqual([]);
+    expect(await countDrift(ws)).toEqual([]);
+  });
+
   it('a zone change keeps answers right on the slow path; the rebuild makes the day sets consistent again', async () => {
     const other = 'Asia/Shanghai';
     // Two people seen (and written to the day sets) in the old zone, merged in the new one.

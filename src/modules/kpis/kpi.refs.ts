@@ -26,11 +26,16 @@ import { GAP_BASE, dayNumber, dayString, parts } from './kpi.windows';
  * people concerned are refreshed: their old contribution comes out exactly (own bits, inviter
  * references counted down) and the new one, read from their relations, goes in. The cost is their
  * relations, never the new people or relations of a day.
+ *
+ * Everyone who sent a referral relation has a row, even before their first event (a pending state:
+ * no acquisition, so nothing in the day sets). A refresh then knows who has outgoing relations from
+ * the rows alone, and never asks `relations` "did this person send anything" — a question the
+ * planner answers with a sequential scan once one account sent most invitations of a workspace.
  */
 export const REF_KIND = { referred: 6, invited: 7, inviter: 8, referrer: 9 } as const;
 
 interface RefState {
-  /** Ordinal, acquisition day and dimensions. */
+  /** Ordinal, acquisition day and dimensions (-1, '' and none while pending: no acquisition yet, and every other field empty). */
   o: number;
   d: string;
   m: string[];
@@ -81,19 +86,23 @@ export class KpiRefRepository {
     return rows.map((r) => r.t);
   }
 
-  /** Takes people's contributions out and puts their current ones in (zone `tz`). */
-  async refresh(em: EntityManager, ws: string, tz: string, ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    // Only people with a state to take out or a referral relation to read (most new people have neither).
-    // One probe per person and direction: as EXISTS under OR, the planner hashed every referral
-    // relation of the workspace on each call (OFFSET 0 keeps each probe a lookup of its own).
+  /**
+   * Takes people's contributions out and puts their current ones in (zone `tz`). `read`: people
+   * whose relations changed in ways a row cannot know yet (ends of the batch's relations, both
+   * sides of a merge, people an unmerge gave relations back to); they are read whatever their row.
+   */
+  async refresh(em: EntityManager, ws: string, tz: string, ids: string[], read: string[] = []): Promise<void> {
+    if (!ids.length && !read.length) return;
+    // Only people with a state to take out or a referral relation to read (most new people have
+    // neither): a row (every sender of a referral relation has one), an invitation or referral
+    // received (one probe each: as EXISTS under OR, the planner hashed every referral relation of
+    // the workspace on each call; OFFSET 0 keeps each probe a lookup of its own), or `read`.
     const rows: { p: string; state: RefState | null }[] = await em.query(
       `SELECT u.p, s.state FROM unnest($2::uuid[]) AS u(p)
        LEFT JOIN kpi_person_refs s ON s.workspace_id = $1 AND s.profile_id = u.p
        LEFT JOIN LATERAL (SELECT 1 AS x FROM relations r WHERE r.workspace_id = $1 AND r.to_profile_id = u.p AND r.kind IN ('invited', 'referred') LIMIT 1 OFFSET 0) i ON true
-       LEFT JOIN LATERAL (SELECT 1 AS x FROM relations r WHERE r.workspace_id = $1 AND r.from_profile_id = u.p AND r.kind = ANY($3::text[]) LIMIT 1 OFFSET 0) o ON true
-       WHERE s.profile_id IS NOT NULL OR i.x IS NOT NULL OR o.x IS NOT NULL`,
-      [ws, [...new Set(ids)], REFERRAL_KINDS],
+       WHERE s.profile_id IS NOT NULL OR i.x IS NOT NULL OR u.p = ANY($3::uuid[])`,
+      [ws, [...new Set([...ids, ...read])], [...new Set(read)]],
     );
     if (!rows.length) return;
     const people = rows.map((r) => r.p);
@@ -210,8 +219,9 @@ export class KpiRefRepository {
   }
 
   /**
-   * People's current states, from their acquisition and relations (none for people without an
-   * acquisition). Relations are read per person (a LATERAL probe each, see `touchedBy`).
+   * People's current states, from their acquisition and relations (pending for people without an
+   * acquisition who sent a referral relation, none for the others without one). Relations are read
+   * per person (a LATERAL probe each, see `touchedBy`).
    */
   private async states(em: EntityManager, ws: string, tz: string, ids: string[]): Promise<Map<string, RefState>> {
     const local = new LocalDays(tz);
@@ -219,7 +229,6 @@ export class KpiRefRepository {
       `SELECT profile_id AS p, ordinal AS o, first_ts AS ts, first_channel AS c, first_touchpoint AS t FROM kpi_profiles WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`,
       [ws, ids],
     );
-    if (!acq.length) return new Map();
     const incoming: { p: string; kind: string; f: string }[] = await em.query(
       `SELECT r.p, r.kind, r.f FROM unnest($2::uuid[]) AS u(p)
        CROSS JOIN LATERAL (SELECT to_profile_id AS p, kind, from_profile_id AS f FROM relations r
@@ -230,9 +239,13 @@ export class KpiRefRepository {
       `SELECT DISTINCT r.p, r.at FROM unnest($2::uuid[]) AS u(p)
        CROSS JOIN LATERAL (SELECT from_profile_id AS p, occurred_at AS at FROM relations r
                            WHERE r.workspace_id = $1 AND r.from_profile_id = u.p AND r.kind = ANY($3::text[]) AND r.from_profile_id <> r.to_profile_id OFFSET 0) r`,
-      [ws, acq.map((a) => a.p), REFERRAL_KINDS],
+      [ws, ids, REFERRAL_KINDS],
     );
     const out = new Map<string, RefState>();
+    const acquired = new Set(acq.map((a) => a.p));
+    for (const p of new Set(outgoing.map((r) => r.p))) {
+      if (!acquired.has(p)) out.set(p, { o: -1, d: '', m: [], ref: false, inv: false, by: [], rd: [] });
+    }
     for (const a of acq) {
       const mine = incoming.filter((r) => r.p === a.p);
       const state: RefState = {

@@ -143,7 +143,7 @@ export class KpiRepository {
     // Active days pooled; retention counted from the survivor's acquisition as it is now.
     await this.windows.fold(em, ws, tz, merged, now);
     // Referral states: both people, and everyone the survivor invited (their inviter may have been the merged-away id).
-    await this.refs.refresh(em, ws, tz, [...m, ...s, ...(await this.refs.inviteesOf(em, ws, s))]);
+    await this.refs.refresh(em, ws, tz, await this.refs.inviteesOf(em, ws, s), [...m, ...s]);
   }
 
   /**
@@ -219,7 +219,7 @@ export class KpiRepository {
       changed.map((r) => ({ o: ordinal.get(r.p)!, was: before.get(r.p), now: r })),
     );
     // Referral states: both ends of the batch's relations, and people whose acquisition is new or moved.
-    await this.refs.refresh(em, ws, tz, [...(await this.refs.touchedBy(em, ws, events.map((e) => e.messageId))), ...changed.map((r) => r.p)]);
+    await this.refs.refresh(em, ws, tz, changed.map((r) => r.p), await this.refs.touchedBy(em, ws, events.map((e) => e.messageId)));
     await this.sets.addPeople(em, ws, tz, events, ordinal);
     await this.windows.add(em, ws, tz, events, new Map(changed.map((r) => [r.p, r])));
     await this.sets.addOrders(em, ws, tz, events, ordinal);
@@ -257,7 +257,7 @@ export class KpiRepository {
       );
     await this.addEvents(em, ws, rows.map(toBatchEvent), { totals: false, reuse });
     // Whom they invited: an unmerge gives those relations back to the person who sent them.
-    await this.refs.refresh(em, ws, await this.sets.writeZone(em, ws), [...ids, ...(await this.refs.inviteesOf(em, ws, ids))]);
+    await this.refs.refresh(em, ws, await this.sets.writeZone(em, ws), await this.refs.inviteesOf(em, ws, ids), ids);
   }
 
   /**
