@@ -238,7 +238,8 @@ export class JourneyService {
 
   /**
    * In the batch's transaction: merged-away profiles' entries move to their survivors (numbered
-   * after the survivor's; if both have an active entry of a journey, the one further along stays
+   * after the survivor's; if both still have an active entry of a journey once the windows that
+   * ended before the person's first event of the batch are resolved, the one further along stays
    * active and the other is `dropped`); then the batch's events, in batch order, advance the active
    * journeys' states of the touched people (one load, in-memory steps, `unnest` upserts).
    */
@@ -251,6 +252,9 @@ export class JourneyService {
     const { active, maxEntry } = await this.repo.loadForProfiles(em, ws, journeys.map((j) => j.id), profileIds);
     const out = newOutput();
     const activeBy = new Map<string, JourneyState>();
+    const byId = new Map(journeys.map((j) => [j.id, j]));
+    const firstTs = new Map<string, Date>();
+    for (const e of b.events) if (!firstTs.has(e.profileId)) firstTs.set(e.profileId, e.ts);
     for (const s of active) {
       const key = `${s.journeyId}|${s.profileId}`;
       const other = activeBy.get(key);
@@ -258,7 +262,18 @@ export class JourneyService {
         activeBy.set(key, s);
         continue;
       }
-      // Two active entries after a merge: the one further along (then the earlier) stays.
+      // Two active entries after a merge. Windows that ended before the person's first event of
+      // the batch are resolved first (as that event would resolve them, and as a sweep in between
+      // would have): an entry already expired is not "active" at the merge. Of two still active,
+      // the one further along (then the earlier) stays.
+      const j = byId.get(s.journeyId)!;
+      const until = firstTs.get(s.profileId) ?? b.now;
+      for (const x of [s, other]) advanceByTime(j, x, until, false, out);
+      if (s.status !== 'active' || other.status !== 'active') {
+        if (s.status === 'active') activeBy.set(key, s);
+        else if (other.status !== 'active') activeBy.delete(key);
+        continue;
+      }
       const [keep, drop] = s.stepIndex > other.stepIndex || (s.stepIndex === other.stepIndex && s.enteredAt < other.enteredAt) ? [s, other] : [other, s];
       activeBy.set(key, keep);
       drop.status = 'dropped';
