@@ -20,7 +20,8 @@ import { runProfileSuite } from './cases/profile-suite';
 import { runBench1Cases, BENCH_RESOLVERS, type Bench1Size } from './cases/bench1';
 import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
 import { KPI_CATALOGUE_SIZES } from './cases/kpi-catalogue';
-import { buildBaseDataset, type BaseDataset, type BaseSize } from './lib/base-dataset';
+import { BENCH_FUNNEL } from './cases/kpi-queries';
+import { BASE_SIZES, buildBaseDataset, type BaseDataset, type BaseSize } from './lib/base-dataset';
 import { recreateDatabase, dropDatabase } from './lib/db';
 import { LoadGenerator } from './lib/load';
 import { machineFacts } from './lib/machine';
@@ -52,10 +53,10 @@ interface Size {
 }
 
 const SIZES: Record<string, Size> = {
-  small: { base: { templateEvents: 5_000, copies: 4, days: 90 }, events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
+  small: { base: BASE_SIZES.small, events: 20_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 3, warmupSec: 1, openSec: 2,
     b1: { identityEvents: 5000, kpiSamples: 15, loadSec: 2, openSec: 2, reps: 2, catalogue: KPI_CATALOGUE_SIZES.small },
     kpi: { subscribers: 500, processes: 2, seconds: 4, reps: 1, intervalMs: 1000, calibrateSec: 1.5, maxRate: 5000, batchSize: 200 } },
-  full: { base: { templateEvents: 100_000, copies: 100, days: 90 }, events: 100_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 20, warmupSec: 5, openSec: 20,
+  full: { base: BASE_SIZES.full, events: 100_000, reps: 3, batchSize: 500, profiles: 1000, connections: 32, readSec: 20, warmupSec: 5, openSec: 20,
     b1: { identityEvents: 50_000, kpiSamples: 5, loadSec: 10, openSec: 20, reps: 2, catalogue: KPI_CATALOGUE_SIZES.full },
     kpi: { subscribers: 10_000, processes: 4, seconds: 20, reps: 3, intervalMs: 1000, calibrateSec: 5, maxRate: 5000, batchSize: 200 } },
 };
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
 
     const end = new Date(`${date}T00:00:00Z`);
     // ---- Base dataset: what the read cases read and the write cases write beside ----------------
-    const base: BaseDataset = await buildBaseDataset({ app, databaseUrl, size: size.base, seed: SEED + 100, end, batchSize: size.batchSize, log });
+    const base: BaseDataset = await buildBaseDataset({ app, databaseUrl, size: size.base, seed: SEED + 100, end, batchSize: size.batchSize, savedFunnels: [BENCH_FUNNEL], log });
 
     // ---- Case 1: ingest ------------------------------------------------------------------------
     const { events, stats } = makeStream(size.events, SEED, end);
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
       description: `the base dataset (${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles over ${base.size.days} days; rollups ${fmt(base.counts.kpiActivityRows, 0)} \`kpi_activity\` rows).`,
       lastDay: base.lastDay,
       tz: base.tz,
-      funnel: ['Product Viewed', 'Product Added', 'Order Completed', 'Coupon Claimed'],
+      funnel: BENCH_FUNNEL.steps,
     };
     const b1 = await runBench1Cases({ app, url, databaseUrl, load, data: kpiData, size: size.b1, seed: SEED, end, batchSize: size.batchSize, log });
 

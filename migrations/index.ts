@@ -21,6 +21,7 @@ import { KpiCohortCounts1764800000000 } from './1764800000000-KpiCohortCounts';
 import { KpiDayTotals1764900000000 } from './1764900000000-KpiDayTotals';
 import { KpiDayGaps1765000000000 } from './1765000000000-KpiDayGaps';
 import { KpiPendingReferrers1765100000000 } from './1765100000000-KpiPendingReferrers';
+import { KpiFunnels1765200000000 } from './1765200000000-KpiFunnels';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   KpiDayTotals1764900000000,
   KpiDayGaps1765000000000,
   KpiPendingReferrers1765100000000,
+  KpiFunnels1765200000000,
 ];

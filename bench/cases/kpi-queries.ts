@@ -7,10 +7,15 @@ import { compare, type Comparison } from '../lib/report';
 import { fmt } from '../lib/stats';
 
 /**
- * KPI queries through GraphQL (Siyu reads its rollups `kpi_activity` / `kpi_profiles`, kept in the
- * ingest transaction) against the naive SQL over the raw `events` table answering the same
- * question. Data: the base dataset (bench/lib/base-dataset.ts). Answers are checked for equality.
+ * KPI queries through GraphQL (Siyu reads its rollups, kept in the ingest transaction) against the
+ * naive SQL over the raw `events` table answering the same question. Data: the base dataset
+ * (bench/lib/base-dataset.ts), with BENCH_FUNNEL saved before its history as an analyst would save
+ * the funnel they watch, so `funnel` answers from the saved funnel's day counts. Answers are
+ * checked for equality.
  */
+
+/** The catalogue funnel: saved in the base dataset (bench/run.ts, bench/run-kpi-queries.ts) and asked by the case below. */
+export const BENCH_FUNNEL = { name: 'browse to coupon', steps: ['Product Viewed', 'Product Added', 'Order Completed', 'Coupon Claimed'], withinHours: 168 };
 
 export interface KpiData {
   workspaceId: string;
@@ -71,9 +76,9 @@ function queries(d: KpiData): KpiQuery[] {
       fromSql: (rows) => rows.map((r) => Number(r.n)),
     },
     {
-      name: `funnel, 4 steps, 30 days, 168 h`,
-      gql: 'query($r:KpiRangeInput!,$s:[String!]!){funnel(range:$r,steps:$s,withinHours:168){name count}}',
-      variables: { r: { from, to }, s: d.funnel },
+      name: `funnel, 4 steps, 30 days, ${BENCH_FUNNEL.withinHours} h`,
+      gql: 'query($r:KpiRangeInput!,$s:[String!]!,$w:Float!){funnel(range:$r,steps:$s,withinHours:$w){name count}}',
+      variables: { r: { from, to }, s: d.funnel, w: BENCH_FUNNEL.withinHours },
       fromGql: (x) => (x as { funnel: { count: number }[] }).funnel.map((s) => s.count),
       // Per person: the first step-1 event in the range, then the first of each next step at or after
       // the previous step and within 168 h of step 1 — correlated subqueries over the raw events.

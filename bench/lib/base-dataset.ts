@@ -42,6 +42,12 @@ export interface BaseSize {
   days: number;
 }
 
+/** Per bench size: small 20,000 events; full 10 M (100,000 template events × 100). */
+export const BASE_SIZES: Record<'small' | 'full', BaseSize> = {
+  small: { templateEvents: 5_000, copies: 4, days: 90 },
+  full: { templateEvents: 100_000, copies: 100, days: 90 },
+};
+
 export interface BaseDataset {
   workspaceId: string;
   size: BaseSize;
@@ -98,9 +104,20 @@ async function selectList(c: Client, table: string): Promise<{ columns: string[]
   return { columns, exprs };
 }
 
-export async function buildBaseDataset(o: { app: SiyuApp; databaseUrl: string; size: BaseSize; seed: number; end: Date; batchSize: number; log: (m: string) => void }): Promise<BaseDataset> {
+export async function buildBaseDataset(o: {
+  app: SiyuApp;
+  databaseUrl: string;
+  size: BaseSize;
+  seed: number;
+  end: Date;
+  batchSize: number;
+  /** Funnels saved before any event, as an analyst would: kept by ingest, then by the rollups' rebuild after copying. */
+  savedFunnels?: readonly { name: string; steps: string[]; withinHours: number }[];
+  log: (m: string) => void;
+}): Promise<BaseDataset> {
   const { app, size, log } = o;
   const ws = (await app.services.workspaces.createWorkspace('bench base', undefined)).workspace.id;
+  for (const f of o.savedFunnels ?? []) await app.services.kpis.saveFunnel(ws, f.name, f.steps, f.withinHours);
   const { events, stats } = makeStream(size.templateEvents, o.seed, o.end, size.days);
   log(`  base dataset: template of ${fmt(events.length, 0)} events through the ingest service`);
   const loaded = await loadWorkspace({ app, databaseUrl: o.databaseUrl, workspaceId: ws, template: batches(events, o.batchSize), templateEvents: events.length, copies: size.copies, log });

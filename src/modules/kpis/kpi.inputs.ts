@@ -1,4 +1,4 @@
-import { Field, InputType } from 'type-graphql';
+import { Field, Float, InputType } from 'type-graphql';
 
 @InputType({ description: 'Local dates in the workspace time zone, both inclusive.' })
 export class KpiRangeInput {
@@ -20,4 +20,14 @@ export class KpiFilterInput {
   tag?: string | null;
   @Field(() => String, { nullable: true, description: 'Only people currently in this segment (segment key).' })
   segment?: string | null;
+}
+
+@InputType({ description: 'A funnel to keep at ingest.' })
+export class SavedFunnelInput {
+  @Field({ description: 'Name, 1–200 characters.' })
+  name: string;
+  @Field(() => [String], { description: '2–8 event names, in order.' })
+  steps: string[];
+  @Field(() => Float, { defaultValue: 24 * 7, description: 'Window from step 1, hours (0–8784].' })
+  withinHours: number;
 }

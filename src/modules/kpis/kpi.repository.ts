@@ -6,6 +6,7 @@ import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
 import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
 import { KpiRefRepository } from './kpi.refs';
+import { KpiFunnelRepository } from './kpi.funnels';
 import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
@@ -72,6 +73,7 @@ export class KpiRepository {
   readonly sets = new KpiSetRepository();
   readonly windows = new KpiWindowRepository();
   readonly refs = new KpiRefRepository(this.sets);
+  readonly funnels = new KpiFunnelRepository();
 
   /** Folds the rollups of profiles merged away into their survivors (two statements). */
   async foldMerges(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
@@ -257,7 +259,9 @@ export class KpiRepository {
       );
     await this.addEvents(em, ws, rows.map(toBatchEvent), { totals: false, reuse });
     // Whom they invited: an unmerge gives those relations back to the person who sent them.
-    await this.refs.refresh(em, ws, await this.sets.writeZone(em, ws), await this.refs.inviteesOf(em, ws, ids), ids);
+    const tz = await this.sets.writeZone(em, ws);
+    await this.refs.refresh(em, ws, tz, await this.refs.inviteesOf(em, ws, ids), ids);
+    await this.funnels.rebuild(em, ws, tz, ids);
   }
 
   /**

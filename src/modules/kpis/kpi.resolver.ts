@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Authorized, Ctx, Float, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
@@ -10,7 +10,8 @@ import { Topics } from '../../platform/pubsub';
 import type { WorkspaceService } from '../workspaces';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
-import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
+import { KpiFilterInput, KpiRangeInput, SavedFunnelInput } from './kpi.inputs';
+import type { FunnelDef } from './kpi.funnels';
 import type { KpiSeriesResult, KpiSeriesValue, KpiService, LiveKpis } from './kpi.service';
 import {
   AggregatePage,
@@ -28,6 +29,7 @@ import {
   KpiUpdate,
   RetentionCohort,
   RetentionMatrix,
+  SavedFunnel,
 } from './kpi.type';
 
 /** The services the KPI resolver uses (`kpiUpdated` too, through `kpiDeps`); the app's services object provides them. */
@@ -56,6 +58,8 @@ export const toResult = (r: KpiSeriesResult): KpiResult =>
     total: toSeries(r.total),
     breakdown: r.series.map(toSeries),
   });
+
+const toSavedFunnel = (f: FunnelDef): SavedFunnel => Object.assign(new SavedFunnel(), { id: f.id, name: f.name, steps: f.steps, withinHours: f.withinHours, ready: f.ready, createdAt: f.createdAt });
 
 function decodeCursor(after: string | null | undefined): number {
   if (after == null) return 0;
@@ -133,7 +137,7 @@ export class KpiResolver {
   }
 
   @Authorized(...VIEWERS)
-  @Query(() => [FunnelStep], { description: 'An ordered funnel over event names: people doing step 1 in the range, then each next step after the previous one and within `withinHours` of step 1. READ or ANALYST.' })
+  @Query(() => [FunnelStep], { description: 'An ordered funnel over event names: people doing step 1 in the range (t0: their first step-1 event in it), then each next step at or after the previous one and within `withinHours` of t0. Answered from a ready saved funnel of the same steps and window when there is no filter and the range is at most 93 days (cost by days); otherwise from the events of the steps in the range (index path, cost by those events). READ or ANALYST.' })
   async funnel(
     @Arg('steps', () => [String], { description: '2–8 event names, in order.' }) steps: string[],
     @Arg('range', () => KpiRangeInput, { description: 'Range of step 1.' }) range: KpiRangeInput,
@@ -143,6 +147,27 @@ export class KpiResolver {
   ): Promise<FunnelStep[]> {
     const r = await this.services.kpis.funnel(requireAuth(ctx).workspaceId, steps, { ...range }, withinHours, { ...(filter ?? {}) });
     return r.map((s) => Object.assign(new FunnelStep(), s));
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => [SavedFunnel], { description: 'Saved funnels of the workspace, oldest first. READ or ANALYST.' })
+  async savedFunnels(@Ctx() ctx: RequestContext): Promise<SavedFunnel[]> {
+    return (await this.services.kpis.savedFunnels(requireAuth(ctx).workspaceId)).map(toSavedFunnel);
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => SavedFunnel, {
+    description:
+      'Save a funnel: kept at ingest from now on, so `funnel` with these steps and window answers from per-day counts once it is ready (backfilled by the sweep when the workspace has history). One per steps and window. ANALYST or ADMIN.',
+  })
+  async saveFunnel(@Arg('input', () => SavedFunnelInput, { description: 'Name, steps and window.' }) input: SavedFunnelInput, @Ctx() ctx: RequestContext): Promise<SavedFunnel> {
+    return toSavedFunnel(await this.services.kpis.saveFunnel(requireAuth(ctx).workspaceId, input.name, input.steps, input.withinHours));
+  }
+
+  @Authorized(Role.ANALYST)
+  @Mutation(() => Boolean, { description: 'Delete a saved funnel and its counts (`funnel` reads events again for its steps). ANALYST or ADMIN.' })
+  async deleteSavedFunnel(@Arg('id', () => ID, { description: 'Saved funnel id.' }) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    return this.services.kpis.deleteFunnel(requireAuth(ctx).workspaceId, id);
   }
 
   @Authorized(...VIEWERS)

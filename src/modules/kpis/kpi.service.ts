@@ -7,6 +7,8 @@ import { KpiErrorCode } from './kpi.errors';
 import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';
 import { Topics } from '../../platform/pubsub';
+import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
+import { FUNNEL_GAP_CAP, type FunnelDef } from './kpi.funnels';
 
 export interface KpiRange {
   /** First local day, YYYY-MM-DD (workspace time zone). */
@@ -84,6 +86,21 @@ function trimmed(r: KpiSeriesResult, periods: number): KpiSeriesResult {
 export const MAX_BUCKETS = 2000;
 export const MAX_FUNNEL_STEPS = 8;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Steps (2–8 event names) and window (hours in (0, 8784]) of a funnel; `at` prefixes the field path. */
+function validateFunnel(steps: string[], withinHours: number, at: string): void {
+  if (!Array.isArray(steps) || steps.length < 2 || steps.length > MAX_FUNNEL_STEPS) {
+    throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, `${at}steps`, `a funnel has 2–${MAX_FUNNEL_STEPS} steps`);
+  }
+  steps.forEach((s, i) => {
+    if (typeof s !== 'string' || !s.trim() || s.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, `${at}steps.${i}`, 'a step is an event name of 1–200 characters');
+  });
+  if (!Number.isFinite(withinHours) || withinHours <= 0 || withinHours > 24 * 366) {
+    throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, `${at}withinHours`, 'withinHours must be in (0, 8784]');
+  }
+}
+
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 function addDays(day: string, n: number): string {
@@ -101,7 +118,8 @@ const GRAIN_HOURS: Record<Grain, number> = { HOUR: 1, DAY: 24, WEEK: 24 * 7, MON
 /**
  * KPIs (DESIGN §5) from rollups kept in the ingest transaction: `kpi_activity` (person × hour ×
  * channel × touchpoint) and `kpi_profiles` (acquisition). Exact distinct counts, no raw-event scans
- * for the catalogue (funnels read events of the steps' names in the range).
+ * for the catalogue (ad-hoc funnels read events of the steps' names in the range; saved funnels are
+ * kept at ingest, kpi.funnels.ts).
  */
 export class KpiService {
   private readonly repo = new KpiRepository();
@@ -131,8 +149,11 @@ export class KpiService {
     rebuilt: async (em, ws) => {
       await this.repo.rebuildTotals(em, ws);
       await this.repo.sets.markConsistent(em, ws);
+      await this.repo.funnels.markReady(em, ws);
     },
-    sweep: { skip: 'rollups do not change with time; alert rules are evaluated after each commit (scheduled by apply)' },
+    // Rollups do not change with time (alert rules are evaluated after each commit, scheduled by
+    // apply); the sweep backfills saved funnels created on a workspace with history.
+    sweep: async (ws, _now, max) => this.backfillFunnels(ws, max),
     due: { skip: 'time alone changes no rollup' },
     prefetch: { skip: 'no Profile field of this module' },
   };
@@ -140,6 +161,7 @@ export class KpiService {
   private async afterBatch(b: BatchContext): Promise<() => void> {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
     await this.repo.addEvents(b.em, b.workspaceId, b.events);
+    await this.repo.funnels.onBatch(b.em, b.workspaceId, await this.repo.sets.writeZone(b.em, b.workspaceId), b.events, b.merged);
     // A merge moves people's bits on every day they were active: any bucket may have changed.
     const since = b.merged.length ? null : b.events.reduce((m, e) => Math.min(m, e.ts.getTime()), Infinity);
     return () => {
@@ -292,23 +314,58 @@ export class KpiService {
     };
   }
 
+  /** Saved funnels of the workspace, oldest first. */
+  savedFunnels(ws: string): Promise<FunnelDef[]> {
+    return this.repo.funnels.list(this.ctx.ds.manager, ws);
+  }
+
+  /**
+   * Saves a funnel: from then on kept at ingest, and `funnel` with the same steps and window answers
+   * from it once ready (at once in a workspace without events; else after the sweep's backfill).
+   */
+  async saveFunnel(ws: string, name: string, steps: string[], withinHours: number): Promise<FunnelDef> {
+    const n = typeof name === 'string' ? name.trim() : '';
+    if (!n || n.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.name', 'name must be 1–200 characters');
+    validateFunnel(steps, withinHours, 'input.');
+    // Under the ingest lock: no batch falls between "has events?" and the funnel's first batch.
+    const made = await this.ctx.ds.transaction(async (em) => {
+      await lockWorkspaceWrites(em, ws);
+      return this.repo.funnels.create(em, ws, n, steps, withinHours);
+    });
+    if (!made) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.steps', 'a saved funnel with these steps and window exists');
+    return made;
+  }
+
+  async deleteFunnel(ws: string, id: string): Promise<boolean> {
+    if (!UUID.test(id) || !(await this.repo.funnels.remove(this.ctx.ds.manager, ws, id))) throw AppError.notFound(KpiErrorCode.FUNNEL_NOT_FOUND, 'no such saved funnel in this workspace');
+    return true;
+  }
+
+  /** One bounded step of saved funnels' backfill (the sweep), in a transaction of its own under the ingest lock; skipped while a batch is written. */
+  async backfillFunnels(ws: string, maxProfiles: number): Promise<number> {
+    return this.ctx.ds.transaction(async (em) => {
+      if (!(await tryLockWorkspaceWrites(em, ws))) return 0;
+      return this.repo.funnels.backfillStep(em, ws, await this.repo.sets.writeZone(em, ws), maxProfiles);
+    });
+  }
+
   /** Ordered funnel: people doing step 1 in the range, then each next step within `withinHours` of step 1. */
   async funnel(ws: string, steps: string[], range: KpiRange, withinHours: number, filter: KpiFilterSpec = {}): Promise<FunnelStepValue[]> {
     this.validateRange(range);
     this.validateFilter(filter);
-    if (!Array.isArray(steps) || steps.length < 2 || steps.length > MAX_FUNNEL_STEPS) {
-      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'steps', `a funnel has 2–${MAX_FUNNEL_STEPS} steps`);
-    }
-    steps.forEach((s, i) => {
-      if (typeof s !== 'string' || !s.trim() || s.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, `steps.${i}`, 'a step is an event name of 1–200 characters');
-    });
-    if (!Number.isFinite(withinHours) || withinHours <= 0 || withinHours > 24 * 366) {
-      throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'withinHours', 'withinHours must be in (0, 8784]');
-    }
+    validateFunnel(steps, withinHours, '');
     this.checkBuckets(range, 'DAY');
     const em = this.ctx.ds.manager;
-    const { buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), 'DAY', daysBetween(range.from, range.to) + 1);
-    const counts = await this.repo.funnel(em, ws, steps, buckets[0].s, buckets[0].e, withinHours, filter);
+    const days = daysBetween(range.from, range.to) + 1;
+    const { buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), 'DAY', days);
+    // A ready saved funnel of these steps and window answers from its day counts (no filter, at most
+    // FUNNEL_GAP_CAP days, day sets in the workspace's zone); anything else reads the steps' events.
+    const unfiltered = !Object.values(filter).some((v) => v != null && (!Array.isArray(v) || v.length > 0));
+    const saved = unfiltered && days <= FUNNEL_GAP_CAP ? await this.repo.funnels.readyFor(em, ws, steps, withinHours) : null;
+    const counts =
+      saved && (await this.repo.sets.zones(em, ws)).consistent
+        ? await this.repo.funnels.counts(em, ws, saved, range.from, range.to)
+        : await this.repo.funnel(em, ws, steps, buckets[0].s, buckets[0].e, withinHours, filter);
     return steps.map((name, i) => ({
       name,
       count: counts[i],

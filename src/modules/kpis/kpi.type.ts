@@ -1,4 +1,4 @@
-import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 
 registerEnumType(KpiMetric, {
@@ -145,6 +145,25 @@ export class FunnelStep {
   conversionFromPrevious: number | null;
   @Field(() => Float, { nullable: true, description: 'count ÷ first step count.' })
   conversionFromFirst: number | null;
+}
+
+@ObjectType({
+  description:
+    'A saved funnel: kept at ingest, so `funnel` with the same steps and window answers from per-day counts (cost by days, not events) for ranges of up to 93 days without a filter, once ready. Other ranges, filters and steps read the events of the steps.',
+})
+export class SavedFunnel {
+  @Field(() => ID, { description: 'Funnel id.' })
+  id: string;
+  @Field({ description: 'Name, for people.' })
+  name: string;
+  @Field(() => [String], { description: 'Event names, in order.' })
+  steps: string[];
+  @Field(() => Float, { description: 'Window from step 1, hours.' })
+  withinHours: number;
+  @Field({ description: 'True once every person\'s history is in (at once in a workspace without events; else after the sweep\'s backfill, or a `siyu recompute --parts kpis` begun after it was saved).' })
+  ready: boolean;
+  @Field({ description: 'When it was saved.' })
+  createdAt: Date;
 }
 
 @ObjectType({ description: 'One value of an aggregate row.' })

@@ -27,6 +27,8 @@ export const GROWING_TABLES = [
   'kpi_quarter_totals',
   'kpi_day_totals',
   'kpi_buyers',
+  'kpi_funnel_days',
+  'kpi_funnel_counts',
   'stage_transitions',
   'due_work',
   'rule_window_days',
