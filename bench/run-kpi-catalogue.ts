@@ -11,7 +11,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -20,7 +19,7 @@ import { loadConfig } from '../src/platform/config';
 import { KPI_CATALOGUE_SIZES, runKpiCatalogue, type KpiCatalogueSize } from './cases/kpi-catalogue';
 import { dropDatabase, recreateDatabase } from './lib/db';
 import { machineFacts } from './lib/machine';
-import { markdown, type Report } from './lib/report';
+import { runStandalone, saveReport, type Report } from './lib/report';
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const SEED = 20261123;
@@ -89,11 +88,7 @@ async function main(): Promise<void> {
       details: { kpiCatalogue: r.facts },
       durationSec: (performance.now() - started) / 1000,
     };
-    fs.mkdirSync(out, { recursive: true });
-    const file = path.join(out, `${date}-${label}`);
-    fs.writeFileSync(`${file}.json`, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(`${file}.md`, markdown(report));
-    process.stdout.write(markdown(report));
+    const file = saveReport(out, `${date}-${label}`, report);
     log(`wrote ${file}.json and ${file}.md (${Math.round(report.durationSec)} s)`);
   } finally {
     await app?.stop().catch(() => undefined);
@@ -101,10 +96,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runStandalone(main);

@@ -7,7 +7,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -16,7 +15,7 @@ import { loadConfig } from '../src/platform/config';
 import { runKpiFanout, type KpiFanoutParams } from './cases/kpi-fanout';
 import { dropDatabase, recreateDatabase } from './lib/db';
 import { machineFacts } from './lib/machine';
-import { markdown, type Report } from './lib/report';
+import { runStandalone, saveReport, type Report } from './lib/report';
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -64,22 +63,11 @@ async function main(): Promise<void> {
       details: r.details,
       durationSec: (performance.now() - started) / 1000,
     };
-    const out = path.resolve(__dirname, '..', '..', 'bench', 'results');
-    fs.mkdirSync(out, { recursive: true });
-    const base = path.join(out, `${date}-kpi-${params.subscribers}`);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-    fs.writeFileSync(`${base}.md`, markdown(report));
-    process.stdout.write(markdown(report));
+    saveReport(path.resolve(__dirname, '..', '..', 'bench', 'results'), `${date}-kpi-${params.subscribers}`, report);
   } finally {
     await app?.stop().catch(() => undefined);
     await dropDatabase(adminUrl, dbName);
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runStandalone(main);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { fmt, summarize, type Summary } from './stats';
 import type { MachineFacts } from './machine';
 
@@ -146,4 +148,25 @@ export function markdown(r: Report): string {
   for (const s of r.scaling ?? []) lines.push('', `## ${s.title}`, '', ...scalingMarkdown(s));
   for (const s of r.sections) lines.push('', `## ${s.title}`, '', ...s.lines);
   return lines.join('\n') + '\n';
+}
+
+/** Writes `<out>/<name>.json` and `.md`, prints the markdown; returns the path without extension. */
+export function saveReport(out: string, name: string, report: Report): string {
+  fs.mkdirSync(out, { recursive: true });
+  const file = path.join(out, name);
+  fs.writeFileSync(`${file}.json`, JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(`${file}.md`, markdown(report));
+  process.stdout.write(markdown(report));
+  return file;
+}
+
+/** Runs a standalone bench's `main` and exits: 0, or 1 with the error on stderr. */
+export function runStandalone(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }
