@@ -158,10 +158,10 @@ export class KpiFunnelRepository {
    * In the batch's transaction: merged-away people and their survivors are re-derived whole; every
    * other person with events of a funnel's step names, on the days those events can change.
    */
-  async onBatch(em: EntityManager, ws: string, tz: string, events: readonly BatchEvent[], merged: readonly { mergedId: string; survivorId: string }[]): Promise<void> {
+  async onBatch(em: EntityManager, ws: string, zone: () => Promise<string>, events: readonly BatchEvent[], merged: readonly { mergedId: string; survivorId: string }[]): Promise<void> {
     const funnels = await this.list(em, ws);
     if (!funnels.length) return;
-    const local = new LocalDays(tz);
+    const local = new LocalDays(await zone());
     const whole = new Set(merged.flatMap((m) => [m.mergedId, m.survivorId]));
     for (const f of funnels) {
       const names = new Set(f.steps);
@@ -200,6 +200,12 @@ export class KpiFunnelRepository {
        WHERE workspace_id = $1 AND NOT ready AND created_at < (SELECT started_at FROM recompute_state WHERE workspace_id = $1 AND part = 'kpis')`,
       [ws],
     );
+  }
+
+  /** Whether a funnel of the workspace awaits its backfill. */
+  async backfilling(em: EntityManager, ws: string): Promise<boolean> {
+    const [r] = await em.query(`SELECT EXISTS (SELECT 1 FROM kpi_funnels WHERE workspace_id = $1 AND NOT ready) AS b`, [ws]);
+    return r.b === true;
   }
 
   /**

@@ -161,7 +161,7 @@ export class KpiService {
   private async afterBatch(b: BatchContext): Promise<() => void> {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
     await this.repo.addEvents(b.em, b.workspaceId, b.events);
-    await this.repo.funnels.onBatch(b.em, b.workspaceId, await this.repo.sets.writeZone(b.em, b.workspaceId), b.events, b.merged);
+    await this.repo.funnels.onBatch(b.em, b.workspaceId, () => this.repo.sets.writeZone(b.em, b.workspaceId), b.events, b.merged);
     // A merge moves people's bits on every day they were active: any bucket may have changed.
     const since = b.merged.length ? null : b.events.reduce((m, e) => Math.min(m, e.ts.getTime()), Infinity);
     return () => {
@@ -345,6 +345,8 @@ export class KpiService {
 
   /** One bounded step of saved funnels' backfill (the sweep), in a transaction of its own under the ingest lock; skipped while a batch is written. */
   async backfillFunnels(ws: string, maxProfiles: number): Promise<number> {
+    // Most ticks have nothing to backfill: no transaction, no lock for them.
+    if (!(await this.repo.funnels.backfilling(this.ctx.ds.manager, ws))) return 0;
     return this.ctx.ds.transaction(async (em) => {
       if (!(await tryLockWorkspaceWrites(em, ws))) return 0;
       return this.repo.funnels.backfillStep(em, ws, await this.repo.sets.writeZone(em, ws), maxProfiles);
