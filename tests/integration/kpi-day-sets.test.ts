@@ -3,7 +3,7 @@ import { DAY, HOUR } from '../support/time';
 import { makeEvent } from '../support/events';
 import { ingest } from '../support/api';
 import { rng } from '../../src/shared/random';
-import { KpiDocument, KpisDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
+import { KpiDocument, KpisDocument, RetentionCohortsDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
 
 /**
  * The KPI day sets (per local day, exact sets of people as bitmaps) and quarter-hour totals, checked
@@ -483,6 +483,31 @@ describe.each([
       expect(Number(v.gmv)).toBeCloseTo(oracle(rows, 'GMV', v.day, null)!, 6);
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('retention cohorts equal a recomputation from raw events: first local day, then any event on the later days', async () => {
+    const rows = await rawRows(ws, tz);
+    const first = new Map<string, string>();
+    const active = new Set<string>();
+    for (const r of rows) {
+      if (!first.has(r.p) || r.day < first.get(r.p)!) first.set(r.p, r.day);
+      active.add(`${r.p}|${r.day}`);
+    }
+    const from = addDays(range.from, 1);
+    const c = await t.gql(RetentionCohortsDocument, { range: { from, to: addDays(from, 9) }, grain: 'DAY' as KpiGrain, periods: 7 }, key);
+    expect(c.errors).toBeUndefined();
+    const got = c.data!.retentionCohorts.cohorts.map((x) => [x.cohortStart.slice(0, 10), x.size, x.retention]);
+    const want = Array.from({ length: 10 }, (_, i) => {
+      const day = addDays(from, i);
+      const cohort = [...first].filter(([, d]) => d === day).map(([p]) => p);
+      const retention = Array.from({ length: 8 }, (_, j) => (cohort.length ? cohort.filter((p) => active.has(`${p}|${addDays(day, j)}`)).length / cohort.length : null));
+      return [day, cohort.length, retention];
+    });
+    const close = (a: unknown, b: unknown) => JSON.stringify(a, (_, v) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v)) === JSON.stringify(b, (_, v) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v));
+    expect(close(got, want) ? [] : [JSON.stringify(got), JSON.stringify(want)]).toEqual([]);
+    // Not trivial: cohorts with people, and some of them back on a later day.
+    expect(want.filter((w) => (w[1] as number) > 0).length).toBeGreaterThan(3);
+    expect(want.some((w) => (w[2] as (number | null)[]).slice(1).some((x) => (x ?? 0) > 0))).toBe(true);
   });
 
   it('local hours: people and sessions by clock hour, orders by instant, equal a recomputation from raw events', async () => {

@@ -68,6 +68,9 @@ interface ActivityRow {
   nd: number;
 }
 
+/** True when a filter restricts nothing (every condition absent or an empty list). */
+export const unfiltered = (filter: KpiFilterSpec): boolean => !Object.values(filter).some((v) => v != null && (!Array.isArray(v) || v.length > 0));
+
 /** SQL of the KPI module: rollup maintenance in the ingest transaction and base measures. */
 export class KpiRepository {
   readonly sets = new KpiSetRepository();
@@ -318,6 +321,8 @@ export class KpiRepository {
    * `|j` how many of them are active in bucket cohort + j.
    */
   async cohortCells(em: EntityManager, ws: string, buckets: Bucket[], cohorts: number, periods: number, filter: KpiFilterSpec): Promise<Map<string, number>> {
+    // Without a filter, from the day sets (cost by days × chunks); otherwise per person from the hour rollup.
+    if (unfiltered(filter) && (await this.sets.zones(em, ws)).consistent) return this.sets.cohortCells(em, ws, buckets, cohorts, periods);
     const q = new MeasureSql(ws, '', buckets.slice(0, cohorts), 'NONE', filter);
     const pairs: { c: number; j: number; s: string; e: string }[] = [];
     for (let c = 1; c <= cohorts; c++) {

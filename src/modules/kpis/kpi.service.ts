@@ -4,7 +4,7 @@ import type { BatchContext, Projection } from '../events';
 import { CATALOGUE, familiesOf, KpiMetric, reachOf, type Base } from './kpi.catalogue';
 import { localDate } from '../../shared/zone';
 import { KpiErrorCode } from './kpi.errors';
-import { KpiRepository, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
+import { KpiRepository, unfiltered, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';
 import { Topics } from '../../platform/pubsub';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
@@ -364,8 +364,7 @@ export class KpiService {
     const { buckets } = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), 'DAY', days);
     // A ready saved funnel of these steps and window answers from its day counts (no filter, at most
     // FUNNEL_GAP_CAP days, day sets in the workspace's zone); anything else reads the steps' events.
-    const unfiltered = !Object.values(filter).some((v) => v != null && (!Array.isArray(v) || v.length > 0));
-    const saved = unfiltered && days <= FUNNEL_GAP_CAP ? await this.repo.funnels.readyFor(em, ws, steps, withinHours) : null;
+    const saved = unfiltered(filter) && days <= FUNNEL_GAP_CAP ? await this.repo.funnels.readyFor(em, ws, steps, withinHours) : null;
     const counts =
       saved && (await this.repo.sets.zones(em, ws)).consistent
         ? await this.repo.funnels.counts(em, ws, saved, range.from, range.to)

@@ -110,6 +110,28 @@ interface TotalRow {
 
 /** SQL of the day sets, quarter totals and person ordinals. */
 export class KpiSetRepository {
+  /**
+   * Cohort cells of `retentionCohorts` without a filter, from the day sets: `${c}|-1` the people
+   * acquired in bucket c (NEW bits of its days), `${c}|${j}` those of them active in bucket c + j
+   * (the AND of the two unions per chunk). Cost by days × chunks, not people; local days exactly.
+   */
+  async cohortCells(em: EntityManager, ws: string, buckets: Bucket[], cohorts: number, periods: number): Promise<Map<string, number>> {
+    const rows: { c: string; j: string; n: string }[] = await em.query(
+      `WITH b AS (SELECT * FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)),
+       nw AS (SELECT b.i AS c, d.chunk, bit_or(d.bits) AS u FROM b
+              JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = ${SetKind.NEW} AND d.dim = '' AND d.day >= b.ld AND d.day < b.le
+              WHERE b.i <= $4 GROUP BY 1, 2),
+       ac AS (SELECT b.i AS a, d.chunk, bit_or(d.bits) AS u FROM b
+              JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = ${SetKind.ACTIVE} AND d.dim = '' AND d.day >= b.ld AND d.day < b.le
+              GROUP BY 1, 2)
+       SELECT nw.c, -1 AS j, sum(bit_count(nw.u)) AS n FROM nw GROUP BY 1
+       UNION ALL
+       SELECT nw.c, ac.a - nw.c, sum(bit_count(nw.u & ac.u)) FROM nw JOIN ac ON ac.chunk = nw.chunk AND ac.a >= nw.c AND ac.a <= nw.c + $5 GROUP BY 1, 2`,
+      [ws, buckets.map((b) => b.localStart.slice(0, 10)), buckets.map((b) => b.localEnd.slice(0, 10)), cohorts, periods],
+    );
+    return new Map(rows.map((r) => [`${r.c}|${r.j}`, Number(r.n)]));
+  }
+
   /** The workspace's zone and the zone its day sets are consistent with (null: being rebuilt). */
   async zones(em: EntityManager, ws: string): Promise<{ tz: string; consistent: boolean; refsReady: boolean }> {
     const [r]: { tz: string; marker: string | null; present: boolean; refs: boolean | null }[] = await em.query(
