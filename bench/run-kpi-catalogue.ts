@@ -10,14 +10,12 @@
  * the parameters are not a preset's).
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createApp, type SiyuApp } from '../src/app';
-import { loadConfig } from '../src/platform/config';
 import { KPI_CATALOGUE_SIZES, runKpiCatalogue, type KpiCatalogueSize } from './cases/kpi-catalogue';
-import { dropDatabase, recreateDatabase } from './lib/db';
+import { benchConfig, dropDatabase, recreateDatabase } from './lib/db';
 import { machineFacts } from './lib/machine';
 import { runStandalone, saveReport, type Report } from './lib/report';
 
@@ -56,18 +54,7 @@ async function main(): Promise<void> {
   const databaseUrl = await recreateDatabase(adminUrl, dbName);
   let app: SiyuApp | undefined;
   try {
-    app = await createApp(
-      loadConfig({
-        DATABASE_URL: databaseUrl,
-        DATABASE_POOL_SIZE: '10',
-        SIYU_PII_KEY: randomBytes(32).toString('base64'),
-        SIYU_AUTO_MIGRATE: 'true',
-        LOG_LEVEL: 'warn',
-        SIYU_SWEEP_INTERVAL_MS: '0',
-        SIYU_RATE_LIMIT_PER_SEC: '1000000',
-        ...(timeoutSec ? { SIYU_DB_TIMEOUT_READ_MS: String(Math.round(timeoutSec * 1000)) } : {}),
-      }),
-    );
+    app = await createApp(benchConfig(databaseUrl, timeoutSec ? { SIYU_DB_TIMEOUT_READ_MS: String(Math.round(timeoutSec * 1000)) } : {}));
     const url = await app.listen(0, '127.0.0.1');
     const c = new Client({ connectionString: databaseUrl });
     await c.connect();

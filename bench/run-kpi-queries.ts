@@ -7,15 +7,13 @@
  * created and dropped; writes bench/results/<date>-kpi-queries-<size>.json and .md.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createApp, type SiyuApp } from '../src/app';
-import { loadConfig } from '../src/platform/config';
 import { BENCH_FUNNEL, runKpiQueries } from './cases/kpi-queries';
 import { BASE_SIZES, buildBaseDataset } from './lib/base-dataset';
-import { dropDatabase, recreateDatabase } from './lib/db';
+import { benchConfig, dropDatabase, recreateDatabase } from './lib/db';
 import { machineFacts } from './lib/machine';
 import { runStandalone, saveReport, type Report } from './lib/report';
 import { fmt } from './lib/stats';
@@ -49,18 +47,7 @@ async function main(): Promise<void> {
   const databaseUrl = await recreateDatabase(adminUrl, dbName);
   let app: SiyuApp | undefined;
   try {
-    app = await createApp(
-      loadConfig({
-        DATABASE_URL: databaseUrl,
-        DATABASE_POOL_SIZE: '10',
-        SIYU_PII_KEY: randomBytes(32).toString('base64'),
-        SIYU_AUTO_MIGRATE: 'true',
-        LOG_LEVEL: 'warn',
-        SIYU_SWEEP_INTERVAL_MS: '0',
-        SIYU_RATE_LIMIT_PER_SEC: '1000000',
-        SIYU_INGEST_RATE_LIMIT_PER_SEC: '1000000',
-      }),
-    );
+    app = await createApp(benchConfig(databaseUrl));
     const url = await app.listen(0, '127.0.0.1');
     const c = new Client({ connectionString: databaseUrl });
     await c.connect();
