@@ -14,6 +14,7 @@ import type { ImportReport, ImportSink } from './import';
 import type { RecomputeCliOptions, SeedCliOptions, SimulateCliOptions } from './operator';
 import { DEMO } from '../demo/demo';
 import { DEFAULT_SEED } from '../demo/generator';
+import { UUID } from '../shared/uuid';
 
 /**
  * `siyu`: the command line. `serve` and `migrate` are the same code as `npm start` and
@@ -33,8 +34,6 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const GENERAL_EXIT_CODES = `
 Exit codes:

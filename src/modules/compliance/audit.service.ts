@@ -5,6 +5,7 @@ import { AppError } from '../../platform/errors';
 import type { LoaderRegistry } from '../../platform/graphql/loaders';
 import { ComplianceErrorCode } from './compliance.errors';
 import { ComplianceRepository, type AuditRow } from './compliance.repository';
+import { UUID } from '../../shared/uuid';
 
 /**
  * Who did it, and in which workspace: the API key, its role and the request (GraphQL or HTTP), or
@@ -40,8 +41,6 @@ export interface AuditFilter {
   from?: Date | null;
   to?: Date | null;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const actorOf = (ctx: { auth: AuthInfo | null; requestId: string }): AuditActor => {
   if (!ctx.auth) throw AppError.unauthenticated();

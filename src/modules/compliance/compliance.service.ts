@@ -9,8 +9,8 @@ import { AuditService, type AuditActor } from './audit.service';
 import { ComplianceErrorCode } from './compliance.errors';
 import { ComplianceRepository, type ConsentHistoryRow, type ConsentRow, type ConsentWrite, type PersonTable, type SettingsRow } from './compliance.repository';
 import { CONSENT_PURPOSES, CONSENT_STATES, consentsInEvent, isPurpose, type ConsentPolicyKey, type ConsentPurposeKey, type ConsentStateKey } from './consent';
+import { UUID } from '../../shared/uuid';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_TEXT = 64;
 /** The purpose journeys' triggers and segment exports serve. */
 export const MARKETING: ConsentPurposeKey = 'marketing';

@@ -12,6 +12,7 @@ import { JourneyErrorCode } from './journey.errors';
 import { JourneyRepository, type JourneyRow, type PathRow, type TriggerRow } from './journey.repository';
 import { JOURNEY_TEMPLATES, type JourneyTemplate, type JourneyTemplateKey } from './journey.templates';
 import { AuditService, type AuditActor } from '../compliance';
+import { UUID } from '../../shared/uuid';
 
 export interface JourneyInputLike {
   name?: string | null;
@@ -69,7 +70,6 @@ export interface PathAnalysis {
   paths: { events: string[]; count: number; share: number }[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 86_400_000;
 /** Path analysis reads at most this many events (oldest first in the range) … */
 export const PATH_SCAN_CAP = 200_000;

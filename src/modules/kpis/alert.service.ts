@@ -9,12 +9,11 @@ import { KpiErrorCode } from './kpi.errors';
 import type { KpiFilterSpec } from './kpi.repository';
 import type { KpiRange, KpiService } from './kpi.service';
 import { AlertRepository, type AlertRow, type AlertRuleRow, type TargetRow } from './alert.repository';
+import { UUID } from '../../shared/uuid';
 
 export type AlertLevel = 'normal' | 'important' | 'urgent';
 export const LEVEL_RANK: Record<AlertLevel, number> = { normal: 0, important: 1, urgent: 2 };
 export const DEFAULT_DEVIATION_PCT = 5;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AlertRuleInputSpec {
   name: string;

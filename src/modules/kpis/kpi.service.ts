@@ -9,6 +9,7 @@ import { AlertService } from './alert.service';
 import { Topics } from '../../platform/pubsub';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
 import { FUNNEL_GAP_CAP, type FunnelDef } from './kpi.funnels';
+import { UUID } from '../../shared/uuid';
 
 export interface KpiRange {
   /** First local day, YYYY-MM-DD (workspace time zone). */
@@ -85,8 +86,6 @@ function trimmed(r: KpiSeriesResult, periods: number): KpiSeriesResult {
 /** Buckets one query may ask for. */
 export const MAX_BUCKETS = 2000;
 export const MAX_FUNNEL_STEPS = 8;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Steps (2–8 event names) and window (hours in (0, 8784]) of a funnel; `at` prefixes the field path. */
 function validateFunnel(steps: string[], withinHours: number, at: string): void {

@@ -13,8 +13,7 @@ import {
   type ProfileRow,
   type RelationReadRow,
 } from './profile.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from '../../shared/uuid';
 
 const notFound = (id: string) => AppError.notFound(ProfileErrorCode.PROFILE_NOT_FOUND, `Profile ${id} does not exist in this workspace.`);
 

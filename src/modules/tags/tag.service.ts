@@ -19,6 +19,7 @@ import { RuleWindowStore, type MeasureState } from './rule-windows';
 import type { MeasuredEvent } from './expression';
 import { TagRepository, type MembershipChange, type SegmentRow, type SweepStateRow, type TagKind, type TagRow } from './tag.repository';
 import { AuditService, type AuditActor } from '../compliance';
+import { UUID } from '../../shared/uuid';
 
 export interface TagInput {
   key: string;
@@ -49,8 +50,6 @@ export interface SweepStatus {
 
 /** People per backfill step of a rule window taken inside an ingest batch (the sweep takes its own batch size). */
 const WINDOW_BACKFILL_CHUNK = 1000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Tags and segments (用户分层): definitions, manual tagging, evaluation of rules for the profiles an
