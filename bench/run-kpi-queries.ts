@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/run-kpi-queries.js [--size small|full] [--samples n] [--reps n] [--out dir]`
+ * `node dist/bench/run-kpi-queries.js [--size small|full] [--samples n] [--reps n] [--out dir] [--keep] [--reuse]`
  * (after `tsc -p bench/tsconfig.json`): the KPI queries case (DAU, MAU, the saved catalogue funnel,
  * retention, each against naive SQL over the raw events; bench/cases/kpi-queries.ts) alone, on the
  * harness's base dataset of that size (full: 10 M events), without the other cases — the issue's
@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import { createApp, type SiyuApp } from '../src/app';
 import { BENCH_FUNNEL, runKpiQueries } from './cases/kpi-queries';
 import { BASE_SIZES, buildBaseDataset } from './lib/base-dataset';
-import { benchConfig, dropDatabase, recreateDatabase } from './lib/db';
+import { benchConfig, databaseUrl as urlOf, dropDatabase, recreateDatabase } from './lib/db';
 import { machineFacts } from './lib/machine';
 import { runStandalone, saveReport, type Report } from './lib/report';
 import { fmt } from './lib/stats';
@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   const adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const dbName = `${process.env.BENCH_DB_NAME || 'siyu_bench'}_queries`;
   const started = performance.now();
-  const databaseUrl = await recreateDatabase(adminUrl, dbName);
+  const reuse = args.includes('--reuse');
+  const databaseUrl = reuse ? urlOf(adminUrl, dbName) : await recreateDatabase(adminUrl, dbName);
   let app: SiyuApp | undefined;
   try {
     app = await createApp(benchConfig(databaseUrl));
@@ -53,14 +54,21 @@ async function main(): Promise<void> {
     await c.connect();
     const machine = await machineFacts(c).finally(() => c.end());
     const date = new Date().toISOString().slice(0, 10);
-    const base = await buildBaseDataset({ app, databaseUrl, size: BASE_SIZES[sizeName], seed: SEED + 100, end: new Date(`${date}T00:00:00Z`), batchSize: 500, savedFunnels: [BENCH_FUNNEL], log });
-    const data = {
-      workspaceId: base.workspaceId,
-      description: `the base dataset (${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles over ${base.size.days} days).`,
-      lastDay: base.lastDay,
-      tz: base.tz,
-      funnel: BENCH_FUNNEL.steps,
-    };
+    const base = reuse ? undefined : await buildBaseDataset({ app, databaseUrl, size: BASE_SIZES[sizeName], seed: SEED + 100, end: new Date(`${date}T00:00:00Z`), batchSize: 500, savedFunnels: [BENCH_FUNNEL], log });
+    const data = base
+      ? {
+          workspaceId: base.workspaceId,
+          description: `the base dataset (${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles over ${base.size.days} days).`,
+          lastDay: base.lastDay,
+          tz: base.tz,
+          funnel: BENCH_FUNNEL.steps,
+        }
+      : await keptDataset(databaseUrl);
+    const baseLines = base
+      ? [
+          `- ${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles, ${fmt(base.counts.identifiers, 0)} identifiers: template of ${fmt(base.template.events, 0)} events ingested through Siyu in ${fmt(base.template.ingestSec, 0)} s, copied ${base.size.copies - 1} times in ${fmt(base.copySec, 0)} s (rollups and the saved funnel rebuilt by Siyu); database ${fmt(base.databaseBytes / 2 ** 30, 2)} GiB.`,
+        ]
+      : [`- Reused the database ${dbName} kept by an earlier run (\`--reuse\`): ${data.description}`];
     log(`KPI queries on ${data.description}`);
     const r = await runKpiQueries({ app, url, databaseUrl, data, reps, samples, log });
     machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
@@ -69,16 +77,14 @@ async function main(): Promise<void> {
       title: `Siyu benchmark: KPI queries against naive SQL (${label})`,
       date,
       size: label,
-      parameters: { base: base.size, samples, reps, seed: SEED + 100, funnel: BENCH_FUNNEL },
+      parameters: { base: base?.size ?? 'reused', samples, reps, seed: SEED + 100, funnel: BENCH_FUNNEL },
       machine,
       comparisons: r.comparisons,
       scaling: [],
       sections: [
         {
           title: 'Base dataset',
-          lines: [
-            `- ${fmt(base.counts.events, 0)} events, ${fmt(base.counts.liveProfiles, 0)} live profiles, ${fmt(base.counts.identifiers, 0)} identifiers: template of ${fmt(base.template.events, 0)} events ingested through Siyu in ${fmt(base.template.ingestSec, 0)} s, copied ${base.size.copies - 1} times in ${fmt(base.copySec, 0)} s (rollups and the saved funnel rebuilt by Siyu); database ${fmt(base.databaseBytes / 2 ** 30, 2)} GiB.`,
-          ],
+          lines: baseLines,
         },
         { title: 'KPI queries (GraphQL on rollups vs naive SQL on events)', lines: r.lines },
       ],
@@ -89,7 +95,27 @@ async function main(): Promise<void> {
     log(`wrote ${file}.json and ${file}.md (${Math.round(report.durationSec)} s)`);
   } finally {
     await app?.stop().catch(() => undefined);
-    await dropDatabase(adminUrl, dbName);
+    if (args.includes('--keep') || reuse) log(`kept database ${dbName}`);
+    else await dropDatabase(adminUrl, dbName);
+  }
+}
+
+/** What the KPI queries need of a kept base dataset: its one workspace with events, zone and last full local day. */
+async function keptDataset(url: string): Promise<{ workspaceId: string; description: string; lastDay: string; tz: string; funnel: string[] }> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ ws: string; tz: string; last: string; events: string; live: string }>(
+      `SELECT w.id AS ws, w.time_zone AS tz, to_char((x.last AT TIME ZONE w.time_zone)::date - 1, 'YYYY-MM-DD') AS last, x.events,
+              (SELECT count(*) FROM profiles p WHERE p.workspace_id = w.id AND p.merged_into IS NULL) AS live
+       FROM workspaces w CROSS JOIN LATERAL (SELECT max(ts) AS last, count(*) AS events FROM events e WHERE e.workspace_id = w.id) x
+       WHERE x.events > 0`,
+    );
+    if (rows.length !== 1) throw new Error(`--reuse: expected one workspace with events in the kept database, found ${rows.length}`);
+    const r = rows[0];
+    return { workspaceId: r.ws, tz: r.tz, lastDay: r.last, funnel: BENCH_FUNNEL.steps, description: `the kept base dataset (${fmt(Number(r.events), 0)} events, ${fmt(Number(r.live), 0)} live profiles).` };
+  } finally {
+    await c.end();
   }
 }
 

@@ -22,6 +22,7 @@ import { KpiDayTotals1764900000000 } from './1764900000000-KpiDayTotals';
 import { KpiDayGaps1765000000000 } from './1765000000000-KpiDayGaps';
 import { KpiPendingReferrers1765100000000 } from './1765100000000-KpiPendingReferrers';
 import { KpiFunnels1765200000000 } from './1765200000000-KpiFunnels';
+import { KpiCohortMatrix1765300000000 } from './1765300000000-KpiCohortMatrix';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   KpiDayGaps1765000000000,
   KpiPendingReferrers1765100000000,
   KpiFunnels1765200000000,
+  KpiCohortMatrix1765300000000,
 ];

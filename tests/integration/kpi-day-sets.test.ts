@@ -3,6 +3,7 @@ import { DAY, HOUR } from '../support/time';
 import { makeEvent } from '../support/events';
 import { ingest } from '../support/api';
 import { rng } from '../../src/shared/random';
+import { KpiCohortMatrix1765300000000 } from '../../migrations/1765300000000-KpiCohortMatrix';
 import { KpiDocument, KpisDocument, RetentionCohortsDocument, UnmergeDocument, UpdateWorkspaceDocument, type EventInput, type KpiBreakdown, type KpiGrain, type KpiMetric } from '../generated/graphql';
 
 /**
@@ -363,6 +364,23 @@ async function countDrift(ws: string): Promise<string[]> {
      WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
     [ws],
   );
+  // The cohort matrix (kinds 800–852 DAY, 900–952 WEEK, 1000–1052 MONTH) against acquisition-day bits and active bits per person.
+  const matrix: { kind: number; day: string; kept: number; bits: number }[] = !consistent
+    ? []
+    : await db.query(
+        `WITH x AS (SELECT d.kind, d.day, d.chunk * 4096 + i AS o FROM kpi_day_people d CROSS JOIN LATERAL generate_series(0, 4095) i
+                    WHERE d.workspace_id = $1 AND d.kind IN (0, 5) AND d.dim = '' AND get_bit(d.bits, i) = 1),
+         p AS (SELECT c.o, c.day AS c, a.day AS a FROM x c JOIN x a ON a.o = c.o AND a.kind = 0 AND a.day >= c.day WHERE c.kind = 5),
+         m AS (SELECT o, c, a, (date_trunc('week', a)::date - date_trunc('week', c)::date) / 7 AS w,
+                      ((extract(year FROM a) - extract(year FROM c)) * 12 + extract(month FROM a) - extract(month FROM c))::int AS mo FROM p),
+         r AS (SELECT 800 + (a - c) AS kind, c AS day, count(DISTINCT o)::int AS n FROM m WHERE a - c <= 52 GROUP BY 1, 2
+               UNION ALL SELECT 900 + w, date_trunc('week', c)::date, count(DISTINCT o)::int FROM m WHERE w <= 52 GROUP BY 1, 2
+               UNION ALL SELECT 1000 + mo, date_trunc('month', c)::date, count(DISTINCT o)::int FROM m WHERE mo <= 52 GROUP BY 1, 2)
+         SELECT kind, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(r.n, 0) AS bits
+         FROM (SELECT kind, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND dim = '' AND kind BETWEEN 800 AND 1052) c FULL JOIN r USING (kind, day)
+         WHERE coalesce(c.people, 0) <> coalesce(r.n, 0)`,
+        [ws],
+      );
   // Active after a first order (kind 31): a day's active bits that a FIRST_ORDER bit of an earlier day shares.
   const afterFirst: { dim: string; day: string; kept: number; bits: number }[] = !consistent
     ? []
@@ -429,6 +447,7 @@ async function countDrift(ws: string): Promise<string[]> {
     ...days.map((d) => `day ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, bits ${d.bits}`),
     ...windows.map((d) => `window ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...retention.map((d) => `retention ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
+    ...matrix.map((d) => `cohort matrix ${d.day} ${d.kind}: kept ${d.kept}, recount ${d.bits}`),
     ...afterFirst.map((d) => `after first order ${d.day} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...gaps.map((d) => `gap ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...totals.map((d) => `day totals ${d.day} ${d.dim}: kept ${d.kept}, quarters ${d.want}`),
@@ -485,28 +504,46 @@ describe.each([
     expect(wrong).toEqual([]);
   });
 
-  it('retention cohorts equal a recomputation from raw events: first local day, then any event on the later days', async () => {
+  it.each([
+    // Whole days, ISO weeks and calendar months read the carried cohort matrix; a week range that
+    // starts mid-week has a clipped first bucket and ORs the day sets instead.
+    ['DAY', 1, 9, 7],
+    ['WEEK', 'monday', 27, 3],
+    ['WEEK', 3, 13, 2],
+    ['MONTH', 'month', 'month', 1],
+  ] as const)('retention cohorts by %s equal a recomputation from raw events: first local day, then any event in the later buckets', async (grain, start, length, periods) => {
     const rows = await rawRows(ws, tz);
     const first = new Map<string, string>();
-    const active = new Set<string>();
-    for (const r of rows) {
-      if (!first.has(r.p) || r.day < first.get(r.p)!) first.set(r.p, r.day);
-      active.add(`${r.p}|${r.day}`);
-    }
-    const from = addDays(range.from, 1);
-    const c = await t.gql(RetentionCohortsDocument, { range: { from, to: addDays(from, 9) }, grain: 'DAY' as KpiGrain, periods: 7 }, key);
+    for (const r of rows) if (!first.has(r.p) || r.day < first.get(r.p)!) first.set(r.p, r.day);
+    const monday = (d: string) => addDays(d, -((new Date(`${d}T00:00:00Z`).getUTCDay() + 6) % 7));
+    const nextMonth = (d: string) => {
+      const x = new Date(`${d.slice(0, 7)}-01T00:00:00Z`);
+      return new Date(Date.UTC(x.getUTCFullYear(), x.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+    };
+    // Months: the month the data begins in and the next one (whole), whatever today's date.
+    const from = start === 'monday' ? addDays(monday(range.from), 7) : start === 'month' ? `${range.from.slice(0, 8)}01` : addDays(range.from, start);
+    const to = length === 'month' ? addDays(nextMonth(nextMonth(from)), -1) : addDays(from, length);
+    // Buckets as the API cuts them: from `from` to `to` + 1 + periods × (1, 7, 31) days, at whole days, weeks (Monday), months.
+    const ext = addDays(to, 1 + periods * (grain === 'DAY' ? 1 : grain === 'WEEK' ? 7 : 31));
+    const starts: string[] = [];
+    for (let d = from; d < ext; d = grain === 'DAY' ? addDays(d, 1) : grain === 'WEEK' ? addDays(monday(d), 7) : nextMonth(d)) starts.push(d);
+    const bucketOf = (day: string) => (day < from || day >= ext ? -1 : starts.filter((s) => s <= day).length - 1);
+    const activeIn = new Set(rows.map((r) => `${r.p}|${bucketOf(r.day)}`));
+    const want = starts
+      .map((s, c) => ({ s, c }))
+      .filter(({ s }) => s <= to)
+      .map(({ s, c }) => {
+        const cohort = [...first].filter(([, d]) => bucketOf(d) === c).map(([p]) => p);
+        const retention = Array.from({ length: periods + 1 }, (_, j) => (cohort.length && c + j < starts.length ? cohort.filter((p) => activeIn.has(`${p}|${c + j}`)).length / cohort.length : null));
+        return [s, cohort.length, retention];
+      });
+    const c = await t.gql(RetentionCohortsDocument, { range: { from, to }, grain: grain as KpiGrain, periods }, key);
     expect(c.errors).toBeUndefined();
     const got = c.data!.retentionCohorts.cohorts.map((x) => [x.cohortStart.slice(0, 10), x.size, x.retention]);
-    const want = Array.from({ length: 10 }, (_, i) => {
-      const day = addDays(from, i);
-      const cohort = [...first].filter(([, d]) => d === day).map(([p]) => p);
-      const retention = Array.from({ length: 8 }, (_, j) => (cohort.length ? cohort.filter((p) => active.has(`${p}|${addDays(day, j)}`)).length / cohort.length : null));
-      return [day, cohort.length, retention];
-    });
     const close = (a: unknown, b: unknown) => JSON.stringify(a, (_, v) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v)) === JSON.stringify(b, (_, v) => (typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v));
     expect(close(got, want) ? [] : [JSON.stringify(got), JSON.stringify(want)]).toEqual([]);
-    // Not trivial: cohorts with people, and some of them back on a later day.
-    expect(want.filter((w) => (w[1] as number) > 0).length).toBeGreaterThan(3);
+    // Not trivial: cohorts with people, and some of them back in a later bucket.
+    expect(want.filter((w) => (w[1] as number) > 0).length).toBeGreaterThan(grain === 'MONTH' ? 0 : grain === 'WEEK' ? 1 : 3);
     expect(want.some((w) => (w[2] as (number | null)[]).slice(1).some((x) => (x ?? 0) > 0))).toBe(true);
   });
 
@@ -585,6 +622,23 @@ describe.each([
     expect(got[0][1]).toBeGreaterThan(0);
     expect(await mismatches(ws, key, tz, { from: addDays(day, -1), to: addDays(day, 3) })).toEqual([]);
     expect(await countDrift(ws)).toEqual([]);
+  });
+
+  it('the migration that added the cohort matrix backfills from kept days what ingest carried forward', async () => {
+    const ds = t.app.db.dataSource;
+    const snapshot = () => ds.query(`SELECT workspace_id, kind, to_char(day, 'YYYY-MM-DD') AS day, people FROM kpi_day_counts WHERE kind BETWEEN 800 AND 1052 AND people <> 0 ORDER BY 1, 2, 3`);
+    const carried: unknown[] = await snapshot();
+    expect(carried.filter((r) => (r as { workspace_id: string }).workspace_id === ws).length).toBeGreaterThan(20);
+    const qr = ds.createQueryRunner();
+    try {
+      await qr.startTransaction();
+      await new KpiCohortMatrix1765300000000().down(qr);
+      await new KpiCohortMatrix1765300000000().up(qr);
+      await qr.commitTransaction();
+    } finally {
+      await qr.release();
+    }
+    expect(await snapshot()).toEqual(carried);
   });
 
   it('a range reaching into the future counts only the days that have begun', async () => {

@@ -320,9 +320,12 @@ export class KpiRepository {
    * Cohort cells keyed `${cohort}|${j}`: `|-1` is the cohort's size (people new in bucket `cohort`),
    * `|j` how many of them are active in bucket cohort + j.
    */
-  async cohortCells(em: EntityManager, ws: string, buckets: Bucket[], cohorts: number, periods: number, filter: KpiFilterSpec): Promise<Map<string, number>> {
-    // Without a filter, from the day sets (cost by days × chunks); otherwise per person from the hour rollup.
-    if (unfiltered(filter) && (await this.sets.zones(em, ws)).consistent) return this.sets.cohortCells(em, ws, buckets, cohorts, periods);
+  async cohortCells(em: EntityManager, ws: string, grain: 'DAY' | 'WEEK' | 'MONTH', buckets: Bucket[], cohorts: number, periods: number, filter: KpiFilterSpec): Promise<Map<string, number>> {
+    // Without a filter: whole buckets from the carried matrix (one row per cell), clipped ones from
+    // the day sets (cost by days × chunks); otherwise per person from the hour rollup.
+    if (unfiltered(filter) && (await this.sets.zones(em, ws)).consistent) {
+      return (await this.sets.cohortMatrix(em, ws, grain, buckets, cohorts, periods)) ?? this.sets.cohortCells(em, ws, buckets, cohorts, periods);
+    }
     const q = new MeasureSql(ws, '', buckets.slice(0, cohorts), 'NONE', filter);
     const pairs: { c: number; j: number; s: string; e: string }[] = [];
     for (let c = 1; c <= cohorts; c++) {

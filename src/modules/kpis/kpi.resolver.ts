@@ -124,7 +124,7 @@ export class KpiResolver {
   }
 
   @Authorized(...VIEWERS)
-  @Query(() => RetentionMatrix, { description: 'Retention cohorts: people new in each bucket of the range, and the share of them active in each following period. READ or ANALYST.' })
+  @Query(() => RetentionMatrix, { description: 'Retention cohorts: people new in each bucket of the range, and the share of them active in each following period (retention[j] = people of the cohort active in bucket cohort + j ÷ cohort size). Without a filter and with whole buckets (days; weeks from a Monday; months from the 1st) it reads counts kept at ingest, one row per cell. READ or ANALYST.' })
   async retentionCohorts(
     @Arg('range', () => KpiRangeInput, { description: 'Cohort buckets in this range.' }) range: KpiRangeInput,
     @Ctx() ctx: RequestContext,

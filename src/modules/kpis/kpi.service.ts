@@ -297,7 +297,7 @@ export class KpiService {
     const ext = addDays(range.to, 1 + periods * (grain === 'DAY' ? 1 : grain === 'WEEK' ? 7 : 31));
     const { tz, buckets } = await this.repo.buckets(em, ws, range.from, ext, grain);
     const cohortBuckets = buckets.filter((b) => b.localStart < `${addDays(range.to, 1)}T00:00:00`);
-    const cells = await this.repo.cohortCells(em, ws, buckets, cohortBuckets.length, periods, filter);
+    const cells = await this.repo.cohortCells(em, ws, grain, buckets, cohortBuckets.length, periods, filter);
     return {
       timeZone: tz,
       rows: cohortBuckets.map((b) => {

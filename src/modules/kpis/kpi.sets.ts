@@ -3,7 +3,7 @@ import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
-import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, FIRST_GAP, GAP_BASE, GAP_CAP, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND, gapKinds } from './kpi.windows';
+import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, FIRST_GAP, GAP_BASE, GAP_CAP, MATRIX_BASE, MATRIX_PERIODS, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND, dayNumber, gapKinds, monthIndex, monthStart, weekStart } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -128,6 +128,38 @@ export class KpiSetRepository {
        UNION ALL
        SELECT nw.c, ac.a - nw.c, sum(bit_count(nw.u & ac.u)) FROM nw JOIN ac ON ac.chunk = nw.chunk AND ac.a >= nw.c AND ac.a <= nw.c + $5 GROUP BY 1, 2`,
       [ws, buckets.map((b) => b.localStart.slice(0, 10)), buckets.map((b) => b.localEnd.slice(0, 10)), cohorts, periods],
+    );
+    return new Map(rows.map((r) => [`${r.c}|${r.j}`, Number(r.n)]));
+  }
+
+  /**
+   * Cohort cells from the carried cohort matrix (kpi.windows.ts `matrix`) when every bucket the
+   * cells use is a whole local day, ISO week or calendar month: one row per cell, whatever the
+   * number of people or days. Null when a bucket is clipped by the range (the caller ORs day sets).
+   */
+  async cohortMatrix(em: EntityManager, ws: string, grain: 'DAY' | 'WEEK' | 'MONTH', buckets: Bucket[], cohorts: number, periods: number): Promise<Map<string, number> | null> {
+    if (periods > MATRIX_PERIODS) return null;
+    const used = buckets.slice(0, cohorts + periods);
+    const whole = used.every((b) => {
+      if (!b.localStart.endsWith('T00:00:00') || !b.localEnd.endsWith('T00:00:00')) return false;
+      const start = dayNumber(b.localStart.slice(0, 10));
+      const end = dayNumber(b.localEnd.slice(0, 10));
+      if (grain === 'DAY') return end === start + 1;
+      if (grain === 'WEEK') return weekStart(start) === start && end === start + 7;
+      const m = monthIndex(start);
+      return monthStart(m) === start && end === monthStart(m + 1);
+    });
+    if (!whole) return null;
+    const base = MATRIX_BASE[grain];
+    const rows: { c: string; j: string; n: string }[] = await em.query(
+      `WITH b AS (SELECT * FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i))
+       SELECT b.i AS c, -1 AS j, sum(d.people) AS n FROM b
+       JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ${SetKind.NEW} AND d.dim = '' AND d.day >= b.ld AND d.day < b.le
+       GROUP BY 1
+       UNION ALL
+       SELECT b.i, d.kind - $4, d.people FROM b
+       JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind BETWEEN $4 AND $4 + $5 AND d.dim = '' AND d.day = b.ld`,
+      [ws, used.slice(0, cohorts).map((b) => b.localStart.slice(0, 10)), used.slice(0, cohorts).map((b) => b.localEnd.slice(0, 10)), base, periods],
     );
     return new Map(rows.map((r) => [`${r.c}|${r.j}`, Number(r.n)]));
   }

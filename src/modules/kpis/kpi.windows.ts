@@ -27,6 +27,9 @@ const INTERACTIONS = new Set<string>(INTERACTION_EVENTS);
  *   base + 94).
  *   The distinct people of days [L, R] are Σ over d in [L, R] of those with g > d − L: exact for
  *   ranges up to 93 days, whatever their number of people.
+ * - kinds 800–852 / 900–952 / 1000–1052, the cohort matrix of `retentionCohorts` by DAY / WEEK /
+ *   MONTH, keyed by the cohort bucket's first day: people acquired in it and active j buckets later,
+ *   kind = base + j (`matrix`).
  * - kind 31, active after a first order: people active on e (in the row's dimension) whose first
  *   order there was before e (FIRST_CONVERSION_RATE of day e: active people less these are the
  *   ones who could still convert for the first time).
@@ -104,9 +107,44 @@ export const RETAINED_KIND: Record<'any' | 'same', Record<(typeof RETENTION_DAYS
   same: { 1: 28, 7: 29, 30: 30 },
 };
 
-/** A person's part of the retention counts: (kind, dimension, cohort day) for each n they came back on. */
+/**
+ * The cohort matrix of `retentionCohorts` without a filter, per grain: kind base + j on the first
+ * day of the cohort bucket, the people acquired in that bucket who are active j buckets later
+ * (j = 0…MATRIX_PERIODS). Buckets are local days, ISO weeks (Monday) and calendar months.
+ */
+export const MATRIX_BASE = { DAY: 800, WEEK: 900, MONTH: 1000 } as const;
+/** The largest `periods` of `retentionCohorts`. */
+export const MATRIX_PERIODS = 52;
+/** Day number of the Monday of a day's week (day 0, 1970-01-01, was a Thursday). */
+export const weekStart = (n: number): number => n - ((((n + 3) % 7) + 7) % 7);
+/** Months since 1970-01 of a day number; and the day number of a month's first day. */
+export const monthIndex = (n: number): number => {
+  const d = new Date(n * DAY_MS);
+  return (d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth();
+};
+export const monthStart = (m: number): number => Math.round(Date.UTC(1970 + Math.floor(m / 12), m % 12, 1) / DAY_MS);
+
+/** A person's part of the cohort matrix: (kind, cohort bucket's first day) for each bucket they were active in after their acquisition. */
+export function matrix(active: number[] | undefined, acq: Acq | null, add: (kind: number, day: number) => void): void {
+  if (!acq || !active?.length) return;
+  const week0 = weekStart(acq.d);
+  const month0 = monthIndex(acq.d);
+  const weeks = new Set<number>();
+  const months = new Set<number>();
+  for (const a of active) {
+    if (a < acq.d) continue;
+    if (a - acq.d <= MATRIX_PERIODS) add(MATRIX_BASE.DAY + a - acq.d, acq.d);
+    weeks.add((weekStart(a) - week0) / 7);
+    months.add(monthIndex(a) - month0);
+  }
+  for (const j of weeks) if (j <= MATRIX_PERIODS) add(MATRIX_BASE.WEEK + j, week0);
+  for (const j of months) if (j <= MATRIX_PERIODS) add(MATRIX_BASE.MONTH + j, monthStart(month0));
+}
+
+/** A person's part of the retention counts: (kind, dimension, cohort day) for each n they came back on, and of the cohort matrix. */
 export function retained(days: Days, acq: Acq | null, add: (kind: number, dim: string, day: number) => void): void {
   if (!acq) return;
+  matrix(days[''], acq, (kind, day) => add(kind, '', day));
   const on = (dim: string, day: number) => days[dim]?.includes(day) ?? false;
   const c = `c:${acq.c}`;
   const t = `t:${acq.t}`;
