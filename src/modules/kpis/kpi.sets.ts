@@ -5,6 +5,7 @@ import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
 import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, FIRST_GAP, GAP_BASE, GAP_CAP, MATRIX_BASE, MATRIX_PERIODS, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND, dayNumber, gapKinds, monthIndex, monthStart, weekStart } from './kpi.windows';
 import { REF_KIND } from './kpi.refs';
+import { oneTrip, type Reader } from '../../platform/db/one-trip';
 
 const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
@@ -523,7 +524,10 @@ export class KpiSetRepository {
    * Base measures from the day sets and quarter totals, keyed `${i}|${k}`, for the families
    * `ppl` (active, interacting, buyers), `dau`, `wau`, `mau` and `tot`. Day grain and coarser only.
    */
-  async measures(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, breakdown: Breakdown, filter: KpiFilterSpec, today: string): Promise<Map<string, Base>> {
+  async measures(db: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, breakdown: Breakdown, filter: KpiFilterSpec, today: string): Promise<Map<string, Base>> {
+    // The reads below do not wait for one another: issued together, they run as one statement.
+    const em = oneTrip(db);
+    const pending: Promise<unknown>[] = [];
     const out = new Map<string, Base>();
     const add = (rows: Record<string, unknown>[]) => {
       for (const r of rows) {
@@ -533,6 +537,7 @@ export class KpiSetRepository {
         out.set(key, b);
       }
     };
+    const later = (rows: Promise<Record<string, unknown>[]>) => pending.push(rows.then(add));
     const dim = dimension(breakdown, filter);
     const ld = buckets.map((b) => b.localStart.slice(0, 10));
     const le = buckets.map((b) => b.localEnd.slice(0, 10));
@@ -573,15 +578,13 @@ export class KpiSetRepository {
       );
     const gaps = single && ld.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (families.has('ppl') && single && oneDay) {
-      add(
-        await counted(
+      later(counted(
           [SetKind.ACTIVE, SetKind.INTERACTING, SetKind.BUYER],
           `sum(d.people) FILTER (WHERE d.kind = ${SetKind.ACTIVE}) AS active, sum(d.people) FILTER (WHERE d.kind = ${SetKind.INTERACTING}) AS interacting, sum(d.people) FILTER (WHERE d.kind = ${SetKind.BUYER}) AS buyers`,
         ),
       );
     } else if (families.has('ppl') && gaps) {
-      add(
-        await gapped(
+      later(gapped(
           ld,
           le,
           `sum(d.people) FILTER (WHERE d.kind / 100 = 1) AS active, sum(d.people) FILTER (WHERE d.kind / 100 = 2) AS interacting, sum(d.people) FILTER (WHERE d.kind / 100 = 3) AS buyers`,
@@ -589,8 +592,7 @@ export class KpiSetRepository {
         ),
       );
     } else if (families.has('ppl')) {
-      add(
-        await distinct(
+      later(distinct(
           ld,
           [SetKind.ACTIVE, SetKind.INTERACTING, SetKind.BUYER],
           `sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.ACTIVE}) AS active, sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.INTERACTING}) AS interacting, sum(bit_count(x.u)) FILTER (WHERE x.kind = ${SetKind.BUYER}) AS buyers`,
@@ -599,27 +601,26 @@ export class KpiSetRepository {
     }
     // WAU and MAU: the window count of each bucket's last day (kpi.windows.ts), or the OR of its days.
     const lastDays = le.map((d) => minus(d, 1));
-    if (families.has('wau')) add(single ? await counted([WINDOW_KIND[7]], 'sum(d.people) AS wau', lastDays) : await distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
-    if (families.has('mau')) add(single ? await counted([WINDOW_KIND[30]], 'sum(d.people) AS mau', lastDays) : await distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
+    if (families.has('wau')) later(single ? counted([WINDOW_KIND[7]], 'sum(d.people) AS wau', lastDays) : distinct(le.map((d) => minus(d, 7)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS wau'));
+    if (families.has('mau')) later(single ? counted([WINDOW_KIND[30]], 'sum(d.people) AS mau', lastDays) : distinct(le.map((d) => minus(d, 30)), [SetKind.ACTIVE], 'sum(bit_count(x.u)) AS mau'));
     // Each person has one acquisition day per dimension: new people add up over days and dimensions.
-    if (families.has('prof')) add(await counted([SetKind.NEW], 'sum(d.people) AS new'));
+    if (families.has('prof')) later(counted([SetKind.NEW], 'sum(d.people) AS new'));
     // Referrals (kpi.refs.ts): referred and invited new people add up like new people; inviters and
     // referrers are sets of other people (a count per day, the OR of the days otherwise).
     if (families.has('org')) {
-      add(
-        await counted(
+      later(counted(
           [SetKind.NEW, REF_KIND.referred, REF_KIND.invited],
           `sum(d.people) FILTER (WHERE d.kind = ${SetKind.NEW}) - coalesce(sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.referred}), 0) AS organic, sum(d.people) FILTER (WHERE d.kind = ${REF_KIND.invited}) AS "invitedNew"`,
         ),
       );
     }
     if (families.has('inv')) {
-      add(
+      later(
         single && oneDay
-          ? await counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
+          ? counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
           : gaps
-            ? await gapped(ld, le, 'sum(d.people) AS inviters', [GAP_BASE.inviting])
-            : await em.query(
+            ? gapped(ld, le, 'sum(d.people) AS inviters', [GAP_BASE.inviting])
+            : em.query(
               `SELECT b.i, ${dim.key} AS k, count(DISTINCT d.inviter) AS inviters
                FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
                JOIN kpi_inviter_days d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.invitees > 0 AND d.day >= b.ld AND d.day < b.le
@@ -629,21 +630,20 @@ export class KpiSetRepository {
       );
     }
     if (families.has('ref')) {
-      add(
+      later(
         single && oneDay
-          ? await counted([REF_KIND.referrer], 'sum(d.people) AS referrers')
+          ? counted([REF_KIND.referrer], 'sum(d.people) AS referrers')
           : gaps
-            ? await gapped(ld, le, 'sum(d.people) AS referrers', [GAP_BASE.referring])
-            : await distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'),
+            ? gapped(ld, le, 'sum(d.people) AS referrers', [GAP_BASE.referring])
+            : distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'),
       );
     }
     if (families.has('dau') && single) {
       // Each day's distinct people, summed over the bucket's days.
-      add(await counted([SetKind.ACTIVE], 'sum(d.people) AS "dauSum"'));
+      later(counted([SetKind.ACTIVE], 'sum(d.people) AS "dauSum"'));
     } else if (families.has('dau')) {
       // Each day's distinct people, summed over the bucket's days.
-      add(
-        await em.query(
+      later(em.query(
           `SELECT b.i, y.k, sum(y.n) AS "dauSum"
            FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
            JOIN (SELECT x.day, x.k, sum(bit_count(x.u)) AS n
@@ -665,12 +665,13 @@ export class KpiSetRepository {
     if (churnGaps) {
       const count = async (from: string[], to: string[]) =>
         new Map(((await gapped(from, to, 'sum(d.people) AS n', [GAP_BASE.active])) as { i: string; k: string; n: string }[]).map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
-      const [prev, both, now] = [await count(lps, ld), await count(lps, le), await count(ld, le)];
-      add(
-        [...prev].map(([key, n]) => {
-          const [i, k] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)];
-          return { i, k, prevActive: n, churned: (both.get(key) ?? 0) - (now.get(key) ?? 0) };
-        }),
+      later(
+        Promise.all([count(lps, ld), count(lps, le), count(ld, le)]).then(([prev, both, now]) =>
+          [...prev].map(([key, n]) => {
+            const [i, k] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)];
+            return { i, k, prevActive: n, churned: (both.get(key) ?? 0) - (now.get(key) ?? 0) };
+          }),
+        ),
       );
     }
     // First and repeat buyers of longer buckets from the gaps (kpi.windows.ts). Conversion-eligible:
@@ -681,8 +682,7 @@ export class KpiSetRepository {
     if (ordGaps) {
       const range = (base: number) => `d.kind BETWEEN ${base + 1} AND ${base + FIRST_GAP} AND d.kind % 100 > d.day - b.ld`;
       const n = (where: string) => `coalesce(sum(d.people) FILTER (WHERE ${where}), 0)`;
-      add(
-        await em.query(
+      later(em.query(
           `SELECT b.i, ${dim.key} AS k, ${n(`d.kind = ${SetKind.FIRST_ORDER}`)} AS "firstBuyers",
                   ${n(range(GAP_BASE.active))} - ${n(range(AFTER_FIRST_GAP_BASE))} AS "convEligible",
                   ${n(range(GAP_BASE.buying))} - ${n(`d.kind = ${SetKind.FIRST_ORDER}`)} + ${n(`d.kind BETWEEN ${SECOND_ORDER_GAP_BASE} AND ${SECOND_ORDER_GAP_BASE + GAP_CAP} AND d.kind % 100 <= d.day - b.ld`)} AS "repeatBuyers"
@@ -707,57 +707,53 @@ export class KpiSetRepository {
     const wakeGaps = families.has('wake') && !oneDay && single && lq.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (wakeGaps) {
       const keyed = (rows: { i: string; k: string; n: string }[]) => new Map(rows.map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
-      const woken = keyed(
-        await em.query(
+      const woken = em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.people) AS n
            FROM unnest($2::date[], $3::date[], $6::date[]) WITH ORDINALITY AS b(ld, le, lq, i)
            JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.kind % 100 > d.day - b.lq
            GROUP BY 1, 2`,
           [ws, ld, le, gapKinds(GAP_BASE.active).slice(0, GAP_CAP), ...dim.params, lq],
-        ),
-      );
-      const recent = keyed(await gapped(lq, ld, 'sum(d.people) AS n', [GAP_BASE.active]));
-      const ever = keyed(
-        await em.query(
+        );
+      const recent = gapped(lq, ld, 'sum(d.people) AS n', [GAP_BASE.active]);
+      const ever = em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.people) AS n
            FROM unnest($2::date[]) WITH ORDINALITY AS b(ld, i)
            JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = $3 AND ${dim.where} AND d.day < b.ld AND $4::text IS NULL
            GROUP BY 1, 2`,
           [ws, ld, GAP_BASE.active + FIRST_GAP, null, ...dim.params],
+        );
+      later(
+        Promise.all([woken, recent, ever].map((rows) => rows.then(keyed))).then(([woken, recent, ever]) =>
+          [...ever].map(([key, n]) => {
+            const at = key.indexOf('|');
+            return { i: key.slice(0, at), k: key.slice(at + 1), silent: n - (recent.get(key) ?? 0), woken: woken.get(key) ?? 0 };
+          }),
         ),
-      );
-      add(
-        [...ever].map(([key, n]) => {
-          const at = key.indexOf('|');
-          return { i: key.slice(0, at), k: key.slice(at + 1), silent: n - (recent.get(key) ?? 0), woken: woken.get(key) ?? 0 };
-        }),
       );
     }
     const looking = new Set(
       [...families].filter((f) => ((f === 'ord' || f === 'rep') && !ordGaps) || (f === 'churn' && !churnGaps) || (f === 'wake' && !wakeGaps)).filter(() => !(single && oneDay)),
     );
-    if (looking.size) add(await this.history(em, ws, buckets, looking, dim));
+    if (looking.size) later(this.history(em, ws, buckets, looking, dim));
     // First and repeat buyers of single days from the carried counts. Conversion-eligible: active on
     // the day less those active after a first order before it (kpi.windows.ts). Repeat buyers: buyers
     // of the day less its first buyers (every other buyer of the day has an earlier order, so their
     // second is by then), plus first buyers whose second order came the same day.
     if (single && oneDay && (families.has('ord') || families.has('rep'))) {
       const n = (kind: number) => `coalesce(sum(d.people) FILTER (WHERE d.kind = ${kind}), 0)`;
-      add(
-        await counted(
+      later(counted(
           [SetKind.ACTIVE, SetKind.BUYER, SetKind.FIRST_ORDER, SetKind.FIRST_TWO_SAME_DAY, AFTER_FIRST_ORDER_KIND],
           `${n(SetKind.FIRST_ORDER)} AS "firstBuyers", ${n(SetKind.ACTIVE)} - ${n(AFTER_FIRST_ORDER_KIND)} AS "convEligible",
            ${n(SetKind.BUYER)} - ${n(SetKind.FIRST_ORDER)} + ${n(SetKind.FIRST_TWO_SAME_DAY)} AS "repeatBuyers"`,
         ),
       );
     }
-    if (single && oneDay && (families.has('churn') || families.has('wake'))) add(await this.dayChanges(em, ws, ld, families, dim));
-    if (families.has('base')) add(await this.running(em, ws, buckets, dim, 'people'));
-    if (families.has('cum')) add(await this.running(em, ws, buckets, dim, 'revenue'));
-    for (const n of [1, 7, 30]) if (families.has(`ret${n}`)) add(await this.retention(em, ws, buckets, n, today, breakdown, filter));
+    if (single && oneDay && (families.has('churn') || families.has('wake'))) later(this.dayChanges(em, ws, ld, families, dim));
+    if (families.has('base')) later(this.running(em, ws, buckets, dim, 'people'));
+    if (families.has('cum')) later(this.running(em, ws, buckets, dim, 'revenue'));
+    for (const n of [1, 7, 30]) if (families.has(`ret${n}`)) later(this.retention(em, ws, buckets, n, today, breakdown, filter));
     if (families.has('tot')) {
-      add(
-        await em.query(
+      later(em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
                   sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
            FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
@@ -767,6 +763,7 @@ export class KpiSetRepository {
         ),
       );
     }
+    await Promise.all(pending);
     return out;
   }
 
@@ -776,7 +773,7 @@ export class KpiSetRepository {
    * before its end (`cumGmv`), from the day totals. The history before the first bucket is
    * summed once, the buckets by a running sum.
    */
-  private async running(em: EntityManager, ws: string, buckets: Bucket[], dim: { key: string; where: string; params: unknown[] }, what: 'people' | 'revenue'): Promise<Record<string, unknown>[]> {
+  private async running(em: Reader, ws: string, buckets: Bucket[], dim: { key: string; where: string; params: unknown[] }, what: 'people' | 'revenue'): Promise<Record<string, unknown>[]> {
     const people = what === 'people';
     const src = people
       ? { table: 'kpi_day_counts', value: 'd.people', where: `d.kind = ${SetKind.NEW}`, at: 'd.day', lo: '$2::date[]', hi: '$3::date[]' }
@@ -807,7 +804,7 @@ export class KpiSetRepository {
    * the carried count per cohort day (kpi.windows.ts) beside the acquisition count; a filter on
    * several channels or touchpoints ANDs the cohort day's acquisition set with day n's per chunk.
    */
-  private async retention(em: EntityManager, ws: string, buckets: Bucket[], n: number, today: string, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Record<string, unknown>[]> {
+  private async retention(em: Reader, ws: string, buckets: Bucket[], n: number, today: string, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Record<string, unknown>[]> {
     const dim = dimension(breakdown, filter);
     const act = filter.channels?.length ? filter.channels.map((c) => `c:${c}`) : filter.touchpoints?.length ? filter.touchpoints.map((t) => `t:${t}`) : [''];
     const kept = RETAINED_KIND[act[0] === '' ? 'any' : 'same'][n as 1 | 7 | 30];
@@ -847,7 +844,7 @@ export class KpiSetRepository {
    * active people minus those active on both days; silent people as the running sum of silence
    * changes up to the day (summed once before the first day), wake-ups as counted.
    */
-  private async dayChanges(em: EntityManager, ws: string, days: string[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
+  private async dayChanges(em: Reader, ws: string, days: string[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     const first = days.reduce((a, d) => (d < a ? d : a), days[0]);
     const last = days.reduce((a, d) => (d > a ? d : a), days[0]);
@@ -893,7 +890,7 @@ export class KpiSetRepository {
     return out;
   }
 
-  private async history(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
+  private async history(em: Reader, ws: string, buckets: Bucket[], families: Set<string>, dim: { key: string; where: string; params: unknown[] }): Promise<Record<string, unknown>[]> {
     const z = (x: string) => `coalesce(${x}, ${ZERO})`;
     const cols: string[] = [];
     if (families.has('ord')) {
