@@ -7,6 +7,7 @@
  * created and dropped; writes bench/results/<date>-kpi-queries-<size>.json and .md.
  */
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -45,10 +46,12 @@ async function main(): Promise<void> {
   const dbName = `${process.env.BENCH_DB_NAME || 'siyu_bench'}_queries`;
   const started = performance.now();
   const reuse = args.includes('--reuse');
+  // A kept database opens only with the PII key it was built with: give it back as BENCH_PII_KEY.
+  const piiKey = process.env.BENCH_PII_KEY || randomBytes(32).toString('base64');
   const databaseUrl = reuse ? urlOf(adminUrl, dbName) : await recreateDatabase(adminUrl, dbName);
   let app: SiyuApp | undefined;
   try {
-    app = await createApp(benchConfig(databaseUrl));
+    app = await createApp(benchConfig(databaseUrl, { SIYU_PII_KEY: piiKey }));
     const url = await app.listen(0, '127.0.0.1');
     const c = new Client({ connectionString: databaseUrl });
     await c.connect();
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
     log(`wrote ${file}.json and ${file}.md (${Math.round(report.durationSec)} s)`);
   } finally {
     await app?.stop().catch(() => undefined);
-    if (args.includes('--keep') || reuse) log(`kept database ${dbName}`);
+    if (args.includes('--keep') || reuse) log(`kept database ${dbName}; measure it again with BENCH_PII_KEY=${piiKey} and --reuse`);
     else await dropDatabase(adminUrl, dbName);
   }
 }
