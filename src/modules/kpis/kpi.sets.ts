@@ -55,6 +55,15 @@ export const enum SetKind {
   FIRST_TWO_SAME_DAY = 10,
 }
 
+/** The day set (its day count in `kpi_day_counts`) whose people each gap-count set splits by gap. */
+const DAY_SET: Record<keyof typeof GAP_BASE, number> = {
+  active: SetKind.ACTIVE,
+  interacting: SetKind.INTERACTING,
+  buying: SetKind.BUYER,
+  referring: REF_KIND.referrer,
+  inviting: REF_KIND.inviter,
+};
+
 /** A person's acquisition (first event) and ordinal, as `kpi_profiles` holds them. */
 export interface Acquisition {
   o: number;
@@ -566,16 +575,27 @@ export class KpiSetRepository {
       );
     const oneDay = ld.every((d, j) => le[j] === plus(d, 1));
     // Distinct people of ranges of up to GAP_CAP days from the gap counts (kpi.windows.ts): per day,
-    // those whose previous day in the set is before the range's start. Keyed by bucket (ordinality).
+    // those whose previous day in the set is before the range's start — the day's people (its day
+    // count) less those whose gap reaches back no further than the start (g ≤ day − start: fewer
+    // kinds to read the later the day, none on the first). Keyed by bucket (ordinality); one column
+    // per set, named `as`.
     const span = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
-    const gapped = (starts: string[], ends: string[], cols: string, bases: number[]) =>
-      em.query(
-        `SELECT b.i, ${dim.key} AS k, ${cols}
+    const gapped = (starts: string[], ends: string[], sets: { set: keyof typeof GAP_BASE; as: string }[]) => {
+      const longest = Math.max(1, ...starts.map((d, j) => span(d, ends[j])));
+      const within = (base: number) => Array.from({ length: Math.min(longest - 1, GAP_CAP) }, (_, g) => base + g + 1);
+      const cols = sets.map(({ set, as }) => {
+        const base = GAP_BASE[set];
+        return `coalesce(sum(d.people) FILTER (WHERE d.kind = ${DAY_SET[set]}), 0) - coalesce(sum(d.people) FILTER (WHERE d.kind BETWEEN ${base + 1} AND ${base + GAP_CAP}), 0) AS "${as}"`;
+      });
+      return em.query(
+        `SELECT b.i, ${dim.key} AS k, ${cols.join(', ')}
          FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
-         JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le AND d.kind % 100 > d.day - b.ld
+         JOIN kpi_day_counts d ON d.workspace_id = $1 AND d.kind = ANY($4::smallint[]) AND ${dim.where} AND d.day >= b.ld AND d.day < b.le
+           AND (d.kind < 100 OR d.kind % 100 <= d.day - b.ld)
          GROUP BY 1, 2`,
-        [ws, starts, ends, bases.flatMap(gapKinds), ...dim.params],
+        [ws, starts, ends, sets.flatMap(({ set }) => [DAY_SET[set], ...within(GAP_BASE[set])]), ...dim.params],
       );
+    };
     const gaps = single && ld.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (families.has('ppl') && single && oneDay) {
       later(counted(
@@ -584,12 +604,11 @@ export class KpiSetRepository {
         ),
       );
     } else if (families.has('ppl') && gaps) {
-      later(gapped(
-          ld,
-          le,
-          `sum(d.people) FILTER (WHERE d.kind / 100 = 1) AS active, sum(d.people) FILTER (WHERE d.kind / 100 = 2) AS interacting, sum(d.people) FILTER (WHERE d.kind / 100 = 3) AS buyers`,
-          [GAP_BASE.active, GAP_BASE.interacting, GAP_BASE.buying],
-        ),
+      later(gapped(ld, le, [
+          { set: 'active', as: 'active' },
+          { set: 'interacting', as: 'interacting' },
+          { set: 'buying', as: 'buyers' },
+        ]),
       );
     } else if (families.has('ppl')) {
       later(distinct(
@@ -619,7 +638,7 @@ export class KpiSetRepository {
         single && oneDay
           ? counted([REF_KIND.inviter], 'sum(d.people) AS inviters')
           : gaps
-            ? gapped(ld, le, 'sum(d.people) AS inviters', [GAP_BASE.inviting])
+            ? gapped(ld, le, [{ set: 'inviting', as: 'inviters' }])
             : em.query(
               `SELECT b.i, ${dim.key} AS k, count(DISTINCT d.inviter) AS inviters
                FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
@@ -634,7 +653,7 @@ export class KpiSetRepository {
         single && oneDay
           ? counted([REF_KIND.referrer], 'sum(d.people) AS referrers')
           : gaps
-            ? gapped(ld, le, 'sum(d.people) AS referrers', [GAP_BASE.referring])
+            ? gapped(ld, le, [{ set: 'referring', as: 'referrers' }])
             : distinct(ld, [REF_KIND.referrer], 'sum(bit_count(x.u)) AS referrers'),
       );
     }
@@ -664,7 +683,7 @@ export class KpiSetRepository {
     const churnGaps = families.has('churn') && !oneDay && single && lps.every((d, j) => span(d, le[j]) <= GAP_CAP);
     if (churnGaps) {
       const count = async (from: string[], to: string[]) =>
-        new Map(((await gapped(from, to, 'sum(d.people) AS n', [GAP_BASE.active])) as { i: string; k: string; n: string }[]).map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
+        new Map(((await gapped(from, to, [{ set: 'active', as: 'n' }])) as { i: string; k: string; n: string }[]).map((r) => [`${r.i}|${r.k}`, Number(r.n)]));
       later(
         Promise.all([count(lps, ld), count(lps, le), count(ld, le)]).then(([prev, both, now]) =>
           [...prev].map(([key, n]) => {
@@ -714,7 +733,7 @@ export class KpiSetRepository {
            GROUP BY 1, 2`,
           [ws, ld, le, gapKinds(GAP_BASE.active).slice(0, GAP_CAP), ...dim.params, lq],
         );
-      const recent = gapped(lq, ld, 'sum(d.people) AS n', [GAP_BASE.active]);
+      const recent = gapped(lq, ld, [{ set: 'active', as: 'n' }]);
       const ever = em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.people) AS n
            FROM unnest($2::date[]) WITH ORDINALITY AS b(ld, i)
