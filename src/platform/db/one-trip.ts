@@ -23,7 +23,9 @@ export function oneTrip(em: Reader): Reader {
         params.push(...st.params);
         return `SELECT ${n} AS q, to_jsonb(s) AS r FROM (${st.sql.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + offset}`)}) s`;
       });
-      const rows: { q: number; r: Record<string, unknown> }[] = await em.query(parts.join('\nUNION ALL\n'), params);
+      // txid_current_if_assigned() assigns nothing, but it is parallel unsafe: without it the planner
+      // turns the UNION into a Parallel Append whose two workers cost more than these index reads.
+      const rows: { q: number; r: Record<string, unknown> }[] = await em.query(`SELECT u.q, u.r, txid_current_if_assigned() AS serial FROM (${parts.join('\nUNION ALL\n')}) u`, params);
       const out = sts.map(() => [] as Record<string, unknown>[]);
       for (const row of rows) out[row.q].push(row.r);
       return out;
