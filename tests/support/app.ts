@@ -41,6 +41,10 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
   if (usingPostgres()) {
     base.DATABASE_URL = process.env.SIYU_TEST_DATABASE_URL!;
     base.DATABASE_POOL_SIZE = '5';
+    // A shared 2-core CI machine can take more than the production 5 s to hand out a connection
+    // while the server checkpoints after a heavy test file; tests that need the short timeout
+    // (db-outage) set their own.
+    base.DATABASE_CONNECT_TIMEOUT_MS = '30000';
     base.SIYU_PII_KEY = TEST_PII_KEY;
   } else {
     base.SIYU_DATA_DIR = ':memory:';
