@@ -40,7 +40,7 @@ export interface KpiCatalogueSize {
 /** Per bench size (bench/run.ts SIZES → b1.catalogue; bench/run-kpi-catalogue.ts). Full: 1 M and 10 M events. */
 export const KPI_CATALOGUE_SIZES: Record<'small' | 'full', KpiCatalogueSize> = {
   small: { history: { profiles: 100, days: 60, copies: 1 }, samples: 5, rowBudgetMs: 1_500 },
-  full: { history: { profiles: 3_300, days: 60, copies: 10 }, samples: 5, rowBudgetMs: 15_000 },
+  full: { history: { profiles: 3_300, days: 60, copies: 10 }, samples: 20, rowBudgetMs: 15_000 },
 };
 
 export const HISTORY_FACTOR = 10;
