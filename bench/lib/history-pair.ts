@@ -46,13 +46,24 @@ export interface HistoryPair {
 
 const TIME_ZONE = 'Asia/Shanghai';
 
-export async function buildHistoryPair(o: { app: SiyuApp; databaseUrl: string; size: HistoryPairSize; factor: number; seed: number; batchSize: number; log: (m: string) => void }): Promise<HistoryPair> {
+export async function buildHistoryPair(o: {
+  app: SiyuApp;
+  databaseUrl: string;
+  size: HistoryPairSize;
+  factor: number;
+  seed: number;
+  batchSize: number;
+  log: (m: string) => void;
+  /** Funnels saved in both workspaces before their history (kept by ingest and the rollups' rebuild). */
+  savedFunnels?: readonly { name: string; steps: string[]; withinHours: number }[];
+}): Promise<HistoryPair> {
   const { app, size, factor, log } = o;
   const t0 = performance.now();
   const gen = new DemoGenerator({ profiles: size.profiles, days: size.days, seed: o.seed, end: Date.now(), timeZone: TIME_ZONE });
   const templateEvents = gen.count();
   const build = async (name: string, copies: number): Promise<HistoryWorkspace> => {
     const workspaceId = (await app.services.workspaces.createWorkspace(name, TIME_ZONE)).workspace.id;
+    for (const f of o.savedFunnels ?? []) await app.services.kpis.saveFunnel(workspaceId, f.name, f.steps, f.withinHours);
     log(`  ${name}: ${fmt(templateEvents, 0)} demo events (${fmt(size.profiles, 0)} people, ${size.days} days) through the ingest service, × ${copies}`);
     const loaded = await loadWorkspace({ app, databaseUrl: o.databaseUrl, workspaceId, template: gen.batches(o.batchSize), templateEvents, copies, log });
     return { name, workspaceId, copies, ...loaded };

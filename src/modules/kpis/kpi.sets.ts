@@ -551,8 +551,9 @@ export class KpiSetRepository {
     // The day counts of many kinds (gap counts: up to ~100 kinds a set) in each bucket `b`: one
     // primary-key probe per bucket and kind. Joined on `kind = ANY(…)`, the planner chose a
     // sequential scan of the whole table with the kinds as a filter once a statement named a few
-    // hundred kinds (11 of the 13 ms of the catalogue's first-and-repeat-buyer read at 1 M events,
-    // growing with the table); LATERAL … OFFSET 0 keeps each kind an index probe.
+    // hundred kinds (11 of the 13 ms of the catalogue's first-and-repeat-buyer read on a seeded
+    // month; every workspace's rows read); LATERAL … OFFSET 0 keeps each kind an index probe
+    // (tests/integration/kpi-read-scans.test.ts).
     const perKind = (kinds: string, days: string) =>
       `CROSS JOIN LATERAL unnest(${kinds}::smallint[]) AS q(kind)
        CROSS JOIN LATERAL (SELECT d.* FROM kpi_day_counts d WHERE d.workspace_id = $1 AND d.kind = q.kind AND ${dim.where} AND ${days} OFFSET 0) d`;
