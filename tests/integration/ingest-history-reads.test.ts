@@ -1,12 +1,7 @@
-import { Client } from 'pg';
 import request from 'supertest';
 import { print } from 'graphql';
-import { createApp } from '../../src/app';
-import { createLogger } from '../../src/platform/logging';
-import { usingPostgres } from '../support/app';
 import { makeEvent } from '../support/events';
-import { scratchDatabase } from '../support/scratch-db';
-import { skipReason } from '../support/services';
+import { withScratchApp } from '../support/scratch-app';
 import { waitUntil } from '../support/wait';
 import { IngestDocument, type IngestMutation } from '../generated/graphql';
 
@@ -29,25 +24,13 @@ const RELATIONS = 30_000;
  * the rest come from 20 others — the statistics then say every person sent thousands, and a probe
  * that stops at the first match looks cheaper as a sequential scan.
  */
-async function historyReads(history: 'spread' | 'skewed'): Promise<void> {
-  if (!usingPostgres()) {
-    skipReason('table read counters are PostgreSQL statistics: set DATABASE_URL to run the relations read test');
-    return;
-  }
-  const scratch = await scratchDatabase('history_reads', { SIYU_AUTO_MIGRATE: 'true', SIYU_BOOTSTRAP_ADMIN_KEY: ADMIN });
-  const db = scratch.config.database;
-  if (db.kind !== 'postgres') throw new Error('expected a PostgreSQL scratch database');
-  const app = await createApp(scratch.config, { logger: createLogger('silent') });
-  let stopped = false;
-  const admin = new Client({ connectionString: db.url.reveal() });
-  try {
-    const url = await app.listen(0, '127.0.0.1');
+function historyReads(history: 'spread' | 'skewed'): Promise<void> {
+  return withScratchApp('history_reads', ADMIN, 'table read counters are PostgreSQL statistics: set DATABASE_URL to run the relations read test', async ({ url, admin, stop }) => {
     const ingest = (events: ReturnType<typeof makeEvent>[]) =>
       request(url).post('/graphql').set('authorization', `Bearer ${ADMIN}`).send({ query: print(IngestDocument), variables: { events } });
     // The inviter of the batch's invitations, and the workspace.
     const first = await ingest([makeEvent({ identifiers: ['member_id::HIST-0'] })]);
     expect((first.body as { data: IngestMutation }).data.ingestEvents.accepted).toBe(1);
-    await admin.connect();
     const [{ ws }] = (await admin.query(`SELECT id AS ws FROM workspaces LIMIT 1`)).rows as { ws: string }[];
     const [{ kol }] = (await admin.query(`SELECT profile_id AS kol FROM identifiers WHERE workspace_id = $1 LIMIT 1`, [ws])).rows as { kol: string }[];
     const other = history === 'spread' ? 5000 : 20;
@@ -77,8 +60,7 @@ async function historyReads(history: 'spread' | 'skewed'): Promise<void> {
     const res = await ingest(events);
     expect((res.body as { data: IngestMutation }).data.ingestEvents.accepted).toBe(500);
     // The app's connections report their counters when they end.
-    await app.stop();
-    stopped = true;
+    await stop();
     let after = before;
     await waitUntil('the batch to show in the relations counters', async () => Number((after = await counters()).idx_scan) > Number(before.idx_scan), { timeoutMs: 30_000, intervalMs: 200 });
     // Rows read by sequential scans, not scans: the migrations' scans of the then empty table may
@@ -90,11 +72,7 @@ async function historyReads(history: 'spread' | 'skewed'): Promise<void> {
     // days, their invitee count for health): that part follows their history, and is allowed here.
     const own = history === 'skewed' ? 2 * (RELATIONS / 4 + 500 / 3) : 0;
     expect(Number(after.idx_tup_read) - Number(before.idx_tup_read)).toBeLessThan(own + RELATIONS / 10);
-  } finally {
-    if (!stopped) await app.stop();
-    await admin.end().catch(() => undefined);
-    await scratch.drop();
-  }
+  });
 }
 
 it('a batch reads relations by its own message ids, not the workspace history (PostgreSQL)', () => historyReads('spread'));

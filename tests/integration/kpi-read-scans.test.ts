@@ -1,12 +1,7 @@
-import { Client } from 'pg';
 import request from 'supertest';
-import { createApp } from '../../src/app';
 import { KpiMetric } from '../../src/modules/kpis';
-import { createLogger } from '../../src/platform/logging';
-import { usingPostgres } from '../support/app';
 import { makeEvent } from '../support/events';
-import { scratchDatabase } from '../support/scratch-db';
-import { skipReason } from '../support/services';
+import { withScratchApp } from '../support/scratch-app';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -22,19 +17,8 @@ import { waitUntil } from '../support/wait';
  */
 const ADMIN = 'siyu_kpi-read-scans-test-key-0123456789abcd';
 
-it('the whole catalogue reads the day counts by index beside a large table (PostgreSQL)', async () => {
-  if (!usingPostgres()) {
-    skipReason('table read counters are PostgreSQL statistics: set DATABASE_URL to run the KPI read-scan test');
-    return;
-  }
-  const scratch = await scratchDatabase('kpi_read_scans', { SIYU_AUTO_MIGRATE: 'true', SIYU_BOOTSTRAP_ADMIN_KEY: ADMIN });
-  const db = scratch.config.database;
-  if (db.kind !== 'postgres') throw new Error('expected a PostgreSQL scratch database');
-  const app = await createApp(scratch.config, { logger: createLogger('silent') });
-  let stopped = false;
-  const admin = new Client({ connectionString: db.url.reveal() });
-  try {
-    const url = await app.listen(0, '127.0.0.1');
+it('the whole catalogue reads the day counts by index beside a large table (PostgreSQL)', () =>
+  withScratchApp('kpi_read_scans', ADMIN, 'table read counters are PostgreSQL statistics: set DATABASE_URL to run the KPI read-scan test', async ({ url, admin, stop }) => {
     const gql = async (query: string, variables: Record<string, unknown>) => {
       const res = await request(url).post('/graphql').set('authorization', `Bearer ${ADMIN}`).send({ query, variables });
       expect(res.body.errors).toBeUndefined();
@@ -45,7 +29,6 @@ it('the whole catalogue reads the day counts by index beside a large table (Post
     );
     const ingested = await gql('mutation($events:[EventInput!]!){ingestEvents(events:$events){accepted}}', { events });
     expect((ingested.ingestEvents as { accepted: number }).accepted).toBe(events.length);
-    await admin.connect();
     const [{ ws }] = (await admin.query(`SELECT id AS ws FROM workspaces LIMIT 1`)).rows as { ws: string }[];
     // A seeded month's shape (siyu seed --profiles 50000 --days 30: ~70,000 day counts over 31
     // dimensions and 63 days, one in sixteen of them the whole workspace's): the day sets and the
@@ -78,15 +61,9 @@ it('the whole catalogue reads the day counts by index beside a large table (Post
     }
 
     // The app's connections report their counters when they end.
-    await app.stop();
-    stopped = true;
+    await stop();
     let after = before;
     await waitUntil('the reads to show in the day-count counters', async () => Number((after = await counters()).idx_scan) > Number(before.idx_scan), { timeoutMs: 30_000, intervalMs: 200 });
     // Rows read by sequential scans: none of the table's.
     expect(Number(after.seq_tup_read) - Number(before.seq_tup_read)).toBe(0);
-  } finally {
-    if (!stopped) await app.stop();
-    await admin.end().catch(() => undefined);
-    await scratch.drop();
-  }
-});
+  }));
