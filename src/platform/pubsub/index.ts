@@ -89,6 +89,8 @@ export const Topics = {
    * (merges, an unmerge, a rebuild).
    */
   kpisChanged: (workspaceId: string) => `siyu:${workspaceId}:kpis.changed`,
+  /** After a commit that changed attribution (paths closed, merges, unmerges, rebuilds): `{}`. */
+  attributionChanged: (workspaceId: string) => `siyu:${workspaceId}:attribution.changed`,
   /** A KPI alert was raised: `{ alertId, level }`. */
   alertRaised: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.raised`,
 };

@@ -1,0 +1,232 @@
+import type { EntityManager } from 'typeorm';
+import type { AttributionSettings } from './attribution.settings';
+
+/** One stored path (a row of `attribution_paths`). */
+export interface PathRow {
+  profile_id: string;
+  conversion: string;
+  anchor_at: Date;
+  conversion_id: string;
+  day: string;
+  revenue: number;
+  half_life_days: number;
+  touches: [number, string, string | null, string | null][];
+}
+
+/** One event of a person as attribution reads it. */
+export interface EventRow {
+  profile_id: string;
+  ts: Date;
+  message_id: string;
+  type: string;
+  name: string | null;
+  channel: string;
+  touchpoint: string | null;
+  campaign: string | null;
+  properties: Record<string, unknown> | null;
+}
+
+/** A change to `attribution_credits` (summed before writing). */
+export interface CreditDelta {
+  conversion: string;
+  dimension: number;
+  model: number;
+  day: string;
+  value: string;
+  conversions: number;
+  revenue: number;
+}
+
+/** A change to `attribution_sets`. */
+export interface SetDelta {
+  conversion: string;
+  dimension: number;
+  day: string;
+  valueSet: string;
+  paths: number;
+  conversions: number;
+  revenue: number;
+}
+
+const PROJECTION = 'attribution';
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** SQL of the attribution module. */
+export class AttributionRepository {
+  async settings(em: EntityManager, ws: string): Promise<{ settings: Partial<AttributionSettings> | null; version: number; changedAt: Date | null; changedBy: string | null; timeZone: string }> {
+    const [r] = await em.query(
+      `SELECT w.time_zone AS tz, s.settings, coalesce(s.version, 0) AS version, s.changed_at, s.changed_by
+       FROM workspaces w LEFT JOIN LATERAL (
+         SELECT settings, version, changed_at, changed_by FROM attribution_settings WHERE workspace_id = w.id ORDER BY version DESC LIMIT 1) s ON true
+       WHERE w.id = $1`,
+      [ws],
+    );
+    return { settings: r?.settings ?? null, version: r?.version ?? 0, changedAt: r?.changed_at ?? null, changedBy: r?.changed_by ?? null, timeZone: r?.tz ?? 'Asia/Shanghai' };
+  }
+
+  history(em: EntityManager, ws: string, first: number): Promise<{ version: number; settings: Partial<AttributionSettings>; changed_at: Date; changed_by: string | null }[]> {
+    return em.query(`SELECT version, settings, changed_at, changed_by FROM attribution_settings WHERE workspace_id = $1 ORDER BY version DESC LIMIT $2`, [ws, first]);
+  }
+
+  async saveSettings(em: EntityManager, ws: string, settings: AttributionSettings, by: string | null): Promise<number> {
+    const [r] = await em.query(
+      `INSERT INTO attribution_settings (workspace_id, version, settings, changed_by)
+       SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3 FROM attribution_settings WHERE workspace_id = $1
+       RETURNING version`,
+      [ws, JSON.stringify(settings), by],
+    );
+    return r.version;
+  }
+
+  /** People of `items` with a stored path a batch starting at `t0` can change: a conversion at or after t0, or a non-converting path anchored at or after t0 − lookback. */
+  async affected(em: EntityManager, ws: string, items: { profileId: string; t0: Date }[], lookbackMs: number): Promise<Set<string>> {
+    if (!items.length) return new Set();
+    const rows: { p: string }[] = await em.query(
+      `SELECT u.p FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, t0)
+       WHERE EXISTS (SELECT 1 FROM attribution_paths a WHERE a.workspace_id = $1 AND a.profile_id = u.p
+                       AND a.anchor_at >= u.t0 - make_interval(secs => $4::double precision / 1000)
+                       AND (a.conversion_id = '' OR a.anchor_at >= u.t0))`,
+      [ws, items.map((i) => i.profileId), items.map((i) => i.t0.toISOString()), lookbackMs],
+    );
+    return new Set(rows.map((r) => r.p));
+  }
+
+  /** Deletes and returns the stored paths of each person anchored at or after `from` (every path when `from` is null). */
+  deletePaths(em: EntityManager, ws: string, items: { profileId: string; from: Date | null }[]): Promise<PathRow[]> {
+    if (!items.length) return Promise.resolve([]);
+    return em.query(
+      `WITH d AS (
+         DELETE FROM attribution_paths a USING unnest($2::uuid[], $3::timestamptz[]) AS u(p, f)
+         WHERE a.workspace_id = $1 AND a.profile_id = u.p AND (u.f IS NULL OR a.anchor_at >= u.f)
+         RETURNING a.profile_id, a.conversion, a.anchor_at, a.conversion_id, to_char(a.day, 'YYYY-MM-DD') AS day, a.revenue, a.half_life_days, a.touches)
+       SELECT * FROM d`,
+      [ws, items.map((i) => i.profileId), items.map((i) => iso(i.from))],
+    );
+  }
+
+  /**
+   * Each person's events from `since` on (all when null), newest first, at most `limit` per person,
+   * one index probe per person (`events_profile_ts_idx`). `properties` only of conversion events.
+   */
+  personEvents(em: EntityManager, ws: string, items: { profileId: string; since: Date | null }[], conversionEvents: string[], limit: number): Promise<EventRow[]> {
+    if (!items.length) return Promise.resolve([]);
+    return em.query(
+      `SELECT u.p AS profile_id, e.ts, e.message_id, e.type, e.name, e.channel,
+              CASE WHEN jsonb_typeof(e.context -> 'touchpoint') = 'string' THEN nullif(e.context ->> 'touchpoint', '') END AS touchpoint,
+              CASE jsonb_typeof(e.context -> 'campaign') WHEN 'string' THEN nullif(e.context ->> 'campaign', '')
+                   WHEN 'object' THEN nullif(e.context -> 'campaign' ->> 'name', '') END AS campaign,
+              CASE WHEN e.name = ANY($4::text[]) THEN e.properties END AS properties
+       FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, since)
+       CROSS JOIN LATERAL (
+         SELECT * FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND (u.since IS NULL OR e.ts >= u.since)
+         ORDER BY e.ts DESC LIMIT $5) e`,
+      [ws, items.map((i) => i.profileId), items.map((i) => iso(i.since)), conversionEvents, limit],
+    );
+  }
+
+  async insertPaths(em: EntityManager, ws: string, rows: PathRow[]): Promise<void> {
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO attribution_paths (workspace_id, profile_id, conversion, anchor_at, conversion_id, day, revenue, half_life_days, touches)
+       SELECT $1, u.p, u.c, u.a, u.i, u.d::date, u.r, u.h, u.t
+       FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::jsonb[]) AS u(p, c, a, i, d, r, h, t)`,
+      [ws, rows.map((r) => r.profile_id), rows.map((r) => r.conversion), rows.map((r) => r.anchor_at.toISOString()), rows.map((r) => r.conversion_id), rows.map((r) => r.day), rows.map((r) => r.revenue), rows.map((r) => r.half_life_days), rows.map((r) => JSON.stringify(r.touches))],
+    );
+  }
+
+  async addCredits(em: EntityManager, ws: string, d: CreditDelta[]): Promise<void> {
+    if (!d.length) return;
+    await em.query(
+      `INSERT INTO attribution_credits AS c (workspace_id, conversion, dimension, model, day, value, conversions, revenue)
+       SELECT $1, u.c, u.dim, u.m, u.d::date, u.v, u.n, u.r FROM unnest($2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[], $7::float8[], $8::float8[]) AS u(c, dim, m, d, v, n, r)
+       ON CONFLICT (workspace_id, conversion, dimension, model, day, value)
+       DO UPDATE SET conversions = c.conversions + EXCLUDED.conversions, revenue = c.revenue + EXCLUDED.revenue`,
+      [ws, d.map((x) => x.conversion), d.map((x) => x.dimension), d.map((x) => x.model), d.map((x) => x.day), d.map((x) => x.value), d.map((x) => x.conversions), d.map((x) => x.revenue)],
+    );
+  }
+
+  async addSets(em: EntityManager, ws: string, d: SetDelta[]): Promise<void> {
+    if (!d.length) return;
+    await em.query(
+      `INSERT INTO attribution_sets AS s (workspace_id, conversion, dimension, day, value_set, paths, conversions, revenue)
+       SELECT $1, u.c, u.dim, u.d::date, u.k, u.n, u.cv, u.r FROM unnest($2::text[], $3::int2[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::float8[]) AS u(c, dim, d, k, n, cv, r)
+       ON CONFLICT (workspace_id, conversion, dimension, day, value_set)
+       DO UPDATE SET paths = s.paths + EXCLUDED.paths, conversions = s.conversions + EXCLUDED.conversions, revenue = s.revenue + EXCLUDED.revenue`,
+      [ws, d.map((x) => x.conversion), d.map((x) => x.dimension), d.map((x) => x.day), d.map((x) => x.valueSet), d.map((x) => x.paths), d.map((x) => x.conversions), d.map((x) => x.revenue)],
+    );
+  }
+
+  /** Each person's latest stored anchor per conversion definition. */
+  async latestAnchors(em: EntityManager, ws: string, ids: string[], conversions: string[]): Promise<Map<string, Map<string, Date>>> {
+    const out = new Map<string, Map<string, Date>>();
+    if (!ids.length) return out;
+    const rows: { p: string; c: string; a: Date }[] = await em.query(
+      `SELECT u.p, c.c, x.a FROM unnest($2::uuid[]) AS u(p) CROSS JOIN unnest($3::text[]) AS c(c)
+       CROSS JOIN LATERAL (SELECT max(anchor_at) AS a FROM attribution_paths WHERE workspace_id = $1 AND profile_id = u.p AND conversion = c.c) x
+       WHERE x.a IS NOT NULL`,
+      [ws, ids, conversions],
+    );
+    for (const r of rows) {
+      if (!out.has(r.p)) out.set(r.p, new Map());
+      out.get(r.p)!.set(r.c, new Date(r.a));
+    }
+    return out;
+  }
+
+  /**
+   * When each person's open run closes (`due_work`). `exact`: this is the whole truth about them
+   * (set, or clear with null); otherwise an earlier moment already pending stays (it is another run's).
+   */
+  async scheduleDue(em: EntityManager, ws: string, rows: { profileId: string; at: Date | null }[], exact: boolean): Promise<void> {
+    const clear = exact ? rows.filter((r) => r.at === null).map((r) => r.profileId) : [];
+    const set = rows.filter((r) => r.at !== null);
+    if (clear.length) await em.query(`DELETE FROM due_work WHERE workspace_id = $1 AND projection = $2 AND profile_id = ANY($3::uuid[])`, [ws, PROJECTION, clear]);
+    if (set.length) {
+      await em.query(
+        `INSERT INTO due_work AS w (workspace_id, projection, profile_id, due_at)
+         SELECT $1, $2, u.p, u.at FROM unnest($3::uuid[], $4::timestamptz[]) AS u(p, at)
+         ON CONFLICT (workspace_id, projection, profile_id) DO UPDATE SET due_at = ${exact ? 'EXCLUDED.due_at' : 'least(w.due_at, EXCLUDED.due_at)'}`,
+        [ws, PROJECTION, set.map((r) => r.profileId), set.map((r) => r.at!.toISOString())],
+      );
+    }
+  }
+
+  credits(em: EntityManager, ws: string, conversion: string, dimension: number, model: number, from: string, to: string): Promise<{ value: string; conversions: number; revenue: number }[]> {
+    return em.query(
+      `SELECT value, sum(conversions)::float8 AS conversions, sum(revenue)::float8 AS revenue FROM attribution_credits
+       WHERE workspace_id = $1 AND conversion = $2 AND dimension = $3 AND model = $4 AND day BETWEEN $5::date AND $6::date
+       GROUP BY value`,
+      [ws, conversion, dimension, model, from, to],
+    );
+  }
+
+  sets(em: EntityManager, ws: string, conversion: string, dimension: number, from: string, to: string): Promise<{ value_set: string; paths: number; conversions: number; revenue: number }[]> {
+    return em.query(
+      `SELECT value_set, sum(paths)::float8 AS paths, sum(conversions)::float8 AS conversions, sum(revenue)::float8 AS revenue FROM attribution_sets
+       WHERE workspace_id = $1 AND conversion = $2 AND dimension = $3 AND day BETWEEN $4::date AND $5::date
+       GROUP BY value_set`,
+      [ws, conversion, dimension, from, to],
+    );
+  }
+
+  costs(em: EntityManager, ws: string, dimension: number, from: string, to: string): Promise<{ value: string; amount: number }[]> {
+    return em.query(
+      `SELECT value, sum(amount)::float8 AS amount FROM marketing_costs WHERE workspace_id = $1 AND dimension = $2 AND day BETWEEN $3::date AND $4::date GROUP BY value`,
+      [ws, dimension, from, to],
+    );
+  }
+
+  /** Replaces the cost of a value on each day of `[from, to]` with an equal share of `amount`. */
+  async setCost(em: EntityManager, ws: string, dimension: number, value: string, from: string, to: string, amount: number): Promise<number> {
+    const [r] = await em.query(
+      `WITH days AS (SELECT d::date AS day FROM generate_series($4::date, $5::date, interval '1 day') AS g(d)),
+            n AS (SELECT count(*) AS n FROM days),
+            w AS (INSERT INTO marketing_costs AS m (workspace_id, dimension, value, day, amount)
+                  SELECT $1, $2, $3, days.day, $6::float8 / n.n FROM days, n
+                  ON CONFLICT (workspace_id, dimension, value, day) DO UPDATE SET amount = EXCLUDED.amount RETURNING 1)
+       SELECT count(*)::int AS n FROM w`,
+      [ws, dimension, value, from, to, amount],
+    );
+    return r.n;
+  }
+}

@@ -1,0 +1,347 @@
+import { bootAppPerFile } from '../support/app';
+import { ingest } from '../support/api';
+import { makeEvent } from '../support/events';
+import { DAY, HOUR } from '../support/time';
+import { collect, wsClient } from '../support/ws';
+import { rng } from '../../src/shared/random';
+import { localDate } from '../../src/shared/zone';
+import {
+  AttributionDocument,
+  AttributionSettingsHistoryDocument,
+  AttributionUpdatedDocument,
+  EraseProfileDocument,
+  ProfileDocument,
+  SetMarketingCostDocument,
+  UnmergeDocument,
+  UpdateAttributionSettingsDocument,
+  type AttributionModel,
+  type AttributionUpdatedSubscription,
+  type EventInput,
+} from '../generated/graphql';
+
+const t = bootAppPerFile();
+
+const MODELS: AttributionModel[] = ['FIRST_TOUCH', 'LAST_TOUCH', 'LINEAR', 'TIME_DECAY', 'POSITION_BASED', 'SHAPLEY'];
+const DIMENSIONS = ['CHANNEL', 'TOUCHPOINT', 'CAMPAIGN'] as const;
+const CHANNELS = ['wechat_oa', 'douyin', 'xiaohongshu', 'wecom', 'app', 'weibo'];
+const TOUCHPOINTS = ['qr_store_sh01', 'live_0618', 'group_vip'];
+const CAMPAIGNS = ['618', 'double11'];
+const L = 7 * DAY;
+const HALF_LIFE = 7 * DAY;
+
+/** One generated event, with what an independent computation needs. */
+interface Gen {
+  id: string;
+  at: number;
+  ids: string[];
+  order: boolean;
+  revenue: number;
+  values: [string, string | null, string | null];
+}
+
+const toInput = (g: Gen): EventInput => {
+  const context: Record<string, unknown> = {};
+  if (g.values[1]) context.touchpoint = g.values[1];
+  // Campaigns come both ways Segment sends them: a name, or `context.campaign.name` with UTM fields.
+  if (g.values[2]) context.campaign = g.at % 2 ? g.values[2] : { name: g.values[2], source: 'wechat', medium: 'social' };
+  return makeEvent({
+    messageId: g.id,
+    identifiers: g.ids,
+    type: 'track',
+    name: g.order ? 'Order Completed' : 'Content Viewed',
+    channel: g.order ? 'wechat_mp' : g.values[0],
+    timestamp: new Date(g.at).toISOString(),
+    properties: g.order ? { revenue: g.revenue } : {},
+    context,
+  });
+};
+
+/**
+ * People over the last 40 days: touches on six channels (some with a touchpoint or a campaign) and
+ * orders. A third of them show up under two ids (a member id and a device) that one later event
+ * links (a merge); a few have only recent activity, whose runs are still open.
+ */
+function generate(seed: number, people: number, now: number): Gen[] {
+  const r = rng(seed);
+  const out: Gen[] = [];
+  let n = 0;
+  const start = Math.floor((now - 40 * DAY) / HOUR) * HOUR;
+  for (let p = 0; p < people; p++) {
+    const recent = p % 10 === 9;
+    const twoIds = p % 3 === 0;
+    const idsA = [`member_id::ATT-${seed}-${p}`];
+    const idsB = [`device_id::ATT-D-${seed}-${p}`];
+    const count = 3 + r.int(10);
+    const span = recent ? 3 * DAY : 30 * DAY;
+    const origin = recent ? now - 3 * DAY : start;
+    const times = Array.from({ length: count }, () => origin + r.int(span / 60_000) * 60_000 + r.int(60_000)).sort((a, b) => a - b);
+    times.forEach((at, i) => {
+      const order = i > 0 && r.chance(0.25);
+      const ids = twoIds && i === Math.floor(count / 2) ? [...idsA, ...idsB] : twoIds && r.chance(0.5) ? idsB : idsA;
+      out.push({
+        id: `att-${seed}-${n++}`,
+        at,
+        ids,
+        order,
+        revenue: order ? 10 + r.int(490) : 0,
+        values: [r.pick(CHANNELS), r.chance(0.5) ? r.pick(TOUCHPOINTS) : null, r.chance(0.4) ? r.pick(CAMPAIGNS) : null],
+      });
+    });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+type Credit = Map<string, { conversions: number; revenue: number }>;
+
+/** Paths of one person's events, straight from the definitions in the `AttributionModel` descriptions. */
+function paths(events: Gen[], now: number) {
+  const sorted = [...events].sort((a, b) => a.at - b.at);
+  const touches = sorted.filter((e) => !e.order);
+  const orders = sorted.filter((e) => e.order);
+  const out: { converting: boolean; at: number; revenue: number; touches: Gen[] }[] = [];
+  for (const o of orders) out.push({ converting: true, at: o.at, revenue: o.revenue, touches: touches.filter((x) => x.at >= o.at - L && x.at <= o.at) });
+  touches.forEach((x, i) => {
+    const followed = touches.slice(i + 1).some((y) => y.at <= x.at + L) || orders.some((o) => o.at >= x.at && o.at <= x.at + L);
+    if (followed || x.at + L > now) return;
+    const previous = Math.max(-Infinity, ...orders.filter((o) => o.at < x.at).map((o) => o.at));
+    out.push({ converting: false, at: x.at, revenue: 0, touches: touches.filter((y) => y.at >= x.at - L && y.at <= x.at && y.at > previous) });
+  });
+  return out;
+}
+
+function permutationShapley(players: string[], v: (s: string[]) => number): Map<string, number> {
+  const out = new Map(players.map((p) => [p, 0]));
+  let orders = 0;
+  const permute = (rest: string[], prefix: string[]) => {
+    if (!rest.length) {
+      orders++;
+      const coalition: string[] = [];
+      for (const p of prefix) {
+        const before = v(coalition);
+        coalition.push(p);
+        out.set(p, out.get(p)! + v(coalition) - before);
+      }
+      return;
+    }
+    rest.forEach((p, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...prefix, p]));
+  };
+  permute(players, []);
+  for (const [p, x] of out) out.set(p, x / orders);
+  return out;
+}
+
+/** Credit per value under each model and dimension, from the generated events grouped by person. */
+function expected(people: Gen[][], now: number, inRange: (at: number) => boolean): Map<string, Credit> {
+  const all = people.flatMap((evs) => paths(evs, now)).filter((p) => inRange(p.at));
+  const out = new Map<string, Credit>();
+  const add = (key: string, value: string, c: number, rev: number) => {
+    const m = out.get(key) ?? new Map();
+    const x = m.get(value) ?? { conversions: 0, revenue: 0 };
+    m.set(value, { conversions: x.conversions + c, revenue: x.revenue + rev });
+    out.set(key, m);
+  };
+  DIMENSIONS.forEach((dim, d) => {
+    const setOf = (p: (typeof all)[number]) => [...new Set(p.touches.flatMap((x) => (x.values[d] ? [x.values[d]!] : [])))].sort();
+    const key = (s: string[]) => JSON.stringify(s);
+    const counts = new Map<string, { paths: number; conv: number }>();
+    for (const p of all) {
+      const s = setOf(p);
+      if (!s.length && !p.converting) continue;
+      const c = counts.get(key(s)) ?? { paths: 0, conv: 0 };
+      counts.set(key(s), { paths: c.paths + 1, conv: c.conv + (p.converting ? 1 : 0) });
+    }
+    // v(∅) = 0: the empty coalition converts nobody (paths without touches go to (none) whole).
+    const v = (s: string[]) => {
+      if (!s.length) return 0;
+      const c = counts.get(key([...s].sort()));
+      return c ? c.conv / c.paths : 0;
+    };
+    for (const p of all.filter((x) => x.converting)) {
+      const vals = p.touches.flatMap((x) => (x.values[d] ? [{ at: x.at, value: x.values[d]! }] : []));
+      const n = vals.length;
+      for (const model of MODELS) {
+        const k = `${model}|${dim}`;
+        if (!n) {
+          add(k, '(none)', 1, p.revenue);
+          continue;
+        }
+        let shares: [string, number][];
+        if (model === 'FIRST_TOUCH') shares = [[vals[0].value, 1]];
+        else if (model === 'LAST_TOUCH') shares = [[vals[n - 1].value, 1]];
+        else if (model === 'LINEAR') shares = vals.map((x) => [x.value, 1 / n]);
+        else if (model === 'TIME_DECAY') {
+          const w = vals.map((x) => 0.5 ** ((p.at - x.at) / HALF_LIFE));
+          const sum = w.reduce((a, b) => a + b, 0);
+          shares = vals.map((x, i) => [x.value, w[i] / sum]);
+        } else if (model === 'POSITION_BASED') {
+          shares = n === 1 ? [[vals[0].value, 1]] : n === 2 ? vals.map((x) => [x.value, 0.5]) : vals.map((x, i) => [x.value, i === 0 || i === n - 1 ? 0.4 : 0.2 / (n - 2)]);
+        } else {
+          const set = setOf(p);
+          const phi = permutationShapley(set, v);
+          shares = set.map((x) => [x, phi.get(x)! / v(set)]);
+        }
+        for (const [value, share] of shares) add(k, value, share, share * p.revenue);
+      }
+    }
+  });
+  return out;
+}
+
+/** The generated events grouped by the person each belongs to now (identity resolution's answer, tested on its own elsewhere). */
+async function byPerson(ws: string, events: Gen[]): Promise<Gen[][]> {
+  const rows: { message_id: string; profile_id: string }[] = await t.app.db.dataSource.query(`SELECT message_id, profile_id FROM events WHERE workspace_id = $1`, [ws]);
+  const owner = new Map(rows.map((r) => [r.message_id, r.profile_id]));
+  const groups = new Map<string, Gen[]>();
+  for (const e of events) {
+    const p = owner.get(e.id);
+    if (p) groups.set(p, [...(groups.get(p) ?? []), e]);
+  }
+  return [...groups.values()];
+}
+
+async function report(key: string, model: AttributionModel, dimension: (typeof DIMENSIONS)[number], range: { from: string; to: string }) {
+  const r = await t.gql(AttributionDocument, { model, dimension, range }, key);
+  expect(r.errors).toBeUndefined();
+  return r.data!.attribution;
+}
+
+async function drainDue(ws: string): Promise<void> {
+  while ((await t.app.services.due.runWorkspace(ws, new Date(), 5000)) > 0);
+}
+
+function compare(got: Awaited<ReturnType<typeof report>>, want: Credit | undefined, label: string): void {
+  const w = want ?? new Map();
+  const gotMap = new Map(got.rows.map((r) => [r.value, r]));
+  const values = [...new Set([...w.keys(), ...gotMap.keys()])].sort();
+  for (const v of values) {
+    const g = gotMap.get(v) ?? { conversions: 0, revenue: 0 };
+    const e = w.get(v) ?? { conversions: 0, revenue: 0 };
+    try {
+      expect(g.conversions).toBeCloseTo(e.conversions, 5);
+      expect(g.revenue).toBeCloseTo(e.revenue, 3);
+    } catch (cause) {
+      throw new Error(`${label} ${v}: got ${JSON.stringify(g)}, want ${JSON.stringify(e)}`, { cause });
+    }
+  }
+}
+
+describe('attribution', () => {
+  it('every model\'s credit equals a computation from the raw events, through merges, an unmerge and an erasure', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace('attribution');
+    const now = Date.now();
+    const events = generate(7, 45, now);
+    const links = events.filter((e) => e.ids.length === 2);
+    for (let i = 0; i < events.length; i += 40) {
+      await ingest(t, key, events.slice(i, i + 40).map(toInput));
+      // Due work runs between some batches, as the scheduler would.
+      if (i % 120 === 0) await drainDue(ws);
+    }
+    await drainDue(ws);
+    const zone = 'Asia/Shanghai';
+    const range = { from: localDate(now - 60 * DAY, zone), to: localDate(now, zone) };
+    const inRange = (at: number) => localDate(at, zone) >= range.from && localDate(at, zone) <= range.to;
+    const orders = () => events.filter((e) => e.order).length;
+
+    const check = async (label: string, people: Gen[][], conversions: number) => {
+      const want = expected(people, Date.now(), inRange);
+      for (const model of MODELS) {
+        for (const dim of DIMENSIONS) {
+          const got = await report(key, model, dim, range);
+          expect(got.timeZone).toBe(zone);
+          expect(got.conversions).toBeCloseTo(conversions, 6);
+          compare(got, want.get(`${model}|${dim}`), `${label} ${model} ${dim}`);
+        }
+      }
+      return want;
+    };
+    const merged = await byPerson(ws, events);
+    await check('after ingest', merged, orders());
+
+    // Unmerge a person who had events under both ids before the linking event: their credit splits again.
+    const { survivor, mergeId } = await (async () => {
+      for (const l of links) {
+        const [p] = await t.app.db.dataSource.query(`SELECT profile_id FROM events WHERE workspace_id = $1 AND message_id = $2`, [ws, l.id]);
+        const history = (await t.gql(ProfileDocument, { id: p.profile_id }, key)).data!.profile.mergeHistory;
+        if (history.length === 1) return { survivor: p.profile_id as string, mergeId: history[0].id };
+      }
+      throw new Error('no merged person');
+    })();
+    const u = await t.gql(UnmergeDocument, { mergeId }, key);
+    expect(u.errors).toBeUndefined();
+    expect(u.data!.unmergeProfiles.survivor.id).toBe(survivor);
+    await drainDue(ws);
+    const unmerged = await byPerson(ws, events);
+    expect(unmerged.length).toBe(merged.length + 1);
+    const before = await check('after unmerge', unmerged, orders());
+
+    // Erasure drops the person's paths and keeps the aggregate credit.
+    const erase = unmerged.find((evs) => evs.some((e) => e.order))!;
+    const [{ profile_id: converter }] = await t.app.db.dataSource.query(`SELECT profile_id FROM events WHERE workspace_id = $1 AND message_id = $2`, [ws, erase[0].id]);
+    const erased = await t.gql(EraseProfileDocument, { id: converter }, key);
+    expect(erased.errors).toBeUndefined();
+    expect(erased.data!.eraseProfile.deleted.find((d) => d.table === 'attribution_paths')?.rows).toBeGreaterThan(0);
+    for (const model of MODELS) compare(await report(key, model, 'CHANNEL', range), before.get(`${model}|CHANNEL`), `after erasure ${model}`);
+  });
+
+  it('reaches a live subscriber after a conversion, with costs giving CAC and ROI', async () => {
+    const { adminKey: key } = await t.newWorkspace('attribution-live');
+    const now = Date.now();
+    const today = localDate(now, 'Asia/Shanghai');
+    const cost = await t.gql(SetMarketingCostDocument, { input: { dimension: 'CHANNEL', value: 'douyin', from: today, to: today, amount: 500 } }, key);
+    expect(cost.data!.setMarketingCost.days).toBe(1);
+    const ws = wsClient(t.url, key);
+    await ws.connected;
+    try {
+      const sub = collect<AttributionUpdatedSubscription>(ws.client, AttributionUpdatedDocument, { model: 'LAST_TOUCH', dimension: 'CHANNEL' });
+      const [first] = await sub.next(1, 20_000);
+      expect(first.errors).toBeUndefined();
+      expect(first.data!.attributionUpdated.report.conversions).toBe(0);
+      const who = ['member_id::LIVE-1'];
+      await ingest(t, key, [
+        makeEvent({ identifiers: who, name: 'Content Viewed', channel: 'douyin', timestamp: new Date(now - 2 * HOUR).toISOString() }),
+        makeEvent({ identifiers: who, name: 'Order Completed', channel: 'wechat_mp', properties: { revenue: 200 }, timestamp: new Date(now - HOUR).toISOString() }),
+      ]);
+      const [, second] = await sub.next(2, 20_000);
+      expect(second.data!.attributionUpdated.version).toBe(2);
+      expect(second.data!.attributionUpdated.report.rows).toEqual([{ value: 'douyin', conversions: 1, revenue: 200 }]);
+      sub.unsubscribe();
+    } finally {
+      await ws.dispose();
+    }
+    const r = await report(key, 'LINEAR', 'CHANNEL', { from: today, to: today });
+    expect(r.rows).toEqual([{ value: 'douyin', conversions: 1, revenue: 200, share: 1, cost: 500, cac: 500, roi: 0.4 }]);
+    expect(r.cost).toBe(500);
+  });
+
+  it('settings keep their history; bad input is a typed error naming the field and changes nothing', async () => {
+    const { adminKey: key } = await t.newWorkspace('attribution-settings');
+    const bad = async (input: Record<string, unknown>, field: string) => {
+      const r = await t.gql(UpdateAttributionSettingsDocument, { input }, key);
+      expect(r.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_ATTRIBUTION_SETTINGS', fields: [{ field }] });
+    };
+    await bad({ lookbackDays: 0 }, 'input.lookbackDays');
+    await bad({ lookbackDays: 91 }, 'input.lookbackDays');
+    await bad({ halfLifeDays: 0 }, 'input.halfLifeDays');
+    await bad({ conversions: [] }, 'input.conversions');
+    await bad({ conversions: [{ key: 'Bad Key', event: 'Order Completed' }] }, 'input.conversions.0.key');
+    await bad({ touchEvents: ['Order Completed'] }, 'input.touchEvents');
+    expect((await t.gql(AttributionSettingsHistoryDocument, {}, key)).data!.attributionSettingsHistory).toEqual([]);
+
+    const ok = await t.gql(UpdateAttributionSettingsDocument, { input: { lookbackDays: 14, conversions: [{ key: 'order', event: 'Order Completed' }, { key: 'signup', event: 'Signed Up', valueProperty: 'value' }] } }, key);
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data!.updateAttributionSettings).toMatchObject({ version: 1, lookbackDays: 14, halfLifeDays: 7, conversions: [{ key: 'order' }, { key: 'signup', valueProperty: 'value' }] });
+    await t.gql(UpdateAttributionSettingsDocument, { input: { halfLifeDays: 3 } }, key);
+    const h = (await t.gql(AttributionSettingsHistoryDocument, {}, key)).data!.attributionSettingsHistory;
+    expect(h.map((x) => [x.version, x.settings.lookbackDays, x.settings.halfLifeDays])).toEqual([
+      [2, 14, 3],
+      [1, 14, 7],
+    ]);
+
+    const unknown = await t.gql(AttributionDocument, { model: 'LINEAR', conversion: 'refund' }, key);
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'UNKNOWN_CONVERSION', fields: [{ field: 'conversion' }] });
+    const range = await t.gql(AttributionDocument, { model: 'LINEAR', range: { from: '2026-02-30', to: '2026-03-01' } }, key);
+    expect(range.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'from' }] });
+    const cost = await t.gql(SetMarketingCostDocument, { input: { dimension: 'CHANNEL', value: 'douyin', from: '2026-03-02', to: '2026-03-01', amount: 1 } }, key);
+    expect(cost.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.from' }] });
+  });
+});
