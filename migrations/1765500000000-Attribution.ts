@@ -38,6 +38,14 @@ export class Attribution1765500000000 implements MigrationInterface {
     await q.query(`COMMENT ON COLUMN attribution_paths.half_life_days IS 'the TIME_DECAY half-life its credit was written with (so that removing it takes back exactly that)'`);
     await q.query(`COMMENT ON COLUMN attribution_paths.touches IS '[[ms, channel, touchpoint, campaign], …] oldest first, at most 200'`);
     await q.query(`
+      CREATE TABLE attribution_pending (
+        workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        profile_id    uuid NOT NULL,
+        since         timestamptz NOT NULL,
+        PRIMARY KEY (workspace_id, profile_id)
+      )`);
+    await q.query(`COMMENT ON TABLE attribution_pending IS 'per person, the earliest touch that may still end a run no path has decided yet: the next re-derivation starts there'`);
+    await q.query(`
       CREATE TABLE attribution_credits (
         workspace_id  uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
         conversion    text NOT NULL,
@@ -72,10 +80,25 @@ export class Attribution1765500000000 implements MigrationInterface {
         amount        double precision NOT NULL,
         PRIMARY KEY (workspace_id, dimension, value, day)
       )`);
+
+    // BI: the rule-based models' daily credit and the costs, for the read-only reporting role.
+    await q.query(`
+      CREATE VIEW reporting.daily_attribution AS
+      SELECT c.workspace_id, c.conversion, (ARRAY['CHANNEL', 'TOUCHPOINT', 'CAMPAIGN'])[c.dimension + 1] AS dimension,
+             (ARRAY['FIRST_TOUCH', 'LAST_TOUCH', 'LINEAR', 'TIME_DECAY', 'POSITION_BASED'])[c.model + 1] AS model,
+             c.day, c.value, c.conversions AS credited_conversions, c.revenue AS credited_revenue
+      FROM attribution_credits c`);
+    await q.query(`
+      CREATE VIEW reporting.daily_marketing_costs AS
+      SELECT m.workspace_id, (ARRAY['CHANNEL', 'TOUCHPOINT', 'CAMPAIGN'])[m.dimension + 1] AS dimension, m.value, m.day, m.amount
+      FROM marketing_costs m`);
+    await q.query(`GRANT SELECT ON reporting.daily_attribution, reporting.daily_marketing_costs TO siyu_reporting`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['marketing_costs', 'attribution_sets', 'attribution_credits', 'attribution_paths', 'attribution_settings']) await q.query(`DROP TABLE ${t}`);
+    await q.query(`DROP VIEW reporting.daily_marketing_costs`);
+    await q.query(`DROP VIEW reporting.daily_attribution`);
+    for (const t of ['marketing_costs', 'attribution_sets', 'attribution_credits', 'attribution_pending', 'attribution_paths', 'attribution_settings']) await q.query(`DROP TABLE ${t}`);
     await q.query(`DELETE FROM due_work WHERE projection = 'attribution'`);
   }
 }

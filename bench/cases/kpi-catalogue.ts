@@ -96,6 +96,17 @@ const KPI_CHANNEL =
 const KPIS = 'query BenchKpis($m:[KpiMetric!]!,$r:KpiRangeInput!){kpis(metrics:$m,range:$r){range{from to} previousRange{from to} values{metric value previous change}}}';
 const FUNNEL = 'query BenchFunnel($r:KpiRangeInput!,$s:[String!]!,$w:Float!){funnel(range:$r,steps:$s,withinHours:$w){name count}}';
 const COHORTS = 'query BenchCohorts($r:KpiRangeInput!){retentionCohorts(range:$r,grain:DAY,periods:7){cohorts{cohortStart size retention}}}';
+const ATTRIBUTION =
+  'query BenchAttribution($m:AttributionModel!,$d:AttributionDimension!,$r:KpiRangeInput!){attribution(model:$m,dimension:$d,range:$r){conversions revenue rows{value conversions revenue share}}}';
+const ATTRIBUTION_LIVE =
+  'subscription BenchAttributionLive($m:AttributionModel!,$d:AttributionDimension!,$r:KpiRangeInput!){attributionUpdated(model:$m,dimension:$d,range:$r){version report{conversions revenue rows{value conversions revenue share}}}}';
+/** Attribution models and dimensions timed (every model by channel; Shapley, the costliest, by touchpoint too). */
+const ATTRIBUTION_ROWS: [string, string][] = [
+  ...['FIRST_TOUCH', 'LAST_TOUCH', 'LINEAR', 'TIME_DECAY', 'POSITION_BASED', 'SHAPLEY'].map((m): [string, string] => [m, 'CHANNEL']),
+  ['SHAPLEY', 'TOUCHPOINT'],
+];
+type AttributionAnswer = { conversions: number; revenue: number; rows: { value: string; conversions: number; revenue: number; share: number }[] };
+const attributionAnswer = (r: AttributionAnswer): Answer => [r.conversions, r.revenue, ...[...r.rows].sort((a, b) => (a.value < b.value ? -1 : 1)).flatMap((x) => [x.conversions, x.revenue, x.share])];
 const AGGREGATE = 'query BenchAggregate($m:[KpiMetric!]!,$r:KpiRangeInput!){aggregate(measures:$m,range:$r,grain:DAY){totalCount rows{bucket dimension values{measure value}}}}';
 
 function probes(range: { from: string; to: string }): Probe[] {
@@ -142,6 +153,26 @@ function probes(range: { from: string; to: string }): Probe[] {
       answer: (d) => (d.retentionCohorts as { cohorts: { size: number; retention: (number | null)[] }[] }).cohorts.flatMap((c) => [c.size, ...c.retention]),
     },
   );
+  for (const [m, d] of ATTRIBUTION_ROWS) {
+    out.push({
+      subject: `attribution ${m} ${d}`,
+      route: '`attribution`, 30 days',
+      short: 'attribution',
+      transport: 'http',
+      query: ATTRIBUTION,
+      variables: { m, d, r: range },
+      answer: (x) => attributionAnswer(x.attribution as AttributionAnswer),
+    });
+  }
+  out.push({
+    subject: 'attribution SHAPLEY CHANNEL',
+    route: '`attributionUpdated`, 30 days, first value over WebSocket',
+    short: 'attributionUpdated',
+    transport: 'ws',
+    query: ATTRIBUTION_LIVE,
+    variables: { m: 'SHAPLEY', d: 'CHANNEL', r: range },
+    answer: (x) => attributionAnswer((x.attributionUpdated as { report: AttributionAnswer }).report),
+  });
   for (const m of metrics) {
     out.push(
       { subject: m, route: '`kpi`, DAY, 30 days', short: 'kpi', transport: 'http', query: KPI, variables: { m, r: range }, answer: kpi },

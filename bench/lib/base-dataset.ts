@@ -69,8 +69,8 @@ const PERSON_TABLES = [
   'segment_members', 'profile_stages', 'profile_health', 'consents',
 ];
 
-/** The read model rebuilt after copying instead of copied (a `siyu recompute` part). */
-const REBUILT_PART = 'kpis';
+/** The read models rebuilt after copying instead of copied (`siyu recompute` parts): KPI rollups and attribution (its per-day credit and path-set counts are workspace-level too). */
+const REBUILT_PARTS = ['kpis', 'attribution'];
 
 /** uuid columns that hold a profile id (remapped per copy). */
 const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
@@ -182,6 +182,9 @@ export async function loadWorkspace(o: {
   }
   const ingestSec = (performance.now() - t0) / 1000;
   await app.services.kpis.alerts.idle();
+  // What the due scheduler of a running server does within seconds of each moment (runs of touches
+  // closing as non-converting attribution paths, journey windows ending): the history is in the past.
+  while ((await app.services.due.runWorkspace(ws, new Date(), 5000)) > 0);
   log(`    ${fmt(o.templateEvents / ingestSec, 0)} events/s; copying ${copies - 1} times`);
 
   const c = new Client({ connectionString: o.databaseUrl });
@@ -253,21 +256,22 @@ export async function loadWorkspace(o: {
 async function rebuildKpis(app: SiyuApp, c: Client, ws: string, log: (m: string) => void): Promise<number> {
   const t0 = performance.now();
   const recompute = app.services.recompute;
-  if (!recompute.parts.includes(REBUILT_PART)) throw new Error(`base dataset: no recompute part ${REBUILT_PART} (parts: ${recompute.parts.join(', ')})`);
+  const missing = REBUILT_PARTS.filter((p) => !recompute.parts.includes(p));
+  if (missing.length) throw new Error(`base dataset: no recompute part ${missing.join(', ')} (parts: ${recompute.parts.join(', ')})`);
   let shown = 0;
   const r = await recompute.run(ws, {
-    parts: [REBUILT_PART],
+    parts: REBUILT_PARTS,
     restart: true,
     chunk: 2000,
     onProgress: (p) => {
       if (p.done - shown >= p.total / 5 || (p.done === p.total && shown < p.total)) {
         shown = p.done;
-        log(`    KPI rollups rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
+        log(`    KPI rollups and attribution rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
       }
     },
   });
   if (r.stopped) throw new Error('base dataset: the KPI rebuild stopped');
-  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'kpi\\_%'`);
+  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'kpi\\_%' OR tablename LIKE 'attribution\\_%')`);
   await c.query(`VACUUM (ANALYZE) ${rows.map((x) => x.t).join(', ')}`);
   return (performance.now() - t0) / 1000;
 }

@@ -231,10 +231,13 @@ describe('attribution', () => {
     const now = Date.now();
     const events = generate(7, 45, now);
     const links = events.filter((e) => e.ids.length === 2);
-    for (let i = 0; i < events.length; i += 40) {
-      await ingest(t, key, events.slice(i, i + 40).map(toInput));
+    // In time order, except one event in eight (never a linking one) arriving late, after everything else.
+    const late = events.filter((e, i) => i % 8 === 3 && e.ids.length === 1);
+    const stream = [...events.filter((e) => !late.includes(e)), ...late];
+    for (let i = 0; i < stream.length; i += 40) {
+      await ingest(t, key, stream.slice(i, i + 40).map(toInput));
       // Due work runs between some batches, as the scheduler would.
-      if (i % 120 === 0) await drainDue(ws);
+      if (i % 400 === 0) await drainDue(ws);
     }
     await drainDue(ws);
     const zone = 'Asia/Shanghai';
@@ -284,7 +287,7 @@ describe('attribution', () => {
   });
 
   it('reaches a live subscriber after a conversion, with costs giving CAC and ROI', async () => {
-    const { adminKey: key } = await t.newWorkspace('attribution-live');
+    const { workspaceId: wsId, adminKey: key } = await t.newWorkspace('attribution-live');
     const now = Date.now();
     const today = localDate(now, 'Asia/Shanghai');
     const cost = await t.gql(SetMarketingCostDocument, { input: { dimension: 'CHANNEL', value: 'douyin', from: today, to: today, amount: 500 } }, key);
@@ -311,6 +314,18 @@ describe('attribution', () => {
     const r = await report(key, 'LINEAR', 'CHANNEL', { from: today, to: today });
     expect(r.rows).toEqual([{ value: 'douyin', conversions: 1, revenue: 200, share: 1, cost: 500, cac: 500, roi: 0.4 }]);
     expect(r.cost).toBe(500);
+    // The same numbers for BI tools through the read-only reporting role's views.
+    const db = t.app.db.dataSource;
+    const view: { value: string; n: number; rev: number }[] = await db.query(
+      `SELECT value, sum(credited_conversions)::float8 AS n, sum(credited_revenue)::float8 AS rev FROM reporting.daily_attribution
+       WHERE workspace_id = $1 AND model = 'LINEAR' AND dimension = 'CHANNEL' AND day = $2::date GROUP BY value`,
+      [wsId, today],
+    );
+    expect(view).toEqual([{ value: 'douyin', n: 1, rev: 200 }]);
+    const costs: { amount: number }[] = await db.query(`SELECT amount FROM reporting.daily_marketing_costs WHERE workspace_id = $1 AND value = 'douyin'`, [wsId]);
+    expect(costs).toEqual([{ amount: 500 }]);
+    const [grant] = await db.query(`SELECT has_table_privilege('siyu_reporting', 'reporting.daily_attribution', 'SELECT') AS ok`);
+    expect(grant.ok).toBe(true);
   });
 
   it('settings keep their history; bad input is a typed error naming the field and changes nothing', async () => {

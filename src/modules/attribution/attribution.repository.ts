@@ -156,21 +156,26 @@ export class AttributionRepository {
     );
   }
 
-  /** Each person's latest stored anchor per conversion definition. */
-  async latestAnchors(em: EntityManager, ws: string, ids: string[], conversions: string[]): Promise<Map<string, Map<string, Date>>> {
-    const out = new Map<string, Map<string, Date>>();
-    if (!ids.length) return out;
-    const rows: { p: string; c: string; a: Date }[] = await em.query(
-      `SELECT u.p, c.c, x.a FROM unnest($2::uuid[]) AS u(p) CROSS JOIN unnest($3::text[]) AS c(c)
-       CROSS JOIN LATERAL (SELECT max(anchor_at) AS a FROM attribution_paths WHERE workspace_id = $1 AND profile_id = u.p AND conversion = c.c) x
-       WHERE x.a IS NOT NULL`,
-      [ws, ids, conversions],
-    );
-    for (const r of rows) {
-      if (!out.has(r.p)) out.set(r.p, new Map());
-      out.get(r.p)!.set(r.c, new Date(r.a));
+  /** Each person's earliest touch that may still end an undecided run. */
+  async pending(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, Date>> {
+    if (!ids.length) return new Map();
+    const rows: { p: string; since: Date }[] = await em.query(`SELECT profile_id AS p, since FROM attribution_pending WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+    return new Map(rows.map((r) => [r.p, new Date(r.since)]));
+  }
+
+  /** Sets (or clears, with null) each person's pending moment; `earliest`: keep an earlier one already there. */
+  async setPending(em: EntityManager, ws: string, rows: { profileId: string; since: Date | null }[], earliest: boolean): Promise<void> {
+    const clear = rows.filter((r) => r.since === null).map((r) => r.profileId);
+    const set = rows.filter((r) => r.since !== null);
+    if (clear.length) await em.query(`DELETE FROM attribution_pending WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, clear]);
+    if (set.length) {
+      await em.query(
+        `INSERT INTO attribution_pending AS a (workspace_id, profile_id, since)
+         SELECT $1, u.p, u.s FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, s)
+         ON CONFLICT (workspace_id, profile_id) DO UPDATE SET since = ${earliest ? 'least(a.since, EXCLUDED.since)' : 'EXCLUDED.since'}`,
+        [ws, set.map((r) => r.profileId), set.map((r) => r.since!.toISOString())],
+      );
     }
-    return out;
   }
 
   /**

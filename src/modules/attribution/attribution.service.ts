@@ -136,18 +136,13 @@ export class AttributionService {
       await this.rederive({ em, workspaceId, profileIds, now, cause: 'rebuild', systemTags: [] });
     },
     sweep: { skip: 'paths close at their own moment, through due work (`due`)' },
+    // A run's window passed: re-derive from the person's pending moment (closes it, or finds it went on).
     due: async (r) => {
       if (!r.profileIds.length) return;
       const s = await this.inForce(r.workspaceId, r.em);
-      const keys = s.settings.conversions.map((c) => c.key);
-      const anchors = await this.repo.latestAnchors(r.em, r.workspaceId, r.profileIds, keys);
-      // Paths from the earliest of the person's latest anchors (per definition) on are re-derived.
-      const items = r.profileIds.map((p) => {
-        const a = anchors.get(p);
-        const from = a && a.size === keys.length ? Math.min(...[...a.values()].map((d) => d.getTime())) : null;
-        return { profileId: p, from: from === null ? null : new Date(from) };
-      });
-      const changed = await this.recompute(r.em, r.workspaceId, s, items, r.now, true);
+      const pending = await this.repo.pending(r.em, r.workspaceId, r.profileIds);
+      const items = r.profileIds.flatMap((p) => (pending.has(p) ? [{ profileId: p, from: pending.get(p)! }] : []));
+      const changed = await this.recompute(r.em, r.workspaceId, s, items, r.now);
       return changed ? { afterCommit: () => this.published(r.workspaceId) } : undefined;
     },
     prefetch: { skip: 'no Profile field: attribution is read in aggregate' },
@@ -272,8 +267,9 @@ export class AttributionService {
   /**
    * In the batch's transaction. People merged away lose their paths and their survivors are
    * re-derived whole. A person with a conversion in the batch, or with a stored path its events
-   * can change, is re-derived from `t0 − lookback` (t0: their earliest event of the batch); anyone
-   * else only gets the moment their run closes (the earlier moment stays when one is pending).
+   * can change, is re-derived from `t0 − lookback` (t0: their earliest event of the batch). Anyone
+   * else only has their pending moment moved to t0 if earlier, and due work at `t0 + lookback` if
+   * earlier than what is scheduled: the earliest a run of theirs can close.
    */
   private async afterBatch(b: BatchContext) {
     if (!b.events.length && !b.merged.length) return;
@@ -283,23 +279,22 @@ export class AttributionService {
     const conversionEvents = new Set(s.settings.conversions.map((c) => c.event));
     const survivors = new Set(b.merged.map((m) => m.survivorId));
     const full = [...b.merged.map((m) => m.mergedId), ...survivors].map((p) => ({ profileId: p, from: null }));
-    const per = new Map<string, { t0: number; last: number; conversion: boolean }>();
+    const per = new Map<string, { t0: number; conversion: boolean }>();
     for (const e of b.events) {
       if (survivors.has(e.profileId)) continue;
       const t = e.ts.getTime();
-      const x = per.get(e.profileId) ?? { t0: t, last: t, conversion: false };
+      const x = per.get(e.profileId) ?? { t0: t, conversion: false };
       x.t0 = Math.min(x.t0, t);
-      x.last = Math.max(x.last, t);
       if (e.type === 'track' && e.name !== null && conversionEvents.has(e.name)) x.conversion = true;
       per.set(e.profileId, x);
     }
     const maybe = [...per].filter(([, x]) => !x.conversion).map(([p, x]) => ({ profileId: p, t0: new Date(x.t0) }));
     const affected = await this.repo.affected(em, ws, maybe, L);
     const partial = [...per].filter(([p, x]) => x.conversion || affected.has(p)).map(([p, x]) => ({ profileId: p, from: new Date(x.t0 - L) }));
-    const later = [...per].filter(([p, x]) => !x.conversion && !affected.has(p)).map(([p, x]) => ({ profileId: p, at: new Date(x.last + L) }));
-    const wholly = await this.recompute(em, ws, s, full, b.now, true);
-    const changed = (await this.recompute(em, ws, s, partial, b.now, false)) || wholly;
-    await this.repo.scheduleDue(em, ws, later, false);
+    const later = [...per].filter(([p, x]) => !x.conversion && !affected.has(p));
+    const changed = await this.recompute(em, ws, s, [...full, ...partial], b.now);
+    await this.repo.setPending(em, ws, later.map(([p, x]) => ({ profileId: p, since: new Date(x.t0) })), true);
+    await this.repo.scheduleDue(em, ws, later.map(([p, x]) => ({ profileId: p, at: new Date(x.t0 + L) })), false);
     return changed ? { afterCommit: () => this.published(ws) } : undefined;
   }
 
@@ -307,20 +302,26 @@ export class AttributionService {
   private async rederive(r: RefreshContext) {
     if (!r.profileIds.length) return;
     const s = await this.inForce(r.workspaceId, r.em);
-    const changed = await this.recompute(r.em, r.workspaceId, s, r.profileIds.map((p) => ({ profileId: p, from: null })), r.now, true);
+    const changed = await this.recompute(r.em, r.workspaceId, s, r.profileIds.map((p) => ({ profileId: p, from: null })), r.now);
     return changed ? { afterCommit: () => this.published(r.workspaceId) } : undefined;
   }
 
   /**
-   * Takes back the stored paths of each person anchored at or after `from` (all when null), derives
-   * them again from the person's events since `from − lookback`, writes them with their day
-   * contributions, and schedules when the person's open run closes. `exact`: the derivation covers
-   * the person's open run for certain (their due moment is set or cleared, not merged with a pending one).
+   * Takes back the stored paths of each person anchored at or after `from` (all when null) — or
+   * from the person's pending moment when that is earlier, so that every run not yet decided is —
+   * derives them again from the person's events since that moment less the lookback, writes them
+   * with their day contributions, and records the person's open run: its first touch as the
+   * pending moment, and due work when its window passes (or neither, when no run is open).
    */
-  private async recompute(em: EntityManager, ws: string, s: SettingsInForce, items: { profileId: string; from: Date | null }[], now: Date, exact: boolean): Promise<boolean> {
-    if (!items.length) return false;
+  private async recompute(em: EntityManager, ws: string, s: SettingsInForce, requested: { profileId: string; from: Date | null }[], now: Date): Promise<boolean> {
+    if (!requested.length) return false;
     const L = s.settings.lookbackDays * DAY_MS;
     const defs = s.settings.conversions;
+    const pending = await this.repo.pending(em, ws, requested.map((i) => i.profileId));
+    const items = requested.map((i) => {
+      const p = pending.get(i.profileId);
+      return { profileId: i.profileId, from: i.from === null ? null : p && p < i.from ? p : i.from };
+    });
     const deltas = new Deltas();
     const removed = await this.repo.deletePaths(em, ws, items);
     for (const p of removed) {
@@ -337,6 +338,7 @@ export class AttributionService {
     const days = new LocalDays(s.timeZone);
     const written: PathRow[] = [];
     const due: { profileId: string; at: Date | null }[] = [];
+    const open: { profileId: string; since: Date | null }[] = [];
     for (const item of items) {
       const { paths, nextDue } = pathsOf(byPerson.get(item.profileId) ?? [], defs.map((d) => d.key), L, item.from?.getTime() ?? -Infinity, now.getTime());
       for (const p of paths) {
@@ -345,11 +347,13 @@ export class AttributionService {
         written.push(this.row(item.profileId, p, day, s.settings.halfLifeDays));
       }
       due.push({ profileId: item.profileId, at: nextDue === null ? null : new Date(nextDue) });
+      open.push({ profileId: item.profileId, since: nextDue === null ? null : new Date(nextDue - L) });
     }
     await this.repo.insertPaths(em, ws, written);
     await this.repo.addCredits(em, ws, [...deltas.credits.values()]);
     await this.repo.addSets(em, ws, [...deltas.sets.values()]);
-    await this.repo.scheduleDue(em, ws, due, exact);
+    await this.repo.setPending(em, ws, open, false);
+    await this.repo.scheduleDue(em, ws, due, true);
     return removed.length > 0 || written.length > 0;
   }
 
