@@ -5,6 +5,7 @@ import { buildSchema, GraphQLEnumType, type GraphQLSchema } from 'graphql';
 import { CHANNELS, DEFAULT_IDENTITY_RULES, IDENTIFIER_TYPES, PII_TYPES } from '../modules/identities';
 import { FIELD_DOCS } from '../modules/tags';
 import { segmentToRawEvent } from '../modules/events';
+import { attributionWorkedExample } from '../modules/attribution';
 
 /**
  * `npm run docs`: writes docs/reference.md from the committed schema's descriptions and the code's
@@ -77,6 +78,11 @@ export function referenceMarkdown(sdl: string): string {
     enumTable(schema, 'KpiBreakdown', 'Breakdowns and aggregate dimensions'),
     enumTable(schema, 'AlertRuleKind', 'Alert rule kinds'),
     enumTable(schema, 'AlertLevel', 'Alert levels'),
+    '## Attribution',
+    '',
+    enumTable(schema, 'AttributionModel', 'Models'),
+    enumTable(schema, 'AttributionDimension', 'Dimensions'),
+    ...attributionWorkedExample(),
     '## Identifier types and default identity rules',
     '',
     'Lower priority numbers win when a merge would break a `maxPerProfile` limit (DESIGN.md §3).',

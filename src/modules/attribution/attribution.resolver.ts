@@ -107,7 +107,7 @@ export class AttributionResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => AttributionSettingsType, {
     description:
-      'Change the attribution settings (validated all or nothing; a new version). Paths closed from now on use them; `siyu recompute --part attribution` re-derives the past with them. ADMIN.',
+      'Change the attribution settings (validated all or nothing; a new version). Paths closed from now on use them; `siyu recompute --only attribution` re-derives the past with them. ADMIN.',
   })
   async updateAttributionSettings(@Arg('input', () => UpdateAttributionSettingsInput, { description: 'Settings to change.' }) input: UpdateAttributionSettingsInput, @Ctx() ctx: RequestContext): Promise<AttributionSettingsType> {
     return inForce(await this.services.attribution.updateSettings(actorOf(ctx), { ...input, conversions: input.conversions?.map((c) => ({ ...c })) ?? input.conversions }));

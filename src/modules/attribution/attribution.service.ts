@@ -161,7 +161,7 @@ export class AttributionService {
     return rows.map((r) => ({ version: r.version, settings: withDefaults(r.settings), changedAt: r.changed_at, changedBy: r.changed_by }));
   }
 
-  /** Validates and stores a new version (all or nothing); paths closed from now on use it (`siyu recompute attribution` re-derives the past). */
+  /** Validates and stores a new version (all or nothing); paths closed from now on use it (`siyu recompute --only attribution` re-derives the past). */
   async updateSettings(actor: AuditActor, patch: AttributionSettingsPatch): Promise<SettingsInForce> {
     const ws = actor.workspaceId;
     const next = applyPatch((await this.inForce(ws)).settings, patch);

@@ -5,6 +5,7 @@ import { AttributionResolver } from './attribution.resolver';
 
 export { AttributionService } from './attribution.service';
 export type { AttributionReportValue } from './attribution.service';
+export { attributionWorkedExample } from './attribution.example';
 export type { AttributionResolverDeps } from './attribution.resolver';
 
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */
