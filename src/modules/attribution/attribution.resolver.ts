@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { Role, requireAuth } from '../../platform/auth';
-import { AppError } from '../../platform/errors';
+import { Role, requireAuth, requireRole } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
 import { servicesFor } from '../../platform/graphql/services-for';
 import type { LiveHub, LiveUpdate } from '../../platform/live';
@@ -124,10 +123,7 @@ export class AttributionResolver {
     description:
       'An attribution report, live: first the current report, then a new version after each commit that closed or re-derived paths (a conversion, a run of touches closing, a merge or unmerge; on any instance), coalesced to at most one push per `Workspace.liveUpdateIntervalMs`. Subscribers with the same arguments share one computation. READ or ANALYST.',
     subscribe: async ({ args, context, info }) => {
-      const auth = requireAuth(context as RequestContext);
-      if (auth.role !== Role.ADMIN && !(VIEWERS as readonly Role[]).includes(auth.role)) {
-        throw AppError.forbidden(`This needs one of the roles READ, ANALYST; your key has ${auth.role.toUpperCase()}.`);
-      }
+      const auth = requireRole(context as RequestContext, VIEWERS);
       const services = deps(info);
       const ws = auth.workspaceId;
       const range = (args.range as KpiRangeInput | null) ?? null;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { Role, requireAuth } from '../../platform/auth';
+import { Role, requireAuth, requireRole } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { servicesFor } from '../../platform/graphql/services-for';
@@ -213,10 +213,7 @@ export class KpiResolver {
     description:
       'KPIs, live: first the current values, then a new version after each commit that changed them (on any instance), coalesced to at most one push per `Workspace.liveUpdateIntervalMs` (default 1 s, minimum 100 ms). Subscribers with the same arguments in a workspace share one computation per change. A commit that only added events reads again only the buckets from its earliest event on (less the days retention metrics look back, DAY and HOUR grain, no stage/tag/segment breakdown or filter, no relation metrics); merges, unmerges, rebuilds, zone changes and a new local day read every bucket. READ or ANALYST.',
     subscribe: async ({ args, context, info }) => {
-      const auth = requireAuth(context as RequestContext);
-      if (auth.role !== Role.ADMIN && !(VIEWERS as readonly Role[]).includes(auth.role)) {
-        throw AppError.forbidden(`This needs one of the roles READ, ANALYST; your key has ${auth.role.toUpperCase()}.`);
-      }
+      const auth = requireRole(context as RequestContext, VIEWERS);
       const services = kpiDeps(info);
       const ws = auth.workspaceId;
       const metrics = args.metrics as KpiMetric[];

@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { Role, requireAuth } from '../../platform/auth';
+import { Role, requireAuth, requireRole } from '../../platform/auth';
 import { AppError } from '../../platform/errors';
 import type { RequestContext } from '../../platform/graphql/context';
 import { servicesFor } from '../../platform/graphql/services-for';
@@ -92,10 +92,7 @@ export class ProfileResolver {
       'The profile, live: first its current value, then a new version after each committed change (ingest on any instance, unmerge, manual tags), coalesced to at most one push per `Workspace.liveUpdateIntervalMs`. A merged-away id follows its survivor. All subscribers of a profile share one computation. READ.',
     subscribe: async ({ args, context, info }) => {
       // @Authorized checks each pushed value; refuse here too, so that no live source starts for a caller who may not read.
-      const auth = requireAuth(context as RequestContext);
-      if (auth.role !== Role.ADMIN && !(READERS as readonly Role[]).includes(auth.role)) {
-        throw AppError.forbidden(`This needs one of the roles ${READERS.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
-      }
+      const auth = requireRole(context as RequestContext, READERS);
       return subscribeToProfile(profileDeps(info), auth.workspaceId, args.id as string);
     },
   })

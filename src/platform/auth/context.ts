@@ -27,11 +27,21 @@ function unauthenticated(ctx: AuthContext): AppError {
  * check. Failing throws a typed AppError so the formatter maps it to UNAUTHENTICATED/FORBIDDEN.
  */
 export const authChecker: AuthChecker<AuthContext, Role> = ({ context }, roles) => {
-  const auth = context.auth;
-  if (!auth) throw unauthenticated(context);
-  if (roles.length === 0 || auth.role === Role.ADMIN || roles.includes(auth.role)) return true;
-  throw AppError.forbidden(`This needs one of the roles ${roles.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
+  requireRole(context, roles);
+  return true;
 };
+
+/**
+ * The caller's auth when their key has one of `roles` (any valid key when none; ADMIN always), else
+ * UNAUTHENTICATED or FORBIDDEN: the check of `@Authorized`, for code that runs outside it (a
+ * subscription's `subscribe`).
+ */
+export function requireRole(ctx: AuthContext, roles: readonly Role[]): AuthInfo {
+  const auth = ctx.auth;
+  if (!auth) throw unauthenticated(ctx);
+  if (roles.length === 0 || auth.role === Role.ADMIN || roles.includes(auth.role)) return auth;
+  throw AppError.forbidden(`This needs one of the roles ${roles.map((r) => r.toUpperCase()).join(', ')}; your key has ${auth.role.toUpperCase()}.`);
+}
 
 /** For services: the caller's workspace, or UNAUTHENTICATED. */
 export function requireAuth(ctx: AuthContext): AuthInfo {

@@ -1,4 +1,4 @@
 export { Role } from './role';
 export { generateApiKey, hashApiKey, displayPrefix, parseAuthorization } from './keys';
-export { authChecker, requireAuth } from './context';
+export { authChecker, requireAuth, requireRole } from './context';
 export type { AuthInfo, AuthContext } from './context';
