@@ -14,6 +14,7 @@ import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
 import { AuditService, ComplianceService, MARKETING } from './modules/compliance';
 import { RecomputeService } from './modules/recompute';
+import { ExperimentService, type ExperimentCollaborators } from './modules/experiments';
 import { MODULES } from './modules/registry';
 
 /** The module services of one app instance; resolvers receive this through the container. */
@@ -27,6 +28,8 @@ export interface AppServices {
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
+  /** A/B tests and grey releases: definitions, assignment, exposures, results. */
+  readonly experiments: ExperimentService;
   /** Consent, rights of the person (export, erasure), retention. */
   readonly compliance: ComplianceService;
   /** The audit log (reads; each service writes its rows in its changes' transactions). */
@@ -71,7 +74,9 @@ export function createServices(
     return candidates.map((c) => ok.has(c.profileId));
   });
   const kpis = new KpiService(deps);
-  const readModels = { tags, compliance, stages, health, journeys, kpis };
+  // assignVariant records exposures through the ingest, which is built after the projections (hence the thunk).
+  const experiments = new ExperimentService(deps, (): ExperimentCollaborators => ({ ingest, identities }));
+  const readModels = { tags, compliance, stages, health, journeys, kpis, experiments };
   const manifests: readonly ModuleManifest<readonly Function[], typeof readModels, Projection>[] = MODULES;
   const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
 
