@@ -240,6 +240,13 @@ describe('assignment', () => {
     const r = await results(adminKey, def.key);
     expect(r.variants.map((v) => [v.key, v.exposed])).toEqual(['control', 'one-page', 'wizard'].map((k) => [k, expected.filter((x) => x === k).length]));
     expect(r.contaminated).toBe(0);
+
+    // A known person is bucketed by their canonical identifier (member_id outranks device_id), whichever identifier asks.
+    let d = 'canon-dev-0';
+    for (let i = 1; assignmentOf(def, idKey('device_id', '', d))!.key === assignmentOf(def, memberKey('canon-m'))!.key; i++) d = `canon-dev-${i}`;
+    await ingest(t, ingestKey, [makeEvent({ identifiers: ['member_id::canon-m', `device_id::${d}`], name: 'App Opened' })]);
+    const byDevice = (await t.gql(AssignVariantDocument, { experiment: def.key, identifier: { type: 'device_id', value: d } }, ingestKey)).data!.assignVariant;
+    expect(byDevice).toMatchObject({ enrolled: true, sticky: false, variant: { key: assignmentOf(def, memberKey('canon-m'))!.key } });
   });
 
   it('respects a grey release\'s rollout: people outside it are not enrolled and nothing is recorded for them', async () => {
