@@ -23,6 +23,7 @@ import { KpiDayGaps1765000000000 } from './1765000000000-KpiDayGaps';
 import { KpiPendingReferrers1765100000000 } from './1765100000000-KpiPendingReferrers';
 import { KpiFunnels1765200000000 } from './1765200000000-KpiFunnels';
 import { KpiCohortMatrix1765300000000 } from './1765300000000-KpiCohortMatrix';
+import { Experiments1765400000000 } from './1765400000000-Experiments';
 import { Attribution1765500000000 } from './1765500000000-Attribution';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
@@ -52,5 +53,6 @@ export const MIGRATIONS = [
   KpiPendingReferrers1765100000000,
   KpiFunnels1765200000000,
   KpiCohortMatrix1765300000000,
+  Experiments1765400000000,
   Attribution1765500000000,
 ];

@@ -14,6 +14,7 @@ import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
 import { AuditService, ComplianceService, MARKETING } from './modules/compliance';
 import { RecomputeService } from './modules/recompute';
+import { ExperimentService, type ExperimentCollaborators } from './modules/experiments';
 import { AttributionService } from './modules/attribution';
 import { MODULES } from './modules/registry';
 
@@ -28,6 +29,8 @@ export interface AppServices {
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
+  /** A/B tests and grey releases: definitions, assignment, exposures, results. */
+  readonly experiments: ExperimentService;
   /** Attribution of conversions to channels, touchpoints and campaigns. */
   readonly attribution: AttributionService;
   /** Consent, rights of the person (export, erasure), retention. */
@@ -74,8 +77,10 @@ export function createServices(
     return candidates.map((c) => ok.has(c.profileId));
   });
   const kpis = new KpiService(deps);
+  // assignVariant records exposures through the ingest, which is built after the projections (hence the thunk).
+  const experiments = new ExperimentService(deps, (): ExperimentCollaborators => ({ ingest, identities }));
   const attribution = new AttributionService(deps);
-  const readModels = { tags, compliance, stages, health, journeys, kpis, attribution };
+  const readModels = { tags, compliance, stages, health, journeys, kpis, experiments, attribution };
   const manifests: readonly ModuleManifest<readonly Function[], typeof readModels, Projection>[] = MODULES;
   const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
 

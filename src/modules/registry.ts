@@ -10,6 +10,7 @@ import { HEALTH_MODULE } from './health';
 import { JOURNEYS_MODULE } from './journeys';
 import { TAGS_MODULE } from './tags';
 import { RECOMPUTE_MODULE } from './recompute';
+import { EXPERIMENTS_MODULE } from './experiments';
 import { ATTRIBUTION_MODULE } from './attribution';
 
 /**
@@ -27,6 +28,7 @@ export const MODULES = [
   HEALTH_MODULE,
   JOURNEYS_MODULE,
   TAGS_MODULE,
+  EXPERIMENTS_MODULE,
   ATTRIBUTION_MODULE,
   RECOMPUTE_MODULE,
 ] as const satisfies readonly ModuleManifest<readonly Function[], never, unknown>[];

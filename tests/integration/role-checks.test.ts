@@ -84,7 +84,7 @@ describe('role checks (generated from the schema)', () => {
         expect({ field: field.name, codes, data: r.data ?? null }).toEqual({ field: field.name, codes: ['FORBIDDEN'], data: null });
       }
     }
-    expect(allowed.sort()).toEqual(['ingestEvents', 'me', 'workspace']);
+    expect(allowed.sort()).toEqual(['assignVariant', 'ingestEvents', 'me', 'workspace']);
     expect(ops.length).toBeGreaterThan(40);
     // ingestEvents got one generated event and may have stored it; everything configurable is as before.
     expect(await adminState(s)).toBe(stateBefore);

@@ -1,0 +1,21 @@
+/** Module error codes (`extensions.reason`); every bad-input error also names its field (`extensions.fields`). */
+export enum ExperimentErrorCode {
+  EXPERIMENT_NOT_FOUND = 'EXPERIMENT_NOT_FOUND',
+  EXPERIMENT_EXISTS = 'EXPERIMENT_EXISTS',
+  INVALID_EXPERIMENT_KEY = 'INVALID_EXPERIMENT_KEY',
+  INVALID_EXPERIMENT_NAME = 'INVALID_EXPERIMENT_NAME',
+  INVALID_VARIANTS = 'INVALID_VARIANTS',
+  INVALID_VARIANT_KEY = 'INVALID_VARIANT_KEY',
+  DUPLICATE_VARIANT_KEY = 'DUPLICATE_VARIANT_KEY',
+  INVALID_VARIANT_NAME = 'INVALID_VARIANT_NAME',
+  INVALID_WEIGHT = 'INVALID_WEIGHT',
+  CONTROL_REQUIRED = 'CONTROL_REQUIRED',
+  INVALID_ROLLOUT = 'INVALID_ROLLOUT',
+  INVALID_EVENT_NAME = 'INVALID_EVENT_NAME',
+  INVALID_CONVERSION_WINDOW = 'INVALID_CONVERSION_WINDOW',
+  INVALID_CHANNEL = 'INVALID_CHANNEL',
+  /** An `Experiment Viewed` event names no experiment or no variation (an ingest rejection). */
+  INVALID_EXPOSURE = 'INVALID_EXPOSURE',
+  /** `assignVariant` could not record the exposure (the ingest refused the event, e.g. an erased person). */
+  EXPOSURE_REJECTED = 'EXPOSURE_REJECTED',
+}
