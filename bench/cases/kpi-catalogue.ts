@@ -7,7 +7,7 @@ import { systemActor } from '../../src/modules/compliance';
 import { KpiMetric } from '../../src/modules/kpis';
 import { readDashboardLive } from '../lib/dashboard-panels';
 import { BENCH_FUNNEL } from './kpi-queries';
-import { buildHistoryPair, type HistoryPair, type HistoryPairSize, type HistoryWorkspace } from '../lib/history-pair';
+import { BENCH_EXPERIMENT, buildHistoryPair, type HistoryPair, type HistoryPairSize, type HistoryWorkspace } from '../lib/history-pair';
 import type { Scaling, ScalingRow, ScalingSide } from '../lib/report';
 import { fmt, median } from '../lib/stats';
 
@@ -107,6 +107,8 @@ const ATTRIBUTION_ROWS: [string, string][] = [
 ];
 type AttributionAnswer = { conversions: number; revenue: number; rows: { value: string; conversions: number; revenue: number; share: number }[] };
 const attributionAnswer = (r: AttributionAnswer): Answer => [r.conversions, r.revenue, ...[...r.rows].sort((a, b) => (a.value < b.value ? -1 : 1)).flatMap((x) => [x.conversions, x.revenue, x.share])];
+const EXPERIMENT =
+  'query BenchExperiment($k:String!){experimentResults(experiment:$k){exposed contaminated variants{key exposed clicked converted revenue ctr{value} cvr{value} revenuePerExposed{value}}}}';
 const AGGREGATE = 'query BenchAggregate($m:[KpiMetric!]!,$r:KpiRangeInput!){aggregate(measures:$m,range:$r,grain:DAY){totalCount rows{bucket dimension values{measure value}}}}';
 
 function probes(range: { from: string; to: string }): Probe[] {
@@ -164,6 +166,18 @@ function probes(range: { from: string; to: string }): Probe[] {
       answer: (x) => attributionAnswer(x.attribution as AttributionAnswer),
     });
   }
+  out.push({
+    subject: `experiment ${BENCH_EXPERIMENT.key}`,
+    route: '`experimentResults` (2 variants, CTR, CVR, revenue, tests, SRM)',
+    short: 'experimentResults',
+    transport: 'http',
+    query: EXPERIMENT,
+    variables: { k: BENCH_EXPERIMENT.key },
+    answer: (x) => {
+      const r = x.experimentResults as { exposed: number; contaminated: number; variants: { exposed: number; clicked: number; converted: number; revenue: number; ctr: { value: number | null }; cvr: { value: number | null }; revenuePerExposed: { value: number | null } }[] };
+      return [r.exposed, r.contaminated, ...r.variants.flatMap((v) => [v.exposed, v.clicked, v.converted, v.revenue, v.ctr.value, v.cvr.value, v.revenuePerExposed.value])];
+    },
+  });
   out.push({
     subject: 'attribution SHAPLEY CHANNEL',
     route: '`attributionUpdated`, 30 days, first value over WebSocket',

@@ -69,8 +69,8 @@ const PERSON_TABLES = [
   'segment_members', 'profile_stages', 'profile_health', 'consents',
 ];
 
-/** The read models rebuilt after copying instead of copied (`siyu recompute` parts): KPI rollups and attribution (its per-day credit and path-set counts are workspace-level too). */
-const REBUILT_PARTS = ['kpis', 'attribution'];
+/** The read models rebuilt after copying instead of copied (`siyu recompute` parts): KPI rollups, attribution and experiments (their per-day credit, path-set counts and per-variant counters are workspace-level too). */
+const REBUILT_PARTS = ['kpis', 'attribution', 'experiments'];
 
 /** uuid columns that hold a profile id (remapped per copy). */
 const PROFILE_COLUMNS = new Set(['profile_id', 'origin_profile_id', 'merged_into', 'survivor_id', 'merged_id', 'other_profile_id', 'from_profile_id', 'to_profile_id']);
@@ -266,12 +266,12 @@ async function rebuildKpis(app: SiyuApp, c: Client, ws: string, log: (m: string)
     onProgress: (p) => {
       if (p.done - shown >= p.total / 5 || (p.done === p.total && shown < p.total)) {
         shown = p.done;
-        log(`    KPI rollups and attribution rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
+        log(`    KPI rollups, attribution and experiments rebuilt for ${fmt(p.done, 0)} of ${fmt(p.total, 0)} live profiles (${fmt(p.elapsedMs / 1000, 0)} s)`);
       }
     },
   });
   if (r.stopped) throw new Error('base dataset: the KPI rebuild stopped');
-  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'kpi\\_%' OR tablename LIKE 'attribution\\_%')`);
+  const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'kpi\\_%' OR tablename LIKE 'attribution\\_%' OR tablename LIKE 'experiment\\_%')`);
   await c.query(`VACUUM (ANALYZE) ${rows.map((x) => x.t).join(', ')}`);
   return (performance.now() - t0) / 1000;
 }
