@@ -1,4 +1,5 @@
 import { bootAppPerFile } from '../support/app';
+import { permutationShapley } from '../support/shapley';
 import { ingest } from '../support/api';
 import { makeEvent } from '../support/events';
 import { DAY, HOUR } from '../support/time';
@@ -106,27 +107,6 @@ function paths(events: Gen[], now: number) {
     const previous = Math.max(-Infinity, ...orders.filter((o) => o.at < x.at).map((o) => o.at));
     out.push({ converting: false, at: x.at, revenue: 0, touches: touches.filter((y) => y.at >= x.at - L && y.at <= x.at && y.at > previous) });
   });
-  return out;
-}
-
-function permutationShapley(players: string[], v: (s: string[]) => number): Map<string, number> {
-  const out = new Map(players.map((p) => [p, 0]));
-  let orders = 0;
-  const permute = (rest: string[], prefix: string[]) => {
-    if (!rest.length) {
-      orders++;
-      const coalition: string[] = [];
-      for (const p of prefix) {
-        const before = v(coalition);
-        coalition.push(p);
-        out.set(p, out.get(p)! + v(coalition) - before);
-      }
-      return;
-    }
-    rest.forEach((p, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...prefix, p]));
-  };
-  permute(players, []);
-  for (const [p, x] of out) out.set(p, x / orders);
   return out;
 }
 

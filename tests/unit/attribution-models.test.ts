@@ -1,29 +1,8 @@
 import { NONE, pathSet, pathsOf, ruleCredit, shapleyCredit, shapleyShares, setKey, type PersonEvent, type SetCount } from '../../src/modules/attribution/attribution.models';
+import { permutationShapley } from '../support/shapley';
 import { rng } from '../../src/shared/random';
 
 const DAY = 86_400_000;
-
-/** Brute force: φ_i = average over every order of the players of i's marginal contribution. */
-function permutationShapley(players: string[], v: (s: string[]) => number): Map<string, number> {
-  const out = new Map(players.map((p) => [p, 0]));
-  let orders = 0;
-  const permute = (rest: string[], prefix: string[]) => {
-    if (!rest.length) {
-      orders++;
-      const coalition: string[] = [];
-      for (const p of prefix) {
-        const before = v([...coalition].sort());
-        coalition.push(p);
-        out.set(p, out.get(p)! + v([...coalition].sort()) - before);
-      }
-      return;
-    }
-    rest.forEach((p, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...prefix, p]));
-  };
-  permute(players, []);
-  for (const [p, x] of out) out.set(p, x / orders);
-  return out;
-}
 
 describe('Shapley credit', () => {
   it('equals the average marginal contribution over every order of the players (brute force), on random games', () => {
