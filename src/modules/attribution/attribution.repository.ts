@@ -172,7 +172,9 @@ export class AttributionRepository {
       await em.query(
         `INSERT INTO attribution_pending AS a (workspace_id, profile_id, since)
          SELECT $1, u.p, u.s FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, s)
-         ON CONFLICT (workspace_id, profile_id) DO UPDATE SET since = ${earliest ? 'least(a.since, EXCLUDED.since)' : 'EXCLUDED.since'}`,
+         ON CONFLICT (workspace_id, profile_id) DO UPDATE SET since = EXCLUDED.since
+         -- Unchanged rows are not rewritten (most batches only confirm an earlier pending moment).
+         WHERE ${earliest ? 'EXCLUDED.since < a.since' : 'EXCLUDED.since IS DISTINCT FROM a.since'}`,
         [ws, set.map((r) => r.profileId), set.map((r) => r.since!.toISOString())],
       );
     }
@@ -190,7 +192,8 @@ export class AttributionRepository {
       await em.query(
         `INSERT INTO due_work AS w (workspace_id, projection, profile_id, due_at)
          SELECT $1, $2, u.p, u.at FROM unnest($3::uuid[], $4::timestamptz[]) AS u(p, at)
-         ON CONFLICT (workspace_id, projection, profile_id) DO UPDATE SET due_at = ${exact ? 'EXCLUDED.due_at' : 'least(w.due_at, EXCLUDED.due_at)'}`,
+         ON CONFLICT (workspace_id, projection, profile_id) DO UPDATE SET due_at = EXCLUDED.due_at
+         WHERE ${exact ? 'EXCLUDED.due_at IS DISTINCT FROM w.due_at' : 'EXCLUDED.due_at < w.due_at'}`,
         [ws, PROJECTION, set.map((r) => r.profileId), set.map((r) => r.at!.toISOString())],
       );
     }
