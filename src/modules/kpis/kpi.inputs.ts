@@ -20,6 +20,13 @@ export class KpiFilterInput {
   tag?: string | null;
   @Field(() => String, { nullable: true, description: 'Only people currently in this segment (segment key).' })
   segment?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Only people exposed to this experiment (experiment key) and not contaminated; required with the EXPERIMENT_VARIANT breakdown, which splits them by variant.',
+  })
+  experiment?: string | null;
+  @Field(() => String, { nullable: true, description: 'Only people whose first exposure to `experiment` was to this variant (variant key); needs `experiment`.' })
+  variant?: string | null;
 }
 
 @InputType({ description: 'A funnel to keep at ingest.' })

@@ -3,13 +3,14 @@ import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
+export { byMembership } from './kpi.sets';
 import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
 import { KpiRefRepository } from './kpi.refs';
 import { KpiFunnelRepository } from './kpi.funnels';
 import { localDate } from '../../shared/zone';
 
-export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT';
+export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
 
 export interface KpiFilterSpec {
@@ -18,7 +19,15 @@ export interface KpiFilterSpec {
   stage?: string | null;
   tag?: string | null;
   segment?: string | null;
+  /** Experiment key: only people exposed to it and not contaminated; the key EXPERIMENT_VARIANT splits by. */
+  experiment?: string | null;
+  /** Variant key of `experiment`: only people whose first exposure was to it. */
+  variant?: string | null;
 }
+
+
+/** People exposed to experiment `$exp` and not contaminated, with their variant (`k`); `$exp` is the experiment key's parameter. */
+const exposed = (exp: string) => `SELECT profile_id, variant_key AS k FROM experiment_exposures WHERE workspace_id = $1 AND experiment_key = ${exp} AND NOT contaminated`;
 
 /** One bucket of a series: local bounds (workspace time zone) and the UTC instants they map to. */
 export interface Bucket {
@@ -346,8 +355,11 @@ export class KpiRepository {
     const chans = filter.channels?.length ? ` AND e.channel = ANY(${p(filter.channels)}::text[])` : '';
     const member = filter.stage ? ` AND EXISTS (SELECT 1 FROM profile_stages x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.stage = ${p(filter.stage)})` : '';
     const tag = filter.tag ? ` AND EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.tag_key = ${p(filter.tag)})` : '';
+    const exp = filter.experiment
+      ? ` AND EXISTS (SELECT 1 FROM (${exposed(p(filter.experiment))}) x WHERE x.profile_id = e.profile_id${filter.variant ? ` AND x.k = ${p(filter.variant)}` : ''})`
+      : '';
     const ctes = [
-      `s0 AS (SELECT e.profile_id, min(e.ts) AS t0, min(e.ts) AS t FROM events e WHERE e.workspace_id = $1 AND e.name = ${p(steps[0])} AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz${chans}${member}${tag} GROUP BY e.profile_id)`,
+      `s0 AS (SELECT e.profile_id, min(e.ts) AS t0, min(e.ts) AS t FROM events e WHERE e.workspace_id = $1 AND e.name = ${p(steps[0])} AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz${chans}${member}${tag}${exp} GROUP BY e.profile_id)`,
     ];
     for (let i = 1; i < steps.length; i++) {
       ctes.push(
@@ -449,7 +461,7 @@ export function revenueOf(p: Record<string, unknown> | null): number {
 /** Builds the statements of the base measure families; each statement gets its own parameters. */
 class MeasureSql {
   params: unknown[] = [];
-  private readonly dim: string | null;
+  private readonly dim: (() => string) | null;
   private readonly rowKey: string;
   private readonly profKey: string;
 
@@ -460,14 +472,17 @@ class MeasureSql {
     breakdown: Breakdown,
     private readonly filter: KpiFilterSpec,
   ) {
+    const fixed = (sql: string) => () => sql;
     this.dim =
       breakdown === 'STAGE'
-        ? `SELECT profile_id, stage AS k FROM profile_stages WHERE workspace_id = $1`
+        ? fixed(`SELECT profile_id, stage AS k FROM profile_stages WHERE workspace_id = $1`)
         : breakdown === 'TAG'
-          ? `SELECT profile_id, tag_key AS k FROM profile_tags WHERE workspace_id = $1`
+          ? fixed(`SELECT profile_id, tag_key AS k FROM profile_tags WHERE workspace_id = $1`)
           : breakdown === 'SEGMENT'
-            ? `SELECT m.profile_id, s.key AS k FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.id = m.segment_id WHERE m.workspace_id = $1`
-            : null;
+            ? fixed(`SELECT m.profile_id, s.key AS k FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.id = m.segment_id WHERE m.workspace_id = $1`)
+            : breakdown === 'EXPERIMENT_VARIANT'
+              ? () => exposed(this.p(filter.experiment))
+              : null;
     this.rowKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'a.channel' : breakdown === 'TOUCHPOINT' ? 'a.touchpoint' : `''`;
     this.profKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'p.first_channel' : breakdown === 'TOUCHPOINT' ? 'p.first_touchpoint' : `''`;
   }
@@ -491,7 +506,7 @@ class MeasureSql {
   }
 
   private dimJoin(alias: string): string {
-    return this.dim ? `JOIN (${this.dim}) d ON d.profile_id = ${alias}.profile_id` : '';
+    return this.dim ? `JOIN (${this.dim()}) d ON d.profile_id = ${alias}.profile_id` : '';
   }
 
   private member(alias: string): string {
@@ -503,6 +518,9 @@ class MeasureSql {
       c.push(
         `EXISTS (SELECT 1 FROM segment_members x JOIN segments y ON y.workspace_id = x.workspace_id AND y.id = x.segment_id WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND y.key = ${this.p(f.segment)})`,
       );
+    }
+    if (f.experiment) {
+      c.push(`EXISTS (SELECT 1 FROM (${exposed(this.p(f.experiment))}) x WHERE x.profile_id = ${alias}.profile_id${f.variant ? ` AND x.k = ${this.p(f.variant)}` : ''})`);
     }
     return c.map((x) => ` AND ${x}`).join('');
   }

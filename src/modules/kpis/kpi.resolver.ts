@@ -224,6 +224,7 @@ export class KpiResolver {
       if (!metrics.length || metrics.length > 30) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'metrics', 'ask for 1–30 metrics');
       if (!Number.isInteger(periods) || periods < 1 || periods > 400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–400');
       services.kpis.validateFilter(filter);
+      services.kpis.validateBreakdown(breakdown, filter);
       const digest = createHash('sha256').update(JSON.stringify([metrics, grain, periods, breakdown, filter])).digest('base64url');
       const intervalMs = await services.workspaces.liveInterval(ws);
       return services.live.subscribe<KpiLiveValue>({

@@ -4,7 +4,7 @@ import type { BatchContext, Projection } from '../events';
 import { CATALOGUE, familiesOf, KpiMetric, reachOf, type Base } from './kpi.catalogue';
 import { localDate } from '../../shared/zone';
 import { KpiErrorCode } from './kpi.errors';
-import { KpiRepository, unfiltered, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
+import { KpiRepository, byMembership, unfiltered, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';
 import { Topics } from '../../platform/pubsub';
 import { lockWorkspaceWrites, tryLockWorkspaceWrites } from '../../platform/db/workspace-lock';
@@ -197,9 +197,17 @@ export class KpiService {
         if (typeof x !== 'string' || x.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}.${i}`, 'a value is a string of at most 200 characters');
       });
     }
-    for (const k of ['stage', 'tag', 'segment'] as const) {
+    for (const k of ['stage', 'tag', 'segment', 'experiment', 'variant'] as const) {
       const v = filter[k];
       if (v != null && (typeof v !== 'string' || !v || v.length > 200)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}`, `${k} is a key of 1–200 characters`);
+    }
+    if (filter.variant && !filter.experiment) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.experiment`, 'a variant filter needs the experiment it belongs to');
+  }
+
+  /** The EXPERIMENT_VARIANT breakdown splits one experiment: `filter.experiment` names it. */
+  validateBreakdown(breakdown: Breakdown, filter: KpiFilterSpec, field = 'filter'): void {
+    if (breakdown === 'EXPERIMENT_VARIANT' && !filter.experiment) {
+      throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.experiment`, 'the EXPERIMENT_VARIANT breakdown needs filter.experiment: the key of the experiment to split by variant');
     }
   }
 
@@ -225,6 +233,7 @@ export class KpiService {
   async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec, startAt?: number): Promise<KpiSeriesResult[]> {
     this.validateRange(range);
     this.validateFilter(filter);
+    this.validateBreakdown(breakdown, filter);
     this.checkBuckets(range, grain);
     const em = this.ctx.ds.manager;
     const all = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
@@ -413,7 +422,7 @@ export class KpiService {
    * only the buckets from the local day of `since`, less the metrics' reach (`reachOf`), are read
    * again; earlier ones are kept from `prev`. A full `liveCurrent` when that cannot be exact: a new
    * local day since `prev` (values of begun periods change with time), WEEK/MONTH grain, a stage,
-   * tag or segment breakdown or filter (memberships change without events), relation metrics, or a
+   * tag, segment or experiment breakdown or filter (a membership moves a person's past activity), relation metrics, or a
    * breakdown key appearing or disappearing.
    */
   async liveUpdate(ws: string, metrics: KpiMetric[], grain: Grain, periods: number, breakdown: Breakdown, filter: KpiFilterSpec, prev: LiveKpis, since: number): Promise<LiveKpis> {
@@ -422,7 +431,7 @@ export class KpiService {
       return this.liveCurrent(ws, metrics, grain, periods, breakdown, filter);
     };
     const reach = reachOf(metrics);
-    const partial = (grain === 'DAY' || grain === 'HOUR') && (breakdown === 'NONE' || breakdown === 'CHANNEL' || breakdown === 'TOUCHPOINT') && !filter.stage && !filter.tag && !filter.segment;
+    const partial = (grain === 'DAY' || grain === 'HOUR') && !byMembership(breakdown, filter);
     if (reach === null || !partial) return full();
     const { today, tz } = await this.clock(ws);
     if (today !== prev.today) return full();

@@ -85,10 +85,14 @@ interface BuyerRow {
   s: Date | null;
 }
 
+/** Breakdowns and filters by current membership (stage, tags, segments, experiment variant): they change without events. */
+export function byMembership(breakdown: Breakdown, filter: KpiFilterSpec): boolean {
+  return breakdown === 'STAGE' || breakdown === 'TAG' || breakdown === 'SEGMENT' || breakdown === 'EXPERIMENT_VARIANT' || !!(filter.stage || filter.tag || filter.segment || filter.experiment);
+}
+
 /** What the day sets and quarter totals can answer: the filter and breakdown need one dimension family at most. */
 export function setsCanAnswer(breakdown: Breakdown, filter: KpiFilterSpec): boolean {
-  if (breakdown === 'STAGE' || breakdown === 'TAG' || breakdown === 'SEGMENT') return false;
-  if (filter.stage || filter.tag || filter.segment) return false;
+  if (byMembership(breakdown, filter)) return false;
   const ch = !!filter.channels?.length || breakdown === 'CHANNEL';
   const tp = !!filter.touchpoints?.length || breakdown === 'TOUCHPOINT';
   return !(ch && tp);

@@ -4,7 +4,7 @@ import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 registerEnumType(KpiMetric, {
   name: 'KpiMetric',
   description:
-    'The KPI catalogue. Each value states its formula. Active: at least one event in the bucket (on the breakdown channel/touchpoint when broken down by them). New: first event in the bucket (broken down by the channel/touchpoint of that first event). Days are days in the workspace time zone. Tag, segment and stage breakdowns and filters use current membership.',
+    'The KPI catalogue. Each value states its formula. Active: at least one event in the bucket (on the breakdown channel/touchpoint when broken down by them). New: first event in the bucket (broken down by the channel/touchpoint of that first event). Days are days in the workspace time zone. Tag, segment, stage and experiment variant breakdowns and filters use current membership.',
   valuesConfig: Object.fromEntries(Object.entries(CATALOGUE).map(([k, d]) => [k, { description: `${d.label}: ${d.formula}.` }])),
 });
 
@@ -26,6 +26,7 @@ export enum KpiBreakdown {
   STAGE = 'STAGE',
   TAG = 'TAG',
   SEGMENT = 'SEGMENT',
+  EXPERIMENT_VARIANT = 'EXPERIMENT_VARIANT',
 }
 registerEnumType(KpiBreakdown, {
   name: 'KpiBreakdown',
@@ -36,6 +37,10 @@ registerEnumType(KpiBreakdown, {
     STAGE: { description: 'Current lifecycle stage.' },
     TAG: { description: 'Current tags (a person counts under each tag they carry).' },
     SEGMENT: { description: 'Current segments (by segment key).' },
+    EXPERIMENT_VARIANT: {
+      description:
+        'Variant of the experiment named by `filter.experiment` (required): each person counts under the variant of their first exposure, with all their activity in the range (before and after exposure). Contaminated people (exposed to more than one variant) and people never exposed are left out, of the total too; `experimentResults` reports them.',
+    },
   },
 });
 
@@ -55,7 +60,7 @@ export class KpiPoint {
 
 @ObjectType({ description: 'A series of points: the total, or one breakdown value.' })
 export class KpiSeries {
-  @Field(() => String, { nullable: true, description: 'Breakdown value (channel, touchpoint, stage, tag key or segment key); null for the total.' })
+  @Field(() => String, { nullable: true, description: 'Breakdown value (channel, touchpoint, stage, tag key, segment key or variant key); null for the total.' })
   key: string | null;
   @Field(() => [KpiPoint], { description: 'One point per bucket, in time order.' })
   points: KpiPoint[];
