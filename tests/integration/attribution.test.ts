@@ -7,6 +7,7 @@ import { collect, wsClient } from '../support/ws';
 import { rng } from '../../src/shared/random';
 import { localDate } from '../../src/shared/zone';
 import {
+  AggregateAttributionDocument,
   AttributionDocument,
   AttributionSettingsHistoryDocument,
   AttributionUpdatedDocument,
@@ -15,8 +16,13 @@ import {
   SetMarketingCostDocument,
   UnmergeDocument,
   UpdateAttributionSettingsDocument,
+  type AggregateAttributionQuery,
+  type AttributionMeasure,
   type AttributionModel,
   type AttributionUpdatedSubscription,
+  type KpiBreakdown,
+  type KpiGrain,
+  type KpiMetric,
   type EventInput,
 } from '../generated/graphql';
 
@@ -240,6 +246,41 @@ describe('attribution', () => {
     const merged = await byPerson(ws, events);
     await check('after ingest', merged, orders());
 
+    // Through `aggregate`, week by week: each bucket's credit per channel equals the computation over
+    // that bucket's days (Shapley's value function is the bucket's own paths).
+    const weeklyRows: AggregateAttributionQuery['aggregate']['rows'] = [];
+    for (let after: string | null = null; ; ) {
+      const page: Awaited<ReturnType<typeof t.gql<AggregateAttributionQuery>>> = await t.gql(
+        AggregateAttributionDocument,
+        {
+          measures: [] as KpiMetric[],
+          range,
+          grain: 'WEEK' as KpiGrain,
+          dimension: 'CHANNEL' as KpiBreakdown,
+          attribution: MODELS.flatMap((model) => (['CONVERSIONS', 'REVENUE'] as AttributionMeasure[]).map((measure) => ({ model, measure }))),
+          first: 20,
+          after,
+        },
+        key,
+      );
+      expect(page.errors).toBeUndefined();
+      weeklyRows.push(...page.data!.aggregate.rows);
+      after = page.data!.aggregate.nextCursor;
+      if (!after) break;
+    }
+    const buckets = [...new Set(weeklyRows.map((r) => r.bucket))];
+    expect(buckets.length).toBeGreaterThan(8);
+    buckets.forEach((bucket, bi) => {
+      const end = buckets[bi + 1]?.slice(0, 10) ?? '9999-12-31';
+      const want = expected(merged, Date.now(), (at) => inRange(at) && localDate(at, zone) >= bucket.slice(0, 10) && localDate(at, zone) < end);
+      for (const model of MODELS) {
+        const got = weeklyRows
+          .filter((r) => r.bucket === bucket)
+          .map((r) => ({ value: r.dimension!, conversions: r.attributed.find((a) => a.model === model && a.measure === 'CONVERSIONS')!.value!, revenue: r.attributed.find((a) => a.model === model && a.measure === 'REVENUE')!.value! }));
+        compare({ rows: got } as Awaited<ReturnType<typeof report>>, want.get(`${model}|CHANNEL`), `aggregate ${bucket} ${model}`);
+      }
+    });
+
     // Unmerge a person who had events under both ids before the linking event: their credit splits again.
     const { survivor, mergeId } = await (async () => {
       for (const l of links) {
@@ -294,6 +335,30 @@ describe('attribution', () => {
     const r = await report(key, 'LINEAR', 'CHANNEL', { from: today, to: today });
     expect(r.rows).toEqual([{ value: 'douyin', conversions: 1, revenue: 200, share: 1, cost: 500, cac: 500, roi: 0.4 }]);
     expect(r.cost).toBe(500);
+    // Beside the KPIs in `aggregate`: orders where they happened, credit where it was earned.
+    const agg = await t.gql(
+      AggregateAttributionDocument,
+      {
+        measures: ['ORDERS'] as KpiMetric[],
+        range: { from: today, to: today },
+        grain: 'DAY' as KpiGrain,
+        dimension: 'CHANNEL' as KpiBreakdown,
+        attribution: (['CONVERSIONS', 'SHARE', 'COST', 'CAC', 'ROI'] as AttributionMeasure[]).map((measure) => ({ model: 'LINEAR' as AttributionModel, measure })),
+        first: 10,
+      },
+      key,
+    );
+    expect(agg.errors).toBeUndefined();
+    expect(agg.data!.aggregate.rows.map((x) => [x.dimension, x.values[0].value, ...x.attributed.map((a) => a.value)])).toEqual([
+      ['douyin', 0, 1, 1, 500, 500, 0.4],
+      ['wechat_mp', 1, 0, 0, null, null, null],
+    ]);
+    const totals = await t.gql(
+      AggregateAttributionDocument,
+      { measures: ['GMV'] as KpiMetric[], range: { from: today, to: today }, grain: 'DAY' as KpiGrain, attribution: [{ model: 'SHAPLEY' as AttributionModel, measure: 'ROI' as AttributionMeasure }], first: 10 },
+      key,
+    );
+    expect(totals.data!.aggregate.rows.map((x) => [x.dimension, x.values[0].value, x.attributed[0].value])).toEqual([[null, 200, 0.4]]);
     // The same numbers for BI tools through the read-only reporting role's views.
     const db = t.app.db.dataSource;
     const view: { value: string; n: number; rev: number }[] = await db.query(
@@ -336,6 +401,16 @@ describe('attribution', () => {
     expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'UNKNOWN_CONVERSION', fields: [{ field: 'conversion' }] });
     const range = await t.gql(AttributionDocument, { model: 'LINEAR', range: { from: '2026-02-30', to: '2026-03-01' } }, key);
     expect(range.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'from' }] });
+    const aggregateBad = async (vars: Record<string, unknown>, field: string) => {
+      const base = { measures: [], range: { from: '2026-03-01', to: '2026-03-07' }, grain: 'DAY', attribution: [{ model: 'LINEAR', measure: 'CONVERSIONS' }], first: 10 };
+      const r = await t.gql(AggregateAttributionDocument, { ...base, ...vars } as never, key);
+      expect({ field, ext: r.errors?.[0].extensions }).toMatchObject({ field, ext: { code: 'BAD_USER_INPUT', reason: 'INVALID_KPI_ARGUMENT', fields: [{ field }] } });
+    };
+    await aggregateBad({ grain: 'HOUR' }, 'grain');
+    await aggregateBad({ dimension: 'STAGE' }, 'dimension');
+    await aggregateBad({ filter: { channels: ['douyin'] } }, 'filter');
+    await aggregateBad({ attribution: [{ model: 'LINEAR', measure: 'ROI', conversion: 'refund' }] }, 'attribution.0.conversion');
+    await aggregateBad({ attribution: [] }, 'measures');
     const cost = await t.gql(SetMarketingCostDocument, { input: { dimension: 'CHANNEL', value: 'douyin', from: '2026-03-02', to: '2026-03-01', amount: 1 } }, key);
     expect(cost.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: [{ field: 'input.from' }] });
   });

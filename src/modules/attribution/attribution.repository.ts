@@ -52,6 +52,14 @@ const PROJECTION = 'attribution';
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** SQL of the attribution module. */
+/** Local dates, both inclusive. */
+export interface DayRange {
+  from: string;
+  to: string;
+}
+
+const days = (buckets: DayRange[]): [string[], string[]] => [buckets.map((b) => b.from), buckets.map((b) => b.to)];
+
 export class AttributionRepository {
   async settings(em: EntityManager, ws: string): Promise<{ settings: Partial<AttributionSettings> | null; version: number; changedAt: Date | null; changedBy: string | null; timeZone: string }> {
     const [r] = await em.query(
@@ -199,28 +207,39 @@ export class AttributionRepository {
     }
   }
 
-  credits(em: EntityManager, ws: string, conversion: string, dimension: number, model: number, from: string, to: string): Promise<{ value: string; conversions: number; revenue: number }[]> {
+  /** Local-date buckets `[from, to]` (inclusive) as an unnest, numbered `b.i` from 1. */
+  private static readonly BUCKETS = `unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(f, t, i)`;
+
+  /** Rule-model credit per bucket and value. */
+  credits(em: EntityManager, ws: string, buckets: DayRange[], conversion: string, dimension: number, model: number): Promise<{ i: string; value: string; conversions: number; revenue: number }[]> {
     return em.query(
-      `SELECT value, sum(conversions)::float8 AS conversions, sum(revenue)::float8 AS revenue FROM attribution_credits
-       WHERE workspace_id = $1 AND conversion = $2 AND dimension = $3 AND model = $4 AND day BETWEEN $5::date AND $6::date
-       GROUP BY value`,
-      [ws, conversion, dimension, model, from, to],
+      `SELECT b.i, c.value, sum(c.conversions)::float8 AS conversions, sum(c.revenue)::float8 AS revenue
+       FROM ${AttributionRepository.BUCKETS}
+       JOIN attribution_credits c ON c.workspace_id = $1 AND c.conversion = $4 AND c.dimension = $5 AND c.model = $6 AND c.day BETWEEN b.f AND b.t
+       GROUP BY b.i, c.value`,
+      [ws, ...days(buckets), conversion, dimension, model],
     );
   }
 
-  sets(em: EntityManager, ws: string, conversion: string, dimension: number, from: string, to: string): Promise<{ value_set: string; paths: number; conversions: number; revenue: number }[]> {
+  /** Shapley's path counts per bucket and value set. */
+  sets(em: EntityManager, ws: string, buckets: DayRange[], conversion: string, dimension: number): Promise<{ i: string; value_set: string; paths: number; conversions: number; revenue: number }[]> {
     return em.query(
-      `SELECT value_set, sum(paths)::float8 AS paths, sum(conversions)::float8 AS conversions, sum(revenue)::float8 AS revenue FROM attribution_sets
-       WHERE workspace_id = $1 AND conversion = $2 AND dimension = $3 AND day BETWEEN $4::date AND $5::date
-       GROUP BY value_set`,
-      [ws, conversion, dimension, from, to],
+      `SELECT b.i, s.value_set, sum(s.paths)::float8 AS paths, sum(s.conversions)::float8 AS conversions, sum(s.revenue)::float8 AS revenue
+       FROM ${AttributionRepository.BUCKETS}
+       JOIN attribution_sets s ON s.workspace_id = $1 AND s.conversion = $4 AND s.dimension = $5 AND s.day BETWEEN b.f AND b.t
+       GROUP BY b.i, s.value_set`,
+      [ws, ...days(buckets), conversion, dimension],
     );
   }
 
-  costs(em: EntityManager, ws: string, dimension: number, from: string, to: string): Promise<{ value: string; amount: number }[]> {
+  /** Marketing cost per bucket and value. */
+  costs(em: EntityManager, ws: string, buckets: DayRange[], dimension: number): Promise<{ i: string; value: string; amount: number }[]> {
     return em.query(
-      `SELECT value, sum(amount)::float8 AS amount FROM marketing_costs WHERE workspace_id = $1 AND dimension = $2 AND day BETWEEN $3::date AND $4::date GROUP BY value`,
-      [ws, dimension, from, to],
+      `SELECT b.i, m.value, sum(m.amount)::float8 AS amount
+       FROM ${AttributionRepository.BUCKETS}
+       JOIN marketing_costs m ON m.workspace_id = $1 AND m.dimension = $4 AND m.day BETWEEN b.f AND b.t
+       GROUP BY b.i, m.value`,
+      [ws, ...days(buckets), dimension],
     );
   }
 

@@ -7,7 +7,7 @@ import { servicesFor } from '../../platform/graphql/services-for';
 import type { LiveHub, LiveUpdate } from '../../platform/live';
 import { Topics } from '../../platform/pubsub';
 import { actorOf } from '../compliance';
-import { KpiRangeInput } from '../kpis';
+import { KpiRangeInput } from '../../platform/graphql/date-range.input';
 import type { WorkspaceService } from '../workspaces';
 import { MarketingCostInput, UpdateAttributionSettingsInput } from './attribution.inputs';
 import type { AttributionReportValue, AttributionService, SettingsInForce } from './attribution.service';

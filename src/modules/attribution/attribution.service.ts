@@ -22,7 +22,7 @@ import {
   type PersonEvent,
   type Touch,
 } from './attribution.models';
-import { AttributionRepository, type CreditDelta, type EventRow, type PathRow, type SetDelta } from './attribution.repository';
+import { AttributionRepository, type CreditDelta, type DayRange, type EventRow, type PathRow, type SetDelta } from './attribution.repository';
 import { applyPatch, withDefaults, type AttributionSettings, type AttributionSettingsPatch, type ConversionDefinition } from './attribution.settings';
 
 const DAY_MS = 86_400_000;
@@ -199,50 +199,34 @@ export class AttributionService {
    */
   async report(ws: string, args: ReportArgs, now = new Date()): Promise<AttributionReportValue> {
     const s = await this.inForce(ws);
+    const range = this.range(args.from ?? null, args.to ?? null, localDate(now.getTime(), s.timeZone), '');
+    return (await this.reports(ws, args, [range], s))[0];
+  }
+
+  /**
+   * `report` for each of several local-date buckets (one statement per table for all of them): what
+   * `aggregate` reads for its attribution measures. Shapley's value function is each bucket's own.
+   */
+  async reports(ws: string, args: Pick<ReportArgs, 'model' | 'dimension' | 'conversion'>, buckets: DayRange[], known?: SettingsInForce): Promise<AttributionReportValue[]> {
+    const s = known ?? (await this.inForce(ws));
     const conversion = args.conversion ? s.settings.conversions.find((c) => c.key === args.conversion) : s.settings.conversions[0];
     if (!conversion) {
       throw AppError.badInput(AttributionErrorCode.UNKNOWN_CONVERSION, 'conversion', `no conversion definition ${JSON.stringify(args.conversion)}; defined: ${s.settings.conversions.map((c) => c.key).join(', ')}`);
     }
-    const { from, to } = this.range(args.from ?? null, args.to ?? null, localDate(now.getTime(), s.timeZone), '');
     const em = this.ctx.ds.manager;
     const dim = DIMENSIONS.indexOf(args.dimension);
+    const byBucket = <T extends { i: string }>(rows: T[]) => buckets.map((_, j) => rows.filter((r) => Number(r.i) === j + 1));
     const [credited, costs] = await Promise.all([
       args.model === 'SHAPLEY'
-        ? this.repo.sets(em, ws, conversion.key, dim, from, to).then((rows) =>
-            [...shapleyCredit(rows.map((r) => ({ values: JSON.parse(r.value_set) as string[], paths: r.paths, conversions: r.conversions, revenue: r.revenue })))].map(([value, c]) => ({ value, ...c })),
+        ? this.repo.sets(em, ws, buckets, conversion.key, dim).then((rows) =>
+            byBucket(rows).map((b) =>
+              [...shapleyCredit(b.map((r) => ({ values: JSON.parse(r.value_set) as string[], paths: r.paths, conversions: r.conversions, revenue: r.revenue })))].map(([value, c]) => ({ value, ...c })),
+            ),
           )
-        : this.repo.credits(em, ws, conversion.key, dim, RULE_MODELS.indexOf(args.model), from, to),
-      this.repo.costs(em, ws, dim, from, to),
+        : this.repo.credits(em, ws, buckets, conversion.key, dim, RULE_MODELS.indexOf(args.model)).then(byBucket),
+      this.repo.costs(em, ws, buckets, dim).then(byBucket),
     ]);
-    const round = (x: number) => Math.round(x * 1e6) / 1e6;
-    const total = credited.reduce((a, r) => a + r.conversions, 0);
-    const cost = new Map(costs.map((c) => [c.value, c.amount]));
-    const rows: AttributionRowValue[] = credited
-      .filter((r) => Math.abs(r.conversions) > 1e-9 || Math.abs(r.revenue) > 1e-9 || cost.has(r.value))
-      .map((r) => ({ value: r.value, conversions: round(r.conversions), revenue: round(r.revenue), share: 0, cost: null, cac: null, roi: null }));
-    for (const c of costs) if (!rows.some((r) => r.value === c.value)) rows.push({ value: c.value, conversions: 0, revenue: 0, share: 0, cost: null, cac: null, roi: null });
-    for (const r of rows) {
-      r.share = total > 0 ? round(r.conversions / total) : 0;
-      const c = cost.get(r.value);
-      if (c !== undefined) {
-        r.cost = round(c);
-        r.cac = r.conversions > 0 ? round(c / r.conversions) : null;
-        r.roi = c > 0 ? round(r.revenue / c) : null;
-      }
-    }
-    rows.sort((a, b) => b.conversions - a.conversions || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    return {
-      model: args.model,
-      dimension: args.dimension,
-      conversion,
-      from,
-      to,
-      timeZone: s.timeZone,
-      conversions: round(total),
-      revenue: round(credited.reduce((a, r) => a + r.revenue, 0)),
-      cost: costs.length ? round(costs.reduce((a, c) => a + c.amount, 0)) : null,
-      rows,
-    };
+    return buckets.map((b, j) => ({ model: args.model, dimension: args.dimension, conversion, from: b.from, to: b.to, timeZone: s.timeZone, ...reportRows(credited[j], costs[j]) }));
   }
 
   /** `[from, to]` as local dates: both given, or `to` defaulting to `today` and `from` to 29 days before `to`. */
@@ -386,6 +370,33 @@ export class AttributionService {
 }
 
 /** A conversion's value: `revenue` as ingest validates order values (`properties.revenue`, else `properties.total`); another property: its number, else 0. */
+/** Totals and rows of one report from its credited values and costs: share, cost, CAC and ROI per value. */
+function reportRows(credited: { value: string; conversions: number; revenue: number }[], costs: { value: string; amount: number }[]): Pick<AttributionReportValue, 'conversions' | 'revenue' | 'cost' | 'rows'> {
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  const total = credited.reduce((a, r) => a + r.conversions, 0);
+  const cost = new Map(costs.map((c) => [c.value, c.amount]));
+  const rows: AttributionRowValue[] = credited
+    .filter((r) => Math.abs(r.conversions) > 1e-9 || Math.abs(r.revenue) > 1e-9 || cost.has(r.value))
+    .map((r) => ({ value: r.value, conversions: round(r.conversions), revenue: round(r.revenue), share: 0, cost: null, cac: null, roi: null }));
+  for (const c of costs) if (!rows.some((r) => r.value === c.value)) rows.push({ value: c.value, conversions: 0, revenue: 0, share: 0, cost: null, cac: null, roi: null });
+  for (const r of rows) {
+    r.share = total > 0 ? round(r.conversions / total) : 0;
+    const c = cost.get(r.value);
+    if (c !== undefined) {
+      r.cost = round(c);
+      r.cac = r.conversions > 0 ? round(c / r.conversions) : null;
+      r.roi = c > 0 ? round(r.revenue / c) : null;
+    }
+  }
+  rows.sort((a, b) => b.conversions - a.conversions || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  return {
+    conversions: round(total),
+    revenue: round(credited.reduce((a, r) => a + r.revenue, 0)),
+    cost: costs.length ? round(costs.reduce((a, c) => a + c.amount, 0)) : null,
+    rows,
+  };
+}
+
 export function conversionValue(p: Record<string, unknown> | null, property: string): number {
   const v = property === 'revenue' ? (p?.revenue ?? p?.total ?? 0) : p?.[property];
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;

@@ -5,6 +5,7 @@ import { AttributionResolver } from './attribution.resolver';
 
 export { AttributionService } from './attribution.service';
 export type { AttributionReportValue } from './attribution.service';
+export { AttributionModel } from './attribution.type';
 export { attributionWorkedExample } from './attribution.example';
 export type { AttributionResolverDeps } from './attribution.resolver';
 

@@ -1,12 +1,8 @@
 import { Field, Float, InputType } from 'type-graphql';
+import { AttributionModel } from '../attribution';
+import { AttributionMeasure } from './kpi.type';
 
-@InputType({ description: 'Local dates in the workspace time zone, both inclusive.' })
-export class KpiRangeInput {
-  @Field({ description: 'First day, YYYY-MM-DD.' })
-  from: string;
-  @Field({ description: 'Last day, YYYY-MM-DD (inclusive).' })
-  to: string;
-}
+export { KpiRangeInput } from '../../platform/graphql/date-range.input';
 
 @InputType({ description: 'Restricts a KPI to some activity or people. All given conditions apply.' })
 export class KpiFilterInput {
@@ -37,4 +33,14 @@ export class SavedFunnelInput {
   steps: string[];
   @Field(() => Float, { defaultValue: 24 * 7, description: 'Window from step 1, hours (0–8784].' })
   withinHours: number;
+}
+
+@InputType({ description: 'An attribution measure for `aggregate`: a model\'s credit per channel or touchpoint and time bucket.' })
+export class AggregateAttributionInput {
+  @Field(() => AttributionModel, { description: 'The model (formulas on `AttributionModel`).' })
+  model: AttributionModel;
+  @Field(() => AttributionMeasure, { description: 'The number.' })
+  measure: AttributionMeasure;
+  @Field(() => String, { nullable: true, description: 'Conversion definition key; default the first (`attributionSettings.conversions`).' })
+  conversion?: string | null;
 }

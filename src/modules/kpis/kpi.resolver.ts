@@ -10,13 +10,15 @@ import { Topics } from '../../platform/pubsub';
 import type { WorkspaceService } from '../workspaces';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
 import { KpiErrorCode } from './kpi.errors';
-import { KpiFilterInput, KpiRangeInput, SavedFunnelInput } from './kpi.inputs';
+import { AggregateAttributionInput, KpiFilterInput, KpiRangeInput, SavedFunnelInput } from './kpi.inputs';
+import { aggregateRows, type AggregateDeps } from './kpi.aggregate';
 import type { FunnelDef } from './kpi.funnels';
 import type { KpiSeriesResult, KpiSeriesValue, KpiService, LiveKpis } from './kpi.service';
 import {
   AggregatePage,
   AggregateRow,
   AggregateValue,
+  AttributedValue,
   FunnelStep,
   KpiBreakdown,
   KpiGrain,
@@ -33,7 +35,7 @@ import {
 } from './kpi.type';
 
 /** The services the KPI resolver uses (`kpiUpdated` too, through `kpiDeps`); the app's services object provides them. */
-export interface KpiResolverDeps {
+export interface KpiResolverDeps extends AggregateDeps {
   readonly kpis: KpiService;
   readonly workspaces: WorkspaceService;
   readonly live: LiveHub;
@@ -173,36 +175,31 @@ export class KpiResolver {
   @Authorized(...VIEWERS)
   @Query(() => AggregatePage, {
     description:
-      'Semantic layer for BI: measures (the KPI catalogue, formulas on `KpiMetric`) by time bucket and at most one dimension (a `KpiBreakdown`), over the same rollups as `kpi`, paginated. READ or ANALYST.',
+      'Semantic layer for BI: measures (the KPI catalogue, formulas on `KpiMetric`) and attribution measures (a model\'s credit, cost, CAC and ROI per channel or touchpoint) by time bucket and at most one dimension (a `KpiBreakdown`), over the same rollups as `kpi` and `attribution`, paginated. READ or ANALYST.',
   })
   async aggregate(
-    @Arg('measures', () => [KpiMetric], { description: '1–30 measures.' }) measures: KpiMetric[],
+    @Arg('measures', () => [KpiMetric], { description: '0–30 measures (with `attribution`, 30 together; at least one of either).' }) measures: KpiMetric[],
     @Arg('range', () => KpiRangeInput, { description: 'Local dates, inclusive.' }) range: KpiRangeInput,
     @Ctx() ctx: RequestContext,
-    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Time bucket size.' }) grain: KpiGrain,
-    @Arg('dimension', () => KpiBreakdown, { nullable: true, description: 'Dimension besides time; without it one row per bucket.' }) dimension?: KpiBreakdown | null,
-    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people.' }) filter?: KpiFilterInput | null,
+    @Arg('grain', () => KpiGrain, { defaultValue: KpiGrain.DAY, description: 'Time bucket size (DAY or coarser with attribution measures).' }) grain: KpiGrain,
+    @Arg('dimension', () => KpiBreakdown, { nullable: true, description: 'Dimension besides time; without it one row per bucket. Attribution measures need none, CHANNEL or TOUCHPOINT.' }) dimension?: KpiBreakdown | null,
+    @Arg('filter', () => KpiFilterInput, { nullable: true, description: 'Restrict activity or people (KPI measures only: attribution measures take no filter).' }) filter?: KpiFilterInput | null,
     @Arg('first', () => Int, { defaultValue: 100, description: 'Rows per page (1–1000).' }) first = 100,
     @Arg('after', () => String, { nullable: true, description: 'Cursor from the previous page.' }) after?: string | null,
+    @Arg('attribution', () => [AggregateAttributionInput], { nullable: true, description: 'Attribution measures, in `AggregateRow.attributed` in this order: the numbers `attribution` gives over each bucket\'s local days.' })
+    attribution?: AggregateAttributionInput[] | null,
   ): Promise<AggregatePage> {
-    if (!measures.length || measures.length > 30) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'measures', 'ask for 1–30 measures');
     if (!Number.isInteger(first) || first < 1 || first > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'first', 'first must be in 1–1000');
     const offset = decodeCursor(after);
-    const results = await this.services.kpis.series(requireAuth(ctx).workspaceId, measures, { ...range }, grain, dimension ?? 'NONE', { ...(filter ?? {}) });
-    const groups = dimension ? results[0].series.map((s, si) => ({ key: s.key, pick: (r: KpiSeriesResult) => r.series[si] })) : [{ key: null, pick: (r: KpiSeriesResult) => r.total }];
-    const rows: AggregateRow[] = [];
-    results[0].total.points.forEach((p, bi) => {
-      for (const g of groups) {
-        rows.push(
-          Object.assign(new AggregateRow(), {
-            bucket: p.localStart,
-            dimension: g.key,
-            values: results.map((r) => Object.assign(new AggregateValue(), { measure: r.metric, value: g.pick(r).points[bi].value })),
-          }),
-        );
-      }
-    });
-    const page = rows.slice(offset, offset + first);
+    const rows = await aggregateRows(this.services, requireAuth(ctx).workspaceId, measures, attribution ?? [], { ...range }, grain, dimension ?? 'NONE', { ...(filter ?? {}) });
+    const page = rows.slice(offset, offset + first).map((r) =>
+      Object.assign(new AggregateRow(), {
+        bucket: r.bucket,
+        dimension: r.dimension,
+        values: r.values.map((v) => Object.assign(new AggregateValue(), v)),
+        attributed: r.attributed.map((v) => Object.assign(new AttributedValue(), v)),
+      }),
+    );
     const next = offset + first < rows.length ? Buffer.from(`o:${offset + first}`).toString('base64url') : null;
     return Object.assign(new AggregatePage(), { rows: page, totalCount: rows.length, nextCursor: next });
   }

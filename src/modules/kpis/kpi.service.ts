@@ -228,6 +228,14 @@ export class KpiService {
     }
   }
 
+  /** The local bounds of a range's buckets at a grain (those `series` answers), reading no measure. */
+  async localBuckets(ws: string, range: KpiRange, grain: Grain): Promise<{ localStart: string; localEnd: string }[]> {
+    this.validateRange(range);
+    this.checkBuckets(range, grain);
+    const { buckets } = await this.repo.buckets(this.ctx.ds.manager, ws, range.from, addDays(range.to, 1), grain);
+    return buckets.map((b) => ({ localStart: b.localStart, localEnd: b.localEnd }));
+  }
+
   /** Time series of metrics at a grain, with breakdown series when asked (one pass per metric set). */
   /** `startAt` (ms): only the buckets ending after it (the live layer's partial reads). */
   async series(ws: string, metrics: KpiMetric[], range: KpiRange, grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec, startAt?: number): Promise<KpiSeriesResult[]> {

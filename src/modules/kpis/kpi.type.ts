@@ -1,5 +1,6 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { CATALOGUE, KpiMetric } from './kpi.catalogue';
+import { AttributionModel } from '../attribution';
 
 registerEnumType(KpiMetric, {
   name: 'KpiMetric',
@@ -179,14 +180,49 @@ export class AggregateValue {
   value: number | null;
 }
 
+export enum AttributionMeasure {
+  CONVERSIONS = 'CONVERSIONS',
+  REVENUE = 'REVENUE',
+  SHARE = 'SHARE',
+  COST = 'COST',
+  CAC = 'CAC',
+  ROI = 'ROI',
+}
+registerEnumType(AttributionMeasure, {
+  name: 'AttributionMeasure',
+  description: 'An attribution number of `aggregate`, per time bucket and channel or touchpoint (the same numbers `attribution` gives for the bucket\'s days).',
+  valuesConfig: {
+    CONVERSIONS: { description: 'Credited conversions: Σ the credit shares of the conversions in the bucket (whole conversions in the total row).' },
+    REVENUE: { description: 'Credited revenue: Σ share × conversion value.' },
+    SHARE: { description: 'CONVERSIONS ÷ all credited conversions of the bucket (1 in the total row when there are any, else 0).' },
+    COST: { description: 'Marketing cost of the value over the bucket\'s days (`setMarketingCost`); null when none is set.' },
+    CAC: { description: 'COST ÷ CONVERSIONS; null without cost or conversions.' },
+    ROI: { description: 'REVENUE ÷ COST, as a ratio (0.4 = 40 %); null without cost.' },
+  },
+});
+
+@ObjectType({ description: 'One attribution measure of a row.' })
+export class AttributedValue {
+  @Field(() => AttributionModel, { description: 'The model.' })
+  model: AttributionModel;
+  @Field(() => AttributionMeasure, { description: 'The measure.' })
+  measure: AttributionMeasure;
+  @Field({ description: 'Key of the conversion definition.' })
+  conversion: string;
+  @Field(() => Float, { nullable: true, description: 'Its value for the row.' })
+  value: number | null;
+}
+
 @ObjectType({ description: 'One row of an aggregate: a time bucket and a dimension value, with every measure asked.' })
 export class AggregateRow {
   @Field({ description: 'Local start of the time bucket.' })
   bucket: string;
   @Field(() => String, { nullable: true, description: 'Value of the dimension (null without one).' })
   dimension: string | null;
-  @Field(() => [AggregateValue], { description: 'Measures in the order asked.' })
+  @Field(() => [AggregateValue], { description: 'Measures in the order asked; null for a dimension value the KPI has no series for (attribution\'s `(none)`).' })
   values: AggregateValue[];
+  @Field(() => [AttributedValue], { description: 'Attribution measures in the order asked (empty without `attribution`).' })
+  attributed: AttributedValue[];
 }
 
 @ObjectType({ description: 'A page of aggregate rows, ordered by bucket then dimension.' })
