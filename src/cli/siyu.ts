@@ -510,9 +510,9 @@ ${GENERAL_EXIT_CODES}`,
 
   program
     .command('recompute')
-    .description('rebuild read models (KPI rollups, stages, health, tags, experiments, attribution) from stored data; resumable')
+    .description('rebuild read models (KPI rollups, stages, health, experiments, tags, attribution) from stored data; resumable')
     .option('--workspace <id>', 'workspace (optional when the database has exactly one)')
-    .option('--only <parts>', 'comma-separated subset of kpis,stages,health,tags,experiments,attribution')
+    .option('--only <parts>', 'comma-separated subset of kpis,stages,health,experiments,tags,attribution')
     .option('--chunk <n>', 'profiles per transaction, 1–10000', '500')
     .option('--restart', 'ignore the progress of an interrupted run and start over')
     .addHelpText('after', RECOMPUTE_HELP)

@@ -50,11 +50,13 @@ describe('module manifests', () => {
     for (const f of fields) expect(s.profiles.prefetch.has(f)).toBe(true);
   });
 
-  it('tags run after the projections that return system tags; journeys after compliance (consent) and stages', () => {
+  it('tags run after the projections that return system tags and after experiments; journeys after compliance (consent) and stages', () => {
     const order = projections().map((p) => p.name);
     const before = (a: string, b: string) => expect({ a, b, ok: order.indexOf(a) < order.indexOf(b) }).toEqual({ a, b, ok: true });
     before('stages', 'tags');
     before('health', 'tags');
+    // variant() in rules reads the batch's exposures.
+    before('experiments', 'tags');
     before('stages', 'health');
     before('compliance', 'journeys');
     before('stages', 'journeys');

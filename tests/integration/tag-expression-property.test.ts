@@ -22,6 +22,8 @@ const CITIES = ['上海', '北京', '深圳', '杭州', 'Shanghai', 'shanghai', 
 const LEVELS: unknown[] = ['gold', 'silver', 1, 2, null, { tier: 1 }, true];
 const TAGS = ['vip', '高价值', 'churn_risk', 'new'];
 const SEGMENTS = ['high_value', '沉睡客户', 'new_users'];
+const EXPERIMENTS = ['hero', '首页改版', 'checkout'];
+const VARIANTS = ['A', 'B', 'C', '对照组'];
 const EVENT_NAMES = ['Order Completed', 'Order Completed', 'Product Viewed', 'Product Viewed', 'Page Viewed', 'Cart Updated', null];
 const WINDOW_DAYS = [1, 3, 7, 14, 30, 60, 90, 120, 365];
 const WINDOW_HOURS = [1, 6, 24, 36, 72, 168];
@@ -110,6 +112,8 @@ interface GenProfile {
   traits: Record<string, { value: unknown; channel: string; at: string }>;
   tags: string[];
   segments: string[];
+  /** Rows of `experiment_exposures` (contaminated ones have no variant()). */
+  exposures: { experiment: string; variant: string; contaminated: boolean }[];
   events: GenEvent[];
 }
 
@@ -131,9 +135,18 @@ function makeProfiles(): GenProfile[] {
       traits: makeTraits(),
       tags: TAGS.filter(() => r.chance(0.35)),
       segments: SEGMENTS.filter(() => r.chance(0.4)),
+      exposures: [],
       events,
     };
   });
+}
+
+/** Exposures from their own stream, so the profiles above stay what they were before variant() existed. */
+function addExposures(rows: GenProfile[], seed: number): void {
+  const x = rng(seed);
+  for (const p of rows) {
+    p.exposures = EXPERIMENTS.filter(() => x.chance(0.5)).map((experiment) => ({ experiment, variant: x.pick(VARIANTS), contaminated: x.chance(0.2) }));
+  }
 }
 
 // ---- expressions -------------------------------------------------------------------------------
@@ -265,6 +278,10 @@ function makeAtomFactory(profiles: GenProfile[]) {
     () => `${r.pick(['has_tag', 'tag'])}(${q(r.pick([...TAGS, 'nope']))})`,
     () => `${r.pick(['has_tag', 'tag'])}(${q(r.pick(TAGS))}) ${r.pick(['==', '!='])} ${kw(r.pick(['true', 'false']))}`,
     () => `in_segment(${q(r.pick([...SEGMENTS, 'nope']))})`,
+    () => `${kw('variant')}(${q(r.pick([...EXPERIMENTS, 'nope']))}) ${r.pick(['==', '!='])} ${q(r.pick([...VARIANTS, 'b', '']))}`,
+    () => `${q(r.pick(VARIANTS))} ${r.pick(['==', '!='])} variant(${q(r.pick(EXPERIMENTS))})`,
+    () => `variant(${q(r.pick(EXPERIMENTS))}) ${kw('in')} (${[...VARIANTS.filter(() => r.chance(0.4)), r.pick<string | null>([...VARIANTS, null])].map((v) => (v === null ? kw('null') : q(v))).join(', ')})`,
+    () => `variant(experiment = ${q(r.pick([...EXPERIMENTS, 'nope']))}) ${r.pick(['==', '!='])} ${kw('null')}`,
   ];
   return () => r.pick(atoms)();
 }
@@ -330,6 +347,16 @@ async function insertProfiles(ws: string, rows: GenProfile[]): Promise<void> {
      JOIN segments s ON s.workspace_id = $1 AND s.key = x.key`,
     [ws, JSON.stringify(rows.flatMap((p) => p.segments.map((k) => ({ profile_id: p.id, key: k }))))],
   );
+  await db.dataSource.query(
+    `INSERT INTO experiments (workspace_id, key, name, variants, rollout_percent, conversion_event, conversion_window_days)
+     SELECT $1, k, k, $3::jsonb, 100, 'Order Completed', 7 FROM unnest($2::text[]) AS k`,
+    [ws, EXPERIMENTS, JSON.stringify(VARIANTS.map((v, i) => ({ key: v, name: v, weight: 1, control: i === 0 })))],
+  );
+  await db.dataSource.query(
+    `INSERT INTO experiment_exposures (workspace_id, experiment_key, profile_id, variant_key, first_exposed_at, contaminated)
+     SELECT $1, x.experiment, x.profile_id, x.variant, $3, x.contaminated FROM jsonb_to_recordset($2::jsonb) AS x(experiment text, profile_id uuid, variant text, contaminated boolean)`,
+    [ws, JSON.stringify(rows.flatMap((p) => p.exposures.map((e) => ({ ...e, profile_id: p.id })))), now],
+  );
 }
 
 async function loadFacts(ws: string): Promise<Map<string, ProfileFacts>> {
@@ -361,6 +388,7 @@ async function loadFacts(ws: string): Promise<Map<string, ProfileFacts>> {
       traits: p.traits,
       tags: new Set(),
       segments: new Set(),
+      variants: new Map(),
       events: [],
     });
   }
@@ -376,6 +404,11 @@ async function loadFacts(ws: string): Promise<Map<string, ProfileFacts>> {
     [ws],
   );
   for (const m of members) facts.get(m.profile_id)!.segments!.add(m.key);
+  const exposures: { profile_id: string; experiment_key: string; variant_key: string; contaminated: boolean }[] = await db.dataSource.query(
+    `SELECT profile_id, experiment_key, variant_key, contaminated FROM experiment_exposures WHERE workspace_id = $1`,
+    [ws],
+  );
+  for (const x of exposures) if (!x.contaminated) facts.get(x.profile_id)!.variants!.set(x.experiment_key, x.variant_key);
   return facts;
 }
 
@@ -387,6 +420,7 @@ function restrict(f: ProfileFacts, expr: Expr): ProfileFacts {
     ...f,
     tags: req.usesTags ? f.tags : new Set(),
     segments: req.usesSegments ? f.segments : undefined,
+    variants: req.usesVariants ? f.variants : undefined,
     events: req.windowDays === 0 ? [] : f.events.filter((e) => e.ts.getTime() >= cutoff),
   };
 }
@@ -402,6 +436,7 @@ beforeAll(async () => {
   const [ws] = await db.dataSource.query(`INSERT INTO workspaces (name) VALUES ('tag expressions') RETURNING id`);
   workspaceId = ws.id;
   profiles = makeProfiles();
+  addExposures(profiles, SEED + 1);
   await insertProfiles(workspaceId, profiles);
   // Another workspace holding the same profile ids with their own events and tags: nothing of it may leak in.
   const [other] = await db.dataSource.query(`INSERT INTO workspaces (name) VALUES ('neighbour') RETURNING id`);
@@ -409,6 +444,7 @@ beforeAll(async () => {
     ...p,
     tags: TAGS,
     segments: SEGMENTS,
+    exposures: EXPERIMENTS.map((experiment) => ({ experiment, variant: 'B', contaminated: false })),
     events: Array.from({ length: 5 }, () => ({ messageId: `n-${hex(16)}`, name: 'Order Completed', ts: new Date(now.getTime() - r.int(DAY)), channel: 'app', properties: { revenue: 999 } })),
   }));
   await insertProfiles(other.id, twins);
@@ -462,7 +498,7 @@ describe('tag expressions: compiled SQL agrees with the in-memory evaluator', ()
           const mem = evaluate(b.expr, restrict(facts.get(row.id as string)!, b.expr), now);
           if (sql !== mem && mismatches.length < 10) {
             const f = facts.get(row.id as string)!;
-            mismatches.push(`${b.src}\n  profile ${row.id}: sql=${String(sql)} memory=${mem}\n  ${JSON.stringify({ ...f, tags: [...f.tags], segments: [...(f.segments ?? [])] })}`);
+            mismatches.push(`${b.src}\n  profile ${row.id}: sql=${String(sql)} memory=${mem}\n  ${JSON.stringify({ ...f, tags: [...f.tags], segments: [...(f.segments ?? [])], variants: [...(f.variants ?? [])] })}`);
           }
           const fromBuckets = evaluate(b.expr, { ...facts.get(row.id as string)!, events: [], windows: windows.get(row.id as string) }, now);
           if (fromBuckets !== mem && bucketMismatches.length < 10) bucketMismatches.push(`${b.src}\n  profile ${row.id}: events=${mem} buckets=${fromBuckets}`);
@@ -501,5 +537,40 @@ describe('tag expressions: compiled SQL agrees with the in-memory evaluator', ()
     expect(mismatches).toEqual([]);
     expect(bucketMismatches).toEqual([]);
     expect(nonTrivial).toBeGreaterThanOrEqual(0.2 * sources.length);
+  });
+});
+
+describe('variant(): SQL and memory agree with a plain reading of the exposures', () => {
+  it('selects exactly the people cleanly exposed to that variant (null: unexposed or contaminated)', async () => {
+    const facts = await loadFacts(workspaceId);
+    const clean = (p: GenProfile, experiment: string) => p.exposures.find((x) => x.experiment === experiment && !x.contaminated)?.variant ?? null;
+    expect(profiles.some((p) => p.exposures.some((x) => x.contaminated))).toBe(true);
+    let nonTrivial = 0;
+    for (const experiment of [...EXPERIMENTS, 'nope']) {
+      for (const v of VARIANTS) {
+        const e = `variant(${q(experiment)})`;
+        const cases: [string, (p: GenProfile) => boolean][] = [
+          [`${e} == ${q(v)}`, (p) => clean(p, experiment) === v],
+          [`${e} != ${q(v)}`, (p) => clean(p, experiment) !== null && clean(p, experiment) !== v],
+          [`not ${e} == ${q(v)}`, (p) => clean(p, experiment) !== v],
+          [`${e} in (${q(v)}, "C")`, (p) => clean(p, experiment) === v || clean(p, experiment) === 'C'],
+          [`${e} in (${q(v)}, null)`, (p) => clean(p, experiment) === v || clean(p, experiment) === null],
+          [`${e} == null`, (p) => clean(p, experiment) === null],
+          [`${e} != null`, (p) => clean(p, experiment) !== null],
+        ];
+        for (const [src, plain] of cases) {
+          const expr = parseExpression(src);
+          const want = profiles.filter(plain).map((p) => p.id).sort();
+          const params: unknown[] = [workspaceId, now];
+          const where = compileToSql(expr, { profileAlias: 'p', workspaceParam: '$1', nowParam: '$2' }, params);
+          const rows: { id: string }[] = await db.dataSource.query(`SELECT id FROM profiles p WHERE p.workspace_id = $1 AND (${where})`, params);
+          expect({ src, sql: rows.map((x) => x.id).sort() }).toEqual({ src, sql: want });
+          const mem = [...facts].filter(([, f]) => evaluate(expr, restrict(f, expr), now)).map(([id]) => id).sort();
+          expect({ src, mem }).toEqual({ src, mem: want });
+          if (want.length > 0 && want.length < PROFILES) nonTrivial++;
+        }
+      }
+    }
+    expect(nonTrivial).toBeGreaterThan(50);
   });
 });

@@ -5,6 +5,7 @@ import {
   ExpressionSyntaxError,
   FIELD_DOCS,
   parseExpression,
+  referencedExperiments,
   referencedSegments,
   referencedTags,
   requirements,
@@ -78,6 +79,14 @@ describe('parsing', () => {
     );
     expect(parseExpression('count() > 0')).toEqual(gt({ kind: 'count', event: null, within: null }, 0));
     expect(parseExpression('orders > 1')).toEqual(gt({ kind: 'profile', name: 'order_count' }, 1));
+    expect(parseExpression('variant("hero") == "B" or variant(experiment = "hero") in ("C", null) or "A" != variant("hero")')).toEqual({
+      kind: 'or',
+      args: [
+        { kind: 'compare', op: '==', left: { kind: 'variant', experiment: 'hero' }, right: { kind: 'string', value: 'B' } },
+        { kind: 'in', value: { kind: 'variant', experiment: 'hero' }, list: [{ kind: 'string', value: 'C' }, { kind: 'null' }] },
+        { kind: 'compare', op: '!=', left: { kind: 'string', value: 'A' }, right: { kind: 'variant', experiment: 'hero' } },
+      ],
+    });
     expect(parseExpression('spend_30d > 1 or events_7d > 1')).toEqual({
       kind: 'or',
       args: [gt({ kind: 'window', measure: 'spend', days: 30 }, 1), gt({ kind: 'window', measure: 'events', days: 7 }, 1)],
@@ -154,6 +163,22 @@ describe('errors', () => {
     ['tag()', 'at 1:5: tag() needs a tag key, e.g. tag("vip")'],
     ['in_segment("a", "b")', 'at 1:17: in_segment() takes one argument'],
     ['in_segmnt("a")', 'at 1:1: unknown function "in_segmnt" (did you mean "in_segment"?)'],
+    ['variant("hero") > "A"', 'at 1:17: variant() can only be compared with == or != (or in (...)), not >'],
+    ['variant("hero") == 1', 'at 1:20: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['variant("hero") == true', 'at 1:20: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['variant("hero") == traits.v', 'at 1:20: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['variant("a") == variant("b")', 'at 1:17: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['1 != variant("hero")', 'at 1:1: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['variant("hero") in ("A", 2)', 'at 1:26: variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"'],
+    ['variant("hero")', 'at 1:1: variant() is a variant key or null: compare it, e.g. variant("hero") == "B" or variant("hero") != null'],
+    ['variant("hero") and orders > 1', 'at 1:1: variant() is a variant key or null: compare it, e.g. variant("hero") == "B" or variant("hero") != null'],
+    ['variant() == "A"', 'at 1:9: variant() needs an experiment key, e.g. variant("hero")'],
+    ['variant("") == "A"', 'at 1:9: experiment of variant() must not be empty'],
+    ['variant(hero) == "A"', 'at 1:9: expected a literal (number, string, true, false or null) but found "hero"'],
+    ['variant("a", "b") == "A"', 'at 1:14: variant() takes one argument'],
+    ['variant(key = "a") == "A"', 'at 1:9: unknown argument "key" of variant() (it takes experiment)'],
+    ['variant == "A"', 'at 1:1: variant is a function: variant("experiment key")'],
+    ['varaint("hero") == "A"', 'at 1:1: unknown function "varaint" (did you mean "variant"?)'],
     ['sum(event = "x") > 1', 'at 1:16: sum() needs property = "<name>", e.g. sum(property = "revenue")'],
     ['count("x") > 1', 'at 1:7: count() takes named arguments, e.g. count(event = "Order Completed", within = "30d")'],
     ['count(event = "a", event = "b") > 1', 'at 1:20: argument "event" of count() is given twice'],
@@ -362,6 +387,27 @@ describe('evaluation', () => {
     ['in_segment("高价值客户")', facts({ segments: new Set(['高价值客户']) }), true],
     ['in_segment("高价值客户")', facts({ segments: new Set(['other']) }), false],
     ['in_segment("x") == false', facts(), true],
+    // variant: null (never exposed, or contaminated: left out of the facts) compares like a missing trait
+    ['variant("hero") == "B"', facts({ variants: new Map([['hero', 'B']]) }), true],
+    ['variant("hero") == "B"', facts({ variants: new Map([['hero', 'A']]) }), false],
+    ['variant("hero") == "B"', facts({ variants: new Map([['other', 'B']]) }), false],
+    ['variant("hero") == "b"', facts({ variants: new Map([['hero', 'B']]) }), false],
+    ['"B" == variant("hero")', facts({ variants: new Map([['hero', 'B']]) }), true],
+    ['variant("hero") != "A"', facts({ variants: new Map([['hero', 'B']]) }), true],
+    ['variant("hero") != "A"', facts({ variants: new Map([['hero', 'A']]) }), false],
+    ['variant("hero") != "A"', facts(), false],
+    ['variant("hero") != "A"', facts({ variants: new Map() }), false],
+    ['not variant("hero") == "A"', facts(), true],
+    ['variant("hero") in ("B", "C")', facts({ variants: new Map([['hero', 'C']]) }), true],
+    ['variant("hero") in ("B", "C")', facts({ variants: new Map([['hero', 'A']]) }), false],
+    ['variant("hero") in ("B", "C")', facts(), false],
+    ['variant("hero") in ("B", null)', facts(), true],
+    ['variant("hero") == null', facts(), true],
+    ['variant("hero") == null', facts({ variants: new Map([['hero', 'A']]) }), false],
+    ['variant("hero") != null', facts({ variants: new Map([['hero', 'A']]) }), true],
+    ['variant("hero") != null', facts({ variants: new Map([['other', 'A']]) }), false],
+    ['variant("实验一") == "对照组"', facts({ variants: new Map([['实验一', '对照组']]) }), true],
+    ['VARIANT(experiment = "hero") == "B" and has_tag("vip")', facts({ variants: new Map([['hero', 'B']]), tags: new Set(['vip']) }), true],
     // literals and combinations
     ['true', facts(), true],
     ['0', facts(), false],
@@ -392,16 +438,22 @@ describe('evaluation', () => {
 
 describe('requirements and referenced tags', () => {
   it('reports the event window, tag use and time dependence', () => {
-    expect(requirements(parseExpression('total_spend > 1 and traits.a == 1'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, timeDependent: false });
-    expect(requirements(parseExpression('last_seen_days > 30'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, timeDependent: true });
-    expect(requirements(parseExpression('orders_90d > 1 or spend_30d > 1'))).toEqual({ windowDays: 90, usesTags: false, usesSegments: false, timeDependent: true });
-    expect(requirements(parseExpression('count(within = "36h") > 1 and has_tag("x")'))).toEqual({ windowDays: 2, usesTags: true, usesSegments: false, timeDependent: true });
-    expect(requirements(parseExpression('count(event = "x") > 1 and orders_90d > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, timeDependent: true });
-    expect(requirements(parseExpression('sum(property = "x") > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, timeDependent: false });
+    expect(requirements(parseExpression('total_spend > 1 and traits.a == 1'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: false });
+    expect(requirements(parseExpression('last_seen_days > 30'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
+    expect(requirements(parseExpression('orders_90d > 1 or spend_30d > 1'))).toEqual({ windowDays: 90, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
+    expect(requirements(parseExpression('count(within = "36h") > 1 and has_tag("x")'))).toEqual({ windowDays: 2, usesTags: true, usesSegments: false, usesVariants: false, timeDependent: true });
+    expect(requirements(parseExpression('count(event = "x") > 1 and orders_90d > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
+    expect(requirements(parseExpression('sum(property = "x") > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, timeDependent: false });
   });
 
   it('reports segment use', () => {
-    expect(requirements(parseExpression('in_segment("high_value")'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: true, timeDependent: false });
+    expect(requirements(parseExpression('in_segment("high_value")'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: true, usesVariants: false, timeDependent: false });
+  });
+
+  it('reports variant use and lists each referenced experiment once', () => {
+    expect(requirements(parseExpression('variant("hero") == "B"'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: true, timeDependent: false });
+    expect(referencedExperiments(parseExpression('variant("hero") == "B" or (variant("登录页") in ("A", null) and variant("hero") != null)'))).toEqual(['hero', '登录页']);
+    expect(referencedExperiments(parseExpression('in_segment("hero")'))).toEqual([]);
   });
 
   it('lists each referenced tag and segment once', () => {
@@ -414,7 +466,7 @@ describe('requirements and referenced tags', () => {
   it('documents every field and function', () => {
     const names = FIELD_DOCS.map((d) => d.name.split(/[(.]/)[0]);
     expect(names).toEqual(
-      expect.arrayContaining(['total_spend', 'order_count', 'event_count', 'last_seen_days', 'first_seen_days', 'last_order_days', 'channel', 'traits', 'orders_<N>d', 'spend_<N>d', 'events_<N>d', 'count', 'sum', 'has_tag', 'in_segment']),
+      expect.arrayContaining(['total_spend', 'order_count', 'event_count', 'last_seen_days', 'first_seen_days', 'last_order_days', 'channel', 'traits', 'orders_<N>d', 'spend_<N>d', 'events_<N>d', 'count', 'sum', 'has_tag', 'in_segment', 'variant']),
     );
     for (const d of FIELD_DOCS) expect(() => parseExpression(d.example)).not.toThrow();
   });
@@ -434,6 +486,15 @@ describe('SQL compilation', () => {
     expect(params).toEqual(['ws', now, '城市', "'; DROP TABLE profiles; --", ['wecom'], 'vip', 'x', 168, '2.5']);
     expect(sql).toContain('EXISTS (SELECT 1 FROM profile_tags pt WHERE pt.workspace_id = $1 AND pt.profile_id = p.id AND pt.tag_key = $6::text)');
     expect(sql).toContain('FROM events e WHERE e.workspace_id = $1 AND e.profile_id = p.id AND e.name = $7::text AND e.ts >= $2::timestamptz - make_interval(hours => $8::int)');
+  });
+
+  it('compiles variant() to a subquery on the clean exposures, the key as a parameter', () => {
+    const params: unknown[] = ['ws', now];
+    const sql = compileToSql(parseExpression('variant("\'; DROP --") in ("B", null)'), { profileAlias: 'p', workspaceParam: '$1', nowParam: '$2' }, params);
+    expect(sql).not.toContain('DROP');
+    expect(params).toEqual(['ws', now, "'; DROP --", ['B']]);
+    expect(sql).toContain('(SELECT xe.variant_key FROM experiment_exposures xe WHERE xe.workspace_id = $1 AND xe.profile_id = p.id AND xe.experiment_key = $3::text AND NOT xe.contaminated)');
+    expect(() => compileToSql(parseExpression('variant("a") == "B"'), { profileAlias: 'xe', workspaceParam: '$1', nowParam: '$2' }, [])).toThrow(AppError);
   });
 
   it('always mentions the now placeholder, so a caller can pass it for any expression', () => {

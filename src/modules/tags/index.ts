@@ -16,9 +16,12 @@ import { ProfileTagsResolver, SegmentResolver, TagResolver } from './tag.resolve
 export { ProfileTagsResolver, SegmentResolver, TagResolver };
 export type { TagResolverDeps } from './tag.resolver';
 
-/** The tags module: tags and segments, a projection run after the ones that decide system tags. */
+/**
+ * The tags module: tags and segments, a projection run after the ones that decide system tags
+ * (stages, health) and after experiments, so `variant()` sees the batch's exposures.
+ */
 export const TAGS_MODULE = {
   name: 'tags',
   resolvers: () => [TagResolver, SegmentResolver, ProfileTagsResolver] as const,
-  projection: (s) => tagProjection(s.tags, ['stages', 'health']),
+  projection: (s) => tagProjection(s.tags, ['stages', 'health', 'experiments']),
 } satisfies ModuleManifest<readonly Function[], { tags: TagService }, Projection>;

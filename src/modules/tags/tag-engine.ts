@@ -1,7 +1,7 @@
 import type { ProfileAggregate } from '../profiles';
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorClass } from '../../platform/errors';
-import { compileToSql, evaluate, measureUses, nextTimeChange, parseExpression, referencedTags, referencedSegments, requirements, timeTriggers, type Expr, type MeasureUse, type ProfileFacts, type TimeTriggers, type WindowSource } from './expression';
+import { compileToSql, evaluate, measureUses, nextTimeChange, parseExpression, referencedTags, referencedSegments, referencedExperiments, requirements, timeTriggers, type Expr, type MeasureUse, type ProfileFacts, type TimeTriggers, type WindowSource } from './expression';
 import { TagErrorCode } from './tag.errors';
 import { TagRepository, type MembershipChange, type SegmentRow, type TagRow } from './tag.repository';
 
@@ -19,6 +19,8 @@ export interface CompiledRule {
   triggers: TimeTriggers | null;
   /** The windowed aggregates it reads (served by `RuleWindowStore`). */
   uses: MeasureUse[];
+  /** The experiments whose `variant()` it reads (their exposures are loaded only when some rule names one). */
+  experiments: string[];
 }
 
 
@@ -59,7 +61,17 @@ export function orderRules(rules: CompiledRule[]): CompiledRule[] {
 export function compileRule(kind: 'tag' | 'segment', id: string, key: string, expression: string): CompiledRule {
   const expr = parseExpression(expression);
   const req = requirements(expr);
-  return { kind, id, key, expr, windowDays: req.windowDays, timeDependent: req.timeDependent, triggers: req.timeDependent ? timeTriggers(expr) : null, uses: measureUses(expr) };
+  return {
+    kind,
+    id,
+    key,
+    expr,
+    windowDays: req.windowDays,
+    timeDependent: req.timeDependent,
+    triggers: req.timeDependent ? timeTriggers(expr) : null,
+    uses: measureUses(expr),
+    experiments: req.usesVariants ? referencedExperiments(expr) : [],
+  };
 }
 
 export function rulesOf(tags: TagRow[], segments: SegmentRow[]): CompiledRule[] {
@@ -94,14 +106,18 @@ export async function evaluateProfiles(
   const tagRows = await repo.tagsOf(em, ws, ids);
   const segRows = await repo.segmentsOf(em, ws, ids);
   const events = needEvents ? await repo.eventsSince(em, ws, ids, since) : [];
-  const facts = new Map<string, ProfileFacts & { segments: Set<string> }>();
+  // One query for every touched person, only when some rule reads `variant()`.
+  const experiments = [...new Set(rules.flatMap((r) => r.experiments))];
+  const variantRows = experiments.length ? await repo.variantsOf(em, ws, ids, experiments) : [];
+  const facts = new Map<string, ProfileFacts & { segments: Set<string>; variants: Map<string, string> }>();
   const segKeyById = new Map(rules.filter((r) => r.kind === 'segment').map((r) => [r.id, r.key]));
-  for (const p of profiles) facts.set(p.id, { ...p, tags: new Set(), segments: new Set(), events: [], windows: windows?.get(p.id) });
+  for (const p of profiles) facts.set(p.id, { ...p, tags: new Set(), segments: new Set(), variants: new Map(), events: [], windows: windows?.get(p.id) });
   for (const t of tagRows) facts.get(t.profile_id)?.tags.add(t.tag_key);
   for (const s of segRows) {
     const k = segKeyById.get(s.segment_id);
     if (k) facts.get(s.profile_id)?.segments.add(k);
   }
+  for (const v of variantRows) facts.get(v.profile_id)?.variants.set(v.experiment_key, v.variant_key);
   for (const e of events) facts.get(e.profile_id)?.events.push({ name: e.name, ts: new Date(e.ts), properties: e.properties });
 
   const addTags: { profileId: string; key: string; source: string; cause: string }[] = [];

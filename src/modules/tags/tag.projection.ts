@@ -7,7 +7,7 @@ import { TAG_PROFILE_PREFETCH } from './tag.prefetch';
 
 /**
  * Tags and segments as a read model. Runs after the projections that decide system tags (stages,
- * health): in a batch it moves merged-away people's tags to their survivors, writes the system
+ * health) and after experiments (whose exposures `variant()` reads): in a batch it moves merged-away people's tags to their survivors, writes the system
  * tags those projections returned, adds the events' manual tags, then evaluates rule tags and
  * segments of the touched people — all in the batch's transaction; membership changes are
  * published after commit.

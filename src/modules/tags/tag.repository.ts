@@ -135,6 +135,20 @@ export class TagRepository {
     return em.query(`SELECT profile_id, segment_id, entered_at FROM segment_members WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
   }
 
+  /**
+   * The variants of some profiles in some experiments (`variant()`): one row per clean exposure;
+   * contaminated people are left out (their variant is null). Read from the experiments module's
+   * read model, like `events`: the same rows the compiled SQL reads.
+   */
+  async variantsOf(em: EntityManager, ws: string, ids: readonly string[], experiments: readonly string[]): Promise<{ profile_id: string; experiment_key: string; variant_key: string }[]> {
+    if (!ids.length || !experiments.length) return [];
+    return em.query(
+      `SELECT profile_id, experiment_key, variant_key FROM experiment_exposures
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND experiment_key = ANY($3::text[]) AND NOT contaminated`,
+      [ws, ids, experiments],
+    );
+  }
+
   /** Events of some profiles since a time (null: all), for in-memory evaluation. */
   async eventsSince(em: EntityManager, ws: string, ids: readonly string[], since: Date | null): Promise<{ profile_id: string; name: string | null; ts: Date; properties: Record<string, unknown> | null }[]> {
     if (!ids.length) return [];

@@ -12,6 +12,8 @@ export interface ExpressionRequirements {
   usesTags: boolean;
   /** The expression calls `in_segment`, so `ProfileFacts.segments` must be loaded. */
   usesSegments: boolean;
+  /** The expression calls `variant`, so `ProfileFacts.variants` must be loaded (see `referencedExperiments`). */
+  usesVariants: boolean;
   /** Uses a `*_days` field, a windowed aggregate or `within`: a periodic sweep must re-evaluate it. */
   timeDependent: boolean;
 }
@@ -42,6 +44,7 @@ export function requirements(expr: Expr): ExpressionRequirements {
   let windowDays: number | 'all' = 0;
   let usesTags = false;
   let usesSegments = false;
+  let usesVariants = false;
   let timeDependent = false;
   const need = (days: number | 'all') => {
     if (windowDays === 'all') return;
@@ -69,9 +72,12 @@ export function requirements(expr: Expr): ExpressionRequirements {
       case 'in_segment':
         usesSegments = true;
         break;
+      case 'variant':
+        usesVariants = true;
+        break;
     }
   }
-  return { windowDays, usesTags, usesSegments, timeDependent };
+  return { windowDays, usesTags, usesSegments, usesVariants, timeDependent };
 }
 
 /** The tag keys an expression refers to with `has_tag`/`tag`, each once, in order of appearance. */
@@ -85,6 +91,13 @@ export function referencedTags(expr: Expr): string[] {
 export function referencedSegments(expr: Expr): string[] {
   const keys = new Set<string>();
   for (const v of values(expr)) if (v.kind === 'in_segment') keys.add(v.key);
+  return [...keys];
+}
+
+/** The experiment keys an expression refers to with `variant`, each once, in order of appearance. */
+export function referencedExperiments(expr: Expr): string[] {
+  const keys = new Set<string>();
+  for (const v of values(expr)) if (v.kind === 'variant') keys.add(v.experiment);
   return [...keys];
 }
 

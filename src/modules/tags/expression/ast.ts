@@ -35,7 +35,12 @@ export type Field =
   /** `has_tag("key")` or `tag("key")`. */
   | { kind: 'has_tag'; key: string }
   /** `in_segment("key")`: the profile is currently a member of that segment. */
-  | { kind: 'in_segment'; key: string };
+  | { kind: 'in_segment'; key: string }
+  /**
+   * `variant("<experiment key>")`: the variant key of the profile's first exposure in that
+   * experiment; null when never exposed or contaminated (exposed to more than one variant).
+   */
+  | { kind: 'variant'; experiment: string };
 
 export type Value = Literal | Field;
 
@@ -65,6 +70,8 @@ export function typeOf(v: Value): ValueType {
     case 'has_tag':
     case 'in_segment':
       return 'boolean';
+    case 'variant':
+      return 'string';
     default:
       return 'number';
   }

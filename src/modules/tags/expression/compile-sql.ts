@@ -13,6 +13,8 @@ export interface CompileOptions {
   tagTable?: string;
   /** Segment definitions (`workspace_id, id, key`) and memberships (`workspace_id, segment_id, profile_id`) for `in_segment`. */
   segmentTables?: { segments: string; members: string };
+  /** Per-person experiment exposures (`workspace_id, experiment_key, profile_id, variant_key, contaminated`) for `variant`; default `experiment_exposures`. */
+  exposureTable?: string;
 }
 
 /**
@@ -50,13 +52,14 @@ class Compiler {
   readonly now: string;
   private readonly tags: string;
   private readonly segs: { segments: string; members: string };
+  private readonly exposures: string;
   private readonly seen = new Map<string, string>();
 
   constructor(
     opts: CompileOptions,
     private readonly params: unknown[],
   ) {
-    if (!IDENT.test(opts.profileAlias) || ['e', 'pt', 'sm', 'sg'].includes(opts.profileAlias)) throw invalidOption('profileAlias', opts.profileAlias);
+    if (!IDENT.test(opts.profileAlias) || ['e', 'pt', 'sm', 'sg', 'xe'].includes(opts.profileAlias)) throw invalidOption('profileAlias', opts.profileAlias);
     if (!PARAM.test(opts.workspaceParam)) throw invalidOption('workspaceParam', opts.workspaceParam);
     if (!PARAM.test(opts.nowParam)) throw invalidOption('nowParam', opts.nowParam);
     const tags = opts.tagTable ?? 'profile_tags';
@@ -68,6 +71,8 @@ class Compiler {
     this.segs = opts.segmentTables ?? { segments: 'segments', members: 'segment_members' };
     if (!TABLE.test(this.segs.segments)) throw invalidOption('segmentTables.segments', this.segs.segments);
     if (!TABLE.test(this.segs.members)) throw invalidOption('segmentTables.members', this.segs.members);
+    this.exposures = opts.exposureTable ?? 'experiment_exposures';
+    if (!TABLE.test(this.exposures)) throw invalidOption('exposureTable', this.exposures);
   }
 
   /** Pushes a value as a placeholder with a cast; the same value and cast reuse one placeholder. */
@@ -153,6 +158,13 @@ class Compiler {
             `WHERE sm.workspace_id = ${this.ws} AND sm.profile_id = ${p}.id AND sg.key = ${this.param(v.key, 'text')})`,
           isNull: 'false',
         };
+      case 'variant': {
+        // At most one row (the primary key is workspace, experiment, profile); none when never exposed or contaminated.
+        const variant =
+          `(SELECT xe.variant_key FROM ${this.exposures} xe WHERE xe.workspace_id = ${this.ws} AND xe.profile_id = ${p}.id ` +
+          `AND xe.experiment_key = ${this.param(v.experiment, 'text')} AND NOT xe.contaminated)`;
+        return { str: variant, isNull: `(${variant} IS NULL)` };
+      }
     }
   }
 
@@ -223,10 +235,10 @@ class Compiler {
 
 /**
  * Compiles an expression to a boolean SQL condition over a `profiles` row (never NULL), pushing
- * every literal into `params` and returning `$n` placeholders. Windowed aggregates, `count`, `sum`
- * `has_tag` and `in_segment` become correlated subqueries on `events` / the tag and segment tables. `now` is a parameter so
- * the SQL and `evaluate` agree exactly (it is referenced even when the expression does not depend on
- * time, so a caller can always pass it).
+ * every literal into `params` and returning `$n` placeholders. Windowed aggregates, `count`, `sum`,
+ * `has_tag`, `in_segment` and `variant` become correlated subqueries on `events` / the tag, segment
+ * and experiment exposure tables. `now` is a parameter so the SQL and `evaluate` agree exactly (it is
+ * referenced even when the expression does not depend on time, so a caller can always pass it).
  *
  * Usage: `SELECT id FROM profiles p WHERE p.workspace_id = $1 AND <sql>` with params
  * `[workspaceId, now, ...pushed]` and `{ profileAlias: 'p', workspaceParam: '$1', nowParam: '$2' }`.

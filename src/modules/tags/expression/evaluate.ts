@@ -11,6 +11,12 @@ export interface ProfileFacts extends Omit<ProfileAggregate, 'id' | 'traits'> {
   /** Keys of the segments the profile is currently in; needed only when `requirements(expr).usesSegments`. */
   segments?: Set<string>;
   /**
+   * Experiment key → variant key of the profile's first exposure, for the experiments it was exposed
+   * to without contamination (contaminated exposures are left out: their `variant()` is null);
+   * needed only when `requirements(expr).usesVariants` (at least the `referencedExperiments`).
+   */
+  variants?: Map<string, string>;
+  /**
    * Events within `requirements(expr).windowDays` of now (all events when that is `'all'`, none
    * needed when 0). Extra older events are harmless: every aggregate applies its own window.
    */
@@ -125,6 +131,10 @@ class Evaluator {
         return { t: 'boolean', b: f.tags.has(v.key) };
       case 'in_segment':
         return { t: 'boolean', b: f.segments?.has(v.key) ?? false };
+      case 'variant': {
+        const key = f.variants?.get(v.experiment);
+        return key === undefined ? NULL : { t: 'string', s: key };
+      }
     }
   }
 

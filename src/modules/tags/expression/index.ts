@@ -3,7 +3,7 @@ export { compileToSql } from './compile-sql';
 export type { CompileOptions } from './compile-sql';
 export { evaluate } from './evaluate';
 export type { ProfileFacts } from './evaluate';
-export { requirements, referencedTags, referencedSegments, timeTriggers, nextTimeChange, measureUses } from './analysis';
+export { requirements, referencedTags, referencedSegments, referencedExperiments, timeTriggers, nextTimeChange, measureUses } from './analysis';
 export type { TimeTriggers } from './analysis';
 export type { ExpressionRequirements } from './analysis';
 export { FIELD_DOCS, MAX_EXPRESSION_LENGTH, MAX_SUBQUERIES, MAX_WINDOW_DAYS } from './vocabulary';

@@ -25,8 +25,9 @@
  * Fields: `total_spend`, `order_count` (alias `orders`), `event_count`, `last_seen_days`,
  * `first_seen_days`, `last_order_days`, `channel`, `traits.<name>` (or `traits."<any name>"`),
  * `orders_<N>d`, `spend_<N>d`, `events_<N>d`. Functions: `count(event =, within =)`,
- * `sum(property =, event =, within =)`, `has_tag("<key>")` / `tag("<key>")`, `in_segment("<key>")`.
- * See `FIELD_DOCS`.
+ * `sum(property =, event =, within =)`, `has_tag("<key>")` / `tag("<key>")`, `in_segment("<key>")`,
+ * `variant("<experiment key>")` (a string or null, compared only with ==, != or in against string
+ * literals or null). See `FIELD_DOCS`.
  *
  * A value without a comparison is true when it is a number ≠ 0, `true`, or a non-empty string.
  * Comparisons never yield null: a null or missing value, or values of different types, make every
@@ -195,6 +196,7 @@ const FUNCTION_ARGS: Record<FunctionName, string[]> = {
   has_tag: ['key'],
   tag: ['key'],
   in_segment: ['key'],
+  variant: ['experiment'],
 };
 
 class Parser {
@@ -318,6 +320,9 @@ class Parser {
     if (left.kind === 'channel') {
       this.fail(leftTok.offset, 'a comparison', describe(tok), 'channel is a set of channels: compare it with == "name", != "name" or in ("a", "b")');
     }
+    if (left.kind === 'variant') {
+      this.fail(leftTok.offset, 'a comparison', describe(tok), `variant() is a variant key or null: compare it, e.g. variant(${quote(left.experiment)}) == "B" or variant(${quote(left.experiment)}) != null`);
+    }
     this.lastBare = true;
     return { kind: 'truth', value: left };
   }
@@ -330,6 +335,14 @@ class Parser {
       const [other, otherTok] = lt === 'channels' ? [right, rightTok] : [left, leftTok];
       if (op !== '==' && op !== '!=') fail(opTok, `channel can only be compared with == or != (or in (...)), not ${op}`, '== or !=');
       if (other.kind !== 'string') fail(otherTok, `channel must be compared with a channel name in double quotes, e.g. channel == "wecom"`, 'a string');
+      return;
+    }
+    if (left.kind === 'variant' || right.kind === 'variant') {
+      const [other, otherTok] = left.kind === 'variant' ? [right, rightTok] : [left, leftTok];
+      if (op !== '==' && op !== '!=') fail(opTok, `variant() can only be compared with == or != (or in (...)), not ${op}`, '== or !=');
+      if (other.kind !== 'string' && other.kind !== 'null') {
+        fail(otherTok, 'variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"', 'a string or null');
+      }
       return;
     }
     if (lt === 'null' || rt === 'null') {
@@ -431,7 +444,8 @@ class Parser {
       return { kind: 'window', measure: w[1] as 'orders' | 'spend' | 'events', days };
     }
     if ((FUNCTIONS as readonly string[]).includes(lower)) {
-      const usage = lower === 'count' ? 'count(event = "…", within = "7d")' : lower === 'sum' ? 'sum(property = "…", event = "…", within = "7d")' : `${lower}("key")`;
+      const usage =
+        lower === 'count' ? 'count(event = "…", within = "7d")' : lower === 'sum' ? 'sum(property = "…", event = "…", within = "7d")' : lower === 'variant' ? 'variant("experiment key")' : `${lower}("key")`;
       this.fail(head.offset, 'a field', `"${head.name}"`, `${lower} is a function: ${usage}`);
     }
     const like = WINDOW_LIKE.exec(lower);
@@ -448,7 +462,7 @@ class Parser {
     if (!(FUNCTIONS as readonly string[]).includes(fn)) {
       const isField = fn in PROFILE_NUMBERS || fn in DAYS_SINCE || fn === 'channel' || fn === 'traits' || WINDOW_FIELD.test(fn);
       const hint = isField ? ` (${fn} is a field: leave out the parentheses)` : suggest(fn, FUNCTIONS);
-      this.fail(nameTok.offset, 'a known function (count, sum, has_tag, tag, in_segment)', `"${nameTok.text}"`, `unknown function "${nameTok.text}"${hint}`);
+      this.fail(nameTok.offset, `a known function (${FUNCTIONS.join(', ')})`, `"${nameTok.text}"`, `unknown function "${nameTok.text}"${hint}`);
     }
     const name = fn as FunctionName;
     this.countSubquery(nameTok.offset, nameTok.text);
@@ -522,6 +536,11 @@ class Parser {
         const property = str('property', 'a property name');
         if (property === null) this.fail(close.offset, 'property = "<name>"', '")"', 'sum() needs property = "<name>", e.g. sum(property = "revenue")');
         return { kind: 'sum', property, event: str('event', 'an event name'), within: within() };
+      }
+      case 'variant': {
+        const experiment = str('experiment', 'an experiment key');
+        if (experiment === null) this.fail(close.offset, 'an experiment key', '")"', 'variant() needs an experiment key, e.g. variant("hero")');
+        return { kind: 'variant', experiment };
       }
       case 'in_segment': {
         const key = str('key', 'a segment key');

@@ -28,7 +28,7 @@ export const DAYS_SINCE: Record<string, DaysSince> = {
   last_order_days: 'last_order_days',
 };
 
-export const FUNCTIONS = ['count', 'sum', 'has_tag', 'tag', 'in_segment'] as const;
+export const FUNCTIONS = ['count', 'sum', 'has_tag', 'tag', 'in_segment', 'variant'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /** Names offered as "did you mean" suggestions for an unknown field. */
@@ -77,4 +77,10 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
   },
   { name: 'has_tag("<key>")', description: 'True when the profile currently has that tag. Alias: `tag("<key>")`.', example: 'has_tag("vip") or tag("高价值")' },
   { name: 'in_segment("<key>")', description: 'True when the profile is currently a member of the segment with that key.', example: 'in_segment("high_value") and not has_tag("contacted")' },
+  {
+    name: 'variant("<experiment key>")',
+    description:
+      'The key of the variant of the profile\'s first exposure in that experiment (`Experiment Viewed` or `assignVariant`); null when the profile was never exposed or is contaminated (exposed to more than one variant, also through a merge). Compare with == / != / in (…) against variant keys in double quotes or null. Like a trait, null makes `==`, `!=` and `in` false: `variant("hero") != "A"` holds only for people exposed (cleanly) to another variant; `variant("hero") == null` selects the unexposed and contaminated.',
+    example: 'variant("hero") == "B" and orders_30d >= 1',
+  },
 ];
