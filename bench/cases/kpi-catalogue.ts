@@ -109,6 +109,17 @@ type AttributionAnswer = { conversions: number; revenue: number; rows: { value: 
 const attributionAnswer = (r: AttributionAnswer): Answer => [r.conversions, r.revenue, ...[...r.rows].sort((a, b) => (a.value < b.value ? -1 : 1)).flatMap((x) => [x.conversions, x.revenue, x.share])];
 const EXPERIMENT =
   'query BenchExperiment($k:String!){experimentResults(experiment:$k){exposed contaminated variants{key exposed clicked converted revenue ctr{value} cvr{value} revenuePerExposed{value}}}}';
+const KPI_VARIANT =
+  'query BenchKpiVariant($m:KpiMetric!,$r:KpiRangeInput!,$f:KpiFilterInput!){kpi(metric:$m,grain:DAY,range:$r,breakdown:EXPERIMENT_VARIANT,filter:$f){metric total{points{localStart value}} breakdown{key points{localStart value}}}}';
+/** Metrics timed by experiment variant: people, a 30-day window, money and a rate. */
+const VARIANT_METRICS = ['ACTIVE_USERS', 'MAU', 'GMV', 'CONVERSION_RATE'];
+const AGGREGATE_ATTRIBUTION =
+  'query BenchAggregateAttribution($r:KpiRangeInput!,$a:[AggregateAttributionInput!]!){aggregate(measures:[ORDERS,GMV],range:$r,grain:WEEK,dimension:CHANNEL,attribution:$a,first:100){totalCount rows{bucket dimension values{value} attributed{value}}}}';
+const AGGREGATE_ATTRIBUTION_MEASURES = [
+  { model: 'SHAPLEY', measure: 'REVENUE' },
+  { model: 'LINEAR', measure: 'CONVERSIONS' },
+  { model: 'LAST_TOUCH', measure: 'ROI' },
+];
 const AGGREGATE = 'query BenchAggregate($m:[KpiMetric!]!,$r:KpiRangeInput!){aggregate(measures:$m,range:$r,grain:DAY){totalCount rows{bucket dimension values{measure value}}}}';
 
 function probes(range: { from: string; to: string }): Probe[] {
@@ -179,6 +190,26 @@ function probes(range: { from: string; to: string }): Probe[] {
     },
   });
   out.push({
+    subject: 'ORDERS, GMV + SHAPLEY revenue, LINEAR conversions, LAST_TOUCH ROI',
+    route: '`aggregate`, WEEK, CHANNEL, 30 days, with attribution measures',
+    short: 'aggregate+attribution',
+    transport: 'http',
+    query: AGGREGATE_ATTRIBUTION,
+    variables: { r: range, a: AGGREGATE_ATTRIBUTION_MEASURES },
+    answer: (x) => (x.aggregate as { rows: { values: { value: number | null }[]; attributed: { value: number | null }[] }[] }).rows.flatMap((r) => [...r.values, ...r.attributed].map((v) => v.value)),
+  });
+  for (const m of VARIANT_METRICS) {
+    out.push({
+      subject: m,
+      route: `\`kpi\`, DAY, 30 days, EXPERIMENT_VARIANT of ${BENCH_EXPERIMENT.key}`,
+      short: 'kpi EXPERIMENT_VARIANT',
+      transport: 'http',
+      query: KPI_VARIANT,
+      variables: { m, r: range, f: { experiment: BENCH_EXPERIMENT.key } },
+      answer: kpi,
+    });
+  }
+  out.push({
     subject: 'attribution SHAPLEY CHANNEL',
     route: '`attributionUpdated`, 30 days, first value over WebSocket',
     short: 'attributionUpdated',
@@ -211,14 +242,15 @@ function compareAnswers(small: Answer | undefined, large: Answer | undefined, fa
   if (small.length !== large.length) return `**differ** (${small.length} vs ${large.length} values)`;
   const kinds = new Set<string>();
   let nonzero = 0;
-  const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+  // Relative 1e-6, and the 1e-6 the API rounds attribution credit to (times the factor: 1/6 → 0.166667, ×10 → 1.666667).
+  const near = (l: number, s: number, f: number) => Math.abs(l - f * s) <= 1e-6 * Math.max(1, Math.abs(l)) + (f + 1) * 5e-7;
   for (let i = 0; i < small.length; i++) {
     const [s, l] = [small[i], large[i]];
     if ((s === null || s === 0) && (l === null || l === 0)) continue;
     nonzero++;
     if (s === null || l === null || s === 0) kinds.add('other');
-    else if (near(l / s, factor)) kinds.add(`×${factor}`);
-    else if (near(l / s, 1)) kinds.add('×1');
+    else if (near(l, s, factor)) kinds.add(`×${factor}`);
+    else if (near(l, s, 1)) kinds.add('×1');
     else kinds.add('other');
   }
   if (!nonzero) return 'all 0 or null';
