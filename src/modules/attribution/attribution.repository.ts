@@ -99,6 +99,12 @@ export class AttributionRepository {
     return new Set(rows.map((r) => r.p));
   }
 
+  /** First event time (ms) of each of these profiles that has a row; null when it has no event yet. */
+  async firstSeen(em: EntityManager, ws: string, ids: string[]): Promise<Map<string, number | null>> {
+    const rows: { id: string; f: Date | null }[] = await em.query(`SELECT id, first_seen_at AS f FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])`, [ws, ids]);
+    return new Map(rows.map((r) => [r.id, r.f === null ? null : new Date(r.f).getTime()]));
+  }
+
   /** Deletes and returns the stored paths of each person anchored at or after `from` (every path when `from` is null). */
   deletePaths(em: EntityManager, ws: string, items: { profileId: string; from: Date | null }[]): Promise<PathRow[]> {
     if (!items.length) return Promise.resolve([]);

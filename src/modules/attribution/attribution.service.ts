@@ -262,7 +262,20 @@ export class AttributionService {
     const L = s.settings.lookbackDays * DAY_MS;
     const conversionEvents = new Set(s.settings.conversions.map((c) => c.event));
     const survivors = new Set(b.merged.map((m) => m.survivorId));
-    const full = [...b.merged.map((m) => m.mergedId), ...survivors].map((p) => ({ profileId: p, from: null }));
+    // A survivor's paths can change only from the earliest event it gained (the merged people's first
+    // events, its own events in this batch) less the lookback: re-derived from there, not whole.
+    const firstSeen = b.merged.length ? await this.repo.firstSeen(em, ws, b.merged.map((m) => m.mergedId)) : new Map<string, number | null>();
+    const since = new Map<string, number>();
+    const earliest = (p: string, t: number) => since.set(p, Math.min(since.get(p) ?? Infinity, t));
+    for (const m of b.merged) {
+      const f = firstSeen.get(m.mergedId);
+      if (f !== undefined) earliest(m.survivorId, f ?? -Infinity);
+    }
+    for (const e of b.events) if (survivors.has(e.profileId)) earliest(e.profileId, e.ts.getTime());
+    const full = [
+      ...b.merged.map((m) => ({ profileId: m.mergedId, from: null })),
+      ...[...since].map(([p, t]) => ({ profileId: p, from: Number.isFinite(t) ? new Date(t - L) : null })),
+    ];
     const per = new Map<string, { t0: number; conversion: boolean }>();
     for (const e of b.events) {
       if (survivors.has(e.profileId)) continue;
@@ -369,7 +382,6 @@ export class AttributionService {
   }
 }
 
-/** A conversion's value: `revenue` as ingest validates order values (`properties.revenue`, else `properties.total`); another property: its number, else 0. */
 /** Totals and rows of one report from its credited values and costs: share, cost, CAC and ROI per value. */
 function reportRows(credited: { value: string; conversions: number; revenue: number }[], costs: { value: string; amount: number }[]): Pick<AttributionReportValue, 'conversions' | 'revenue' | 'cost' | 'rows'> {
   const round = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -397,6 +409,7 @@ function reportRows(credited: { value: string; conversions: number; revenue: num
   };
 }
 
+/** A conversion's value: `revenue` as ingest validates order values (`properties.revenue`, else `properties.total`); another property: its number, else 0. */
 export function conversionValue(p: Record<string, unknown> | null, property: string): number {
   const v = property === 'revenue' ? (p?.revenue ?? p?.total ?? 0) : p?.[property];
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;

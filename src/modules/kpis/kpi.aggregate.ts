@@ -92,6 +92,16 @@ export async function aggregateRows(
   return rows;
 }
 
+/** The report row field each attribution measure reads. */
+const FIELD = {
+  [AttributionMeasure.CONVERSIONS]: 'conversions',
+  [AttributionMeasure.REVENUE]: 'revenue',
+  [AttributionMeasure.SHARE]: 'share',
+  [AttributionMeasure.COST]: 'cost',
+  [AttributionMeasure.CAC]: 'cac',
+  [AttributionMeasure.ROI]: 'roi',
+} as const satisfies Record<AttributionMeasure, string>;
+
 /** One attribution measure of a report: a value's row, or (key null) the bucket's totals. */
 function attributed(rep: AttributionReportValue, key: string | null, m: AttributionMeasure): number | null {
   const round = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -99,18 +109,5 @@ function attributed(rep: AttributionReportValue, key: string | null, m: Attribut
     key === null
       ? { conversions: rep.conversions, revenue: rep.revenue, share: rep.conversions > 0 ? 1 : 0, cost: rep.cost, cac: rep.cost !== null && rep.conversions > 0 ? round(rep.cost / rep.conversions) : null, roi: rep.cost ? round(rep.revenue / rep.cost) : null }
       : (rep.rows.find((r) => r.value === key) ?? { conversions: 0, revenue: 0, share: 0, cost: null, cac: null, roi: null });
-  switch (m) {
-    case AttributionMeasure.CONVERSIONS:
-      return row.conversions;
-    case AttributionMeasure.REVENUE:
-      return row.revenue;
-    case AttributionMeasure.SHARE:
-      return row.share;
-    case AttributionMeasure.COST:
-      return row.cost;
-    case AttributionMeasure.CAC:
-      return row.cac;
-    case AttributionMeasure.ROI:
-      return row.roi;
-  }
+  return row[FIELD[m]];
 }
