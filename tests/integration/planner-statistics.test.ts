@@ -51,6 +51,31 @@ describe('StatisticsRefresher', () => {
     expect(runs).toBe(2);
   });
 
+  it('skips a refresh while the statistics already hold as many of each due workspace\'s events as this process wrote', async () => {
+    let runs = 0;
+    const known = new Map([['big', 1_000_000]]);
+    const r = new StatisticsRefresher(
+      async () => {
+        runs++;
+      },
+      log,
+      undefined,
+      async (ws) => known.get(ws) ?? 0,
+    );
+    r.noteWritten('big', 1_000);
+    r.noteWritten('big', 15_000);
+    await r.idle();
+    expect(runs).toBe(0);
+    expect(r.stats.skipped).toBe(2);
+    r.noteWritten('new', 1_000); // unknown to the statistics: refreshed
+    await r.idle();
+    expect(runs).toBe(1);
+    known.set('big', 10_000); // the statistics hold fewer than the 16,000 written here
+    r.noteWritten('big', 50_000);
+    await r.idle();
+    expect(runs).toBe(2);
+  });
+
   it('a failed refresh is counted and does not stop later ones', async () => {
     let calls = 0;
     const r = new StatisticsRefresher(async () => {
@@ -60,7 +85,7 @@ describe('StatisticsRefresher', () => {
     await r.idle();
     r.noteWritten('a', 3_000);
     await r.idle();
-    expect(r.stats).toEqual({ runs: 1, failures: 1 });
+    expect(r.stats).toEqual({ runs: 1, failures: 1, skipped: 0 });
   });
 });
 
@@ -96,6 +121,17 @@ describe('ingest keeps the planner statistics current', () => {
     expect(refresher.stats.runs).toBe(runs + 1);
     expect(refresher.stats.failures).toBe(0);
     expect(await lastAnalyze()).toBeGreaterThan(before);
+
+    // A new process (its own refresher) beside this workspace, which the statistics now hold: its
+    // first 1,000 events do not analyse again; a workspace the statistics do not name does.
+    const fresh = StatisticsRefresher.forDataSource(t.app.db.dataSource, createLogger('silent'));
+    const ws: string = (await t.app.db.dataSource.query(`SELECT workspace_id AS w FROM events WHERE message_id = 'ps-0'`))[0].w;
+    fresh.noteWritten(ws, 1_000);
+    await fresh.idle();
+    expect(fresh.stats).toEqual({ runs: 0, failures: 0, skipped: 1 });
+    fresh.noteWritten('00000000-0000-4000-8000-000000000000', 1_000);
+    await fresh.idle();
+    expect(fresh.stats).toEqual({ runs: 1, failures: 0, skipped: 1 });
   });
 
   (usingPostgres() ? it.skip : it)('embedded database: no background ANALYZE (one statement at a time)', () => {

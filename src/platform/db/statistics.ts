@@ -63,10 +63,17 @@ export const DEFAULT_STATISTICS_REFRESH: StatisticsRefreshOptions = { first: 1_0
  * re-gathered in the background (ANALYZE samples a fixed number of rows, so it costs about the same
  * at any table size), one run at a time, coalesced. PostgreSQL only: the embedded database runs one statement at a time, so ANALYZE there
  * would stall ingest.
+ *
+ * A process that starts beside a workspace the statistics already know (a brand's month of history,
+ * then live ingest) skips the refresh while the statistics hold at least as many of the workspace's
+ * events as this process has written: another ANALYZE would not change its plans, and on a 2-core
+ * server three runs took 15.8 s of a 45 s live-ingest measurement (1 M events).
  */
 export class StatisticsRefresher {
-  readonly stats = { runs: 0, failures: 0 };
+  readonly stats = { runs: 0, failures: 0, skipped: 0 };
   private readonly written = new Map<string, number>();
+  /** Workspaces that passed a threshold since the last refresh. */
+  private readonly due = new Set<string>();
   private readonly nextAt = new Map<string, number>();
   private running: Promise<void> | null = null;
   private again = false;
@@ -76,16 +83,23 @@ export class StatisticsRefresher {
     private readonly analyze: () => Promise<void>,
     private readonly log: Logger,
     private readonly opts: StatisticsRefreshOptions = DEFAULT_STATISTICS_REFRESH,
+    /** The events of a workspace the statistics hold (0 when they do not name it); none: always refresh. */
+    private readonly known: ((workspaceId: string) => Promise<number>) | null = null,
   ) {}
 
   static forDataSource(ds: DataSource, log: Logger, opts?: StatisticsRefreshOptions): StatisticsRefresher {
-    return new StatisticsRefresher(async () => {
-      // Every column, not only the tenant key: with statistics for `workspace_id` alone, the other
-      // columns fall back to default selectivities, and `message_id = ANY(500 ids)` was estimated to
-      // match the whole workspace, so the duplicate check of each batch became a sequential scan
-      // of the events (measured at 200,000 events). ANALYZE samples a fixed number of rows.
-      await ds.query(`ANALYZE ${GROWING_TABLES.join(', ')}`);
-    }, log, opts);
+    return new StatisticsRefresher(
+      async () => {
+        // Every column, not only the tenant key: with statistics for `workspace_id` alone, the other
+        // columns fall back to default selectivities, and `message_id = ANY(500 ids)` was estimated to
+        // match the whole workspace, so the duplicate check of each batch became a sequential scan
+        // of the events (measured at 200,000 events). ANALYZE samples a fixed number of rows.
+        await ds.query(`ANALYZE ${GROWING_TABLES.join(', ')}`);
+      },
+      log,
+      opts,
+      (ws) => knownEvents(ds, ws),
+    );
   }
 
   /** Ingest committed `events` new events for `workspaceId`. */
@@ -98,6 +112,7 @@ export class StatisticsRefresher {
     // Always grows (a factor ≤ 1 would loop forever).
     while (next <= total) next = Math.max(next + 1, next * this.opts.factor);
     this.nextAt.set(workspaceId, next);
+    this.due.add(workspaceId);
     this.schedule();
   }
 
@@ -112,9 +127,13 @@ export class StatisticsRefresher {
         const t0 = performance.now();
         try {
           // Not part of the ingest request that crossed the threshold (nor of its budget).
-          await outsideDbBudget(() => this.analyze());
-          this.stats.runs++;
-          this.log.debug({ ms: Math.round(performance.now() - t0) }, 'planner statistics refreshed');
+          if (await outsideDbBudget(() => this.needed())) {
+            await outsideDbBudget(() => this.analyze());
+            this.stats.runs++;
+            this.log.debug({ ms: Math.round(performance.now() - t0) }, 'planner statistics refreshed');
+          } else {
+            this.stats.skipped++;
+          }
         } catch (err) {
           this.stats.failures++;
           if (!this.closed) this.log.warn({ err }, 'refreshing planner statistics failed');
@@ -123,6 +142,15 @@ export class StatisticsRefresher {
     })().finally(() => {
       this.running = null;
     });
+  }
+
+  /** Whether a workspace that passed a threshold has written more events than the statistics hold for it. */
+  private async needed(): Promise<boolean> {
+    const due = [...this.due];
+    this.due.clear();
+    if (!this.known) return true;
+    for (const ws of due) if ((await this.known(ws)) < (this.written.get(ws) ?? 0)) return true;
+    return false;
   }
 
   /** Resolves when no refresh is running (tests, shutdown). */
@@ -135,4 +163,18 @@ export class StatisticsRefresher {
     this.closed = true;
     await this.idle();
   }
+}
+
+/**
+ * The events of a workspace the planner's statistics hold: its share among the most common
+ * `events.workspace_id` values times the table's rows, or 0 when the statistics do not name it.
+ */
+async function knownEvents(ds: DataSource, workspaceId: string): Promise<number> {
+  const rows: { n: number | null }[] = await ds.query(
+    `SELECT (s.most_common_freqs[array_position(s.most_common_vals::text::uuid[], $1::uuid)] * c.reltuples)::float8 AS n
+     FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename AND c.relnamespace = to_regnamespace(s.schemaname)
+     WHERE s.schemaname = current_schema() AND s.tablename = 'events' AND s.attname = 'workspace_id'`,
+    [workspaceId],
+  );
+  return rows[0]?.n ?? 0;
 }
