@@ -25,6 +25,7 @@ import { KpiFunnels1765200000000 } from './1765200000000-KpiFunnels';
 import { KpiCohortMatrix1765300000000 } from './1765300000000-KpiCohortMatrix';
 import { Experiments1765400000000 } from './1765400000000-Experiments';
 import { Attribution1765500000000 } from './1765500000000-Attribution';
+import { KpiVariants1765600000000 } from './1765600000000-KpiVariants';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -55,4 +56,5 @@ export const MIGRATIONS = [
   KpiCohortMatrix1765300000000,
   Experiments1765400000000,
   Attribution1765500000000,
+  KpiVariants1765600000000,
 ];

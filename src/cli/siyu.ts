@@ -79,11 +79,12 @@ Exit codes:
 
 const RECOMPUTE_HELP = `
 Rebuilds read models from the stored events and profiles, for every live profile in chunks (one
-transaction each, under the workspace's write lock), in this order: kpis (KPI rollups kpi_activity,
-kpi_profiles), stages (lifecycle stages), health (health scores and tiers), experiments (exposures and
-per-variant counts), tags (rule tags and segments), attribution (paths and credit). Rule tags and
-segments read stage and health tags and experiment variants: after --only stages, health or
-experiments, rebuild tags too (--only experiments,tags). Progress is saved per chunk: an interrupted run resumes where it stopped when run again
+transaction each, under the workspace's write lock), in this order: experiments (exposures and
+per-variant counts), kpis (KPI rollups kpi_activity, kpi_profiles, and the per-variant rollups of the
+EXPERIMENT_VARIANT breakdown), stages (lifecycle stages), health (health scores and tiers), tags (rule
+tags and segments), attribution (paths and credit). Rule tags and segments read stage and health tags
+and experiment variants, and the KPI variant rollups read exposures: after --only stages or health,
+rebuild tags too; after --only experiments, kpis and tags too (--only experiments,kpis,tags). Progress is saved per chunk: an interrupted run resumes where it stopped when run again
 (--restart starts over). Run it after restoring data, changing rules outside the API, or upgrading.
 
 Exit codes:

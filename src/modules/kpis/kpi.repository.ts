@@ -8,6 +8,7 @@ import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
 import { KpiRefRepository } from './kpi.refs';
 import { KpiFunnelRepository } from './kpi.funnels';
+import { KpiVariantRepository, VARIANT_FAMILIES } from './kpi.variants';
 import { localDate } from '../../shared/zone';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
@@ -86,6 +87,7 @@ export class KpiRepository {
   readonly windows = new KpiWindowRepository();
   readonly refs = new KpiRefRepository(this.sets);
   readonly funnels = new KpiFunnelRepository();
+  readonly variants = new KpiVariantRepository();
 
   /** Folds the rollups of profiles merged away into their survivors (two statements). */
   async foldMerges(em: EntityManager, ws: string, merged: { mergedId: string; survivorId: string }[]): Promise<void> {
@@ -389,6 +391,15 @@ export class KpiRepository {
     };
     const fams = new Set<Family>(families);
     if (grain === 'HOUR' && fams.has('dau')) fams.add('ppl');
+    // An experiment's variants alone (no other filter), day grain and coarser: the variant rollups (kpi.variants.ts).
+    if (grain !== 'HOUR' && filter.experiment && variantsAlone(breakdown, filter) && [...fams].some((f) => VARIANT_FAMILIES.has(f))) {
+      const zone = await this.sets.zones(em, ws);
+      if (zone.consistent && (await this.variants.ready(em, ws))) {
+        const fromVariants = new Set([...fams].filter((f) => VARIANT_FAMILIES.has(f)));
+        for (const f of fromVariants) fams.delete(f);
+        for (const [k, v] of await this.variants.measures(em, ws, buckets, fromVariants, filter.experiment, filter.variant ?? null, breakdown === 'EXPERIMENT_VARIANT')) out.set(k, v);
+      }
+    }
     const fromSets = new Set<Family>();
     const zone = grain !== 'HOUR' && setsCanAnswer(breakdown, filter) && [...fams].some((f) => SET_FAMILIES.has(f)) ? await this.sets.zones(em, ws) : null;
     if (zone?.consistent) {
@@ -423,6 +434,11 @@ export class KpiRepository {
     }
     return out;
   }
+}
+
+/** Whether a breakdown and filter name an experiment's variants and nothing else (breakdown NONE or EXPERIMENT_VARIANT). */
+function variantsAlone(breakdown: Breakdown, f: KpiFilterSpec): boolean {
+  return (breakdown === 'NONE' || breakdown === 'EXPERIMENT_VARIANT') && !f.channels?.length && !f.touchpoints?.length && !f.stage && !f.tag && !f.segment;
 }
 
 /** Families the day sets and quarter totals answer. */

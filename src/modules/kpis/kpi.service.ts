@@ -132,15 +132,18 @@ export class KpiService {
   /** The read model: KPI rollups of each batch's events, in the batch's transaction; alert rules are evaluated after commit. */
   readonly projection: Projection = {
     name: 'kpis',
-    after: [],
+    // Experiments first: the variant rollups follow the batch's exposures (kpi.variants.ts).
+    after: ['experiments'],
     apply: async (b) => ({ afterCommit: await this.afterBatch(b) }),
     // After an unmerge moved events back: both people's rollups are rebuilt from their events.
     refresh: async (r) => {
       await this.repo.rebuild(r.em, r.workspaceId, r.profileIds);
+      await this.repo.variants.settle(r.em, r.workspaceId, await this.repo.sets.writeZone(r.em, r.workspaceId), [], r.profileIds);
       return { afterCommit: () => this.changed(r.workspaceId, null) };
     },
     rebuild: async (em, ws, ids) => {
       await this.repo.rebuild(em, ws, ids);
+      await this.repo.variants.settle(em, ws, await this.repo.sets.writeZone(em, ws), [], ids);
       return { afterCommit: () => this.changed(ws, null) };
     },
     // Every person's day sets now follow the workspace's zone (after a zone change: queries leave the
@@ -149,6 +152,7 @@ export class KpiService {
       await this.repo.rebuildTotals(em, ws);
       await this.repo.sets.markConsistent(em, ws);
       await this.repo.funnels.markReady(em, ws);
+      await this.repo.variants.markReady(em, ws);
     },
     // Rollups do not change with time (alert rules are evaluated after each commit, scheduled by
     // apply); the sweep backfills saved funnels created on a workspace with history.
@@ -161,6 +165,8 @@ export class KpiService {
     await this.repo.foldMerges(b.em, b.workspaceId, b.merged);
     await this.repo.addEvents(b.em, b.workspaceId, b.events);
     await this.repo.funnels.onBatch(b.em, b.workspaceId, () => this.repo.sets.writeZone(b.em, b.workspaceId), b.events, b.merged);
+    const whole = b.merged.flatMap((m) => [m.mergedId, m.survivorId]);
+    await this.repo.variants.settle(b.em, b.workspaceId, await this.repo.sets.writeZone(b.em, b.workspaceId), b.events, whole);
     // A merge moves people's bits on every day they were active: any bucket may have changed.
     const since = b.merged.length ? null : b.events.reduce((m, e) => Math.min(m, e.ts.getTime()), Infinity);
     return () => {

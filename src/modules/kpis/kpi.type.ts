@@ -40,7 +40,7 @@ registerEnumType(KpiBreakdown, {
     SEGMENT: { description: 'Current segments (by segment key).' },
     EXPERIMENT_VARIANT: {
       description:
-        'Variant of the experiment named by `filter.experiment` (required): each person counts under the variant of their first exposure, with all their activity in the range (before and after exposure). Contaminated people (exposed to more than one variant) and people never exposed are left out, of the total too; `experimentResults` reports them. Like STAGE, TAG and SEGMENT it is answered from per-person hourly activity, not from the carried day sets: its cost grows with the activity of the experiment\'s people in the range (seconds at millions of events; `experimentResults` is the constant-cost A/B read).',
+        'Variant of the experiment named by `filter.experiment` (required): each person counts under the variant of their first exposure, with all their activity in the range (before and after exposure). Contaminated people (exposed to more than one variant) and people never exposed are left out, of the total too; `experimentResults` reports them. Active, interacting and buying people, DAU, WAU, MAU, orders, GMV and NPS are read from per-variant rollups carried at ingest (member bitmaps ANDed with the day sets; per-variant day totals), so their cost follows the buckets and people chunks, not the history; other metrics, a channel, touchpoint, stage, tag or segment filter beside it, and the HOUR grain read per-person hourly activity.',
     },
   },
 });
