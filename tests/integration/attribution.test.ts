@@ -106,12 +106,13 @@ function paths(events: Gen[], now: number) {
   const touches = sorted.filter((e) => !e.order);
   const orders = sorted.filter((e) => e.order);
   const out: { converting: boolean; at: number; revenue: number; touches: Gen[] }[] = [];
-  for (const o of orders) out.push({ converting: true, at: o.at, revenue: o.revenue, touches: touches.filter((x) => x.at >= o.at - L && x.at <= o.at) });
+  // A path keeps its newest 200 touches (MAX_PATH_TOUCHES).
+  for (const o of orders) out.push({ converting: true, at: o.at, revenue: o.revenue, touches: touches.filter((x) => x.at >= o.at - L && x.at <= o.at).slice(-200) });
   touches.forEach((x, i) => {
     const followed = touches.slice(i + 1).some((y) => y.at <= x.at + L) || orders.some((o) => o.at >= x.at && o.at <= x.at + L);
     if (followed || x.at + L > now) return;
     const previous = Math.max(-Infinity, ...orders.filter((o) => o.at < x.at).map((o) => o.at));
-    out.push({ converting: false, at: x.at, revenue: 0, touches: touches.filter((y) => y.at >= x.at - L && y.at <= x.at && y.at > previous) });
+    out.push({ converting: false, at: x.at, revenue: 0, touches: touches.filter((y) => y.at >= x.at - L && y.at <= x.at && y.at > previous).slice(-200) });
   });
   return out;
 }
@@ -305,6 +306,49 @@ describe('attribution', () => {
     expect(erased.errors).toBeUndefined();
     expect(erased.data!.eraseProfile.deleted.find((d) => d.table === 'attribution_paths')?.rows).toBeGreaterThan(0);
     for (const model of MODELS) compare(await report(key, model, 'CHANNEL', range), before.get(`${model}|CHANNEL`), `after erasure ${model}`);
+  });
+
+  it('live conversions arriving in order get their paths from the touches before them, equal to the computation', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace('attribution-in-order');
+    const now = Date.now();
+    const r = rng(11);
+    const events: Gen[] = [];
+    // Fourteen people active over the last six days; one with 230 touches before an order (a path keeps 200).
+    for (let p = 0; p < 14; p++) {
+      const count = p === 0 ? 231 : 4 + r.int(26);
+      const times = Array.from({ length: count }, () => now - 6 * DAY + r.int((6 * DAY - HOUR) / 1000) * 1000).sort((a, b) => a - b);
+      times.forEach((at, i) => {
+        const order = p === 0 ? i === count - 1 : i > 0 && r.chance(0.25);
+        events.push({
+          id: `live-${p}-${i}`,
+          at,
+          ids: [`member_id::LIVE-${p}`],
+          order,
+          revenue: order ? 10 + r.int(490) : 0,
+          values: [r.pick(CHANNELS), r.chance(0.5) ? r.pick(TOUCHPOINTS) : null, r.chance(0.4) ? r.pick(CAMPAIGNS) : null],
+        });
+      });
+    }
+    events.sort((a, b) => a.at - b.at);
+    // In time order, in small batches; then one person's touch from before their last order arrives late.
+    const lastOrder = events.filter((e) => e.order && e.ids[0] !== 'member_id::LIVE-0').at(-1)!;
+    const late: Gen = { ...events.find((e) => !e.order && e.ids[0] === lastOrder.ids[0] && e.at < lastOrder.at)!, id: 'live-late', at: lastOrder.at - 1000, values: ['weibo', null, '618'] };
+    for (let i = 0; i < events.length; i += 25) await ingest(t, key, events.slice(i, i + 25).map(toInput));
+    await ingest(t, key, [toInput(late)]);
+    await drainDue(ws);
+    const all = [...events, late];
+    const people = [...new Set(all.map((e) => e.ids[0]))].map((id) => all.filter((e) => e.ids[0] === id));
+    const zone = 'Asia/Shanghai';
+    const range = { from: localDate(now - 7 * DAY, zone), to: localDate(now, zone) };
+    const want = expected(people, Date.now(), () => true);
+    expect(all.filter((e) => e.order).length).toBeGreaterThan(10);
+    for (const model of MODELS) {
+      for (const dim of DIMENSIONS) {
+        const got = await report(key, model, dim, range);
+        expect(got.conversions).toBeCloseTo(all.filter((e) => e.order).length, 6);
+        compare(got, want.get(`${model}|${dim}`), `in order ${model} ${dim}`);
+      }
+    }
   });
 
   it('reaches a live subscriber after a conversion, with costs giving CAC and ROI', async () => {

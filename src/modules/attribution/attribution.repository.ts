@@ -138,6 +138,45 @@ export class AttributionRepository {
     );
   }
 
+  /**
+   * People of `items` with a stored event later than their `t0` that is not one of the batch's
+   * (`batchIds`): their batch arrived out of order.
+   */
+  async laterEvents(em: EntityManager, ws: string, items: { profileId: string; t0: Date }[], batchIds: string[]): Promise<Set<string>> {
+    if (!items.length) return new Set();
+    const rows: { p: string }[] = await em.query(
+      `SELECT u.p FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, t0)
+       WHERE EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND e.ts > u.t0 AND NOT (e.message_id = ANY($4::text[])))`,
+      [ws, items.map((i) => i.profileId), items.map((i) => i.t0.toISOString()), batchIds],
+    );
+    return new Set(rows.map((r) => r.p));
+  }
+
+  /**
+   * For an in-order batch: each person's events at or after `t0` (the batch's), and their newest
+   * `limit` touch events in [`since`, `t0`) — touch types, `touchEvents` when set, never a
+   * conversion event — newest first by time and message id, as a path keeps them.
+   */
+  recentEvents(em: EntityManager, ws: string, items: { profileId: string; t0: Date; since: Date }[], conversionEvents: string[], touchTypes: string[], touchEvents: string[] | null, limit: number): Promise<EventRow[]> {
+    if (!items.length) return Promise.resolve([]);
+    return em.query(
+      `SELECT u.p AS profile_id, e.ts, e.message_id, e.type, e.name, e.channel,
+              CASE WHEN jsonb_typeof(e.context -> 'touchpoint') = 'string' THEN nullif(e.context ->> 'touchpoint', '') END AS touchpoint,
+              CASE jsonb_typeof(e.context -> 'campaign') WHEN 'string' THEN nullif(e.context ->> 'campaign', '')
+                   WHEN 'object' THEN nullif(e.context -> 'campaign' ->> 'name', '') END AS campaign,
+              CASE WHEN e.name = ANY($5::text[]) THEN e.properties END AS properties
+       FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS u(p, t0, since)
+       CROSS JOIN LATERAL (
+         SELECT * FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND e.ts >= u.t0
+         UNION ALL
+         (SELECT * FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND e.ts >= u.since AND e.ts < u.t0
+            AND e.type = ANY($6::text[]) AND NOT (e.type = 'track' AND coalesce(e.name = ANY($5::text[]), false))
+            AND ($7::text[] IS NULL OR e.name = ANY($7::text[]))
+          ORDER BY e.ts DESC, e.message_id DESC LIMIT $8)) e`,
+      [ws, items.map((i) => i.profileId), items.map((i) => i.t0.toISOString()), items.map((i) => i.since.toISOString()), conversionEvents, touchTypes, touchEvents, limit],
+    );
+  }
+
   async insertPaths(em: EntityManager, ws: string, rows: PathRow[]): Promise<void> {
     if (!rows.length) return;
     await em.query(

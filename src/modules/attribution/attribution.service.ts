@@ -9,6 +9,7 @@ import type { BatchContext, Projection, RefreshContext } from '../events';
 import { AttributionErrorCode } from './attribution.errors';
 import {
   DIMENSIONS,
+  MAX_PATH_TOUCHES,
   RULE_MODELS,
   pathSet,
   pathsOf,
@@ -285,14 +286,61 @@ export class AttributionService {
       if (e.type === 'track' && e.name !== null && conversionEvents.has(e.name)) x.conversion = true;
       per.set(e.profileId, x);
     }
-    const maybe = [...per].filter(([, x]) => !x.conversion).map(([p, x]) => ({ profileId: p, t0: new Date(x.t0) }));
-    const affected = await this.repo.affected(em, ws, maybe, L);
-    const partial = [...per].filter(([p, x]) => x.conversion || affected.has(p)).map(([p, x]) => ({ profileId: p, from: new Date(x.t0 - L) }));
-    const later = [...per].filter(([p, x]) => !x.conversion && !affected.has(p));
+    // A conversion whose batch is in order and live (its earliest event within the lookback of now)
+    // changes no stored path and closes no run: only its own path is new (`extend`), from the
+    // batch's events and the newest touches before them — not the person's history.
+    const live = (x: { t0: number }) => x.t0 + L > b.now.getTime();
+    const asked = [...per].filter(([, x]) => !x.conversion || live(x)).map(([p, x]) => ({ profileId: p, t0: new Date(x.t0) }));
+    const affected = await this.repo.affected(em, ws, asked, L);
+    const candidates = [...per].filter(([p, x]) => x.conversion && live(x) && !affected.has(p)).map(([p, x]) => ({ profileId: p, t0: new Date(x.t0) }));
+    const outOfOrder = await this.repo.laterEvents(em, ws, candidates, b.events.filter((e) => per.has(e.profileId)).map((e) => e.messageId));
+    const fast = candidates.filter((c) => !outOfOrder.has(c.profileId));
+    const isFast = new Set(fast.map((f) => f.profileId));
+    const partial = [...per].filter(([p, x]) => !isFast.has(p) && (x.conversion || affected.has(p))).map(([p, x]) => ({ profileId: p, from: new Date(x.t0 - L) }));
+    const later = [...per].filter(([p, x]) => isFast.has(p) || (!x.conversion && !affected.has(p)));
     const changed = await this.recompute(em, ws, s, [...full, ...partial], b.now);
+    const extended = await this.extend(em, ws, s, fast, b.now);
+    // Runs stay pending from t0 (due work at t0 + lookback settles them from there, as for any batch without a conversion).
     await this.repo.setPending(em, ws, later.map(([p, x]) => ({ profileId: p, since: new Date(x.t0) })), true);
     await this.repo.scheduleDue(em, ws, later.map(([p, x]) => ({ profileId: p, at: new Date(x.t0 + L) })), false);
-    return changed ? { afterCommit: () => this.published(ws) } : undefined;
+    return changed || extended ? { afterCommit: () => this.published(ws) } : undefined;
+  }
+
+  /**
+   * The paths an in-order, live batch adds for each of these people: those anchored at or after
+   * their `t0` (its conversions' paths: no run can close before now + lookback), derived from the
+   * batch's events and the newest MAX_PATH_TOUCHES touches of the lookback before `t0`.
+   */
+  private async extend(em: EntityManager, ws: string, s: SettingsInForce, items: { profileId: string; t0: Date }[], now: Date): Promise<boolean> {
+    if (!items.length) return false;
+    const L = s.settings.lookbackDays * DAY_MS;
+    const defs = s.settings.conversions;
+    const rows = await this.repo.recentEvents(
+      em,
+      ws,
+      items.map((i) => ({ ...i, since: new Date(i.t0.getTime() - L) })),
+      [...new Set(defs.map((d) => d.event))],
+      [...TOUCH_TYPES],
+      s.settings.touchEvents,
+      MAX_PATH_TOUCHES,
+    );
+    const byPerson = new Map<string, PersonEvent[]>();
+    for (const r of rows) byPerson.set(r.profile_id, [...(byPerson.get(r.profile_id) ?? []), this.personEvent(r, s.settings)]);
+    const days = new LocalDays(s.timeZone);
+    const deltas = new Deltas();
+    const written: PathRow[] = [];
+    for (const item of items) {
+      const { paths } = pathsOf(byPerson.get(item.profileId) ?? [], defs.map((d) => d.key), L, item.t0.getTime(), now.getTime());
+      for (const p of paths) {
+        const day = days.of(p.anchorAt);
+        deltas.add({ ...p, converting: p.conversionId !== '', day, halfLifeDays: s.settings.halfLifeDays }, 1);
+        written.push(this.row(item.profileId, p, day, s.settings.halfLifeDays));
+      }
+    }
+    await this.repo.insertPaths(em, ws, written);
+    await this.repo.addCredits(em, ws, [...deltas.credits.values()]);
+    await this.repo.addSets(em, ws, [...deltas.sets.values()]);
+    return written.length > 0;
   }
 
   /** Unmerge refresh and rebuild: the people's paths re-derived whole from their events. */
