@@ -14,6 +14,13 @@ export interface PathRow {
 }
 
 /** One event of a person as attribution reads it. */
+/** The columns of an `EventRow` from events `e` of person `u.p`; `conversions`: the parameter naming the conversion events (whose properties are read). */
+const eventColumns = (conversions: string) => `u.p AS profile_id, e.ts, e.message_id, e.type, e.name, e.channel,
+  CASE WHEN jsonb_typeof(e.context -> 'touchpoint') = 'string' THEN nullif(e.context ->> 'touchpoint', '') END AS touchpoint,
+  CASE jsonb_typeof(e.context -> 'campaign') WHEN 'string' THEN nullif(e.context ->> 'campaign', '')
+       WHEN 'object' THEN nullif(e.context -> 'campaign' ->> 'name', '') END AS campaign,
+  CASE WHEN e.name = ANY(${conversions}::text[]) THEN e.properties END AS properties`;
+
 export interface EventRow {
   profile_id: string;
   ts: Date;
@@ -125,11 +132,7 @@ export class AttributionRepository {
   personEvents(em: EntityManager, ws: string, items: { profileId: string; since: Date | null }[], conversionEvents: string[], limit: number): Promise<EventRow[]> {
     if (!items.length) return Promise.resolve([]);
     return em.query(
-      `SELECT u.p AS profile_id, e.ts, e.message_id, e.type, e.name, e.channel,
-              CASE WHEN jsonb_typeof(e.context -> 'touchpoint') = 'string' THEN nullif(e.context ->> 'touchpoint', '') END AS touchpoint,
-              CASE jsonb_typeof(e.context -> 'campaign') WHEN 'string' THEN nullif(e.context ->> 'campaign', '')
-                   WHEN 'object' THEN nullif(e.context -> 'campaign' ->> 'name', '') END AS campaign,
-              CASE WHEN e.name = ANY($4::text[]) THEN e.properties END AS properties
+      `SELECT ${eventColumns('$4')}
        FROM unnest($2::uuid[], $3::timestamptz[]) AS u(p, since)
        CROSS JOIN LATERAL (
          SELECT * FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND (u.since IS NULL OR e.ts >= u.since)
@@ -160,11 +163,7 @@ export class AttributionRepository {
   recentEvents(em: EntityManager, ws: string, items: { profileId: string; t0: Date; since: Date }[], conversionEvents: string[], touchTypes: string[], touchEvents: string[] | null, limit: number): Promise<EventRow[]> {
     if (!items.length) return Promise.resolve([]);
     return em.query(
-      `SELECT u.p AS profile_id, e.ts, e.message_id, e.type, e.name, e.channel,
-              CASE WHEN jsonb_typeof(e.context -> 'touchpoint') = 'string' THEN nullif(e.context ->> 'touchpoint', '') END AS touchpoint,
-              CASE jsonb_typeof(e.context -> 'campaign') WHEN 'string' THEN nullif(e.context ->> 'campaign', '')
-                   WHEN 'object' THEN nullif(e.context -> 'campaign' ->> 'name', '') END AS campaign,
-              CASE WHEN e.name = ANY($5::text[]) THEN e.properties END AS properties
+      `SELECT ${eventColumns('$5')}
        FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS u(p, t0, since)
        CROSS JOIN LATERAL (
          SELECT * FROM events e WHERE e.workspace_id = $1 AND e.profile_id = u.p AND e.ts >= u.t0

@@ -3,13 +3,14 @@ import type { BatchEvent } from '../events';
 import { survivorOf } from '../profiles';
 import { INTERACTION_EVENTS, NPS_EVENT, REFERRAL_KINDS, type Base, type Family } from './kpi.catalogue';
 import { KpiSetRepository, oneDimPerKey, setsCanAnswer } from './kpi.sets';
-export { byMembership } from './kpi.sets';
 import { HourDeltas, hourMeasures, toHourRow } from './kpi.hours';
 import { KpiWindowRepository } from './kpi.windows';
 import { KpiRefRepository } from './kpi.refs';
 import { KpiFunnelRepository } from './kpi.funnels';
 import { KpiVariantRepository, VARIANT_FAMILIES } from './kpi.variants';
 import { localDate } from '../../shared/zone';
+
+export { byMembership } from './kpi.sets';
 
 export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
@@ -25,7 +26,6 @@ export interface KpiFilterSpec {
   /** Variant key of `experiment`: only people whose first exposure was to it. */
   variant?: string | null;
 }
-
 
 /** People exposed to experiment `$exp` and not contaminated, with their variant (`k`); `$exp` is the experiment key's parameter. */
 const exposed = (exp: string) => `SELECT profile_id, variant_key AS k FROM experiment_exposures WHERE workspace_id = $1 AND experiment_key = ${exp} AND NOT contaminated`;

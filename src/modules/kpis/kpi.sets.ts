@@ -109,6 +109,16 @@ export function oneDimPerKey(breakdown: Breakdown, filter: KpiFilterSpec): boole
   return true;
 }
 
+/** Adds measure rows (`i`: bucket, `k`: breakdown key, other columns: measures) into `out`, keyed `${i}|${k}`. */
+export function accumulate(out: Map<string, Base>, rows: Record<string, unknown>[]): void {
+  for (const r of rows) {
+    const key = `${r.i}|${r.k}`;
+    const b = out.get(key) ?? {};
+    for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null) b[name] = (b[name] ?? 0) + Number(v);
+    out.set(key, b);
+  }
+}
+
 type SetRow = [day: string, kind: number, dim: string, ordinal: number];
 
 interface TotalRow {
@@ -542,15 +552,7 @@ export class KpiSetRepository {
     const em = oneTrip(db);
     const pending: Promise<unknown>[] = [];
     const out = new Map<string, Base>();
-    const add = (rows: Record<string, unknown>[]) => {
-      for (const r of rows) {
-        const key = `${r.i}|${r.k}`;
-        const b = out.get(key) ?? {};
-        for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null) b[name] = (b[name] ?? 0) + Number(v);
-        out.set(key, b);
-      }
-    };
-    const later = (rows: Promise<Record<string, unknown>[]>) => pending.push(rows.then(add));
+    const later = (rows: Promise<Record<string, unknown>[]>) => pending.push(rows.then((r) => accumulate(out, r)));
     const dim = dimension(breakdown, filter);
     // The day counts of many kinds (gap counts: up to ~100 kinds a set) in each bucket `b`: one
     // primary-key probe per bucket and kind. Joined on `kind = ANY(…)`, the planner chose a

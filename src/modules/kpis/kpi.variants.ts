@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { LocalDays } from '../../shared/zone';
-import { CHUNK_BITS } from './kpi.sets';
+import { CHUNK_BITS, accumulate } from './kpi.sets';
+import { oneTrip } from '../../platform/db/one-trip';
 import type { Bucket } from './kpi.repository';
 import type { Base } from './kpi.catalogue';
 
@@ -144,16 +145,11 @@ export class KpiVariantRepository {
    * the variant's members), `dau` (each day's members, summed), `wau`/`mau` (the OR of the 7/30
    * days ending with the bucket's last) and `tot` (the day totals).
    */
-  async measures(em: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, exp: string, variant: string | null, byVariant: boolean): Promise<Map<string, Base>> {
+  async measures(db: EntityManager, ws: string, buckets: Bucket[], families: Set<string>, exp: string, variant: string | null, byVariant: boolean): Promise<Map<string, Base>> {
     const out = new Map<string, Base>();
-    const add = (rows: Record<string, unknown>[]) => {
-      for (const r of rows) {
-        const key = `${r.i}|${r.k}`;
-        const b = out.get(key) ?? {};
-        for (const [name, v] of Object.entries(r)) if (name !== 'i' && name !== 'k' && v !== null) b[name] = (b[name] ?? 0) + Number(v);
-        out.set(key, b);
-      }
-    };
+    const add = (rows: Record<string, unknown>[]) => accumulate(out, rows);
+    // The reads below do not wait for one another: issued together, they run as one statement.
+    const em = oneTrip(db);
     // Without the breakdown, the experiment's people are the union of its variants (disjoint: sums in SQL, exact numerics).
     const mk = byVariant ? 'm.k' : `''`;
     const ld = buckets.map((b) => b.localStart.slice(0, 10));
