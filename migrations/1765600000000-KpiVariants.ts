@@ -28,6 +28,7 @@ export class KpiVariants1765600000000 implements MigrationInterface {
         day             date NOT NULL,
         variant_key     text NOT NULL,
         events          integer NOT NULL,
+        interactions    integer NOT NULL,
         orders          integer NOT NULL,
         revenue         numeric(16,2) NOT NULL,
         nps_responses   integer NOT NULL,
@@ -42,15 +43,20 @@ export class KpiVariants1765600000000 implements MigrationInterface {
         experiment_key  text NOT NULL,
         variant_key     text NOT NULL,
         day             date NOT NULL,
-        events          bigint NOT NULL,
-        orders          bigint NOT NULL,
-        revenue         numeric(18,2) NOT NULL,
-        nps_responses   bigint NOT NULL,
-        nps_promoters   bigint NOT NULL,
-        nps_detractors  bigint NOT NULL,
+        events          bigint NOT NULL DEFAULT 0,
+        orders          bigint NOT NULL DEFAULT 0,
+        revenue         numeric(18,2) NOT NULL DEFAULT 0,
+        nps_responses   bigint NOT NULL DEFAULT 0,
+        nps_promoters   bigint NOT NULL DEFAULT 0,
+        nps_detractors  bigint NOT NULL DEFAULT 0,
+        active          bigint NOT NULL DEFAULT 0,
+        interacting     bigint NOT NULL DEFAULT 0,
+        buyers          bigint NOT NULL DEFAULT 0,
+        wau             bigint NOT NULL DEFAULT 0,
+        mau             bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (workspace_id, experiment_key, variant_key, day)
       )`);
-    await q.query(`COMMENT ON TABLE kpi_variant_day_totals IS 'per experiment, variant and local day: events, orders, revenue and NPS answers of the variant''s members (all their activity)'`);
+    await q.query(`COMMENT ON TABLE kpi_variant_day_totals IS 'per experiment, variant and local day: events, orders, revenue and NPS answers of the variant''s members (all their activity), how many of them were active, interacting and buying that day, and how many were active in the 7 and 30 days ending with it'`);
     await q.query(`
       CREATE TABLE kpi_variant_members (
         workspace_id    uuid NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,

@@ -8,8 +8,24 @@ import type { Base } from './kpi.catalogue';
 
 const ZERO = `repeat('0', ${CHUNK_BITS})::bit(${CHUNK_BITS})`;
 const MEASURES = ['events', 'orders', 'revenue', 'nps_responses', 'nps_promoters', 'nps_detractors'] as const;
-const sumOf = (alias: string, sign = "") => MEASURES.map((m) => `${sign}sum(${alias}.${m}) AS ${m}`).join(", ");
-const addUp = MEASURES.map((m) => `${m} = t.${m} + EXCLUDED.${m}`).join(', ');
+/** What a person adds per day: the totals, and their interactions (whether they count as interacting). */
+const LEDGER = [...MEASURES, 'interactions'] as const;
+/** The day totals: the measures summed, and the people active, interacting and buying (one ledger row each). */
+const TOTALS = [...MEASURES, 'active', 'interacting', 'buyers'] as const;
+const totalsOf = (alias: string, sign = '') =>
+  [
+    ...MEASURES.map((m) => `${sign}sum(${alias}.${m}) AS ${m}`),
+    `${sign}count(*) AS active`,
+    `${sign}count(*) FILTER (WHERE ${alias}.interactions > 0) AS interacting`,
+    `${sign}count(*) FILTER (WHERE ${alias}.orders > 0) AS buyers`,
+  ].join(', ');
+const addUp = (cols: readonly string[]) => cols.map((m) => `${m} = t.${m} + EXCLUDED.${m}`).join(', ');
+/** The windows carried per variant and day: people active in the 7 and 30 days ending with it. */
+const WINDOWS = [
+  { col: 'wau', days: 7 },
+  { col: 'mau', days: 30 },
+] as const;
+const shift = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 /**
  * Experiment variants carried per variant (the EXPERIMENT_VARIANT breakdown and the experiment
@@ -23,7 +39,11 @@ const addUp = MEASURES.map((m) => `${m} = t.${m} + EXCLUDED.${m}`).join(', ');
  * - `kpi_variant_person_days`: what each member adds per local day (events, orders, revenue, NPS
  *   answers: their `kpi_activity` hours of that day), so a person who leaves a variant takes back
  *   exactly what they added.
- * - `kpi_variant_day_totals`: their sum per experiment, variant and local day.
+ * - `kpi_variant_day_totals`: their sum per experiment, variant and local day, with the members
+ *   active, interacting and buying that day (one ledger row each) and the members active in the 7
+ *   and 30 days ending with it (WAU, MAU: moved by the days a person's membership days newly cover
+ *   or stop covering). A day's people, DAU, WAU, MAU and the totals read one row per day and
+ *   variant; only the distinct people of a multi-day bucket OR bitmaps.
  *
  * A membership counts all of the person's activity (an exposure moves their past into the variant;
  * contamination takes it out). So a person whose memberships or ordinal changed — a first exposure, a
@@ -68,9 +88,54 @@ export class KpiVariantRepository {
     }
     const pairs = [...partial].flatMap(([p, ds]) => [...ds].map((d) => ({ p, d })));
     const everything = [...full].map((p) => ({ p, d: null }));
+    // The window counts change on the days a person's active days cover: for a partial settle the
+    // days from its first touched day to 29 after its last, read from 29 days before.
+    const scope = [
+      ...[...full].map((p) => ({ p, lo: null, hi: null, from: null, to: null })),
+      ...[...partial].map(([p, ds]) => {
+        const sorted = [...ds].sort();
+        const [first, last] = [sorted[0], sorted[sorted.length - 1]];
+        return { p, lo: shift(first, -29), hi: shift(last, 29), from: first, to: shift(last, 29) };
+      }),
+    ];
+    const before = await this.activeDays(em, ws, scope);
     await this.take(em, ws, [...everything, ...pairs]);
     if (full.size) await this.regroup(em, ws, [...full]);
     await this.give(em, ws, tz, [...everything, ...pairs]);
+    const after = await this.activeDays(em, ws, scope);
+    await this.moveWindows(em, ws, windowDeltas(before, after, new Map(scope.map((x) => [x.p, x]))));
+  }
+
+  /** Each person's membership days (ledger rows) within `lo`–`hi` (all when null), keyed by person and experiment. */
+  private async activeDays(em: EntityManager, ws: string, scope: { p: string; lo: string | null; hi: string | null }[]): Promise<Map<string, { v: string; days: string[] }>> {
+    const out = new Map<string, { v: string; days: string[] }>();
+    if (!scope.length) return out;
+    const rows: { p: string; x: string; v: string; d: string }[] = await em.query(
+      `SELECT t.profile_id AS p, t.experiment_key AS x, t.variant_key AS v, to_char(t.day, 'YYYY-MM-DD') AS d
+       FROM unnest($2::uuid[], $3::date[], $4::date[]) AS u(p, lo, hi)
+       JOIN kpi_variant_person_days t ON t.workspace_id = $1 AND t.profile_id = u.p AND (u.lo IS NULL OR t.day BETWEEN u.lo AND u.hi)`,
+      [ws, scope.map((x) => x.p), scope.map((x) => x.lo), scope.map((x) => x.hi)],
+    );
+    for (const r of rows) {
+      const k = `${r.p}\u0001${r.x}`;
+      const e = out.get(k) ?? { v: r.v, days: [] };
+      e.days.push(r.d);
+      out.set(k, e);
+    }
+    return out;
+  }
+
+  /** Adds window-count deltas (`${experiment}\u0001${variant}\u0001${day}` → [wau, mau]) to the day totals. */
+  private async moveWindows(em: EntityManager, ws: string, deltas: Map<string, [number, number]>): Promise<void> {
+    const rows = [...deltas].filter(([, [w, m]]) => w !== 0 || m !== 0);
+    if (!rows.length) return;
+    const parts = rows.map(([k]) => k.split('\u0001'));
+    await em.query(
+      `INSERT INTO kpi_variant_day_totals AS t (workspace_id, experiment_key, variant_key, day, wau, mau)
+       SELECT $1, u.x, u.v, u.d, u.w, u.m FROM unnest($2::text[], $3::text[], $4::date[], $5::int[], $6::int[]) AS u(x, v, d, w, m)
+       ON CONFLICT (workspace_id, experiment_key, variant_key, day) DO UPDATE SET ${addUp(['wau', 'mau'])}`,
+      [ws, parts.map((x) => x[0]), parts.map((x) => x[1]), parts.map((x) => x[2]), rows.map(([, d]) => d[0]), rows.map(([, d]) => d[1])],
+    );
   }
 
   /** Takes back what these people added on these local days (every day when `d` is null). */
@@ -81,9 +146,9 @@ export class KpiVariantRepository {
          DELETE FROM kpi_variant_person_days t USING unnest($2::uuid[], $3::date[]) AS u(p, d)
          WHERE t.workspace_id = $1 AND t.profile_id = u.p AND (u.d IS NULL OR t.day = u.d)
          RETURNING t.*)
-       INSERT INTO kpi_variant_day_totals AS t (workspace_id, experiment_key, variant_key, day, ${MEASURES.join(', ')})
-       SELECT $1, g.experiment_key, g.variant_key, g.day, ${sumOf('g', '-')} FROM gone g GROUP BY 2, 3, 4
-       ON CONFLICT (workspace_id, experiment_key, variant_key, day) DO UPDATE SET ${addUp}`,
+       INSERT INTO kpi_variant_day_totals AS t (workspace_id, experiment_key, variant_key, day, ${TOTALS.join(', ')})
+       SELECT $1, g.experiment_key, g.variant_key, g.day, ${totalsOf('g', '-')} FROM gone g GROUP BY 2, 3, 4
+       ON CONFLICT (workspace_id, experiment_key, variant_key, day) DO UPDATE SET ${addUp(TOTALS)}`,
       [ws, items.map((i) => i.p), items.map((i) => i.d)],
     );
   }
@@ -115,16 +180,16 @@ export class KpiVariantRepository {
     await em.query(
       `WITH u AS (SELECT * FROM unnest($2::uuid[], $3::date[]) AS u(p, d)),
        add AS (
-         SELECT v.experiment_key, v.variant_key, v.profile_id, (a.hour AT TIME ZONE $4::text)::date AS day, ${sumOf('a')}
+         SELECT v.experiment_key, v.variant_key, v.profile_id, (a.hour AT TIME ZONE $4::text)::date AS day, ${LEDGER.map((m) => `sum(a.${m}) AS ${m}`).join(', ')}
          FROM u JOIN kpi_variant_people v ON v.workspace_id = $1 AND v.profile_id = u.p
          JOIN kpi_activity a ON a.workspace_id = $1 AND a.profile_id = u.p
            AND (u.d IS NULL OR (a.hour >= (u.d::timestamp AT TIME ZONE $4::text) AND a.hour < ((u.d + 1)::timestamp AT TIME ZONE $4::text)))
          GROUP BY 1, 2, 3, 4),
-       led AS (INSERT INTO kpi_variant_person_days (workspace_id, experiment_key, variant_key, profile_id, day, ${MEASURES.join(', ')})
-               SELECT $1, experiment_key, variant_key, profile_id, day, ${MEASURES.join(', ')} FROM add)
-       INSERT INTO kpi_variant_day_totals AS t (workspace_id, experiment_key, variant_key, day, ${MEASURES.join(', ')})
-       SELECT $1, experiment_key, variant_key, day, ${sumOf('add')} FROM add GROUP BY 2, 3, 4
-       ON CONFLICT (workspace_id, experiment_key, variant_key, day) DO UPDATE SET ${addUp}`,
+       led AS (INSERT INTO kpi_variant_person_days (workspace_id, experiment_key, variant_key, profile_id, day, ${LEDGER.join(', ')})
+               SELECT $1, experiment_key, variant_key, profile_id, day, ${LEDGER.join(', ')} FROM add)
+       INSERT INTO kpi_variant_day_totals AS t (workspace_id, experiment_key, variant_key, day, ${TOTALS.join(', ')})
+       SELECT $1, experiment_key, variant_key, day, ${totalsOf('add')} FROM add GROUP BY 2, 3, 4
+       ON CONFLICT (workspace_id, experiment_key, variant_key, day) DO UPDATE SET ${addUp(TOTALS)}`,
       [ws, items.map((i) => i.p), items.map((i) => i.d), tz],
     );
   }
@@ -154,7 +219,6 @@ export class KpiVariantRepository {
     const mk = byVariant ? 'm.k' : `''`;
     const ld = buckets.map((b) => b.localStart.slice(0, 10));
     const le = buckets.map((b) => b.localEnd.slice(0, 10));
-    const shift = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
     // Members of the experiment's variants (one when filtered), by chunk.
     const members = `m AS (SELECT variant_key AS k, chunk, bits FROM kpi_variant_members WHERE workspace_id = $1 AND experiment_key = $4 AND ($5::text IS NULL OR variant_key = $5))`;
     const distinct = (starts: string[], ends: string[], kinds: number[], cols: string) =>
@@ -170,37 +234,29 @@ export class KpiVariantRepository {
         [ws, starts, ends, exp, variant, kinds],
       );
     const pending: Promise<void>[] = [];
-    if (families.has('ppl')) pending.push(distinct(ld, le, [0, 1, 2], `sum(x.n) FILTER (WHERE x.kind = 0) AS active, sum(x.n) FILTER (WHERE x.kind = 1) AS interacting, sum(x.n) FILTER (WHERE x.kind = 2) AS buyers`).then(add));
-    if (families.has('wau')) pending.push(distinct(le.map((d) => shift(d, -7)), le, [0], 'sum(x.n) AS wau').then(add));
-    if (families.has('mau')) pending.push(distinct(le.map((d) => shift(d, -30)), le, [0], 'sum(x.n) AS mau').then(add));
-    if (families.has('dau')) {
+    // The carried day totals of each bucket's days (`cols`), or of its last day (`last`).
+    const totals = (cols: string, last = false) =>
       pending.push(
         em
           .query(
-            `WITH ${members}
-             SELECT b.i, ${mk} AS k, sum(bit_count(d.bits & m.bits)) AS "dauSum"
+            `SELECT b.i, ${byVariant ? 'd.variant_key' : `''`} AS k, ${cols}
              FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
-             JOIN kpi_day_people d ON d.workspace_id = $1 AND d.kind = 0 AND d.dim = '' AND d.day >= b.ld AND d.day < b.le
-             JOIN m ON m.chunk = d.chunk
+             JOIN kpi_variant_day_totals d ON d.workspace_id = $1 AND d.experiment_key = $4 AND ($5::text IS NULL OR d.variant_key = $5)
+               AND ${last ? 'd.day = b.le - 1' : 'd.day >= b.ld AND d.day < b.le'}
              GROUP BY 1, 2`,
             [ws, ld, le, exp, variant],
           )
           .then(add),
       );
-    }
+    // Distinct people of one day are that day's count; of several days, the OR of their bitmaps.
+    const oneDay = ld.every((d, j) => le[j] === shift(d, 1));
+    if (families.has('ppl') && oneDay) totals('sum(d.active) AS active, sum(d.interacting) AS interacting, sum(d.buyers) AS buyers');
+    else if (families.has('ppl')) pending.push(distinct(ld, le, [0, 1, 2], `sum(x.n) FILTER (WHERE x.kind = 0) AS active, sum(x.n) FILTER (WHERE x.kind = 1) AS interacting, sum(x.n) FILTER (WHERE x.kind = 2) AS buyers`).then(add));
+    if (families.has('wau')) totals('sum(d.wau) AS wau', true);
+    if (families.has('mau')) totals('sum(d.mau) AS mau', true);
+    if (families.has('dau')) totals('sum(d.active) AS "dauSum"');
     if (families.has('tot')) {
-      pending.push(
-        em
-          .query(
-            `SELECT b.i, ${byVariant ? 'd.variant_key' : `''`} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
-                    sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
-             FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
-             JOIN kpi_variant_day_totals d ON d.workspace_id = $1 AND d.experiment_key = $4 AND ($5::text IS NULL OR d.variant_key = $5) AND d.day >= b.ld AND d.day < b.le
-             GROUP BY 1, 2`,
-            [ws, ld, le, exp, variant],
-          )
-          .then(add),
-      );
+      totals(`sum(d.orders) AS orders, sum(d.revenue) AS gmv, sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"`);
     }
     await Promise.all(pending);
     return out;
@@ -209,3 +265,42 @@ export class KpiVariantRepository {
 
 /** Families the variant rollups answer. */
 export const VARIANT_FAMILIES = new Set(['ppl', 'dau', 'wau', 'mau', 'tot']);
+
+/**
+ * Window-count deltas per (experiment, variant, day) → [wau, mau] between two readings of people's
+ * membership days: each person's cover (the days within 7 / 30 of one of their days) is taken
+ * back under the variant they had and given under the one they have; for a partial settle only on
+ * the days of its `from`–`to` (the days whose windows its reading sees whole).
+ */
+export function windowDeltas(
+  before: Map<string, { v: string; days: string[] }>,
+  after: Map<string, { v: string; days: string[] }>,
+  scope: Map<string, { from: string | null; to: string | null }>,
+): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  const bump = (x: string, v: string, d: string, w: number, n: number) => {
+    const k = `${x}\u0001${v}\u0001${d}`;
+    const e = out.get(k) ?? [0, 0];
+    e[w] += n;
+    out.set(k, e);
+  };
+  for (const key of new Set([...before.keys(), ...after.keys()])) {
+    const [p, x] = key.split('\u0001');
+    const s = scope.get(p);
+    WINDOWS.forEach(({ days: n }, w) => {
+      const cover = (days: string[] | undefined) => {
+        const c = new Set<string>();
+        for (const d of days ?? []) for (let i = 0; i < n; i++) c.add(shift(d, i));
+        if (s?.from) for (const d of c) if (d < s.from || d > s.to!) c.delete(d);
+        return c;
+      };
+      const b = before.get(key);
+      const a = after.get(key);
+      const cb = cover(b?.days);
+      const ca = cover(a?.days);
+      for (const d of cb) if (!(a && a.v === b!.v && ca.has(d))) bump(x, b!.v, d, w, -1);
+      for (const d of ca) if (!(b && b.v === a!.v && cb.has(d))) bump(x, a!.v, d, w, 1);
+    });
+  }
+  return out;
+}
