@@ -50,8 +50,11 @@ const DEST_COLS = `id, workspace_id, name, format, url, secret, events, segment_
 // `id` and `replay_of` read as text (bigint); ORDER BY must name the column (`dd.id`), not the text alias.
 const DELIVERY_COLS = `dd.id::text AS id, workspace_id, destination_id, kind, source_key, profile_id, data, status, attempts, next_attempt_at, last_attempt_at, last_status, last_error, created_at, finished_at, dd.replay_of::text AS replay_of, replayed_at`;
 
-/** The lease a worker holds on a destination while it sends: its timeout plus a margin, renewed per item. */
-const LEASE = `make_interval(secs => timeout_ms / 1000.0 + 30)`;
+/**
+ * The lease a worker holds on a destination while it sends: twice its timeout plus 5 s, renewed
+ * before each item (an instance that dies mid-send holds its destinations this long at most).
+ */
+const LEASE = `make_interval(secs => timeout_ms / 500.0 + 5)`;
 
 /** SQL of destinations and their outbox (`destination_deliveries`). */
 export class DestinationRepository {
