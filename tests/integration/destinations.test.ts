@@ -14,6 +14,7 @@ import {
   DeleteDestinationDocument,
   DeliveriesDocument,
   DestinationsDocument,
+  EraseProfileDocument,
   ReplayDeadLetterDocument,
   ReplayDeadLettersDocument,
   SetConsentDocument,
@@ -152,6 +153,12 @@ describe('outbound destinations', () => {
     const personalAttempts = receiver.received.filter((r) => r.path === `/${ws}/webhook` && (r.body.data as Record<string, unknown>).profileId).length;
     expect(audit.data!.auditLog.entries.length).toBeGreaterThanOrEqual(personalAttempts);
     expect(audit.data!.auditLog.entries.length).toBeGreaterThan(0);
+
+    // Erasure removes the person's queued and logged items (every table with a profile column).
+    const gone = [...people][0];
+    const erased = await t.gql(EraseProfileDocument, { id: gone }, key);
+    expect(erased.errors).toBeUndefined();
+    expect((await t.app.db.dataSource.query(`SELECT count(*)::int AS n FROM destination_deliveries WHERE workspace_id = $1 AND profile_id = $2`, [ws, gone]))[0].n).toBe(0);
 
     const metrics = await t.http().get('/metrics');
     expect(metrics.text).toMatch(/siyu_destination_deliveries_total\{format="webhook",outcome="delivered"\} \d+/);
