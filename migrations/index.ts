@@ -26,6 +26,7 @@ import { KpiCohortMatrix1765300000000 } from './1765300000000-KpiCohortMatrix';
 import { Experiments1765400000000 } from './1765400000000-Experiments';
 import { Attribution1765500000000 } from './1765500000000-Attribution';
 import { KpiVariants1765600000000 } from './1765600000000-KpiVariants';
+import { Destinations1765700000000 } from './1765700000000-Destinations';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -57,4 +58,5 @@ export const MIGRATIONS = [
   Experiments1765400000000,
   Attribution1765500000000,
   KpiVariants1765600000000,
+  Destinations1765700000000,
 ];

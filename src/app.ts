@@ -87,11 +87,12 @@ export async function createApp(config: Config, opts: CreateAppOptions = {}): Pr
       metrics,
       budget: () => new DbBudget('read', config.dbTimeoutMs, { stopped: (k, reason) => metrics.dbBudgetStops.inc({ kind: k, reason }), refused: (k) => metrics.dbBudgetRefused.inc({ kind: k }) }),
     });
-    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live, opts.extraProjections);
+    const services = createServices(db.dataSource, pubsub.pubSub, log, await openPiiCipher(db.dataSource, resolvePiiMasterKey(config, log), log), live, opts.extraProjections, { backoffBaseMs: config.delivery.backoffBaseMs, backoffMaxMs: config.delivery.backoffMaxMs });
     // Planner statistics follow growing workspaces (see StatisticsRefresher); not on the embedded database.
     if (db.kind === 'postgres') services.ingest.statistics = StatisticsRefresher.forDataSource(db.dataSource, log);
     services.ingest.metrics = metrics;
     services.kpis.alerts.metrics = metrics;
+    services.destinations.metrics = metrics;
     metrics.setSweepLagSource(() => services.tags.sweepLag());
     const bootstrap = (await db.migrationsCurrent())
       ? await services.workspaces.bootstrap(config.bootstrapAdminKey?.reveal(), db.kind === 'embedded')
@@ -335,6 +336,7 @@ async function assemble(
 
   services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, services.sweepSteps);
   services.due.start(config.dueIntervalMs, config.sweep.batch);
+  services.destinations.start(config.delivery.intervalMs);
   let stopped: Promise<void> | undefined;
   return {
     config,
@@ -361,6 +363,7 @@ async function assemble(
         stopping = true;
         services.tags.stopSweeper();
         services.due.stop();
+        await services.destinations.stop();
         try {
           // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.
           if (httpServer.listening) await apollo.stop();

@@ -16,6 +16,7 @@ import { AuditService, ComplianceService, MARKETING } from './modules/compliance
 import { RecomputeService } from './modules/recompute';
 import { ExperimentService, type ExperimentCollaborators } from './modules/experiments';
 import { AttributionService } from './modules/attribution';
+import { DestinationService, type DeliveryOptions } from './modules/destinations';
 import { MODULES } from './modules/registry';
 
 /** The module services of one app instance; resolvers receive this through the container. */
@@ -35,6 +36,8 @@ export interface AppServices {
   readonly attribution: AttributionService;
   /** Consent, rights of the person (export, erasure), retention. */
   readonly compliance: ComplianceService;
+  /** Outbound destinations (webhooks, WeCom/DingTalk/Feishu robots) and their delivery worker. */
+  readonly destinations: DestinationService;
   /** The audit log (reads; each service writes its rows in its changes' transactions). */
   readonly audit: AuditService;
   /** Shared, coalesced live values for subscriptions (`profileUpdated`, KPIs). */
@@ -62,6 +65,8 @@ export function createServices(
   live: LiveHub = new LiveHub({ pubSub, log }),
   /** Tests only: read models beyond the manifests' (ordered with them). */
   extraProjections: readonly Projection[] = [],
+  /** Retry backoff of outbound deliveries (config `delivery`). */
+  delivery?: DeliveryOptions,
 ): AppServices {
   const deps: ModuleDeps = { ds, pubSub, log };
   const tags = new TagService(ds, pubSub, log);
@@ -90,12 +95,15 @@ export function createServices(
   }, compliance.audit);
   const ingest = new IngestService(ds, identities, phases, tags, pubSub, log);
   const profiles = new ProfileService(ds, identities, phases.prefetchParts);
+  // Items about a person reach a destination only while the person allows marketing (PIPL).
+  const destinations = new DestinationService(deps, { marketingAllowed: (ws, ids) => compliance.allowed(ws, ids, MARKETING), audit: compliance.audit }, delivery);
   return {
     workspaces,
     identities,
     ingest,
     profiles,
     ...readModels,
+    destinations,
     audit: compliance.audit,
     live,
     phases,

@@ -12,6 +12,7 @@ import { TAGS_MODULE } from './tags';
 import { RECOMPUTE_MODULE } from './recompute';
 import { EXPERIMENTS_MODULE } from './experiments';
 import { ATTRIBUTION_MODULE } from './attribution';
+import { DESTINATIONS_MODULE } from './destinations';
 
 /**
  * Every module's manifest: the one list of modules. Entities, resolvers and (through the
@@ -30,6 +31,7 @@ export const MODULES = [
   TAGS_MODULE,
   EXPERIMENTS_MODULE,
   ATTRIBUTION_MODULE,
+  DESTINATIONS_MODULE,
   RECOMPUTE_MODULE,
 ] as const satisfies readonly ModuleManifest<readonly Function[], never, unknown>[];
 

@@ -37,7 +37,7 @@ export function usingPostgres(): boolean {
 
 /** The environment a test app runs with: the run's database (PGlite dump or PostgreSQL test DB). */
 export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const base: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', HOST: '127.0.0.1', PORT: '0', SIYU_SWEEP_INTERVAL_MS: '0', SIYU_DUE_INTERVAL_MS: '0', SIYU_DEMO: '0' };
+  const base: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', HOST: '127.0.0.1', PORT: '0', SIYU_SWEEP_INTERVAL_MS: '0', SIYU_DUE_INTERVAL_MS: '0', SIYU_DELIVERY_INTERVAL_MS: '0', SIYU_DEMO: '0' };
   if (usingPostgres()) {
     base.DATABASE_URL = process.env.SIYU_TEST_DATABASE_URL!;
     base.DATABASE_POOL_SIZE = '5';

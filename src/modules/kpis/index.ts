@@ -8,6 +8,7 @@ export { KpiService } from './kpi.service';
 export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service';
 export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
 export { KpiRangeInput } from './kpi.inputs';
+export { AlertLevel } from './alert.type';
 export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
 
 export type { KpiResolverDeps } from './kpi.resolver';

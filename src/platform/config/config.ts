@@ -71,6 +71,9 @@ const envSchema = z.object({
     .default(60_000),
   SIYU_SWEEP_BATCH: positiveInt('SIYU_SWEEP_BATCH').default(5000),
   SIYU_DUE_INTERVAL_MS: nonNegativeInt('SIYU_DUE_INTERVAL_MS').default(500),
+  SIYU_DELIVERY_INTERVAL_MS: nonNegativeInt('SIYU_DELIVERY_INTERVAL_MS').default(1000),
+  SIYU_DELIVERY_BACKOFF_MS: positiveInt('SIYU_DELIVERY_BACKOFF_MS').default(2000),
+  SIYU_DELIVERY_BACKOFF_MAX_MS: positiveInt('SIYU_DELIVERY_BACKOFF_MAX_MS').default(3_600_000),
   SIYU_WS_MAX_BUFFERED_BYTES: positiveInt('SIYU_WS_MAX_BUFFERED_BYTES').default(1_048_576),
   SIYU_WS_STALL_TIMEOUT_MS: positiveInt('SIYU_WS_STALL_TIMEOUT_MS').default(30_000),
   SIYU_DB_TIMEOUT_READ_MS: positiveInt('SIYU_DB_TIMEOUT_READ_MS').default(30_000),
@@ -130,6 +133,11 @@ export interface Config {
   readonly sweep: { intervalMs: number; batch: number };
   /** Due scheduler: how often it takes the people whose time-driven moment has come (0 = off); people per projection per pass = sweep batch. */
   readonly dueIntervalMs: number;
+  /**
+   * Outbound destinations: how often the delivery worker looks for due items (0 = off), and the
+   * retry backoff (first delay, doubling per failed attempt with jitter, capped at `backoffMaxMs`).
+   */
+  readonly delivery: { intervalMs: number; backoffBaseMs: number; backoffMaxMs: number };
   /**
    * Slow-consumer guard of WebSocket connections: a socket whose unsent data exceeds
    * `maxBufferedBytes`, or whose oldest frame stays unsent longer than `stallTimeoutMs`, is closed
@@ -216,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SIYU_SHUTDOWN_TIMEOUT_MS,
     sweep: { intervalMs: e.SIYU_SWEEP_INTERVAL_MS, batch: e.SIYU_SWEEP_BATCH },
     dueIntervalMs: e.SIYU_DUE_INTERVAL_MS,
+    delivery: { intervalMs: e.SIYU_DELIVERY_INTERVAL_MS, backoffBaseMs: e.SIYU_DELIVERY_BACKOFF_MS, backoffMaxMs: e.SIYU_DELIVERY_BACKOFF_MAX_MS },
     ws: { maxBufferedBytes: e.SIYU_WS_MAX_BUFFERED_BYTES, stallTimeoutMs: e.SIYU_WS_STALL_TIMEOUT_MS },
     dbTimeoutMs: { read: e.SIYU_DB_TIMEOUT_READ_MS, write: e.SIYU_DB_TIMEOUT_WRITE_MS, export: e.SIYU_DB_TIMEOUT_EXPORT_MS },
     demo: e.SIYU_DEMO,

@@ -24,6 +24,10 @@ export interface Metrics {
   ingestEvents: Counter<'status' | 'reason'>;
   /** KPI alerts raised, by level. */
   alertsRaised: Counter<'level'>;
+  /** Outbound deliveries by destination format and outcome (`delivered`, `retry`, `dead`, `suppressed`). */
+  destinationDeliveries: Counter<'format' | 'outcome'>;
+  /** HTTP attempts to destinations by format and result (`ok`, `failed`). */
+  destinationAttempts: Counter<'format' | 'result'>;
   /** Where the sweep lag gauge reads its figures at scrape time (set once the services exist). */
   setSweepLagSource(source: () => Promise<SweepLag[]>): void;
 }
@@ -146,6 +150,18 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     labelNames: ['level'] as const,
     registers: [registry],
   });
+  const destinationDeliveries = new Counter({
+    name: 'siyu_destination_deliveries_total',
+    help: 'Outbound destination items by format and outcome: delivered, retry (an attempt failed, retried later), dead (dead letter), suppressed (no marketing consent).',
+    labelNames: ['format', 'outcome'] as const,
+    registers: [registry],
+  });
+  const destinationAttempts = new Counter({
+    name: 'siyu_destination_attempts_total',
+    help: 'HTTP attempts to outbound destinations by format and result (ok or failed: error, timeout, non-2xx or a robot error code).',
+    labelNames: ['format', 'result'] as const,
+    registers: [registry],
+  });
   let sweepLagSource: (() => Promise<SweepLag[]>) | null = null;
   new Gauge({
     name: 'siyu_sweep_lag_seconds',
@@ -190,6 +206,8 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     livePushes,
     ingestEvents,
     alertsRaised,
+    destinationDeliveries,
+    destinationAttempts,
     setSweepLagSource(source) {
       sweepLagSource = source;
     },
