@@ -353,8 +353,15 @@ describe('attribution', () => {
 
   it('reaches a live subscriber after a conversion, with costs giving CAC and ROI', async () => {
     const { workspaceId: wsId, adminKey: key } = await t.newWorkspace('attribution-live');
+    // The touch and the order fall in one Shanghai day whatever the hour: between 00:00 and 02:00
+    // local (16:00-18:00 UTC), "two hours ago" is yesterday there.
     const now = Date.now();
-    const today = localDate(now, 'Asia/Shanghai');
+    const zone = 'Asia/Shanghai';
+    const midnight = Date.parse(`${localDate(now, zone)}T00:00:00+08:00`);
+    const touchAt = Math.max(now - 2 * HOUR, midnight);
+    const orderAt = Math.max(now - HOUR, touchAt + 1000);
+    const today = localDate(orderAt, zone);
+    expect(localDate(touchAt, zone)).toBe(today);
     const cost = await t.gql(SetMarketingCostDocument, { input: { dimension: 'CHANNEL', value: 'douyin', from: today, to: today, amount: 500 } }, key);
     expect(cost.data!.setMarketingCost.days).toBe(1);
     const ws = wsClient(t.url, key);
@@ -366,8 +373,8 @@ describe('attribution', () => {
       expect(first.data!.attributionUpdated.report.conversions).toBe(0);
       const who = ['member_id::LIVE-1'];
       await ingest(t, key, [
-        makeEvent({ identifiers: who, name: 'Content Viewed', channel: 'douyin', timestamp: new Date(now - 2 * HOUR).toISOString() }),
-        makeEvent({ identifiers: who, name: 'Order Completed', channel: 'wechat_mp', properties: { revenue: 200 }, timestamp: new Date(now - HOUR).toISOString() }),
+        makeEvent({ identifiers: who, name: 'Content Viewed', channel: 'douyin', timestamp: new Date(touchAt).toISOString() }),
+        makeEvent({ identifiers: who, name: 'Order Completed', channel: 'wechat_mp', properties: { revenue: 200 }, timestamp: new Date(orderAt).toISOString() }),
       ]);
       const [, second] = await sub.next(2, 20_000);
       expect(second.data!.attributionUpdated.version).toBe(2);
