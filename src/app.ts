@@ -336,6 +336,7 @@ async function assemble(
 
   services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, services.sweepSteps);
   services.due.start(config.dueIntervalMs, config.sweep.batch);
+  services.kpis.alerts.startEscalation(config.dueIntervalMs);
   services.destinations.start(config.delivery.intervalMs);
   let stopped: Promise<void> | undefined;
   return {
@@ -363,6 +364,7 @@ async function assemble(
         stopping = true;
         services.tags.stopSweeper();
         services.due.stop();
+        await services.kpis.alerts.stopEscalation();
         await services.destinations.stop();
         try {
           // Drains in-flight HTTP requests and closes sockets (drain plugins), then stops Apollo.

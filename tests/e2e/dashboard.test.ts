@@ -1,7 +1,7 @@
 /**
  * The live dashboard at /dashboard, driven in headless Chromium (Debian's `chromium` with
  * playwright-core): log in with an ANALYST key, ingest events through the API, watch the tiles and
- * charts follow, acknowledge an alert raised by the ingest, switch language, and save a screenshot
+ * charts follow, take an alert raised by the ingest through its response process, watch another escalate, switch language, and save a screenshot
  * to tests/artifacts/dashboard.png.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { waitUntil } from '../support/wait';
-import { AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument } from '../generated/graphql';
+import { AlertProcessListDocument, AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument } from '../generated/graphql';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -101,7 +101,7 @@ describe('the dashboard page', () => {
   const chartPoints = (page: Page, id: string): Promise<ChartData> =>
     page.evaluate(`(() => { const el = document.getElementById('${id}'); return { revision: Number(el.dataset.revision ?? 0), points: JSON.parse(el.dataset.points ?? '{}') }; })()`);
 
-  it('logs in, follows ingest live on tiles and charts, acknowledges an alert, and switches language', async () => {
+  it('logs in, follows ingest live on tiles and charts, takes an alert through acknowledge, root cause and resolve, shows another escalate, and switches language', async () => {
     const { adminKey } = await t.newWorkspace('看板 e2e');
     const created = await t.gql(CreateApiKeyDocument, { input: { name: 'dashboard', role: 'ANALYST' } }, adminKey);
     expect(created.errors).toBeUndefined();
@@ -109,6 +109,9 @@ describe('the dashboard page', () => {
     const rule = await t.gql(CreateAlertRuleDocument, { input: { name: 'orders above 2 today', metric: 'ORDERS', kind: 'ABOVE', threshold: 2, level: 'URGENT', windowDays: 1, evaluate: 'CURRENT_PERIOD' } }, adminKey);
     expect(rule.errors).toBeUndefined();
     const ruleId = rule.data!.createAlertRule.id;
+    // A NORMAL rule nobody handles: it escalates on the feed.
+    const quiet = await t.gql(CreateAlertRuleDocument, { input: { name: 'any order today', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'NORMAL', windowDays: 1, evaluate: 'CURRENT_PERIOD' } }, adminKey);
+    const quietId = quiet.data!.createAlertRule.id;
 
     // Yesterday: one person (so today's tiles have something to compare with). Today so far: two.
     const now = Date.now();
@@ -180,13 +183,35 @@ describe('the dashboard page', () => {
     const alerts = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts.filter((a) => a.ruleId === ruleId);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgedBy: created.data!.createApiKey.apiKey.id });
+    // The rest of the response process on the feed: root cause (根源分析), then the fix (改进落实).
+    const item = `#alert-feed li[data-rule-id="${ruleId}"]`;
+    await page.fill(`${item} form.root-cause input`, '直播间优惠券叠加');
+    await page.click(`${item} form.root-cause button`);
+    await until(page, 'the root cause recorded', `document.querySelector('${item}')?.dataset.status === 'ROOT_CAUSE_RECORDED'`);
+    await expect(page.textContent(`${item} .alert-root-cause`)).resolves.toContain('直播间优惠券叠加');
+    await page.fill(`${item} form.resolve input`, '优惠券互斥规则已上线');
+    await page.click(`${item} form.resolve button`);
+    await until(page, 'the alert resolved', `document.querySelector('${item}')?.dataset.status === 'RESOLVED'`);
+    await expect(page.locator(`${item} .alert-steps li`).evaluateAll((els) => els.map((el) => el.getAttribute('data-action')))).resolves.toEqual([
+      'RAISED',
+      'ACKNOWLEDGED',
+      'ROOT_CAUSE_RECORDED',
+      'RESOLVED',
+    ]);
+    const process = (await t.gql(AlertProcessListDocument, {}, adminKey)).data!.alerts.find((a) => a.ruleId === ruleId)!;
+    expect(process).toMatchObject({ status: 'RESOLVED', rootCause: '直播间优惠券叠加', resolutionNote: '优惠券互斥规则已上线', rootCauseBy: created.data!.createApiKey.apiKey.id });
+    // The unhandled NORMAL alert passes its service level (4 h to acknowledge): it escalates, and the feed shows it live.
+    await until(page, 'the NORMAL alert', `!!document.querySelector('#alert-feed li[data-rule-id="${quietId}"]')`);
+    expect((await t.app.services.kpis.alerts.escalateDue(new Date(Date.now() + 4 * 3_600_000 + 60_000))).map((a) => a.level)).toEqual(['important']);
+    await until(page, 'the escalation', `document.querySelector('#alert-feed li[data-rule-id="${quietId}"]')?.dataset.level === 'IMPORTANT'`);
+    await expect(page.textContent(`#alert-feed li[data-rule-id="${quietId}"] .escalated`)).resolves.toContain('×1');
 
     // Chinese labels.
     await expect(tile(page, 'DAU').locator('h3').textContent()).resolves.toBe('DAU');
     await page.click('#lang-toggle');
     await expect(tile(page, 'DAU').locator('h3').textContent()).resolves.toBe('日活');
     await expect(page.textContent('#alerts h2')).resolves.toBe('告警');
-    await expect(page.textContent(`#alert-feed li[data-rule-id="${ruleId}"] .alert-status`)).resolves.toBe('已确认');
+    await expect(page.textContent(`#alert-feed li[data-rule-id="${ruleId}"] .alert-status`)).resolves.toBe('已解决');
     await expect(tile(page, 'DAU').locator('.tile-value').textContent()).resolves.toBe('3');
 
     fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -229,7 +254,7 @@ describe('the dashboard page', () => {
     await page.click('#login-submit');
     // Every live subscription is open and the first results are in (held back): still "loading".
     await until(page, 'the board', `!document.getElementById('board').hidden`);
-    // Five kpiUpdated subscriptions (tiles, daily, hourly, channels, touchpoints) and alertRaised.
+    // Five kpiUpdated subscriptions (tiles, daily, hourly, channels, touchpoints) and alertChanged.
     await waitUntil('six subscriptions and five first results', () => subscribed >= 6 && held!.length >= 5, { state: () => ({ subscribed, held: held!.length }) });
     for (const el of await page.locator('.tile').all()) {
       await expect(el.getAttribute('data-state')).resolves.toBe('loading');

@@ -16,7 +16,9 @@ import { formatChange, formatCount, formatInstant, formatMetric, formatPercent }
 import { applyStaticLabels, currentLang, setLang, t } from './i18n';
 import {
   DashboardAcknowledgeAlertDocument,
-  DashboardAlertRaisedDocument,
+  DashboardAlertChangedDocument,
+  DashboardRecordRootCauseDocument,
+  DashboardResolveAlertDocument,
   DashboardAlertsDocument,
   DashboardHealthTiersDocument,
   DashboardKpiUpdatedDocument,
@@ -175,6 +177,8 @@ interface Board {
   charts: { daily: LiveChart; hourly: LiveChart; channels: LiveChart; health: LiveChart };
   refreshTimer?: ReturnType<typeof setTimeout>;
   refreshSeq: number;
+  /** What is typed into an alert's root-cause or resolution field, kept across re-renders. */
+  drafts: Map<string, string>;
 }
 
 let board: Board | undefined;
@@ -242,6 +246,7 @@ function start(api: Api, workspace: Workspace): void {
     alerts: [],
     updatedAt: null,
     refreshSeq: 0,
+    drafts: new Map(),
     charts: {
       daily: new LiveChart(byId('chart-daily'), 'line', true),
       hourly: new LiveChart(byId('chart-hourly'), 'bar', true),
@@ -268,8 +273,9 @@ function start(api: Api, workspace: Workspace): void {
   live('hourly', { metrics: HOURLY_METRICS, grain: 'HOUR', periods: 24 });
   live('channels', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'CHANNEL' });
   live('touchpoints', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'TOUCHPOINT' });
-  api.subscribe(DashboardAlertRaisedDocument, { minLevel: 'NORMAL' }, (data) => {
-    upsertAlert(b, data.alertRaised);
+  // Every step of every alert: raised, escalated, and what anyone else on duty did.
+  api.subscribe(DashboardAlertChangedDocument, {}, (data) => {
+    upsertAlert(b, data.alertChanged);
     renderAlerts(b);
   }, onError);
   void refresh(b);
@@ -301,12 +307,13 @@ async function refresh(b: Board): Promise<void> {
   renderAlerts(b);
 }
 
-const STATUS_RANK = { OPEN: 0, ACKNOWLEDGED: 1, RESOLVED: 2 } as const;
+/** An alert's history only grows: the longer one is the later state (status, level, notes). */
+const newer = (a: DashboardAlertFragment, b: DashboardAlertFragment): DashboardAlertFragment => (b.history.length > a.history.length ? b : a);
 
 /**
  * Takes a fresh alert list, keeping what this page knows better: alerts pushed since (newer than the
- * list's newest) and a status that moved on meanwhile (an alert's status only ever moves forward,
- * so a list read before an acknowledgement must not bring the button back).
+ * list's newest) and alerts that moved on meanwhile (a list read before an acknowledgement must not
+ * bring the button back).
  */
 function mergeAlerts(b: Board, listed: DashboardAlertFragment[]): void {
   const known = new Map(b.alerts.map((a) => [a.id, a]));
@@ -314,7 +321,7 @@ function mergeAlerts(b: Board, listed: DashboardAlertFragment[]): void {
   const pushed = b.alerts.filter((a) => !listed.some((l) => l.id === a.id) && Date.parse(a.raisedAt) > newest);
   const merged = listed.map((a) => {
     const mine = known.get(a.id);
-    return mine && STATUS_RANK[mine.status] > STATUS_RANK[a.status] ? mine : a;
+    return mine ? newer(a, mine) : a;
   });
   b.alerts = [...pushed, ...merged].slice(0, ALERTS_SHOWN);
 }
@@ -322,7 +329,7 @@ function mergeAlerts(b: Board, listed: DashboardAlertFragment[]): void {
 function upsertAlert(b: Board, alert: DashboardAlertFragment): void {
   const i = b.alerts.findIndex((a) => a.id === alert.id);
   if (i < 0) b.alerts.unshift(alert);
-  else if (STATUS_RANK[b.alerts[i].status] <= STATUS_RANK[alert.status]) b.alerts[i] = alert;
+  else b.alerts[i] = newer(alert, b.alerts[i]);
   b.alerts = b.alerts.slice(0, ALERTS_SHOWN);
 }
 
@@ -508,17 +515,31 @@ function renderTiers(b: Board): void {
 
 function renderAlerts(b: Board): void {
   const feed = byId('alert-feed');
+  // Re-rendering must not take away what someone is typing.
+  const focused = document.activeElement instanceof HTMLInputElement && feed.contains(document.activeElement) ? document.activeElement.dataset.draft : undefined;
   if (!b.alerts.length) {
     feed.replaceChildren(h('li', { class: 'muted empty' }, t('alerts.none')));
     return;
   }
+  const zone = b.workspace.timeZone;
   feed.replaceChildren(
     ...b.alerts.map((a) => {
-      const ack = a.status === 'OPEN' ? h('button', { type: 'button', class: 'ack', 'data-alert-id': a.id }, t('alerts.acknowledge')) : null;
-      ack?.addEventListener('click', () => void acknowledge(b, a.id, ack));
+      const escalated = a.escalations > 0 ? h('span', { class: 'escalated', title: `${t(`level.${a.raisedLevel}`)} → ${t(`level.${a.level}`)}` }, `↑${t('alerts.escalated')} ×${a.escalations}`) : null;
+      const steps = h(
+        'details',
+        { class: 'alert-steps' },
+        h('summary', {}, `${t('alerts.history')} (${a.history.length})`),
+        h(
+          'ol',
+          {},
+          ...a.history.map((s) =>
+            h('li', { 'data-action': s.action }, h('time', { datetime: s.at }, formatInstant(s.at, zone)), ` ${t(`alertAction.${s.action}`)}`, s.action === 'ESCALATED' ? ` → ${t(`level.${s.level}`)}` : '', s.note ? ` · ${s.note}` : ''),
+          ),
+        ),
+      );
       return h(
         'li',
-        { class: `alert level-${a.level.toLowerCase()} status-${a.status.toLowerCase()}`, 'data-alert-id': a.id, 'data-status': a.status, 'data-rule-id': a.ruleId },
+        { class: `alert level-${a.level.toLowerCase()} status-${a.status.toLowerCase()}`, 'data-alert-id': a.id, 'data-status': a.status, 'data-rule-id': a.ruleId, 'data-level': a.level, 'data-escalations': a.escalations },
         h('span', { class: 'badge' }, t(`level.${a.level}`)),
         h(
           'div',
@@ -527,28 +548,79 @@ function renderAlerts(b: Board): void {
           h(
             'p',
             { class: 'muted' },
-            h('time', { datetime: a.raisedAt }, formatInstant(a.raisedAt, b.workspace.timeZone)),
+            h('time', { datetime: a.raisedAt }, formatInstant(a.raisedAt, zone)),
             ` · ${metricLabel(a.metric)} ${t('alerts.value')} ${formatMetric(a.metric, a.value)}`,
             a.reference === null ? '' : ` · ${t('alerts.reference')} ${formatMetric(a.metric, a.reference)}`,
             ' · ',
             h('span', { class: 'alert-status' }, t(`alertStatus.${a.status}`)),
+            a.dueAt ? ' · ' : '',
+            a.dueAt ? h('span', { class: 'alert-due' }, `${t('alerts.due')} `, h('time', { datetime: a.dueAt }, formatInstant(a.dueAt, zone))) : '',
+            escalated ? ' ' : '',
+            escalated,
           ),
+          a.rootCause ? h('p', { class: 'alert-root-cause' }, `${t('alerts.rootCause')}: ${a.rootCause}`) : null,
+          a.resolutionNote ? h('p', { class: 'alert-resolution' }, `${t('alerts.resolution')}: ${a.resolutionNote}`) : null,
+          nextStep(b, a),
+          steps,
         ),
-        ack,
       );
     }),
   );
+  if (focused) {
+    const el = feed.querySelector<HTMLInputElement>(`input[data-draft="${CSS.escape(focused)}"]`);
+    el?.focus();
+  }
 }
 
-async function acknowledge(b: Board, id: string, button: HTMLButtonElement): Promise<void> {
+/**
+ * The next step of the response process, where the feed takes it: acknowledge an open alert; record
+ * the root cause of an acknowledged one (根源分析); resolve one whose root cause is recorded (改进落实).
+ */
+function nextStep(b: Board, a: DashboardAlertFragment): HTMLElement | null {
+  if (a.status === 'OPEN') {
+    const ack = h('button', { type: 'button', class: 'ack', 'data-alert-id': a.id }, t('alerts.acknowledge'));
+    ack.addEventListener('click', () => void act(b, ack, () => b.api.request(DashboardAcknowledgeAlertDocument, { id: a.id }).then((d) => d.acknowledgeAlert)));
+    return ack;
+  }
+  if (a.status === 'RESOLVED') return null;
+  const rootCause = a.status === 'ACKNOWLEDGED';
+  const draftKey = `${a.id}:${a.status}`;
+  const input = h('input', {
+    type: 'text',
+    name: rootCause ? 'rootCause' : 'note',
+    required: rootCause,
+    maxlength: 2000,
+    placeholder: t(rootCause ? 'alerts.rootCausePlaceholder' : 'alerts.resolvePlaceholder'),
+    'aria-label': t(rootCause ? 'alerts.recordRootCause' : 'alerts.resolve'),
+    'data-draft': draftKey,
+  });
+  input.value = b.drafts.get(draftKey) ?? '';
+  input.addEventListener('input', () => b.drafts.set(draftKey, input.value));
+  const submit = h('button', { type: 'submit' }, t(rootCause ? 'alerts.recordRootCause' : 'alerts.resolve'));
+  const form = h('form', { class: `alert-form ${rootCause ? 'root-cause' : 'resolve'}`, 'data-alert-id': a.id }, input, submit);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    void act(b, submit, () =>
+      rootCause
+        ? b.api.request(DashboardRecordRootCauseDocument, { id: a.id, rootCause: text }).then((d) => d.recordAlertRootCause)
+        : b.api.request(DashboardResolveAlertDocument, { id: a.id, note: text || null }).then((d) => d.resolveAlert),
+    ).then((ok) => ok && b.drafts.delete(draftKey));
+  });
+  return form;
+}
+
+/** Runs one step from the feed: the button waits, the answer replaces the alert, an error shows. */
+async function act(b: Board, button: HTMLButtonElement, run: () => Promise<DashboardAlertFragment>): Promise<boolean> {
   button.disabled = true;
   try {
-    const { acknowledgeAlert } = await b.api.request(DashboardAcknowledgeAlertDocument, { id });
-    upsertAlert(b, acknowledgeAlert);
+    upsertAlert(b, await run());
     renderAlerts(b);
+    return true;
   } catch (err) {
     button.disabled = false;
     showError((err as ApiError).message);
+    return false;
   }
 }
 

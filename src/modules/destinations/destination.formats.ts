@@ -23,7 +23,7 @@ export interface OutboundRequest {
 
 /** The webhook's event type of an item, e.g. `segment.entered`. */
 export function eventType(item: Pick<OutboundItem, 'kind' | 'data'>): string {
-  if (item.kind === 'alert') return 'alert.raised';
+  if (item.kind === 'alert') return item.data.escalation ? 'alert.escalated' : 'alert.raised';
   if (item.kind === 'journey_trigger') return 'journey.triggered';
   return item.data.change === 'left' ? 'segment.left' : 'segment.entered';
 }
@@ -52,8 +52,10 @@ export function messageText(item: OutboundItem, markdown: boolean): { title: str
   const lines: string[] = [];
   let title: string;
   if (item.kind === 'alert') {
-    title = `KPI 告警 alert [${LEVEL_TEXT[String(d.level)] ?? String(d.level)}]`;
+    const level = LEVEL_TEXT[String(d.level)] ?? String(d.level);
+    title = d.escalation ? `KPI 告警升级 alert escalated [${level}] ×${String(d.escalation)}` : `KPI 告警 alert [${level}]`;
     lines.push(b(title), String(d.message ?? ''), `指标 metric: ${String(d.metric)} · 值 value: ${d.value ?? '—'} · 参考 reference: ${d.reference ?? '—'}`);
+    if (d.escalation) lines.push(`超时 overdue: ${String(d.reason ?? '')}`);
   } else if (item.kind === 'journey_trigger') {
     title = `旅程触发 journey trigger: ${String(d.journeyName ?? d.journeyId)}`;
     lines.push(b(title), `步骤 step: ${String(d.stepKey)} · 第 ${String(d.entryNo)} 次进入 entry`);

@@ -28,7 +28,7 @@ registerEnumType(DestinationEvent, {
   name: 'DestinationEvent',
   description: 'A kind of item a destination can receive.',
   valuesConfig: {
-    ALERT: { description: 'A KPI alert raised (webhook type `alert.raised`).' },
+    ALERT: { description: 'A KPI alert raised (webhook type `alert.raised`), and again each time it escalates past its service level (`alert.escalated`, at its new level, with `escalation`, `raisedLevel` and `reason`).' },
     JOURNEY_TRIGGER: { description: 'A journey step trigger that passed the consent check (`journey.triggered`). Marketing: sent only while the person allows marketing.' },
     SEGMENT_CHANGE: { description: 'A person entered or left a segment (`segment.entered`, `segment.left`). Marketing: sent only while the person allows marketing.' },
   },

@@ -2,9 +2,10 @@ import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver, Root, 
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
 import { Topics } from '../../platform/pubsub';
-import type { AlertRow, AlertRuleRow, TargetRow } from './alert.repository';
+import type { AlertRow, AlertRuleRow, AlertStepRow, TargetRow } from './alert.repository';
+import type { AlertSla } from './alert.sla';
 import { LEVEL_RANK, type AlertLevel as AlertLevelKey } from './alert.service';
-import { Alert, AlertEvaluation, AlertLevel, AlertRule, AlertRuleInput, AlertRuleKind, AlertStatus, KpiTarget } from './alert.type';
+import { Alert, AlertAction, AlertEvaluation, AlertLevel, AlertRule, AlertRuleInput, AlertRuleKind, AlertServiceLevel, AlertServiceLevelInput, AlertStatus, AlertStep, KpiTarget } from './alert.type';
 import { KpiMetric } from './kpi.catalogue';
 import { KpiFilterInput, KpiRangeInput } from './kpi.inputs';
 import type { KpiService } from './kpi.service';
@@ -38,12 +39,27 @@ const toRule = (r: AlertRuleRow): AlertRule =>
     lastFiredAt: r.last_fired_at,
   });
 
+const toStep = (s: AlertStepRow): AlertStep => Object.assign(new AlertStep(), { action: s.action as AlertAction, actor: s.actor, level: s.level as AlertLevel, note: s.note, at: s.at });
+
+const toSla = (s: AlertSla): AlertServiceLevel =>
+  Object.assign(new AlertServiceLevel(), {
+    level: s.level as AlertLevel,
+    acknowledgeWithinSeconds: s.acknowledgeWithinSec,
+    resolveWithinSeconds: s.resolveWithinSec,
+    rootCauseRequired: s.rootCauseRequired,
+    updatedBy: s.updatedBy,
+    updatedAt: s.updatedAt,
+  });
+
 export const toAlert = (a: AlertRow): Alert =>
   Object.assign(new Alert(), {
     id: a.id,
     ruleId: a.rule_id,
     metric: a.metric as KpiMetric,
     level: a.level as AlertLevel,
+    raisedLevel: a.raised_level as AlertLevel,
+    escalations: a.escalations,
+    escalatedAt: a.escalated_at,
     value: a.value === null ? null : Number(a.value),
     reference: a.reference === null ? null : Number(a.reference),
     message: a.message,
@@ -51,8 +67,16 @@ export const toAlert = (a: AlertRow): Alert =>
     raisedAt: a.raised_at,
     acknowledgedBy: a.acknowledged_by,
     acknowledgedAt: a.acknowledged_at,
+    rootCause: a.root_cause,
+    rootCauseBy: a.root_cause_by,
+    rootCauseAt: a.root_cause_at,
     resolvedBy: a.resolved_by,
     resolvedAt: a.resolved_at,
+    resolutionNote: a.resolution_note,
+    acknowledgeDueAt: a.acknowledge_due_at,
+    resolveDueAt: a.resolve_due_at,
+    dueAt: a.next_due_at,
+    history: (a.history ?? []).map(toStep),
   });
 
 @Resolver()
@@ -109,22 +133,64 @@ export class AlertResolver {
   }
 
   @Authorized(...VIEWERS)
-  @Mutation(() => Alert, { description: 'Acknowledge an open alert (records which key and when). READ or ANALYST.' })
-  async acknowledgeAlert(@Arg('id', () => ID, { description: 'Alert id.' }) id: string, @Ctx() ctx: RequestContext): Promise<Alert> {
+  @Mutation(() => Alert, { description: 'Acknowledge an OPEN alert (应急响应): records which key, when and the note; stops its acknowledge deadline (the resolve deadline runs on). READ or ANALYST. CONFLICT `ALERT_STATUS` when it is not OPEN.' })
+  async acknowledgeAlert(
+    @Arg('id', () => ID, { description: 'Alert id.' }) id: string,
+    @Ctx() ctx: RequestContext,
+    @Arg('note', () => String, { nullable: true, description: 'Note (at most 2,000 characters).' }) note?: string | null,
+  ): Promise<Alert> {
     const auth = requireAuth(ctx);
-    return toAlert(await this.services.kpis.alerts.setStatus(auth.workspaceId, id, 'acknowledged', auth.apiKeyId));
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'acknowledged', auth.apiKeyId, note ?? null));
   }
 
   @Authorized(...VIEWERS)
-  @Mutation(() => Alert, { description: 'Resolve an open or acknowledged alert (records which key and when). READ or ANALYST.' })
-  async resolveAlert(@Arg('id', () => ID, { description: 'Alert id.' }) id: string, @Ctx() ctx: RequestContext): Promise<Alert> {
+  @Mutation(() => Alert, {
+    description: 'Record the root cause of an ACKNOWLEDGED alert (根源分析), or revise it while ROOT_CAUSE_RECORDED: records which key, when and the text. READ or ANALYST. CONFLICT `ALERT_STATUS` from OPEN or RESOLVED.',
+  })
+  async recordAlertRootCause(
+    @Arg('id', () => ID, { description: 'Alert id.' }) id: string,
+    @Arg('rootCause', () => String, { description: 'The root cause (1–2,000 characters).' }) rootCause: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Alert> {
     const auth = requireAuth(ctx);
-    return toAlert(await this.services.kpis.alerts.setStatus(auth.workspaceId, id, 'resolved', auth.apiKeyId));
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'root_cause_recorded', auth.apiKeyId, rootCause));
+  }
+
+  @Authorized(...VIEWERS)
+  @Mutation(() => Alert, {
+    description:
+      'Resolve an alert not yet RESOLVED (改进落实): records which key, when and the note (the improvement made); its deadlines stop. When its level\'s service level has `rootCauseRequired`, only from ROOT_CAUSE_RECORDED (CONFLICT `ALERT_ROOT_CAUSE_REQUIRED`). READ or ANALYST.',
+  })
+  async resolveAlert(
+    @Arg('id', () => ID, { description: 'Alert id.' }) id: string,
+    @Ctx() ctx: RequestContext,
+    @Arg('note', () => String, { nullable: true, description: 'Note (at most 2,000 characters).' }) note?: string | null,
+  ): Promise<Alert> {
+    const auth = requireAuth(ctx);
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'resolved', auth.apiKeyId, note ?? null));
+  }
+
+  @Authorized(...VIEWERS)
+  @Query(() => [AlertServiceLevel], { description: 'The service level of each alert level, NORMAL first (defaults where none was set). READ or ANALYST.' })
+  async alertServiceLevels(@Ctx() ctx: RequestContext): Promise<AlertServiceLevel[]> {
+    return (await this.services.kpis.alerts.slas(requireAuth(ctx).workspaceId)).map(toSla);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => [AlertServiceLevel], {
+    description: 'Set the service levels of some alert levels (the others keep theirs). Applies to alerts raised or escalated from now on. ADMIN. BAD_USER_INPUT `INVALID_ALERT_SLA` names the field; nothing changes then.',
+  })
+  async setAlertServiceLevels(
+    @Arg('input', () => [AlertServiceLevelInput], { description: 'One entry per level to set.' }) input: AlertServiceLevelInput[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<AlertServiceLevel[]> {
+    const auth = requireAuth(ctx);
+    return (await this.services.kpis.alerts.setSlas(auth.workspaceId, input.map((x) => ({ ...x, level: x.level as AlertLevelKey })), auth.apiKeyId)).map(toSla);
   }
 
   @Authorized(...VIEWERS)
   @Subscription(() => Alert, {
-    description: 'Alerts as they are raised (from any instance), at `minLevel` and above. READ or ANALYST.',
+    description: 'Alerts as they are raised, and again when they escalate past their service level (at their new level), from any instance, at `minLevel` and above. READ or ANALYST.',
     topics: ({ context }) => Topics.alertRaised(requireAuth(context as RequestContext).workspaceId),
     filter: ({ payload, args }) => LEVEL_RANK[(payload as { level: AlertLevelKey }).level] >= LEVEL_RANK[((args.minLevel as AlertLevelKey | undefined) ?? 'normal')],
   })
@@ -133,6 +199,15 @@ export class AlertResolver {
     @Ctx() ctx: RequestContext,
     @Arg('minLevel', () => AlertLevel, { defaultValue: AlertLevel.NORMAL, description: 'Lowest level sent.' }) _minLevel: AlertLevel,
   ): Promise<Alert> {
+    return toAlert(await this.services.kpis.alerts.alert(requireAuth(ctx).workspaceId, p.alertId));
+  }
+
+  @Authorized(...VIEWERS)
+  @Subscription(() => Alert, {
+    description: 'Every step of every alert as it happens (raised, acknowledged, root cause recorded, resolved, escalated), from any instance: the alert as it stands after the step, with its history. For alert feeds. READ or ANALYST.',
+    topics: ({ context }) => Topics.alertChanged(requireAuth(context as RequestContext).workspaceId),
+  })
+  async alertChanged(@Root() p: { alertId: string }, @Ctx() ctx: RequestContext): Promise<Alert> {
     return toAlert(await this.services.kpis.alerts.alert(requireAuth(ctx).workspaceId, p.alertId));
   }
 }

@@ -9,6 +9,7 @@ import { KpiErrorCode } from './kpi.errors';
 import type { KpiFilterSpec } from './kpi.repository';
 import type { KpiRange, KpiService } from './kpi.service';
 import { AlertRepository, type AlertRow, type AlertRuleRow, type TargetRow } from './alert.repository';
+import { deadlines, escalatedLevel, loadSlas, MAX_SLA_SEC, saveSla, SLA_LEVELS, type AlertSla } from './alert.sla';
 import { UUID } from '../../shared/uuid';
 
 export type AlertLevel = 'normal' | 'important' | 'urgent';
@@ -32,6 +33,13 @@ export interface AlertRuleInputSpec {
 
 /** Delay that gathers the commits of a burst into one evaluation. */
 const EVALUATE_DELAY_MS = 50;
+/** Alerts one escalation pass takes (the rest wait for the next pass). */
+const ESCALATIONS_PER_PASS = 100;
+/** Longest note or root cause, in characters. */
+const MAX_NOTE = 2000;
+
+/** A step of the response process taken by a person. */
+export type AlertStepAction = 'acknowledged' | 'root_cause_recorded' | 'resolved';
 
 /**
  * Targets (目标) and alert rules (预警): threshold (above/below over `windowDays` local days) or
@@ -50,6 +58,10 @@ export class AlertService {
   evaluations = 0;
   /** Counts raised alerts for `/metrics` (set by the app; tools run without it). */
   metrics: AlertMetrics | null = null;
+  private escalationTimer: NodeJS.Timeout | undefined;
+  /** The passes, one after another (the timer's and any asked for). */
+  private escalations: Promise<unknown> = Promise.resolve();
+  private escalationRunning = false;
 
   constructor(
     private readonly ctx: ModuleDeps,
@@ -123,24 +135,146 @@ export class AlertService {
     return true;
   }
 
-  alerts(ws: string, status: string | null, minLevel: AlertLevel | null, limit: number): Promise<AlertRow[]> {
+  async alerts(ws: string, status: string | null, minLevel: AlertLevel | null, limit: number): Promise<AlertRow[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'first', 'first must be in 1–1000');
     const levels = minLevel ? (Object.keys(LEVEL_RANK) as AlertLevel[]).filter((l) => LEVEL_RANK[l] >= LEVEL_RANK[minLevel]) : null;
-    return this.repo.alerts(this.em, ws, status, levels, limit);
+    return this.withHistory(ws, await this.repo.alerts(this.em, ws, status, levels, limit));
   }
 
   async alert(ws: string, id: string): Promise<AlertRow> {
     const a = UUID.test(id) ? await this.repo.alert(this.em, ws, id) : null;
     if (!a) throw AppError.notFound(KpiErrorCode.ALERT_NOT_FOUND, 'no such alert in this workspace');
-    return a;
+    return (await this.withHistory(ws, [a]))[0];
   }
 
-  /** Acknowledge (an open alert) or resolve (an open or acknowledged one), recording who and when. */
-  async setStatus(ws: string, id: string, status: 'acknowledged' | 'resolved', by: string): Promise<AlertRow> {
+  /** Attaches each alert's steps (one query for the list). */
+  private async withHistory(ws: string, alerts: AlertRow[]): Promise<AlertRow[]> {
+    const steps = await this.repo.steps(this.em, ws, alerts.map((a) => a.id));
+    return alerts.map((a) => ({ ...a, history: steps.get(a.id) ?? [] }));
+  }
+
+  /**
+   * A step of the response process (应急响应 → 根源分析 → 改进落实), recording who, when and the
+   * note: acknowledge an open alert; record the root cause of an acknowledged one (again to revise
+   * it); resolve one not yet resolved — after a root cause when its level's service level requires one.
+   */
+  async step(ws: string, id: string, action: AlertStepAction, by: string, note: string | null): Promise<AlertRow> {
+    const text = note === null || note === undefined ? null : String(note).trim();
+    const field = action === 'root_cause_recorded' ? 'rootCause' : 'note';
+    if (action === 'root_cause_recorded' && !text) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_NOTE, field, 'rootCause must not be empty');
+    if (text !== null && text.length > MAX_NOTE) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_NOTE, field, `${field} must be at most ${MAX_NOTE} characters`);
     const current = await this.alert(ws, id);
-    const a = await this.repo.setStatus(this.em, ws, id, status, by, new Date());
-    if (!a) throw AppError.conflict('ALERT_STATUS', `the alert is already ${current.status}`);
-    return a;
+    const r = await this.ctx.ds.transaction(async (em) => {
+      if (action === 'resolved' && current.status !== 'root_cause_recorded') {
+        const sla = (await loadSlas(em, ws))[current.level];
+        if (sla.rootCauseRequired) return 'root cause' as const;
+      }
+      return this.repo.transition(em, ws, id, action, by, text || null, new Date());
+    });
+    if (r === 'root cause') throw AppError.conflict('ALERT_ROOT_CAUSE_REQUIRED', `a ${current.level} alert is resolved after its root cause is recorded (recordAlertRootCause)`);
+    if (!r) throw AppError.conflict('ALERT_STATUS', `the alert is ${current.status}: it cannot be ${action.replace(/_/g, ' ')}`);
+    this.ctx.pubSub.publish(Topics.alertChanged(ws), { alertId: id, level: r.level, action });
+    return (await this.withHistory(ws, [r]))[0];
+  }
+
+  /** The workspace's service levels per alert level (defaults where none was set). */
+  async slas(ws: string): Promise<AlertSla[]> {
+    const all = await loadSlas(this.em, ws);
+    return SLA_LEVELS.map((l) => all[l]);
+  }
+
+  /**
+   * Sets service levels (any subset of the levels; the others keep theirs). Applies to alerts raised
+   * or escalated from now on; alerts already raised keep their deadlines.
+   */
+  async setSlas(ws: string, input: { level: AlertLevel; acknowledgeWithinSeconds: number; resolveWithinSeconds: number; rootCauseRequired?: boolean | null }[], by: string): Promise<AlertSla[]> {
+    if (!Array.isArray(input) || !input.length) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, 'input', 'give at least one level');
+    const seen = new Set<string>();
+    input.forEach((x, i) => {
+      const f = (name: string) => `input.${i}.${name}`;
+      if (!SLA_LEVELS.includes(x.level)) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, f('level'), 'unknown level');
+      if (seen.has(x.level)) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, f('level'), `level ${x.level} is given twice`);
+      seen.add(x.level);
+      const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_SLA_SEC;
+      if (!ok(x.acknowledgeWithinSeconds)) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, f('acknowledgeWithinSeconds'), `acknowledgeWithinSeconds must be an integer in 1–${MAX_SLA_SEC}`);
+      if (!ok(x.resolveWithinSeconds)) throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, f('resolveWithinSeconds'), `resolveWithinSeconds must be an integer in 1–${MAX_SLA_SEC}`);
+      if (x.resolveWithinSeconds < x.acknowledgeWithinSeconds) {
+        throw AppError.badInput(KpiErrorCode.INVALID_ALERT_SLA, f('resolveWithinSeconds'), 'resolveWithinSeconds must not be shorter than acknowledgeWithinSeconds');
+      }
+    });
+    await this.ctx.ds.transaction(async (em) => {
+      for (const x of input) {
+        await saveSla(em, ws, { level: x.level, acknowledgeWithinSec: x.acknowledgeWithinSeconds, resolveWithinSec: x.resolveWithinSeconds, rootCauseRequired: x.rootCauseRequired ?? false, updatedBy: by });
+      }
+    });
+    return this.slas(ws);
+  }
+
+  /**
+   * Starts the escalation sweep: every `intervalMs`, alerts whose next deadline has passed (still
+   * open at the acknowledge deadline, not resolved at the resolve deadline) escalate (0 disables).
+   */
+  startEscalation(intervalMs: number): void {
+    if (intervalMs <= 0) return;
+    this.escalationTimer = setInterval(() => {
+      if (this.escalationRunning) return;
+      void this.escalateDue().catch((err: unknown) => this.ctx.log.warn({ err: (err as Error).message }, 'alert escalation failed'));
+    }, intervalMs);
+    this.escalationTimer.unref();
+  }
+
+  /** Stops the sweep and waits for a pass under way. */
+  async stopEscalation(): Promise<void> {
+    if (this.escalationTimer) clearInterval(this.escalationTimer);
+    await this.escalations;
+  }
+
+  /**
+   * One escalation pass at `now` (passes run one after another per instance; instances share the work through row locks
+   * taken without waiting). Each alert due moves one level up (urgent stays urgent), its deadlines
+   * restart from now under the new level's service level, an `escalated` step is recorded (the
+   * destinations outbox takes it in the same transaction), and it is published again on
+   * `alertRaised` at its new level. Returns the alerts escalated.
+   */
+  escalateDue(now = new Date()): Promise<AlertRow[]> {
+    const run = this.escalations.then(async () => {
+      this.escalationRunning = true;
+      try {
+        return await this.escalatePass(now);
+      } finally {
+        this.escalationRunning = false;
+      }
+    });
+    this.escalations = run.catch(() => undefined);
+    return run;
+  }
+
+  private async escalatePass(now: Date): Promise<AlertRow[]> {
+    const done = await this.ctx.ds.transaction(async (em) => {
+      const due = await this.repo.dueForEscalation(em, now, ESCALATIONS_PER_PASS);
+      const out: (AlertRow & { workspace_id: string })[] = [];
+      const slas = new Map<string, Awaited<ReturnType<typeof loadSlas>>>();
+      for (const a of due) {
+        let ws = slas.get(a.workspace_id);
+        if (!ws) slas.set(a.workspace_id, (ws = await loadSlas(em, a.workspace_id)));
+        const level = escalatedLevel(a.level);
+        const d = deadlines(ws[level], now);
+        const open = a.status === 'open';
+        const reason =
+          open && a.acknowledge_due_at && a.acknowledge_due_at <= now
+            ? `not acknowledged by ${a.acknowledge_due_at.toISOString()} (${a.level} service level)`
+            : `not resolved by ${(a.resolve_due_at ?? now).toISOString()} (${a.level} service level)`;
+        const row = await this.repo.escalate(em, a.workspace_id, a, level, { acknowledgeDueAt: open ? d.acknowledgeDueAt : null, resolveDueAt: d.resolveDueAt, nextDueAt: open ? d.acknowledgeDueAt : d.resolveDueAt }, reason, now);
+        out.push({ ...row, workspace_id: a.workspace_id });
+      }
+      return out;
+    });
+    for (const a of done) {
+      this.metrics?.alertsEscalated?.inc({ level: a.level });
+      this.ctx.pubSub.publish(Topics.alertRaised(a.workspace_id), { alertId: a.id, level: a.level });
+      this.ctx.pubSub.publish(Topics.alertChanged(a.workspace_id), { alertId: a.id, level: a.level, action: 'escalated' });
+    }
+    return done;
   }
 
   /** Evaluate the workspace's rules soon; bursts of commits share one evaluation. */
@@ -178,6 +312,11 @@ export class AlertService {
     }
   }
 
+  /** Re-arms a rule whose condition stopped holding; its alerts it resolved (`autoResolve`) are published. */
+  private async clear(ws: string, ruleId: string, now: Date): Promise<void> {
+    for (const r of await this.repo.clear(this.em, ws, ruleId, now)) this.ctx.pubSub.publish(Topics.alertChanged(ws), { alertId: r.alert_id, level: r.level, action: 'resolved' });
+  }
+
   /** Evaluates every enabled rule of the workspace now; returns the alerts raised. */
   async evaluate(ws: string, now = new Date()): Promise<AlertRow[]> {
     this.evaluations++;
@@ -188,6 +327,7 @@ export class AlertService {
     const yesterday = addDays(today, -1);
     const targets = new Map((await this.repo.targets(this.em, ws)).map((t) => [t.id, t]));
     const raised: AlertRow[] = [];
+    let slas: Awaited<ReturnType<typeof loadSlas>> | null = null;
     for (const rule of rules) {
       const metric = rule.metric as KpiMetric;
       const completed = rule.evaluate === 'completed_period';
@@ -198,7 +338,7 @@ export class AlertService {
         const t = targets.get(rule.target_id ?? '');
         // Completed: the target's whole period, once it has ended. Current: its period to date.
         if (!t || (completed ? t.period.to > yesterday : t.period.from > today)) {
-          await this.repo.clear(this.em, ws, rule.id, now);
+          await this.clear(ws, rule.id, now);
           continue;
         }
         range = { from: t.period.from, to: t.period.to < today ? t.period.to : today };
@@ -223,14 +363,16 @@ export class AlertService {
         message = thresholdMessage(locale, rule.kind, facts);
       }
       if (!holds) {
-        if (rule.breached) await this.repo.clear(this.em, ws, rule.id, now);
+        if (rule.breached) await this.clear(ws, rule.id, now);
         continue;
       }
       if (rule.breached) continue;
-      const a = await this.repo.fire(this.em, ws, rule, value, reference, message, now);
+      slas ??= await loadSlas(this.em, ws);
+      const a = await this.ctx.ds.transaction((em) => this.repo.fire(em, ws, rule, value, reference, message, now, deadlines(slas![rule.level], now)));
       if (a) {
         raised.push(a);
         this.ctx.pubSub.publish(Topics.alertRaised(ws), { alertId: a.id, level: a.level });
+        this.ctx.pubSub.publish(Topics.alertChanged(ws), { alertId: a.id, level: a.level, action: 'raised' });
       }
     }
     return raised;

@@ -48,13 +48,80 @@ registerEnumType(AlertEvaluation, {
 export enum AlertStatus {
   OPEN = 'open',
   ACKNOWLEDGED = 'acknowledged',
+  ROOT_CAUSE_RECORDED = 'root_cause_recorded',
   RESOLVED = 'resolved',
 }
 registerEnumType(AlertStatus, {
   name: 'AlertStatus',
-  description: 'Where an alert stands.',
-  valuesConfig: { OPEN: { description: 'Raised, nobody has acknowledged it.' }, ACKNOWLEDGED: { description: 'Someone is on it.' }, RESOLVED: { description: 'Closed.' } },
+  description: 'Where an alert stands in the response process (应急响应 → 根源分析 → 改进落实): OPEN → ACKNOWLEDGED → ROOT_CAUSE_RECORDED → RESOLVED. Status only moves forward.',
+  valuesConfig: {
+    OPEN: { description: 'Raised, nobody has acknowledged it (应急响应 pending).' },
+    ACKNOWLEDGED: { description: 'Someone is on it.' },
+    ROOT_CAUSE_RECORDED: { description: 'Its root cause is recorded (根源分析); the fix is under way.' },
+    RESOLVED: { description: 'Closed (改进落实), by a person or by its rule (`autoResolve`).' },
+  },
 });
+
+export enum AlertAction {
+  RAISED = 'raised',
+  ACKNOWLEDGED = 'acknowledged',
+  ROOT_CAUSE_RECORDED = 'root_cause_recorded',
+  RESOLVED = 'resolved',
+  ESCALATED = 'escalated',
+}
+registerEnumType(AlertAction, {
+  name: 'AlertAction',
+  description: 'A step in an alert\'s history.',
+  valuesConfig: {
+    RAISED: { description: 'Its rule raised it.' },
+    ACKNOWLEDGED: { description: 'Acknowledged (`acknowledgeAlert`).' },
+    ROOT_CAUSE_RECORDED: { description: 'Root cause recorded or revised (`recordAlertRootCause`); the note is the root cause.' },
+    RESOLVED: { description: 'Resolved (`resolveAlert`, or its rule with `autoResolve`: no actor).' },
+    ESCALATED: { description: 'Its service level passed (`AlertServiceLevel`): moved one level up and pushed again; no actor; the note says which deadline passed.' },
+  },
+});
+
+@ObjectType({ description: 'One step of an alert\'s response process.' })
+export class AlertStep {
+  @Field(() => AlertAction, { description: 'What happened.' })
+  action: AlertAction;
+  @Field(() => String, { nullable: true, description: 'API key id that took the step; null when Siyu did (raise, escalation, auto-resolve).' })
+  actor: string | null;
+  @Field(() => AlertLevel, { description: 'The alert\'s level after the step.' })
+  level: AlertLevel;
+  @Field(() => String, { nullable: true, description: 'The note given with the step (the root cause for ROOT_CAUSE_RECORDED; why, for ESCALATED).' })
+  note: string | null;
+  @Field({ description: 'When.' })
+  at: Date;
+}
+
+@ObjectType({ description: 'The service level (SLA) of one alert level: how soon its alerts must be acknowledged and resolved. Deadlines count from the raise, and restart from each escalation under the new level.' })
+export class AlertServiceLevel {
+  @Field(() => AlertLevel, { description: 'The alert level.' })
+  level: AlertLevel;
+  @Field(() => Int, { description: 'Seconds to acknowledge; an alert still OPEN then escalates. Default: URGENT 900 (15 min), IMPORTANT 3600 (1 h), NORMAL 14400 (4 h).' })
+  acknowledgeWithinSeconds: number;
+  @Field(() => Int, { description: 'Seconds to resolve; an alert not RESOLVED then escalates. Default: URGENT 14400 (4 h), IMPORTANT 86400 (24 h), NORMAL 259200 (72 h).' })
+  resolveWithinSeconds: number;
+  @Field(() => Boolean, { description: 'Resolving needs a recorded root cause first (ROOT_CAUSE_RECORDED); a rule\'s `autoResolve` is exempt. Default false.' })
+  rootCauseRequired: boolean;
+  @Field(() => String, { nullable: true, description: 'API key id that set it; null while the default applies.' })
+  updatedBy: string | null;
+  @Field(() => Date, { nullable: true, description: 'When it was set; null while the default applies.' })
+  updatedAt: Date | null;
+}
+
+@InputType({ description: 'The service level of one alert level.' })
+export class AlertServiceLevelInput {
+  @Field(() => AlertLevel, { description: 'The alert level.' })
+  level: AlertLevel;
+  @Field(() => Int, { description: 'Seconds to acknowledge (1–7776000).' })
+  acknowledgeWithinSeconds: number;
+  @Field(() => Int, { description: 'Seconds to resolve (1–7776000, not shorter than `acknowledgeWithinSeconds`).' })
+  resolveWithinSeconds: number;
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'Require a root cause before resolving (default false).' })
+  rootCauseRequired?: boolean | null;
+}
 
 @ObjectType({ description: 'A goal for a KPI over a period (e.g. D1 retention 0.41 this quarter).' })
 export class KpiTarget {
@@ -112,8 +179,14 @@ export class Alert {
   ruleId: string;
   @Field(() => KpiMetric, { description: 'The metric.' })
   metric: KpiMetric;
-  @Field(() => AlertLevel, { description: 'Level.' })
+  @Field(() => AlertLevel, { description: 'Level now: the level raised at, one step higher per escalation (URGENT stays URGENT).' })
   level: AlertLevel;
+  @Field(() => AlertLevel, { description: 'Level it was raised at (its rule\'s).' })
+  raisedLevel: AlertLevel;
+  @Field(() => Int, { description: 'Times it escalated past its service level.' })
+  escalations: number;
+  @Field(() => Date, { nullable: true, description: 'When it last escalated.' })
+  escalatedAt: Date | null;
   @Field(() => Float, { nullable: true, description: 'Metric value that raised it.' })
   value: number | null;
   @Field(() => Float, { nullable: true, description: 'Threshold or target it was compared with.' })
@@ -128,10 +201,26 @@ export class Alert {
   acknowledgedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was acknowledged.' })
   acknowledgedAt: Date | null;
+  @Field(() => String, { nullable: true, description: 'The root cause recorded (根源分析).' })
+  rootCause: string | null;
+  @Field(() => String, { nullable: true, description: 'API key id that recorded the root cause (last revision).' })
+  rootCauseBy: string | null;
+  @Field(() => Date, { nullable: true, description: 'When the root cause was recorded (last revision).' })
+  rootCauseAt: Date | null;
   @Field(() => String, { nullable: true, description: 'API key id that resolved it; null when its rule resolved it (`autoResolve`).' })
   resolvedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was resolved.' })
   resolvedAt: Date | null;
+  @Field(() => String, { nullable: true, description: 'The note given when resolving (the improvement made, 改进落实).' })
+  resolutionNote: string | null;
+  @Field(() => Date, { nullable: true, description: 'Acknowledge deadline: raised (or last escalated) + the level\'s `acknowledgeWithinSeconds`. Null for alerts raised before service levels existed.' })
+  acknowledgeDueAt: Date | null;
+  @Field(() => Date, { nullable: true, description: 'Resolve deadline: raised (or last escalated) + the level\'s `resolveWithinSeconds`.' })
+  resolveDueAt: Date | null;
+  @Field(() => Date, { nullable: true, description: 'The deadline that escalates it next (acknowledge while OPEN, then resolve); null once RESOLVED.' })
+  dueAt: Date | null;
+  @Field(() => [AlertStep], { description: 'Every step, oldest first: raised, acknowledged, root cause, escalations, resolved — with who, when and notes.' })
+  history: AlertStep[];
 }
 
 @InputType({ description: 'A new alert rule.' })

@@ -24,6 +24,8 @@ export interface Metrics {
   ingestEvents: Counter<'status' | 'reason'>;
   /** KPI alerts raised, by level. */
   alertsRaised: Counter<'level'>;
+  /** KPI alerts escalated past their service level, by the level they moved to. */
+  alertsEscalated: Counter<'level'>;
   /** Outbound deliveries by destination format and outcome (`delivered`, `retry`, `dead`, `suppressed`). */
   destinationDeliveries: Counter<'format' | 'outcome'>;
   /** HTTP attempts to destinations by format and result (`ok`, `failed`). */
@@ -46,6 +48,7 @@ export interface IngestMetrics {
 /** What alert evaluation reports (see `createMetrics`). */
 export interface AlertMetrics {
   alertsRaised: { inc(labels: { level: string }, n?: number): void };
+  alertsEscalated?: { inc(labels: { level: string }, n?: number): void };
 }
 
 /**
@@ -144,6 +147,12 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     labelNames: ['status', 'reason'] as const,
     registers: [registry],
   });
+  const alertsEscalated = new Counter({
+    name: 'siyu_alerts_escalated_total',
+    help: 'KPI alerts escalated past their service level by this instance, by the level they moved to.',
+    labelNames: ['level'] as const,
+    registers: [registry],
+  });
   const alertsRaised = new Counter({
     name: 'siyu_alerts_raised_total',
     help: 'KPI alerts raised by this instance, by level.',
@@ -206,6 +215,7 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     livePushes,
     ingestEvents,
     alertsRaised,
+    alertsEscalated,
     destinationDeliveries,
     destinationAttempts,
     setSweepLagSource(source) {

@@ -91,8 +91,10 @@ export const Topics = {
   kpisChanged: (workspaceId: string) => `siyu:${workspaceId}:kpis.changed`,
   /** After a commit that changed attribution (paths closed, merges, unmerges, rebuilds): `{}`. */
   attributionChanged: (workspaceId: string) => `siyu:${workspaceId}:attribution.changed`,
-  /** A KPI alert was raised: `{ alertId, level }`. */
+  /** A KPI alert was raised, or escalated past its service level: `{ alertId, level }` (the level now). */
   alertRaised: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.raised`,
+  /** An alert took a step of its response process (raised, acknowledged, root cause, resolved, escalated): `{ alertId, level, action }`. */
+  alertChanged: (workspaceId: string) => `siyu:${workspaceId}:kpi.alert.changed`,
 };
 
 /** Most ids in one `profilesChanged` message (a 1,000-event batch can touch as many profiles). */
