@@ -28,6 +28,7 @@ import { Attribution1765500000000 } from './1765500000000-Attribution';
 import { KpiVariants1765600000000 } from './1765600000000-KpiVariants';
 import { Destinations1765700000000 } from './1765700000000-Destinations';
 import { AlertResponse1765810000000 } from './1765810000000-AlertResponse';
+import { DestinationSecrets1765815000000 } from './1765815000000-DestinationSecrets';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -61,4 +62,5 @@ export const MIGRATIONS = [
   KpiVariants1765600000000,
   Destinations1765700000000,
   AlertResponse1765810000000,
+  DestinationSecrets1765815000000,
 ];

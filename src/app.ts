@@ -337,6 +337,7 @@ async function assemble(
   services.tags.startSweeper(config.sweep.intervalMs, config.sweep.batch, services.sweepSteps);
   services.due.start(config.dueIntervalMs, config.sweep.batch);
   services.kpis.alerts.startEscalation(config.dueIntervalMs);
+  await services.destinations.sealLegacySecrets();
   services.destinations.start(config.delivery.intervalMs);
   let stopped: Promise<void> | undefined;
   return {

@@ -96,7 +96,7 @@ export function createServices(
   const ingest = new IngestService(ds, identities, phases, tags, pubSub, log);
   const profiles = new ProfileService(ds, identities, phases.prefetchParts);
   // Items about a person reach a destination only while the person allows marketing (PIPL).
-  const destinations = new DestinationService(deps, { marketingAllowed: (ws, ids) => compliance.allowed(ws, ids, MARKETING), audit: compliance.audit }, delivery);
+  const destinations = new DestinationService(deps, { marketingAllowed: (ws, ids) => compliance.allowed(ws, ids, MARKETING), audit: compliance.audit }, cipher, delivery);
   return {
     workspaces,
     identities,

@@ -207,6 +207,35 @@ describe('outbound destinations', () => {
     }
   });
 
+  it('stores signing secrets sealed, seals the plain ones of older rows at start, and signs with either', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace('sealed-secrets');
+    const path = `/${ws}/sealed`;
+    receiver.secrets.set(path, SECRET);
+    const d = await createDestination(key, { name: 'sealed', format: 'WEBHOOK', url: `${receiver.url}${path}`, secret: SECRET, events: ['ALERT'], allowPrivateNetwork: true, timeoutMs: 2000 });
+    const stored = async () => (await t.app.db.dataSource.query(`SELECT secret, secret_sealed FROM destinations WHERE workspace_id = $1 AND id = $2`, [ws, d.id]))[0] as { secret: string; secret_sealed: boolean };
+    const sealed = await stored();
+    expect(sealed.secret_sealed).toBe(true);
+    expect(sealed.secret).not.toContain(SECRET);
+    // An update that gives no secret keeps the sealed one as it is.
+    expect((await t.gql(UpdateDestinationDocument, { id: d.id, input: { name: 'sealed, renamed' } }, key)).errors).toBeUndefined();
+    expect(await stored()).toEqual(sealed);
+    // A row from before sealing holds its secret in plain text: the start seals it.
+    await t.app.db.dataSource.query(`UPDATE destinations SET secret = $3, secret_sealed = false WHERE workspace_id = $1 AND id = $2`, [ws, d.id, SECRET]);
+    expect(await t.app.services.destinations.sealLegacySecrets()).toBe(1);
+    const resealed = await stored();
+    expect(resealed.secret_sealed).toBe(true);
+    expect(resealed.secret).not.toContain(SECRET);
+    expect(await t.app.services.destinations.sealLegacySecrets()).toBe(0);
+    // Requests are still signed with the secret in clear.
+    await t.gql(CreateAlertRuleDocument, { input: { name: 'any order', metric: 'ORDERS', kind: 'ABOVE', threshold: 0, level: 'URGENT', cooldownSeconds: 0, evaluate: 'CURRENT_PERIOD' } }, key);
+    await ingest(t, key, [order('s1')]);
+    await t.app.services.kpis.alerts.idle();
+    await until('the delivery', async () => (await pendingOf(ws)) === 0);
+    const got = receiver.received.filter((r) => r.path === path && r.behaviour === 'ok');
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.every((r) => r.signatureOk)).toBe(true);
+  });
+
   it('refuses loopback and private URLs without allowPrivateNetwork (typed error on input.url, nothing written), which only an ADMIN may set', async () => {
     const { workspaceId: ws, adminKey: key } = await t.newWorkspace('private-urls');
     const base = { name: 'x', format: 'WEBHOOK' as const, secret: SECRET, events: ['ALERT' as const] };

@@ -7,7 +7,9 @@ export interface DestinationRow {
   name: string;
   format: DestinationFormatKey;
   url: string;
+  /** The signing secret as stored: sealed (`secret_sealed`) or, for rows from before sealing, plain. */
   secret: string | null;
+  secret_sealed: boolean;
   events: DeliveryKind[];
   segment_ids: string[] | null;
   journey_ids: string[] | null;
@@ -46,7 +48,7 @@ export interface DeliveryRow {
 /** The writable settings of a destination. */
 export type DestinationSettings = Omit<DestinationRow, 'id' | 'workspace_id' | 'created_at' | 'updated_at'>;
 
-const DEST_COLS = `id, workspace_id, name, format, url, secret, events, segment_ids, journey_ids, min_alert_level, enabled, allow_personal_data, allow_private_network, max_attempts, timeout_ms, created_at, updated_at`;
+const DEST_COLS = `id, workspace_id, name, format, url, secret, secret_sealed, events, segment_ids, journey_ids, min_alert_level, enabled, allow_personal_data, allow_private_network, max_attempts, timeout_ms, created_at, updated_at`;
 // `id` and `replay_of` read as text (bigint); ORDER BY must name the column (`dd.id`), not the text alias.
 const DELIVERY_COLS = `dd.id::text AS id, workspace_id, destination_id, kind, source_key, profile_id, data, status, attempts, next_attempt_at, last_attempt_at, last_status, last_error, created_at, finished_at, dd.replay_of::text AS replay_of, replayed_at`;
 
@@ -69,9 +71,9 @@ export class DestinationRepository {
 
   async insert(em: EntityManager, ws: string, s: DestinationSettings): Promise<DestinationRow> {
     const [r] = await em.query(
-      `INSERT INTO destinations (workspace_id, name, format, url, secret, events, segment_ids, journey_ids, min_alert_level, enabled, allow_personal_data, allow_private_network, max_attempts, timeout_ms)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7::text[], $8::uuid[], $9, $10, $11, $12, $13, $14) RETURNING ${DEST_COLS}`,
-      [ws, s.name, s.format, s.url, s.secret, s.events, s.segment_ids, s.journey_ids, s.min_alert_level, s.enabled, s.allow_personal_data, s.allow_private_network, s.max_attempts, s.timeout_ms],
+      `INSERT INTO destinations (workspace_id, name, format, url, secret, events, segment_ids, journey_ids, min_alert_level, enabled, allow_personal_data, allow_private_network, max_attempts, timeout_ms, secret_sealed)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7::text[], $8::uuid[], $9, $10, $11, $12, $13, $14, $15) RETURNING ${DEST_COLS}`,
+      [ws, s.name, s.format, s.url, s.secret, s.events, s.segment_ids, s.journey_ids, s.min_alert_level, s.enabled, s.allow_personal_data, s.allow_private_network, s.max_attempts, s.timeout_ms, s.secret_sealed],
     );
     return r;
   }
@@ -79,11 +81,21 @@ export class DestinationRepository {
   async update(em: EntityManager, ws: string, id: string, s: DestinationSettings): Promise<DestinationRow> {
     const [[r]] = await em.query(
       `UPDATE destinations SET name = $3, format = $4, url = $5, secret = $6, events = $7::text[], segment_ids = $8::text[], journey_ids = $9::uuid[], min_alert_level = $10,
-              enabled = $11, allow_personal_data = $12, allow_private_network = $13, max_attempts = $14, timeout_ms = $15, updated_at = now()
+              enabled = $11, allow_personal_data = $12, allow_private_network = $13, max_attempts = $14, timeout_ms = $15, secret_sealed = $16, updated_at = now()
        WHERE workspace_id = $1 AND id = $2 RETURNING ${DEST_COLS}`,
-      [ws, id, s.name, s.format, s.url, s.secret, s.events, s.segment_ids, s.journey_ids, s.min_alert_level, s.enabled, s.allow_personal_data, s.allow_private_network, s.max_attempts, s.timeout_ms],
+      [ws, id, s.name, s.format, s.url, s.secret, s.events, s.segment_ids, s.journey_ids, s.min_alert_level, s.enabled, s.allow_personal_data, s.allow_private_network, s.max_attempts, s.timeout_ms, s.secret_sealed],
     );
     return r;
+  }
+
+  /** Secrets still stored in plain text (rows from before sealing), any workspace. */
+  plainSecrets(em: EntityManager): Promise<{ workspace_id: string; id: string; secret: string }[]> {
+    return em.query(`SELECT workspace_id, id, secret FROM destinations WHERE secret IS NOT NULL AND NOT secret_sealed`);
+  }
+
+  /** Replaces a plain secret by its sealed form (only if it is still the plain one). */
+  async sealSecret(em: EntityManager, ws: string, id: string, plain: string, sealed: string): Promise<void> {
+    await em.query(`UPDATE destinations SET secret = $4, secret_sealed = true WHERE workspace_id = $1 AND id = $2 AND secret = $3 AND NOT secret_sealed`, [ws, id, plain, sealed]);
   }
 
   async delete(em: EntityManager, ws: string, id: string): Promise<boolean> {

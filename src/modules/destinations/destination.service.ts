@@ -39,6 +39,12 @@ export interface DestinationCollaborators {
   audit: AuditService;
 }
 
+/** Seals and opens signing secrets at rest (the PII cipher: AES-256-GCM under the workspace deployment's data key). */
+export interface SecretSealer {
+  encrypt(plain: string): string;
+  decrypt(sealed: string): string;
+}
+
 export interface DeliveryOptions {
   /** First retry delay; doubles per failed attempt (with jitter) up to `backoffMaxMs`. */
   backoffBaseMs: number;
@@ -73,8 +79,26 @@ export class DestinationService {
   constructor(
     private readonly ctx: ModuleDeps,
     private readonly collaborators: DestinationCollaborators,
+    private readonly sealer: SecretSealer,
     private readonly options: DeliveryOptions = { backoffBaseMs: 2000, backoffMaxMs: 3_600_000 },
   ) {}
+
+  /**
+   * Seals the secrets of destinations created before secrets were sealed (run at start; a
+   * migration has no key). Returns how many it sealed.
+   */
+  async sealLegacySecrets(): Promise<number> {
+    const rows = await this.repo.plainSecrets(this.ctx.ds.manager);
+    for (const r of rows) await this.repo.sealSecret(this.ctx.ds.manager, r.workspace_id, r.id, r.secret, this.sealer.encrypt(r.secret));
+    if (rows.length) this.ctx.log.info({ sealed: rows.length }, 'sealed destination secrets stored in plain text');
+    return rows.length;
+  }
+
+  /** The signing secret in clear, for signing one request. */
+  private openSecret(d: DestinationRow): string | null {
+    if (d.secret === null) return null;
+    return d.secret_sealed ? this.sealer.decrypt(d.secret) : d.secret;
+  }
 
   // ---- settings ------------------------------------------------------------------------------
 
@@ -138,14 +162,19 @@ export class DestinationService {
     const timeoutMs = pick(input.timeoutMs, current?.timeout_ms, 5000);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 30_000) throw bad(Code.INVALID_TIMEOUT, 'input.timeoutMs', 'timeoutMs must be 100–30000');
 
-    // An empty string removes the secret; a webhook must keep one (its receivers verify it).
-    let secret = input.secret === undefined || input.secret === null ? (current?.secret ?? null) : input.secret === '' ? null : input.secret;
-    if (secret !== null && (secret.length < 16 || secret.length > 200)) throw bad(Code.INVALID_SECRET, 'input.secret', 'secret must be 16–200 characters');
-    if (format === 'webhook' && !secret) throw bad(Code.INVALID_SECRET, 'input.secret', 'a WEBHOOK destination needs a signing secret (16–200 characters)');
-    if (format === 'wecom' && secret) {
-      if (input.secret) throw bad(Code.INVALID_SECRET, 'input.secret', 'WeCom group robots are not signed: leave secret empty');
-      secret = null;
+    // A secret given replaces the stored one (an empty string removes it); a webhook must keep one
+    // (its receivers verify it). Stored sealed; the stored one is kept as it is when none is given.
+    const given = input.secret !== undefined && input.secret !== null;
+    const plain = given && input.secret !== '' ? (input.secret as string) : null;
+    if (plain !== null && (plain.length < 16 || plain.length > 200)) throw bad(Code.INVALID_SECRET, 'input.secret', 'secret must be 16–200 characters');
+    let keep = !given && !!current?.secret;
+    if (format === 'webhook' && !plain && !keep) throw bad(Code.INVALID_SECRET, 'input.secret', 'a WEBHOOK destination needs a signing secret (16–200 characters)');
+    if (format === 'wecom' && (plain || keep)) {
+      if (plain) throw bad(Code.INVALID_SECRET, 'input.secret', 'WeCom group robots are not signed: leave secret empty');
+      keep = false;
     }
+    const secret = plain !== null ? this.sealer.encrypt(plain) : keep ? current!.secret : null;
+    const secretSealed = plain !== null ? true : keep ? current!.secret_sealed : false;
 
     const allowPrivateNetwork = pick(input.allowPrivateNetwork, current?.allow_private_network, false);
     const url = pick(input.url?.trim(), current?.url, '');
@@ -155,6 +184,7 @@ export class DestinationService {
       format,
       url,
       secret,
+      secret_sealed: secretSealed,
       events,
       segment_ids: segmentIds,
       journey_ids: journeyIds,
@@ -289,7 +319,7 @@ export class DestinationService {
         });
         if (!attempt) break;
         attempts++;
-        const req = render(d.format, d.url, d.secret, { id: row.id, workspaceId: ws, kind: row.kind, data: row.data, createdAt: new Date(row.created_at), profileId: person }, new Date());
+        const req = render(d.format, d.url, this.openSecret(d), { id: row.id, workspaceId: ws, kind: row.kind, data: row.data, createdAt: new Date(row.created_at), profileId: person }, new Date());
         const res = await post(req.url, req.body, req.headers, d.timeout_ms, d.allow_private_network);
         const error = outcome(d.format, res);
         this.metrics?.destinationAttempts.inc({ format: d.format, result: error ? 'failed' : 'ok' });
