@@ -79,7 +79,11 @@ export function createServices(
   const compliance = new ComplianceService(deps, cipher);
   const stages = new StageService(ds, systemTags);
   const health = new HealthService(ds, systemTags);
-  const membership = new MembershipService(ds);
+  // A rules change moves levels without events: rule tags and segments reading `level` / `points` follow in its transaction.
+  const membership = new MembershipService(ds, async (em, ws, ids) => {
+    const changes = await tags.reevaluate(em, ws, ids, () => 'membership:rules');
+    return () => tags.publish(ws, changes);
+  });
   // Journey triggers reach only people with marketing consent (PIPL), checked in the batch's transaction.
   const journeys = new JourneyService(deps, async (em, ws, candidates) => {
     const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);

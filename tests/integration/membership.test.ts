@@ -4,6 +4,8 @@ import { ingest } from '../support/api';
 import { idInput, makeEvent } from '../support/events';
 import {
   CreateApiKeyDocument,
+  CreateSegmentDocument,
+  CreateTagDocument,
   EraseProfileDocument,
   IngestDocument,
   KpiDocument,
@@ -12,6 +14,7 @@ import {
   ProfileByIdentifierDocument,
   ProfileDocument,
   ProfileMembershipDocument,
+  ProfileTagsDocument,
   UnmergeDocument,
   UpdateMembershipRulesDocument,
   type EventInput,
@@ -113,6 +116,17 @@ async function expectAll(key: string, people: Map<string, string>, want: Map<str
   }
 }
 
+/** The rule tag `big_points` (points >= 300) and the segment `gold_members` (level == "gold") follow the balances and levels. */
+async function expectRules(key: string, people: Map<string, string>, want: Map<string, Expected>, label: string) {
+  for (const [who, pid] of people) {
+    const r = await t.gql(ProfileTagsDocument, { id: pid }, key);
+    expect(r.errors).toBeUndefined();
+    const x = want.get(who) ?? NOBODY;
+    const got = { gold: r.data!.profile.segments.some((s) => s.key === 'gold_members'), big: r.data!.profile.tags.some((g) => g.key === 'big_points') };
+    expect({ label, who, got }).toEqual({ label, who, got: { gold: x.level === 'gold', big: x.points >= 300 } });
+  }
+}
+
 const points = (who: string, ts: Date, delta: number, messageId = `m-${randomUUID()}`): EventInput =>
   makeEvent({ identifiers: [who], messageId, name: delta > 0 ? 'Points Earned' : 'Points Redeemed', timestamp: ts.toISOString(), properties: { points: Math.abs(delta), reason: 'test' } });
 
@@ -130,6 +144,9 @@ describe('membership (积分-等级)', () => {
     const set = await t.gql(UpdateMembershipRulesDocument, { input: { levels: ladder } }, key);
     expect(set.errors).toBeUndefined();
     expect(set.data!.updateMembershipRules.version).toBe(1);
+    // Expression fields: kept at ingest (evaluated in memory) …
+    expect((await t.gql(CreateTagDocument, { input: { key: 'big_points', name: '积分大户', kind: 'RULE', expression: 'points >= 300' } }, key)).errors).toBeUndefined();
+    expect((await t.gql(CreateSegmentDocument, { input: { key: 'gold_members', name: '金卡', expression: 'level == "gold"' } }, key)).errors).toBeUndefined();
 
     const rand = rng(18);
     const who = Array.from({ length: 9 }, (_, i) => `member_id::P${i}-${randomUUID()}`);
@@ -185,6 +202,16 @@ describe('membership (积分-等级)', () => {
     expect(new Set(finals.map((x) => x.level))).toEqual(new Set([null, 'bronze', 'silver', 'gold']));
     expect(finals.some((x) => x.history.some((h) => ladder.findIndex((l) => l.key === h.to) < ladder.findIndex((l) => l.key === h.from)))).toBe(true);
     await expectAll(key, people, want, 'after ingest');
+    await expectRules(key, people, want, 'after ingest');
+    // … and counted in SQL when a rule is created over existing people.
+    const count = (f: (x: Expected) => boolean) => [...want.values()].filter(f).length;
+    const upper = await t.gql(CreateSegmentDocument, { input: { key: 'upper', name: '银卡以上', expression: 'level in ("silver", "gold")' } }, key);
+    expect(upper.data!.createSegment.size).toBe(count((x) => x.level === 'silver' || x.level === 'gold'));
+    const debt = await t.gql(CreateTagDocument, { input: { key: 'in_debt', name: '透支', kind: 'RULE', expression: 'points < 0 or level == null' } }, key);
+    expect(debt.data!.createTag.size).toBe(people.size - count((x) => x.points >= 0 && x.level !== null));
+    const bare = await t.gql(CreateTagDocument, { input: { key: 'bad', name: 'bad', kind: 'RULE', expression: 'level > "gold"' } }, key);
+    expect(bare.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(bare.errors![0].message).toMatch(/level can only be compared with == or !=/);
 
     // The LEVEL breakdown (and filter) counts people by their current level; the total counts everyone active.
     const range = { from: '2026-10-01', to: '2026-10-31' };
@@ -209,6 +236,7 @@ describe('membership (积分-等级)', () => {
     expect(set2.data!.updateMembershipRules.version).toBe(2);
     const want2 = recompute(sent, ladder2);
     await expectAll(key, people, want2, 'after a rules change');
+    await expectRules(key, people, want2, 'after a rules change');
     const hist = await t.gql(MembershipRulesHistoryDocument, { first: 10 }, key);
     expect(hist.data!.membershipRulesHistory.map((r) => [r.version, r.levels.map((l) => l.threshold)])).toEqual([
       [2, [100, 400]],
@@ -222,6 +250,7 @@ describe('membership (积分-等级)', () => {
     const r = await t.app.services.recompute.run(ws, { parts: ['membership'], restart: true });
     expect(r.parts.map((p) => [p.part, p.finished])).toEqual([['membership', true]]);
     await expectAll(key, people, want2, 'after a rebuild');
+    await expectRules(key, people, want2, 'after a rebuild');
   });
 
   it('a merge moves the points to the survivor (balance = its ledger), an unmerge splits them back, erasure removes every row', async () => {

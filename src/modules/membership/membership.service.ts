@@ -47,7 +47,14 @@ export class MembershipService {
   private readonly repo = new MembershipRepository();
   private readonly audit: AuditService;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(
+    private readonly ds: DataSource,
+    /**
+     * After a rules change moved some people's levels, in its transaction: re-evaluates what reads
+     * them (rule tags and segments using `points` / `level`); returns what to publish after commit.
+     */
+    private readonly levelsChanged: (em: EntityManager, ws: string, ids: string[]) => Promise<() => void> = async () => () => {},
+  ) {
     this.audit = new AuditService(ds);
   }
 
@@ -87,6 +94,7 @@ export class MembershipService {
   async updateRules(actor: AuditActor, input: LevelRulesInputShape): Promise<CurrentRules> {
     const ws = actor.workspaceId;
     const next = validateRules(input);
+    const publish: (() => void)[] = [];
     await this.ds.transaction(async (em) => {
       await lockWorkspaceWrites(em, ws);
       const version = await this.repo.saveRules(em, ws, next, actor.apiKeyId);
@@ -96,9 +104,11 @@ export class MembershipService {
         const ids = await this.repo.membersAfter(em, ws, after, REPLAY_PAGE);
         if (!ids.length) break;
         await this.replay(em, ws, next, ids);
+        publish.push(await this.levelsChanged(em, ws, ids));
         after = ids.at(-1)!;
       }
     });
+    for (const p of publish) p();
     return this.rules(ws);
   }
 
