@@ -116,49 +116,32 @@ export class MembershipService {
 
   private async afterBatch(b: BatchContext): Promise<void> {
     const { em, workspaceId: ws } = b;
-    const entries: LedgerRow[] = [];
-    for (const e of b.events) {
-      const d = pointsDelta(e);
-      if (d && !isRejection(d)) entries.push({ messageId: e.messageId, profileId: e.profileId, delta: d.delta, reason: d.reason, ts: e.ts });
-    }
     // Merged-away people's ledger goes to their survivor, who is replayed over both.
     await this.repo.moveMerged(em, ws, b.merged);
-    const added = await this.repo.insertLedger(em, ws, entries);
+    const added = await this.repo.insertLedger(em, ws, ledgerRows(b.events));
     const survivors = new Set(b.merged.map((m) => m.survivorId));
     if (!added.length && !survivors.size) return;
     const { rules } = await this.rules(ws, em);
-    const byPerson = new Map<string, LedgerRow[]>();
-    for (const r of added) byPerson.set(r.profileId, [...(byPerson.get(r.profileId) ?? []), r]);
+    const byPerson = groupByPerson(added);
     const states = await this.repo.states(em, ws, [...byPerson.keys()]);
     // Entries later than the carried ones apply to the carried balance (the batch's sum, never the
     // ledger); a person with an entry dated before their latest one, or a merge survivor, is replayed.
     const replays = new Set(survivors);
-    const next: { profileId: string; s: MemberState }[] = [];
-    const changes: { profileId: string; c: LevelChange }[] = [];
-    for (const [id, rows] of byPerson) {
-      if (replays.has(id)) continue;
-      const carried = states.get(id) ?? EMPTY_STATE;
-      if (carried.lastEntryAt && rows.some((r) => r.ts < carried.lastEntryAt!)) {
-        replays.add(id);
-        continue;
-      }
-      const r = applyEntries(rules, carried, rows);
-      next.push({ profileId: id, s: r.state });
-      for (const c of r.changes) changes.push({ profileId: id, c });
+    const carried: { profileId: string; from: MemberState; rows: LedgerRow[] }[] = [];
+    for (const [profileId, rows] of byPerson) {
+      if (replays.has(profileId)) continue;
+      const from = states.get(profileId) ?? EMPTY_STATE;
+      if (from.lastEntryAt && rows.some((r) => r.ts < from.lastEntryAt!)) replays.add(profileId);
+      else carried.push({ profileId, from, rows });
     }
-    await this.repo.upsertStates(em, ws, next);
-    await this.repo.insertChanges(em, ws, changes);
+    await this.write(em, ws, rules, carried);
     await this.replay(em, ws, rules, [...replays]);
   }
 
   /** Sets the ledger rows of these people's points events to them (the events are the truth), then replays them. */
   private async resync(em: EntityManager, ws: string, ids: string[]): Promise<void> {
-    const rows: LedgerRow[] = [];
-    for (const e of await this.repo.pointsEvents(em, ws, ids)) {
-      const d = pointsDelta(e);
-      if (d && !isRejection(d)) rows.push({ messageId: e.message_id, profileId: e.profile_id, delta: d.delta, reason: d.reason, ts: e.ts });
-    }
-    await this.repo.insertLedger(em, ws, rows, true);
+    const events = await this.repo.pointsEvents(em, ws, ids);
+    await this.repo.insertLedger(em, ws, ledgerRows(events.map((e) => ({ ...e, messageId: e.message_id, profileId: e.profile_id }))), true);
     await this.replay(em, ws, (await this.rules(ws, em)).rules, ids);
   }
 
@@ -167,14 +150,17 @@ export class MembershipService {
     if (!ids.length) return;
     const ledger = await this.repo.ledgerOf(em, ws, ids);
     await this.repo.deleteStates(em, ws, ids);
-    const byPerson = new Map<string, LedgerRow[]>();
-    for (const r of ledger) byPerson.set(r.profileId, [...(byPerson.get(r.profileId) ?? []), r]);
+    await this.write(em, ws, rules, [...groupByPerson(ledger)].map(([profileId, rows]) => ({ profileId, from: EMPTY_STATE, rows })));
+  }
+
+  /** Applies each person's entries to their state and writes the new states and level changes. */
+  private async write(em: EntityManager, ws: string, rules: LevelRules, people: { profileId: string; from: MemberState; rows: LedgerRow[] }[]): Promise<void> {
     const next: { profileId: string; s: MemberState }[] = [];
     const changes: { profileId: string; c: LevelChange }[] = [];
-    for (const [id, rows] of byPerson) {
-      const r = applyEntries(rules, EMPTY_STATE, rows);
-      next.push({ profileId: id, s: r.state });
-      for (const c of r.changes) changes.push({ profileId: id, c });
+    for (const p of people) {
+      const r = applyEntries(rules, p.from, p.rows);
+      next.push({ profileId: p.profileId, s: r.state });
+      for (const c of r.changes) changes.push({ profileId: p.profileId, c });
     }
     await this.repo.upsertStates(em, ws, next);
     await this.repo.insertChanges(em, ws, changes);
@@ -182,7 +168,7 @@ export class MembershipService {
 
   // ---- reads -------------------------------------------------------------------------------
 
-  /** Membership of each profile, in key order (people without a ledger: 0 points, the level 0 points holds). */
+  /** Membership of each profile, in key order (people without any points event: 0 points, no level). */
   async membershipOf(ws: string, ids: readonly string[]): Promise<Membership[]> {
     const em = this.ds.manager;
     const [states, { rules }] = await Promise.all([this.repo.states(em, ws, ids), this.rules(ws, em)]);
@@ -203,6 +189,24 @@ export class MembershipService {
     const rows = await this.repo.recentChanges(this.ds.manager, ws, ids, checkFirst(first));
     return ids.map((id) => rows.filter((r) => r.profileId === id));
   }
+}
+
+/** The ledger rows of the points events among these (other events and invalid points give none). */
+function ledgerRows(events: { messageId: string; profileId: string; ts: Date; type: string; name: string | null; properties: Record<string, unknown> | null }[]): LedgerRow[] {
+  return events.flatMap((e) => {
+    const d = pointsDelta(e);
+    return d && !isRejection(d) ? [{ messageId: e.messageId, profileId: e.profileId, delta: d.delta, reason: d.reason, ts: e.ts }] : [];
+  });
+}
+
+function groupByPerson(rows: LedgerRow[]): Map<string, LedgerRow[]> {
+  const out = new Map<string, LedgerRow[]>();
+  for (const r of rows) {
+    const list = out.get(r.profileId);
+    if (list) list.push(r);
+    else out.set(r.profileId, [r]);
+  }
+  return out;
 }
 
 function checkFirst(first: number): number {
