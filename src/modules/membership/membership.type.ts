@@ -100,6 +100,10 @@ export class Membership {
   @Field(() => Float, { description: `The points balance. ${POINTS_DOC} 0 without any points event.` })
   points: number;
 
-  @Field(() => Date, { nullable: true, description: 'Since when the person holds the current level (the time of the entry that moved them there); null without any points event.' })
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'Since when the person holds the current level — or, with none, since their balance fell below the first level: the time of the ledger entry that moved them there. Null when their level never changed (no points event, or never reached the first level).',
+  })
   since: Date | null;
 }
