@@ -27,6 +27,7 @@ import { Experiments1765400000000 } from './1765400000000-Experiments';
 import { Attribution1765500000000 } from './1765500000000-Attribution';
 import { KpiVariants1765600000000 } from './1765600000000-KpiVariants';
 import { Destinations1765700000000 } from './1765700000000-Destinations';
+import { Membership1765800000000 } from './1765800000000-Membership';
 import { AlertResponse1765810000000 } from './1765810000000-AlertResponse';
 import { DestinationSecrets1765815000000 } from './1765815000000-DestinationSecrets';
 
@@ -61,6 +62,7 @@ export const MIGRATIONS = [
   Attribution1765500000000,
   KpiVariants1765600000000,
   Destinations1765700000000,
+  Membership1765800000000,
   AlertResponse1765810000000,
   DestinationSecrets1765815000000,
 ];

@@ -9,6 +9,7 @@ import { DueScheduler, IngestService, ProjectionPhases, type Projection } from '
 import { ProfileService } from './modules/profiles';
 import { systemTagWriter, TagService, type SweepStep } from './modules/tags';
 import { StageService } from './modules/stages';
+import { MembershipService } from './modules/membership';
 import { JourneyService } from './modules/journeys';
 import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
@@ -27,6 +28,8 @@ export interface AppServices {
   readonly profiles: ProfileService;
   readonly tags: TagService;
   readonly stages: StageService;
+  /** Points ledger, balances and levels (积分-等级). */
+  readonly membership: MembershipService;
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
@@ -76,6 +79,11 @@ export function createServices(
   const compliance = new ComplianceService(deps, cipher);
   const stages = new StageService(ds, systemTags);
   const health = new HealthService(ds, systemTags);
+  // A rules change moves levels without events: rule tags and segments reading `level` / `points` follow in its transaction.
+  const membership = new MembershipService(ds, async (em, ws, ids) => {
+    const changes = await tags.reevaluate(em, ws, ids, () => 'membership:rules');
+    return () => tags.publish(ws, changes);
+  });
   // Journey triggers reach only people with marketing consent (PIPL), checked in the batch's transaction.
   const journeys = new JourneyService(deps, async (em, ws, candidates) => {
     const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);
@@ -85,7 +93,7 @@ export function createServices(
   // assignVariant records exposures through the ingest, which is built after the projections (hence the thunk).
   const experiments = new ExperimentService(deps, (): ExperimentCollaborators => ({ ingest, identities }));
   const attribution = new AttributionService(deps);
-  const readModels = { tags, compliance, stages, health, journeys, kpis, experiments, attribution };
+  const readModels = { tags, compliance, stages, membership, health, journeys, kpis, experiments, attribution };
   const manifests: readonly ModuleManifest<readonly Function[], typeof readModels, Projection>[] = MODULES;
   const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
 

@@ -6,6 +6,7 @@ import { PROFILES_MODULE } from './profiles';
 import { COMPLIANCE_MODULE } from './compliance';
 import { KPIS_MODULE } from './kpis';
 import { STAGES_MODULE } from './stages';
+import { MEMBERSHIP_MODULE } from './membership';
 import { HEALTH_MODULE } from './health';
 import { JOURNEYS_MODULE } from './journeys';
 import { TAGS_MODULE } from './tags';
@@ -26,6 +27,7 @@ export const MODULES = [
   COMPLIANCE_MODULE,
   KPIS_MODULE,
   STAGES_MODULE,
+  MEMBERSHIP_MODULE,
   HEALTH_MODULE,
   JOURNEYS_MODULE,
   TAGS_MODULE,

@@ -438,22 +438,44 @@ describe('evaluation', () => {
 
 describe('requirements and referenced tags', () => {
   it('reports the event window, tag use and time dependence', () => {
-    expect(requirements(parseExpression('total_spend > 1 and traits.a == 1'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: false });
-    expect(requirements(parseExpression('last_seen_days > 30'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
-    expect(requirements(parseExpression('orders_90d > 1 or spend_30d > 1'))).toEqual({ windowDays: 90, usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
-    expect(requirements(parseExpression('count(within = "36h") > 1 and has_tag("x")'))).toEqual({ windowDays: 2, usesTags: true, usesSegments: false, usesVariants: false, timeDependent: true });
-    expect(requirements(parseExpression('count(event = "x") > 1 and orders_90d > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, timeDependent: true });
-    expect(requirements(parseExpression('sum(property = "x") > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, timeDependent: false });
+    expect(requirements(parseExpression('total_spend > 1 and traits.a == 1'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: false });
+    expect(requirements(parseExpression('last_seen_days > 30'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: true });
+    expect(requirements(parseExpression('orders_90d > 1 or spend_30d > 1'))).toEqual({ windowDays: 90, usesTags: false, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: true });
+    expect(requirements(parseExpression('count(within = "36h") > 1 and has_tag("x")'))).toEqual({ windowDays: 2, usesTags: true, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: true });
+    expect(requirements(parseExpression('count(event = "x") > 1 and orders_90d > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: true });
+    expect(requirements(parseExpression('sum(property = "x") > 1'))).toEqual({ windowDays: 'all', usesTags: false, usesSegments: false, usesVariants: false, usesMembership: false, timeDependent: false });
   });
 
   it('reports segment use', () => {
-    expect(requirements(parseExpression('in_segment("high_value")'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: true, usesVariants: false, timeDependent: false });
+    expect(requirements(parseExpression('in_segment("high_value")'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: true, usesVariants: false, usesMembership: false, timeDependent: false });
   });
 
   it('reports variant use and lists each referenced experiment once', () => {
-    expect(requirements(parseExpression('variant("hero") == "B"'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: true, timeDependent: false });
+    expect(requirements(parseExpression('variant("hero") == "B"'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: true, usesMembership: false, timeDependent: false });
     expect(referencedExperiments(parseExpression('variant("hero") == "B" or (variant("登录页") in ("A", null) and variant("hero") != null)'))).toEqual(['hero', '登录页']);
     expect(referencedExperiments(parseExpression('in_segment("hero")'))).toEqual([]);
+  });
+
+  it('reads the membership balance and level: points is a number (0 without a balance), level a key or null compared like variant()', () => {
+    expect(requirements(parseExpression('points >= 100 or level == "gold"'))).toEqual({ windowDays: 0, usesTags: false, usesSegments: false, usesVariants: false, usesMembership: true, timeDependent: false });
+    const gold = facts({ membership: { points: 5200.5, level: 'gold' } });
+    const broke = facts({ membership: { points: -30, level: null } });
+    expect(holds('points >= 5200.5 and level == "gold"', gold)).toBe(true);
+    expect(holds('level in ("silver", "gold")', gold)).toBe(true);
+    expect(holds('level != "gold"', gold)).toBe(false);
+    expect(holds('points < 0 and level == null', broke)).toBe(true);
+    // Like a trait, null makes == / != / in false.
+    expect(holds('level != "gold"', broke)).toBe(false);
+    expect(holds('points == 0 and level == null', facts())).toBe(true);
+    for (const [src, message] of [
+      ['level > "gold"', 'at 1:7: level can only be compared with == or != (or in (...)), not >'],
+      ['level == 1', 'at 1:10: level must be compared with a level key in double quotes or null, e.g. level == "gold"'],
+      ['level', 'at 1:1: level is a level key or null: compare it, e.g. level == "gold" or level != null'],
+      ['points == "many"', 'at 1:11: cannot compare a number with a string'],
+      ['points() > 1', 'at 1:1: unknown function "points" (points is a field: leave out the parentheses)'],
+    ]) {
+      expect(() => parseExpression(src)).toThrow(message);
+    }
   });
 
   it('lists each referenced tag and segment once', () => {
@@ -466,7 +488,7 @@ describe('requirements and referenced tags', () => {
   it('documents every field and function', () => {
     const names = FIELD_DOCS.map((d) => d.name.split(/[(.]/)[0]);
     expect(names).toEqual(
-      expect.arrayContaining(['total_spend', 'order_count', 'event_count', 'last_seen_days', 'first_seen_days', 'last_order_days', 'channel', 'traits', 'orders_<N>d', 'spend_<N>d', 'events_<N>d', 'count', 'sum', 'has_tag', 'in_segment', 'variant']),
+      expect.arrayContaining(['total_spend', 'order_count', 'event_count', 'last_seen_days', 'first_seen_days', 'last_order_days', 'channel', 'traits', 'orders_<N>d', 'spend_<N>d', 'events_<N>d', 'count', 'sum', 'has_tag', 'in_segment', 'variant', 'points', 'level']),
     );
     for (const d of FIELD_DOCS) expect(() => parseExpression(d.example)).not.toThrow();
   });

@@ -12,6 +12,8 @@ export class KpiFilterInput {
   touchpoints?: string[] | null;
   @Field(() => String, { nullable: true, description: 'Only people currently in this lifecycle stage.' })
   stage?: string | null;
+  @Field(() => String, { nullable: true, description: 'Only people currently holding this membership level (level key).' })
+  level?: string | null;
   @Field(() => String, { nullable: true, description: 'Only people currently carrying this tag key.' })
   tag?: string | null;
   @Field(() => String, { nullable: true, description: 'Only people currently in this segment (segment key).' })

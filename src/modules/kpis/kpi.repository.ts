@@ -12,13 +12,15 @@ import { localDate } from '../../shared/zone';
 
 export { byMembership } from './kpi.sets';
 
-export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
+export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'LEVEL' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
 
 export interface KpiFilterSpec {
   channels?: string[] | null;
   touchpoints?: string[] | null;
   stage?: string | null;
+  /** Membership level key: only people currently holding it. */
+  level?: string | null;
   tag?: string | null;
   segment?: string | null;
   /** Experiment key: only people exposed to it and not contaminated; the key EXPERIMENT_VARIANT splits by. */
@@ -356,12 +358,13 @@ export class KpiRepository {
     };
     const chans = filter.channels?.length ? ` AND e.channel = ANY(${p(filter.channels)}::text[])` : '';
     const member = filter.stage ? ` AND EXISTS (SELECT 1 FROM profile_stages x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.stage = ${p(filter.stage)})` : '';
+    const level = filter.level ? ` AND EXISTS (SELECT 1 FROM profile_membership x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.level = ${p(filter.level)})` : '';
     const tag = filter.tag ? ` AND EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.tag_key = ${p(filter.tag)})` : '';
     const exp = filter.experiment
       ? ` AND EXISTS (SELECT 1 FROM (${exposed(p(filter.experiment))}) x WHERE x.profile_id = e.profile_id${filter.variant ? ` AND x.k = ${p(filter.variant)}` : ''})`
       : '';
     const ctes = [
-      `s0 AS (SELECT e.profile_id, min(e.ts) AS t0, min(e.ts) AS t FROM events e WHERE e.workspace_id = $1 AND e.name = ${p(steps[0])} AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz${chans}${member}${tag}${exp} GROUP BY e.profile_id)`,
+      `s0 AS (SELECT e.profile_id, min(e.ts) AS t0, min(e.ts) AS t FROM events e WHERE e.workspace_id = $1 AND e.name = ${p(steps[0])} AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz${chans}${member}${level}${tag}${exp} GROUP BY e.profile_id)`,
     ];
     for (let i = 1; i < steps.length; i++) {
       ctes.push(
@@ -438,7 +441,7 @@ export class KpiRepository {
 
 /** Whether a breakdown and filter name an experiment's variants and nothing else (breakdown NONE or EXPERIMENT_VARIANT). */
 function variantsAlone(breakdown: Breakdown, f: KpiFilterSpec): boolean {
-  return (breakdown === 'NONE' || breakdown === 'EXPERIMENT_VARIANT') && !f.channels?.length && !f.touchpoints?.length && !f.stage && !f.tag && !f.segment;
+  return (breakdown === 'NONE' || breakdown === 'EXPERIMENT_VARIANT') && !f.channels?.length && !f.touchpoints?.length && !f.stage && !f.level && !f.tag && !f.segment;
 }
 
 /** Families the day sets and quarter totals answer. */
@@ -492,13 +495,15 @@ class MeasureSql {
     this.dim =
       breakdown === 'STAGE'
         ? fixed(`SELECT profile_id, stage AS k FROM profile_stages WHERE workspace_id = $1`)
-        : breakdown === 'TAG'
-          ? fixed(`SELECT profile_id, tag_key AS k FROM profile_tags WHERE workspace_id = $1`)
-          : breakdown === 'SEGMENT'
-            ? fixed(`SELECT m.profile_id, s.key AS k FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.id = m.segment_id WHERE m.workspace_id = $1`)
-            : breakdown === 'EXPERIMENT_VARIANT'
-              ? () => exposed(this.p(filter.experiment))
-              : null;
+        : breakdown === 'LEVEL'
+          ? fixed(`SELECT profile_id, level AS k FROM profile_membership WHERE workspace_id = $1 AND level IS NOT NULL`)
+          : breakdown === 'TAG'
+            ? fixed(`SELECT profile_id, tag_key AS k FROM profile_tags WHERE workspace_id = $1`)
+            : breakdown === 'SEGMENT'
+              ? fixed(`SELECT m.profile_id, s.key AS k FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.id = m.segment_id WHERE m.workspace_id = $1`)
+              : breakdown === 'EXPERIMENT_VARIANT'
+                ? () => exposed(this.p(filter.experiment))
+                : null;
     this.rowKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'a.channel' : breakdown === 'TOUCHPOINT' ? 'a.touchpoint' : `''`;
     this.profKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'p.first_channel' : breakdown === 'TOUCHPOINT' ? 'p.first_touchpoint' : `''`;
   }
@@ -529,6 +534,7 @@ class MeasureSql {
     const f = this.filter;
     const c: string[] = [];
     if (f.stage) c.push(`EXISTS (SELECT 1 FROM profile_stages x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.stage = ${this.p(f.stage)})`);
+    if (f.level) c.push(`EXISTS (SELECT 1 FROM profile_membership x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.level = ${this.p(f.level)})`);
     if (f.tag) c.push(`EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.tag_key = ${this.p(f.tag)})`);
     if (f.segment) {
       c.push(

@@ -25,6 +25,7 @@ export enum KpiBreakdown {
   CHANNEL = 'CHANNEL',
   TOUCHPOINT = 'TOUCHPOINT',
   STAGE = 'STAGE',
+  LEVEL = 'LEVEL',
   TAG = 'TAG',
   SEGMENT = 'SEGMENT',
   EXPERIMENT_VARIANT = 'EXPERIMENT_VARIANT',
@@ -36,6 +37,7 @@ registerEnumType(KpiBreakdown, {
     CHANNEL: { description: 'Channel of the activity (acquisition channel for new-profile, cohort and referral metrics).' },
     TOUCHPOINT: { description: '`context.touchpoint` of the activity (of the first event for new-profile metrics); empty string when none.' },
     STAGE: { description: 'Current lifecycle stage.' },
+    LEVEL: { description: 'Current membership level (level key, see `membershipRules`); people holding no level are in no group (the total still counts them).' },
     TAG: { description: 'Current tags (a person counts under each tag they carry).' },
     SEGMENT: { description: 'Current segments (by segment key).' },
     EXPERIMENT_VARIANT: {

@@ -18,10 +18,11 @@ export type { TagResolverDeps } from './tag.resolver';
 
 /**
  * The tags module: tags and segments, a projection run after the ones that decide system tags
- * (stages, health) and after experiments, so `variant()` sees the batch's exposures.
+ * (stages, health) and after experiments and membership, so `variant()`, `points` and `level` see
+ * the batch's exposures and balances.
  */
 export const TAGS_MODULE = {
   name: 'tags',
   resolvers: () => [TagResolver, SegmentResolver, ProfileTagsResolver] as const,
-  projection: (s) => tagProjection(s.tags, ['stages', 'health', 'experiments']),
+  projection: (s) => tagProjection(s.tags, ['stages', 'health', 'experiments', 'membership']),
 } satisfies ModuleManifest<readonly Function[], { tags: TagService }, Projection>;

@@ -21,6 +21,8 @@ export interface CompiledRule {
   uses: MeasureUse[];
   /** The experiments whose `variant()` it reads (their exposures are loaded only when some rule names one). */
   experiments: string[];
+  /** It reads `points` or `level` (the membership balances are loaded only when some rule does). */
+  membership: boolean;
 }
 
 
@@ -71,6 +73,7 @@ export function compileRule(kind: 'tag' | 'segment', id: string, key: string, ex
     triggers: req.timeDependent ? timeTriggers(expr) : null,
     uses: measureUses(expr),
     experiments: req.usesVariants ? referencedExperiments(expr) : [],
+    membership: req.usesMembership,
   };
 }
 
@@ -109,6 +112,8 @@ export async function evaluateProfiles(
   // One query for every touched person, only when some rule reads `variant()`.
   const experiments = [...new Set(rules.flatMap((r) => r.experiments))];
   const variantRows = experiments.length ? await repo.variantsOf(em, ws, ids, experiments) : [];
+  // Likewise the membership balances, only when some rule reads `points` or `level`.
+  const memberRows = rules.some((r) => r.membership) ? await repo.membershipOf(em, ws, ids) : [];
   const facts = new Map<string, ProfileFacts & { segments: Set<string>; variants: Map<string, string> }>();
   const segKeyById = new Map(rules.filter((r) => r.kind === 'segment').map((r) => [r.id, r.key]));
   for (const p of profiles) facts.set(p.id, { ...p, tags: new Set(), segments: new Set(), variants: new Map(), events: [], windows: windows?.get(p.id) });
@@ -118,6 +123,10 @@ export async function evaluateProfiles(
     if (k) facts.get(s.profile_id)?.segments.add(k);
   }
   for (const v of variantRows) facts.get(v.profile_id)?.variants.set(v.experiment_key, v.variant_key);
+  for (const m of memberRows) {
+    const f = facts.get(m.profile_id);
+    if (f) f.membership = { points: Number(m.points), level: m.level };
+  }
   for (const e of events) facts.get(e.profile_id)?.events.push({ name: e.name, ts: new Date(e.ts), properties: e.properties });
 
   const addTags: { profileId: string; key: string; source: string; cause: string }[] = [];

@@ -149,6 +149,15 @@ export class TagRepository {
     );
   }
 
+  /**
+   * The membership balance and level of some profiles (`points`, `level`), read from the membership
+   * module's read model like `variantsOf`: the same rows the compiled SQL reads.
+   */
+  async membershipOf(em: EntityManager, ws: string, ids: readonly string[]): Promise<{ profile_id: string; points: string; level: string | null }[]> {
+    if (!ids.length) return [];
+    return em.query(`SELECT profile_id, points, level FROM profile_membership WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])`, [ws, ids]);
+  }
+
   /** Events of some profiles since a time (null: all), for in-memory evaluation. */
   async eventsSince(em: EntityManager, ws: string, ids: readonly string[], since: Date | null): Promise<{ profile_id: string; name: string | null; ts: Date; properties: Record<string, unknown> | null }[]> {
     if (!ids.length) return [];

@@ -36,6 +36,9 @@ export const GROWING_TABLES = [
   'membership_changes',
   'journey_states',
   'journey_step_history',
+  'points_ledger',
+  'profile_membership',
+  'level_changes',
 ] as const;
 
 export interface StatisticsRefreshOptions {

@@ -14,6 +14,8 @@ export interface ExpressionRequirements {
   usesSegments: boolean;
   /** The expression calls `variant`, so `ProfileFacts.variants` must be loaded (see `referencedExperiments`). */
   usesVariants: boolean;
+  /** The expression reads `points` or `level`, so `ProfileFacts.membership` must be loaded. */
+  usesMembership: boolean;
   /** Uses a `*_days` field, a windowed aggregate or `within`: a periodic sweep must re-evaluate it. */
   timeDependent: boolean;
 }
@@ -45,6 +47,7 @@ export function requirements(expr: Expr): ExpressionRequirements {
   let usesTags = false;
   let usesSegments = false;
   let usesVariants = false;
+  let usesMembership = false;
   let timeDependent = false;
   const need = (days: number | 'all') => {
     if (windowDays === 'all') return;
@@ -75,9 +78,13 @@ export function requirements(expr: Expr): ExpressionRequirements {
       case 'variant':
         usesVariants = true;
         break;
+      case 'points':
+      case 'level':
+        usesMembership = true;
+        break;
     }
   }
-  return { windowDays, usesTags, usesSegments, usesVariants, timeDependent };
+  return { windowDays, usesTags, usesSegments, usesVariants, usesMembership, timeDependent };
 }
 
 /** The tag keys an expression refers to with `has_tag`/`tag`, each once, in order of appearance. */

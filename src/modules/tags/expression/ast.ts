@@ -40,7 +40,11 @@ export type Field =
    * `variant("<experiment key>")`: the variant key of the profile's first exposure in that
    * experiment; null when never exposed or contaminated (exposed to more than one variant).
    */
-  | { kind: 'variant'; experiment: string };
+  | { kind: 'variant'; experiment: string }
+  /** `points`: the membership points balance (0 without any points event). */
+  | { kind: 'points' }
+  /** `level`: the key of the membership level held; null when none. */
+  | { kind: 'level' };
 
 export type Value = Literal | Field;
 
@@ -71,6 +75,7 @@ export function typeOf(v: Value): ValueType {
     case 'in_segment':
       return 'boolean';
     case 'variant':
+    case 'level':
       return 'string';
     default:
       return 'number';

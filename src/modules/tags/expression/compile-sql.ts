@@ -15,6 +15,8 @@ export interface CompileOptions {
   segmentTables?: { segments: string; members: string };
   /** Per-person experiment exposures (`workspace_id, experiment_key, profile_id, variant_key, contaminated`) for `variant`; default `experiment_exposures`. */
   exposureTable?: string;
+  /** Per-person membership (`workspace_id, profile_id, points, level`) for `points` and `level`; default `profile_membership`. */
+  membershipTable?: string;
 }
 
 /**
@@ -53,13 +55,14 @@ class Compiler {
   private readonly tags: string;
   private readonly segs: { segments: string; members: string };
   private readonly exposures: string;
+  private readonly membership: string;
   private readonly seen = new Map<string, string>();
 
   constructor(
     opts: CompileOptions,
     private readonly params: unknown[],
   ) {
-    if (!IDENT.test(opts.profileAlias) || ['e', 'pt', 'sm', 'sg', 'xe'].includes(opts.profileAlias)) throw invalidOption('profileAlias', opts.profileAlias);
+    if (!IDENT.test(opts.profileAlias) || ['e', 'pt', 'sm', 'sg', 'xe', 'pm'].includes(opts.profileAlias)) throw invalidOption('profileAlias', opts.profileAlias);
     if (!PARAM.test(opts.workspaceParam)) throw invalidOption('workspaceParam', opts.workspaceParam);
     if (!PARAM.test(opts.nowParam)) throw invalidOption('nowParam', opts.nowParam);
     const tags = opts.tagTable ?? 'profile_tags';
@@ -73,6 +76,8 @@ class Compiler {
     if (!TABLE.test(this.segs.members)) throw invalidOption('segmentTables.members', this.segs.members);
     this.exposures = opts.exposureTable ?? 'experiment_exposures';
     if (!TABLE.test(this.exposures)) throw invalidOption('exposureTable', this.exposures);
+    this.membership = opts.membershipTable ?? 'profile_membership';
+    if (!TABLE.test(this.membership)) throw invalidOption('membershipTable', this.membership);
   }
 
   /** Pushes a value as a placeholder with a cast; the same value and cast reuse one placeholder. */
@@ -164,6 +169,12 @@ class Compiler {
           `(SELECT xe.variant_key FROM ${this.exposures} xe WHERE xe.workspace_id = ${this.ws} AND xe.profile_id = ${p}.id ` +
           `AND xe.experiment_key = ${this.param(v.experiment, 'text')} AND NOT xe.contaminated)`;
         return { str: variant, isNull: `(${variant} IS NULL)` };
+      }
+      case 'points':
+        return { num: `coalesce((SELECT pm.points FROM ${this.membership} pm WHERE pm.workspace_id = ${this.ws} AND pm.profile_id = ${p}.id), 0)`, isNull: 'false' };
+      case 'level': {
+        const level = `(SELECT pm.level FROM ${this.membership} pm WHERE pm.workspace_id = ${this.ws} AND pm.profile_id = ${p}.id)`;
+        return { str: level, isNull: `(${level} IS NULL)` };
       }
     }
   }

@@ -16,6 +16,8 @@ export interface ProfileFacts extends Omit<ProfileAggregate, 'id' | 'traits'> {
    * needed only when `requirements(expr).usesVariants` (at least the `referencedExperiments`).
    */
   variants?: Map<string, string>;
+  /** The membership balance and level held; needed only when `requirements(expr).usesMembership` (absent: 0 points, no level). */
+  membership?: { points: number; level: string | null };
   /**
    * Events within `requirements(expr).windowDays` of now (all events when that is `'all'`, none
    * needed when 0). Extra older events are harmless: every aggregate applies its own window.
@@ -134,6 +136,12 @@ class Evaluator {
       case 'variant': {
         const key = f.variants?.get(v.experiment);
         return key === undefined ? NULL : { t: 'string', s: key };
+      }
+      case 'points':
+        return num(decFromNumber(f.membership?.points ?? 0));
+      case 'level': {
+        const level = f.membership?.level;
+        return level == null ? NULL : { t: 'string', s: level };
       }
     }
   }

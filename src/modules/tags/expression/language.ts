@@ -24,7 +24,8 @@
  *
  * Fields: `total_spend`, `order_count` (alias `orders`), `event_count`, `last_seen_days`,
  * `first_seen_days`, `last_order_days`, `channel`, `traits.<name>` (or `traits."<any name>"`),
- * `orders_<N>d`, `spend_<N>d`, `events_<N>d`. Functions: `count(event =, within =)`,
+ * `orders_<N>d`, `spend_<N>d`, `events_<N>d`, `points`, `level` (a string or null, compared like
+ * `variant`). Functions: `count(event =, within =)`,
  * `sum(property =, event =, within =)`, `has_tag("<key>")` / `tag("<key>")`, `in_segment("<key>")`,
  * `variant("<experiment key>")` (a string or null, compared only with ==, != or in against string
  * literals or null). See `FIELD_DOCS`.
@@ -320,6 +321,9 @@ class Parser {
     if (left.kind === 'channel') {
       this.fail(leftTok.offset, 'a comparison', describe(tok), 'channel is a set of channels: compare it with == "name", != "name" or in ("a", "b")');
     }
+    if (left.kind === 'level') {
+      this.fail(leftTok.offset, 'a comparison', describe(tok), 'level is a level key or null: compare it, e.g. level == "gold" or level != null');
+    }
     if (left.kind === 'variant') {
       this.fail(leftTok.offset, 'a comparison', describe(tok), `variant() is a variant key or null: compare it, e.g. variant(${quote(left.experiment)}) == "B" or variant(${quote(left.experiment)}) != null`);
     }
@@ -343,6 +347,12 @@ class Parser {
       if (other.kind !== 'string' && other.kind !== 'null') {
         fail(otherTok, 'variant() must be compared with a variant key in double quotes or null, e.g. variant("hero") == "B"', 'a string or null');
       }
+      return;
+    }
+    if (left.kind === 'level' || right.kind === 'level') {
+      const [other, otherTok] = left.kind === 'level' ? [right, rightTok] : [left, leftTok];
+      if (op !== '==' && op !== '!=') fail(opTok, `level can only be compared with == or != (or in (...)), not ${op}`, '== or !=');
+      if (other.kind !== 'string' && other.kind !== 'null') fail(otherTok, 'level must be compared with a level key in double quotes or null, e.g. level == "gold"', 'a string or null');
       return;
     }
     if (lt === 'null' || rt === 'null') {
@@ -434,6 +444,8 @@ class Parser {
     if (lower in PROFILE_NUMBERS) return { kind: 'profile', name: PROFILE_NUMBERS[lower] };
     if (lower in DAYS_SINCE) return { kind: 'days_since', name: DAYS_SINCE[lower] };
     if (lower === 'channel') return { kind: 'channel' };
+    if (lower === 'points') return { kind: 'points' };
+    if (lower === 'level') return { kind: 'level' };
     const w = WINDOW_FIELD.exec(lower);
     if (w) {
       const days = Number(w[2]);
@@ -460,7 +472,7 @@ class Parser {
   private parseCall(nameTok: Token & { t: 'ident' }): Field {
     const fn = nameTok.text.toLowerCase();
     if (!(FUNCTIONS as readonly string[]).includes(fn)) {
-      const isField = fn in PROFILE_NUMBERS || fn in DAYS_SINCE || fn === 'channel' || fn === 'traits' || WINDOW_FIELD.test(fn);
+      const isField = fn in PROFILE_NUMBERS || fn in DAYS_SINCE || fn === 'channel' || fn === 'traits' || fn === 'points' || fn === 'level' || WINDOW_FIELD.test(fn);
       const hint = isField ? ` (${fn} is a field: leave out the parentheses)` : suggest(fn, FUNCTIONS);
       this.fail(nameTok.offset, `a known function (${FUNCTIONS.join(', ')})`, `"${nameTok.text}"`, `unknown function "${nameTok.text}"${hint}`);
     }

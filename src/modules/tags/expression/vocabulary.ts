@@ -32,7 +32,7 @@ export const FUNCTIONS = ['count', 'sum', 'has_tag', 'tag', 'in_segment', 'varia
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /** Names offered as "did you mean" suggestions for an unknown field. */
-export const FIELD_NAMES = [...Object.keys(PROFILE_NUMBERS), ...Object.keys(DAYS_SINCE), 'channel', 'traits', 'orders_90d', 'spend_90d', 'events_30d'];
+export const FIELD_NAMES = [...Object.keys(PROFILE_NUMBERS), ...Object.keys(DAYS_SINCE), 'channel', 'traits', 'orders_90d', 'spend_90d', 'events_30d', 'points', 'level'];
 
 export const FIELD_DOCS: readonly FieldDoc[] = [
   { name: 'total_spend', description: 'Lifetime spend in CNY: the sum of `Order Completed` revenue (the profile aggregate).', example: 'total_spend >= 500' },
@@ -74,6 +74,17 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
     description:
       'Sum of a numeric event property over the matching events (0 when none). JSON numbers and strings in plain decimal notation ("12.50") count; other values are ignored.',
     example: 'sum(property = "quantity", event = "Product Added", within = "30d") > 5',
+  },
+  {
+    name: 'points',
+    description: 'The membership points balance: Σ points of `Points Earned` − Σ points of `Points Redeemed` (may be negative); 0 without any points event.',
+    example: 'points >= 1000',
+  },
+  {
+    name: 'level',
+    description:
+      'The key of the membership level the person holds now (see `membershipRules`); null without any points event or below the first level. Compare with == / != / in (…) against level keys in double quotes or null; like a trait, null makes `==`, `!=` and `in` false.',
+    example: 'level in ("gold", "diamond")',
   },
   { name: 'has_tag("<key>")', description: 'True when the profile currently has that tag. Alias: `tag("<key>")`.', example: 'has_tag("vip") or tag("高价值")' },
   { name: 'in_segment("<key>")', description: 'True when the profile is currently a member of the segment with that key.', example: 'in_segment("high_value") and not has_tag("contacted")' },
