@@ -27,6 +27,7 @@ import { Experiments1765400000000 } from './1765400000000-Experiments';
 import { Attribution1765500000000 } from './1765500000000-Attribution';
 import { KpiVariants1765600000000 } from './1765600000000-KpiVariants';
 import { Destinations1765700000000 } from './1765700000000-Destinations';
+import { RiskSignals1765820000000 } from './1765820000000-RiskSignals';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -59,4 +60,5 @@ export const MIGRATIONS = [
   Attribution1765500000000,
   KpiVariants1765600000000,
   Destinations1765700000000,
+  RiskSignals1765820000000,
 ];
