@@ -120,6 +120,19 @@ describe('INGEST_ERROR_RATE', () => {
 });
 
 describe('alert rules on risk signals', () => {
+  it('an INGEST_ERROR_RATE rule fires when most of what an integration sends is rejected', async () => {
+    const { adminKey } = await t.newWorkspace('risk-ingest-alert');
+    const rule = await t.gql(CreateAlertRuleDocument, { input: { name: '接入错误率', metric: 'INGEST_ERROR_RATE', kind: 'ABOVE', threshold: 0.4, level: 'IMPORTANT', cooldownSeconds: 0, evaluate: 'CURRENT_PERIOD' } } as never, adminKey);
+    expect(rule.errors).toBeUndefined();
+    const r = await t.gql(IngestDocument, { events: [makeEvent({ identifiers: ['member_id::ia-1'], timestamp: recent() }), makeEvent({ identifiers: [], timestamp: recent() }), makeEvent({ identifiers: ['member_id::ia-2'], channel: 'myspace', timestamp: recent() })] }, adminKey);
+    expect(r.data!.ingestEvents).toMatchObject({ accepted: 1, rejected: 2 });
+    await t.app.services.kpis.alerts.idle();
+    const alerts = (await t.gql(AlertsDocument, {}, adminKey)).data!.alerts;
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ ruleId: rule.data!.createAlertRule.id, metric: 'INGEST_ERROR_RATE', level: 'IMPORTANT', reference: 0.4 });
+    expect(alerts[0].value).toBeCloseTo(2 / 3, 12);
+  });
+
   it('a COMPLAINT_RATE rule fires when complaints per order cross its threshold', async () => {
     const { adminKey } = await t.newWorkspace('risk-complaints');
     const rule = await t.gql(CreateAlertRuleDocument, { input: { name: '客诉率过高', metric: 'COMPLAINT_RATE', kind: 'ABOVE', threshold: 0.5, level: 'URGENT', cooldownSeconds: 0, evaluate: 'CURRENT_PERIOD' } } as never, adminKey);
