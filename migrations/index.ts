@@ -30,6 +30,7 @@ import { Destinations1765700000000 } from './1765700000000-Destinations';
 import { Membership1765800000000 } from './1765800000000-Membership';
 import { AlertResponse1765810000000 } from './1765810000000-AlertResponse';
 import { DestinationSecrets1765815000000 } from './1765815000000-DestinationSecrets';
+import { RiskSignals1765820000000 } from './1765820000000-RiskSignals';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -65,4 +66,5 @@ export const MIGRATIONS = [
   Membership1765800000000,
   AlertResponse1765810000000,
   DestinationSecrets1765815000000,
+  RiskSignals1765820000000,
 ];

@@ -16,7 +16,7 @@ import { fmt, median } from '../lib/stats';
  * it holds when the bench runs) through each public read route — `kpi` (DAY grain, the 30 days
  * ending today in the workspace time zone, without and with the CHANNEL breakdown), `kpis` (the
  * snapshot of the same range against the 30 days before) and `aggregate` (the BI route, DAY rows),
- * plus the whole catalogue in one `kpis` and one `aggregate`, the catalogue funnel (bench/cases/kpi-queries.ts
+ * plus the whole catalogue in `kpis` and `aggregate` requests of at most 30 metrics (their limit), the catalogue funnel (bench/cases/kpi-queries.ts
  * `BENCH_FUNNEL`, saved in both workspaces before their history) and daily retention cohorts (8 × 7),
  * plus the live KPI subscriptions the
  * dashboard opens (web/dashboard, read from its source: bench/lib/dashboard-panels.ts), timed to
@@ -143,10 +143,16 @@ function probes(range: { from: string; to: string }): Probe[] {
     variables: p.variables,
     answer: (d) => (d.kpiUpdated as { results: { total: Series; breakdown: Series[] }[] }).results.flatMap((r) => seriesValues(r.total, r.breakdown)),
   }));
-  const all = `all ${metrics.length} KPIs`;
+  // The whole catalogue in as few requests as the limit of `kpis` and `aggregate` (30 metrics) allows.
+  for (let i = 0; i < metrics.length; i += 30) {
+    const m = metrics.slice(i, i + 30);
+    const all = m.length === metrics.length ? `all ${metrics.length} KPIs` : `KPIs ${i + 1}–${i + m.length} of ${metrics.length}`;
+    out.push(
+      { subject: all, route: '`kpis`, 30 days', short: 'kpis', transport: 'http', query: KPIS, variables: { m, r: range }, answer: kpis },
+      { subject: all, route: '`aggregate`, DAY, 30 days', short: 'aggregate', transport: 'http', query: AGGREGATE, variables: { m, r: range }, answer: aggregate },
+    );
+  }
   out.push(
-    { subject: all, route: '`kpis`, 30 days', short: 'kpis', transport: 'http', query: KPIS, variables: { m: metrics, r: range }, answer: kpis },
-    { subject: all, route: '`aggregate`, DAY, 30 days', short: 'aggregate', transport: 'http', query: AGGREGATE, variables: { m: metrics, r: range }, answer: aggregate },
     {
       subject: 'catalogue funnel',
       route: `\`funnel\`, ${BENCH_FUNNEL.steps.length} steps (saved), 30 days, ${BENCH_FUNNEL.withinHours} h`,
@@ -451,7 +457,7 @@ export async function runKpiCatalogue(o: {
   const seconds = (performance.now() - t0) / 1000;
   const intro = [
     `- Data: the demo population (src/demo/generator.ts, seed ${o.seed}: ${fmt(pair.size.profiles, 0)} people, ${fmt(pair.templateEvents, 0)} events over ${pair.size.days} days ending at the build, days aligned with ${pair.tz} midnights) ingested through Siyu into two workspaces (${fmt(pair.small.ingestSec, 0)} and ${fmt(pair.large.ingestSec, 0)} s), then copied by SQL: **small** ${d(pair.small)}; **large** ${d(pair.large)}. Same days, hours, channels and touchpoints; every day holds ${HISTORY_FACTOR}× the events and people at the large size (bench/lib/history-pair.ts). Built in ${fmt(pair.seconds, 0)} s.`,
-    `- Requests: every \`KpiMetric\` (${Object.values(KpiMetric).length}) through \`kpi\` (DAY, the 30 days ${range.from} – ${range.to}, the workspace's today included; without and with the CHANNEL breakdown), \`kpis\` (that range against the 30 days before) and \`aggregate\` (DAY rows); the whole catalogue in one \`kpis\` and one \`aggregate\`; the catalogue funnel (saved before the history, the same 30 days) and \`retentionCohorts\` (DAY, the 8 cohorts from ${addDays(range.to, -15)}, 7 periods); and the dashboard's live panels as web/dashboard/main.ts subscribes them (\`${readDashboardLive().operationName}\`), timed from subscribe to the first value over one graphql-ws socket${stale.length ? ` (**not** a fresh computation every time: ${stale.join(', ')})` : ' (each sample a fresh computation, checked)'}. READ key, one request at a time.${cancelled ? ` A live computation is not bounded by the read budget: after subscription timeouts the bench cancelled ${cancelled} statements still running.` : ''}`,
+    `- Requests: every \`KpiMetric\` (${Object.values(KpiMetric).length}) through \`kpi\` (DAY, the 30 days ${range.from} – ${range.to}, the workspace's today included; without and with the CHANNEL breakdown), \`kpis\` (that range against the 30 days before) and \`aggregate\` (DAY rows); the whole catalogue in \`kpis\` and \`aggregate\` requests of at most 30 metrics (their limit); the catalogue funnel (saved before the history, the same 30 days) and \`retentionCohorts\` (DAY, the 8 cohorts from ${addDays(range.to, -15)}, 7 periods); and the dashboard's live panels as web/dashboard/main.ts subscribes them (\`${readDashboardLive().operationName}\`), timed from subscribe to the first value over one graphql-ws socket${stale.length ? ` (**not** a fresh computation every time: ${stale.join(', ')})` : ' (each sample a fresh computation, checked)'}. READ key, one request at a time.${cancelled ? ` A live computation is not bounded by the read budget: after subscription timeouts the bench cancelled ${cancelled} statements still running.` : ''}`,
     `- Per row and size: one warm-up (kept when ≥ ${fmt(KEEP_WARMUP_MS / 1000, 0)} s), then up to ${size.samples} requests, sizes alternating, fewer once a side has spent ${fmt(size.rowBudgetMs / 1000, 1)} s; p50 and p95 nearest-rank (with fewer than 20 samples p95 is the slowest). Limit per request: the server's read budget, ${fmt(timeoutMs / 1000, 0)} s (\`SIYU_DB_TIMEOUT_READ_MS\`; the server answers TIMEOUT and cancels its statements); a timeout ends that side of the row, counts at the limit, and makes the ratio a lower bound (>).`,
     `- Answers column: the large answer ÷ the small one, value by value: ×${HISTORY_FACTOR} for counts and sums, ×1 for rates, averages and the \`change\` of \`kpis\` (both for a mix of them). Anything else means the two workspaces do not hold what the bench meant to build (e.g. KPI rollup state that neither Siyu's rebuild nor the copy step restores: bench/lib/base-dataset.ts).${pair.small.copies === 1 ? ' Here the small workspace is ingest only and the large one copied and rebuilt, so equal answers also check the rebuild against ingest.' : ''}`,
     `- Summary: ${rows.length} rows; median cost ratio ×${fmt(median(ratios), 2)} (rows without a timeout); ${timeouts.length} with a timeout${timeouts.length ? ` (${grouped(timeouts)})` : ''}; ${errors.length} with an error${errors.length ? ` (${grouped(errors)})` : ''}; ${differ.length} whose answers differ${differ.length ? ` (${grouped(differ)})` : ''}. Steepest: ${worst.map((r) => `${label(r)} ${r.lowerBound ? '>' : ''}×${fmt(r.ratioP50!, 1)}`).join('; ')}.`,

@@ -137,6 +137,7 @@ export async function seedCommand(o: SeedCliOptions): Promise<number> {
       const lines = [
         `${report.stopped ? 'Stopped seeding' : 'Seeded'} workspace "${ws.name}" (${ws.id}) in ${secs.toFixed(1)}s — ${n(report.events / Math.max(secs, 0.001))} events/s`,
         `  events:     ${n(report.events)} of ${n(report.total)} (${n(report.accepted)} accepted, ${n(report.duplicates)} duplicate, ${n(report.rejected)} rejected)`,
+        `  faults:     ${n(report.faults.rejected)} of ${n(report.faults.sent)} deliberately malformed events rejected (INGEST_ERROR_RATE has data)`,
         `  workspace:  ${n(s.people)} people, ${n(s.merges)} identity merges, ${n(s.orders)} orders (GMV ¥${n(s.revenue)}), ${n(s.invites)} invites, ${n(s.shares)} shares, ${n(s.groupBuys)} group buys`,
       ];
       for (const r of report.rejections) lines.push(`  rejected ${r.messageId}: ${r.reason}${r.field ? ` at ${r.field}` : ''}: ${r.message}`);

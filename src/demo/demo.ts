@@ -41,7 +41,7 @@ export function startDemoSeeding(services: Pick<AppServices, 'ingest' | 'workspa
   })).then(
     (r) => {
       if (r.stopped) log.info({ events: r.events, total: r.total }, 'demo: seeding stopped; the events sent so far are stored');
-      else log.info({ events: r.events, accepted: r.accepted, rejected: r.rejected, seconds: Math.round(r.elapsedMs / 100) / 10 }, 'demo: seeded');
+      else log.info({ events: r.events, accepted: r.accepted, rejected: r.rejected, faultsRejected: r.faults.rejected, seconds: Math.round(r.elapsedMs / 100) / 10 }, 'demo: seeded');
       return r;
     },
     (err: unknown) => {

@@ -17,6 +17,9 @@
  *   (`Invite Accepted`, `properties.inviter`), group buys (`Group Buy Joined`,
  *   `properties.groupBuyInitiator`), shares (`context.sharedBy`), touchpoints (`context.touchpoint`)
  *   and consent (`Consent Updated`) for most people.
+ * - risk signals: complaints after some orders (`Complaint Filed`, with a negative
+ *   `properties.sentiment`) and a sentiment score in [-1, 1] on some messages and comments, drawn
+ *   from a stream of their own so that adding them changed none of the other events.
  */
 
 import { Rng } from '../shared/random';
@@ -417,12 +420,15 @@ export class DemoGenerator {
     const linked = !first && c.d >= linkDay;
     const touchpoint = first ? p.acquiredAt : r.chance(0.4) ? r.pick(TOUCHPOINTS[channel]) : null;
     let t = at;
-    const emit = (type: DemoEvent['type'], name: string, extra: { traits?: Record<string, unknown>; properties?: Record<string, unknown>; context?: Record<string, unknown>; order?: boolean } = {}) => {
+    // Risk signals' own stream (see the file comment).
+    const risk = new Rng(mix(this.seed, p.index, `risk-${c.d}-${c.n}`));
+    /** An event; `id` numbers it apart from the session's and takes no time (a risk signal at the session's end). */
+    const emit = (type: DemoEvent['type'], name: string, extra: { traits?: Record<string, unknown>; properties?: Record<string, unknown>; context?: Record<string, unknown>; order?: boolean } = {}, id?: string) => {
       const context: Record<string, unknown> = { ...(extra.context ?? {}) };
       if (touchpoint) context.touchpoint = touchpoint;
       if (channel === 'wecom') context.staff = p.staff;
       const e: DemoEvent = {
-        messageId: `${c.ids}-${c.n++}`,
+        messageId: id ?? `${c.ids}-${c.n++}`,
         type,
         name,
         channel,
@@ -433,7 +439,7 @@ export class DemoGenerator {
       if (extra.properties) e.properties = extra.properties;
       if (Object.keys(context).length) e.context = context;
       c.out.push(e);
-      t += 15_000 + r.int(150_000);
+      if (id === undefined) t += 15_000 + r.int(150_000);
     };
     const view = (name: string, properties?: Record<string, unknown>) =>
       emit(channel === 'web' ? 'page' : channel === 'app' ? 'screen' : 'track', name, properties ? { properties } : {});
@@ -463,7 +469,10 @@ export class DemoGenerator {
     }
     if (r.chance(0.45)) {
       const name = channel === 'wecom' ? 'Message Sent' : r.pick(INTERACTIONS);
-      emit('track', name, name === 'Content Shared' ? { properties: { contentId: `article_${r.int(40)}`, to: r.pick(['friend', 'moments', 'group']) } } : {});
+      const extra = name === 'Content Shared' ? { properties: { contentId: `article_${r.int(40)}`, to: r.pick(['friend', 'moments', 'group']) } } : {};
+      // Messages and comments scored by a sentiment model, now and then.
+      if ((name === 'Message Sent' || name === 'Comment Posted') && risk.chance(0.4)) Object.assign(extra, { properties: { sentiment: Math.round((risk.next() * 2 - 1) * 100) / 100 } });
+      emit('track', name, extra);
     }
     if (r.chance(p.buys)) {
       const groupBuy = r.chance(0.12) ? this.pickEarlier(p, `gb-${c.d}-${c.n}`, 1, r) : null;
@@ -473,11 +482,16 @@ export class DemoGenerator {
       emit('track', 'Product Added', { properties: { productId: sku } });
       emit('track', 'Checkout Started', { properties: { productId: sku } });
       const revenue = Math.max(9.9, Math.round(p.basket * (0.5 + r.next()) * (groupBuy !== null ? 0.7 : 1) * 100) / 100);
-      emit('track', 'Order Completed', { order: true, properties: { orderId: `${c.ids}-o${c.n}`, revenue, currency: 'CNY', items: 1 + r.int(3) } });
+      const orderId = `${c.ids}-o${c.n}`;
+      emit('track', 'Order Completed', { order: true, properties: { orderId, revenue, currency: 'CNY', items: 1 + r.int(3) } });
       if (r.chance(0.3)) {
         const u = r.next();
         const score = u < 0.45 ? 9 + r.int(2) : u < 0.75 ? 7 + r.int(2) : r.int(7);
         emit('track', 'NPS Submitted', { properties: { score } });
+      }
+      if (risk.chance(0.08)) {
+        const sentiment = -Math.round((0.2 + 0.8 * risk.next()) * 100) / 100;
+        emit('track', 'Complaint Filed', { properties: { orderId, reason: risk.pick(['delivery', 'quality', 'service', 'refund']), sentiment } }, `${c.ids}-risk${c.n}`);
       }
     } else if (r.chance(0.15)) {
       emit('track', 'Product Added', { properties: { productId: r.pick(PRODUCTS) } });

@@ -18,6 +18,8 @@ beforeAll(async () => {
   const report = await seed(ingestInto(t.app.services, ws), { profiles: 200, days: 45, seed: 11 });
   expect(report.rejections).toEqual([]);
   expect(report.accepted).toBe(report.total);
+  // The integration mistakes sent after the population, for INGEST_ERROR_RATE: every one rejected.
+  expect(report.faults).toEqual({ sent: 4, rejected: 4 });
 }, 180_000);
 afterAll(() => t.stop());
 

@@ -17,7 +17,11 @@ const t = bootAppPerFile();
 
 const CHANNELS = ['wechat_mp', 'wecom', 'douyin', 'app'];
 const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']);
-const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'SESSIONS'];
+const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'ORDERS', 'GMV', 'AOV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'NPS', 'ARPU', 'STICKINESS', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'SESSIONS', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'];
+/** Sentiment values sent: on the scale [-1, 1] (0 is not negative), outside it, and not numbers. */
+const SENTIMENTS: unknown[] = [-1, -0.4, -0.01, 0, 0, 0.5, 1, 1.2, -5, '-0.5', 'sad', null];
+/** A sentiment the rollups count: a number on the scale [-1, 1]. */
+const scored = (x: { props: Record<string, unknown> | null }) => typeof x.props?.sentiment === 'number' && (x.props.sentiment as number) >= -1 && (x.props.sentiment as number) <= 1;
 /** Metrics of each buyer's first and second order: by channel and in total (a filter on several channels reads kpi_activity). */
 const ORDER_METRICS: KpiMetric[] = ['FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV'];
 /** Retention: acquisition by the first event overall, so the two-channel filter is checked in kpi-recompute's way only by total and channel. */
@@ -48,7 +52,8 @@ function dataset(seed: number, now: number, zoneMidnights: number[]): EventInput
       else if (roll < 0.12) ev(ids, ts, { name: 'Content Shared', context: { sharedBy: other } });
       else if (roll < 0.2) ev(ids, ts, { name: 'Order Completed', properties: { revenue: Math.round((5 + r.next() * 300) * 100) / 100 } });
       else if (roll < 0.3) ev(ids, ts, { name: 'NPS Submitted', properties: { score: r.int(11) } });
-      else if (roll < 0.5) ev(ids, ts, { name: r.pick([...INTERACTIONS]) });
+      else if (roll < 0.36) ev(ids, ts, { name: 'Complaint Filed', properties: { sentiment: r.pick(SENTIMENTS) } });
+      else if (roll < 0.5) ev(ids, ts, { name: r.pick([...INTERACTIONS]), properties: r.chance(0.4) ? { sentiment: r.pick(SENTIMENTS) } : undefined });
       else ev(ids, ts);
     }
   }
@@ -215,6 +220,10 @@ function oracle(rows: Raw[], metric: KpiMetric, day: string, channel: string | n
       return nps.length ? (100 * (nps.filter((s) => s >= 9).length - nps.filter((s) => s <= 6).length)) / nps.length : null;
     case 'STICKINESS':
       return mau ? active / mau : null;
+    case 'COMPLAINT_RATE':
+      return ratio(inDay.filter((x) => x.name === 'Complaint Filed').length, orders.length);
+    case 'NEGATIVE_SENTIMENT_SHARE':
+      return ratio(inDay.filter((x) => scored(x) && (x.props!.sentiment as number) < 0).length, inDay.filter(scored).length);
     default:
       throw new Error(metric);
   }
@@ -315,6 +324,29 @@ async function strayBits(ws: string): Promise<string[]> {
  */
 async function countDrift(ws: string): Promise<string[]> {
   const db = t.app.db.dataSource.manager;
+  // Complaints and sentiment per person and hour (kpi_activity, which merges and unmerges move) against the person's raw events.
+  const carried: { p: string; h: Date; co: number; ss: number; sn: number }[] = await db.query(
+    `SELECT profile_id AS p, hour AS h, sum(complaints)::int AS co, sum(sentiment_scored)::int AS ss, sum(sentiment_negative)::int AS sn
+     FROM kpi_activity WHERE workspace_id = $1 GROUP BY 1, 2 HAVING sum(complaints) + sum(sentiment_scored) + sum(sentiment_negative) > 0`,
+    [ws],
+  );
+  const raw = new Map<string, [number, number, number]>();
+  for (const x of await rawRows(ws, 'UTC')) {
+    const k = `${x.p} ${new Date(Math.floor(x.t / HOUR) * HOUR).toISOString()}`;
+    const c = raw.get(k) ?? [0, 0, 0];
+    if (x.name === 'Complaint Filed') c[0]++;
+    if (scored(x)) c[1]++;
+    if (scored(x) && (x.props!.sentiment as number) < 0) c[2]++;
+    if (c.some((n) => n)) raw.set(k, c);
+  }
+  const signals: string[] = [];
+  for (const r of carried) {
+    const k = `${r.p} ${new Date(r.h).toISOString()}`;
+    const want = raw.get(k) ?? [0, 0, 0];
+    raw.delete(k);
+    if (want.join('/') !== [r.co, r.ss, r.sn].join('/')) signals.push(`signals ${k}: kept ${[r.co, r.ss, r.sn].join('/')}, raw ${want.join('/')}`);
+  }
+  for (const [k, want] of raw) signals.push(`signals ${k}: kept 0/0/0, raw ${want.join('/')}`);
   const days: { kind: number; dim: string; day: string; kept: number; bits: number }[] = await db.query(
     `SELECT kind, dim, to_char(day, 'YYYY-MM-DD') AS day, coalesce(c.people, 0) AS kept, coalesce(b.n, 0) AS bits
      FROM (SELECT kind, dim, day, people FROM kpi_day_counts WHERE workspace_id = $1 AND kind < 20 AND kind <> 8) c
@@ -425,12 +457,15 @@ async function countDrift(ws: string): Promise<string[]> {
     ? []
     : await db.query(
         `WITH q AS (SELECT t.dim, (t.quarter AT TIME ZONE w.time_zone)::date AS day, sum(t.events) AS events, sum(t.orders) AS orders, sum(t.revenue) AS revenue,
-                           sum(t.nps_responses) AS nr, sum(t.nps_promoters) AS np, sum(t.nps_detractors) AS nd
+                           sum(t.nps_responses) AS nr, sum(t.nps_promoters) AS np, sum(t.nps_detractors) AS nd,
+                           sum(t.complaints) AS co, sum(t.sentiment_scored) AS ss, sum(t.sentiment_negative) AS sn
                     FROM kpi_quarter_totals t JOIN workspaces w ON w.id = t.workspace_id WHERE t.workspace_id = $1 GROUP BY 1, 2),
-         d AS (SELECT dim, day, events, orders, revenue, nps_responses AS nr, nps_promoters AS np, nps_detractors AS nd FROM kpi_day_totals WHERE workspace_id = $1)
-         SELECT dim, to_char(day, 'YYYY-MM-DD') AS day, concat_ws('/', d.events, d.orders, d.revenue, d.nr, d.np, d.nd) AS kept, concat_ws('/', q.events, q.orders, q.revenue, q.nr, q.np, q.nd) AS want
+         d AS (SELECT dim, day, events, orders, revenue, nps_responses AS nr, nps_promoters AS np, nps_detractors AS nd, complaints AS co, sentiment_scored AS ss, sentiment_negative AS sn
+               FROM kpi_day_totals WHERE workspace_id = $1)
+         SELECT dim, to_char(day, 'YYYY-MM-DD') AS day, concat_ws('/', d.events, d.orders, d.revenue, d.nr, d.np, d.nd, d.co, d.ss, d.sn) AS kept,
+                concat_ws('/', q.events, q.orders, q.revenue, q.nr, q.np, q.nd, q.co, q.ss, q.sn) AS want
          FROM d FULL JOIN q USING (dim, day)
-         WHERE (d.events, d.orders, d.revenue, d.nr, d.np, d.nd) IS DISTINCT FROM (q.events, q.orders, q.revenue, q.nr, q.np, q.nd)`,
+         WHERE (d.events, d.orders, d.revenue, d.nr, d.np, d.nd, d.co, d.ss, d.sn) IS DISTINCT FROM (q.events, q.orders, q.revenue, q.nr, q.np, q.nd, q.co, q.ss, q.sn)`,
         [ws],
       );
   // Inviters per day (kind 8) against the inviter references above 0; no reference below 0.
@@ -452,6 +487,7 @@ async function countDrift(ws: string): Promise<string[]> {
     ...gaps.map((d) => `gap ${d.day} ${d.kind} ${d.dim}: kept ${d.kept}, recount ${d.bits}`),
     ...totals.map((d) => `day totals ${d.day} ${d.dim}: kept ${d.kept}, quarters ${d.want}`),
     ...hours.map((h) => `hour ${new Date(h.hour).toISOString()} ${h.dim}: kept ${h.kept}, recount ${h.want}`),
+    ...signals,
   ];
 }
 
@@ -557,7 +593,7 @@ describe.each([
     const wrong: string[] = [];
     let checked = 0;
     for (const from of [addDays(localDay(midnights[0], tz), -1), addDays(today, -1)]) {
-      for (const metric of ['ACTIVE_USERS', 'SESSIONS', 'ORDERS', 'GMV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'DAU'] as KpiMetric[]) {
+      for (const metric of ['ACTIVE_USERS', 'SESSIONS', 'ORDERS', 'GMV', 'CONVERSION_RATE', 'INTERACTION_RATE', 'DAU', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'] as KpiMetric[]) {
         const r = await t.gql(KpiDocument, { metric, range: { from, to: addDays(from, 1) }, grain: 'HOUR' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
         if (r.errors) throw new Error(JSON.stringify(r.errors));
         const series = [{ key: null as string | null, points: r.data!.kpi.total.points }, ...r.data!.kpi.breakdown];
@@ -580,6 +616,8 @@ describe.each([
               GMV: Math.round(orders.reduce((a, x) => a + Number(x.props?.revenue ?? 0), 0) * 100) / 100,
               CONVERSION_RATE: active ? people(clock.filter((x) => x.name === 'Order Completed')) / active : null,
               INTERACTION_RATE: active ? people(clock.filter((x) => INTERACTIONS.has(x.name ?? ''))) / active : null,
+              COMPLAINT_RATE: orders.length ? within.filter((x) => x.name === 'Complaint Filed').length / orders.length : null,
+              NEGATIVE_SENTIMENT_SHARE: within.some(scored) ? within.filter((x) => scored(x) && (x.props!.sentiment as number) < 0).length / within.filter(scored).length : null,
             };
             checked++;
             if (!close(p.value, want[metric])) wrong.push(`${metric} ${sr.key ?? '*'} ${p.localStart}: got ${p.value}, want ${want[metric]}`);
@@ -587,7 +625,7 @@ describe.each([
         }
       }
     }
-    expect(checked).toBeGreaterThan(7 * 48);
+    expect(checked).toBeGreaterThan(9 * 48);
     expect(wrong).toEqual([]);
   });
 

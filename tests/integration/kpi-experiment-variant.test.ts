@@ -27,12 +27,16 @@ import {
 const t = bootAppPerFile();
 const TZ = 'Asia/Shanghai';
 const T0 = Math.floor((Date.now() - 20 * DAY) / HOUR) * HOUR;
-const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'ORDERS', 'GMV', 'CONVERSION_RATE'];
+const METRICS: KpiMetric[] = ['ACTIVE_USERS', 'ORDERS', 'GMV', 'CONVERSION_RATE', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'];
+/** Sentiment values sent (chosen by position, so the generated people stay those of the seed): on the scale, 0, outside it, not a number. */
+const SENTIMENTS: unknown[] = [undefined, -0.7, 0, 0.4, -1, 2, 'bad', -0.2, 1];
 
 interface Act {
   person: number;
   ts: number;
   order: number | null;
+  complaint?: boolean;
+  sentiment?: unknown;
 }
 
 /** A generated month: people, their activity, exposures, and merges of two ids into one person. */
@@ -50,14 +54,16 @@ function generate(seed: number) {
       const ts = T0 + Math.floor(r.next() * 19 * DAY);
       const isOrder = r.next() < 0.35;
       const revenue = isOrder ? Math.round(r.next() * 50000) / 100 : null;
-      acts.push({ person: i, ts, order: revenue });
+      const complaint = !isOrder && k % 3 === 1;
+      const sentiment = isOrder ? undefined : SENTIMENTS[(i + k) % SENTIMENTS.length];
+      acts.push({ person: i, ts, order: revenue, complaint, sentiment });
       events.push(
         makeEvent({
           identifiers: idsOf(i, r.next() < 0.5),
-          name: isOrder ? 'Order Completed' : 'Product Viewed',
+          name: isOrder ? 'Order Completed' : complaint ? 'Complaint Filed' : 'Product Viewed',
           channel: r.next() < 0.5 ? 'wechat_mp' : 'douyin',
           timestamp: new Date(ts).toISOString(),
-          ...(isOrder ? { properties: { revenue } } : {}),
+          ...(isOrder ? { properties: { revenue } } : sentiment !== undefined ? { properties: { sentiment } } : {}),
         }),
       );
     }
@@ -98,15 +104,20 @@ function generate(seed: number) {
   return { events, links, acts, variantOf, seen };
 }
 
-/** Per local day and key: active people, orders, GMV and buyers (the oracle). */
+/** Per local day and key: active people, orders, GMV, buyers, complaints and sentiment scores (the oracle). */
 function expected(acts: Act[], keyOf: (person: number) => string | null) {
-  const out = new Map<string, { active: Set<number>; orders: number; gmv: number; buyers: Set<number> }>();
+  const out = new Map<string, { active: Set<number>; orders: number; gmv: number; buyers: Set<number>; complaints: number; scored: number; negative: number }>();
   for (const a of acts) {
     const k = keyOf(a.person);
     if (k === null) continue;
     const id = `${localDate(a.ts, TZ)}|${k}`;
-    const c = out.get(id) ?? { active: new Set(), orders: 0, gmv: 0, buyers: new Set() };
+    const c = out.get(id) ?? { active: new Set(), orders: 0, gmv: 0, buyers: new Set(), complaints: 0, scored: 0, negative: 0 };
     c.active.add(a.person);
+    if (a.complaint) c.complaints++;
+    if (typeof a.sentiment === 'number' && a.sentiment >= -1 && a.sentiment <= 1) {
+      c.scored++;
+      if (a.sentiment < 0) c.negative++;
+    }
     if (a.order !== null) {
       c.orders++;
       c.gmv += a.order;
@@ -119,6 +130,8 @@ function expected(acts: Act[], keyOf: (person: number) => string | null) {
     if (metric === 'ACTIVE_USERS') return c?.active.size ?? 0;
     if (metric === 'ORDERS') return c?.orders ?? 0;
     if (metric === 'GMV') return Math.round((c?.gmv ?? 0) * 100) / 100;
+    if (metric === 'COMPLAINT_RATE') return c?.orders ? c.complaints / c.orders : null;
+    if (metric === 'NEGATIVE_SENTIMENT_SHARE') return c?.scored ? c.negative / c.scored : null;
     return c && c.active.size ? c.buyers.size / c.active.size : null;
   };
 }
@@ -206,7 +219,7 @@ describe('KPIs by experiment variant', () => {
     const db = t.app.db.dataSource;
     const range = { from: localDate(T0, TZ), to: localDate(Date.now(), TZ) };
     const questions = (['DAY', 'WEEK', 'MONTH'] as KpiGrain[]).flatMap((grain) =>
-      (['ACTIVE_USERS', 'ORDERS', 'GMV', 'CONVERSION_RATE', 'WAU', 'MAU', 'DAU'] as KpiMetric[]).flatMap((metric) => [
+      (['ACTIVE_USERS', 'ORDERS', 'GMV', 'CONVERSION_RATE', 'WAU', 'MAU', 'DAU', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'] as KpiMetric[]).flatMap((metric) => [
         { metric, range, grain, breakdown: 'EXPERIMENT_VARIANT' as KpiBreakdown, filter: { experiment: 'hero' } },
         { metric, range, grain, filter: { experiment: 'hero', variant: 'B' } },
       ]),

@@ -7,7 +7,8 @@ import { IngestDocument, KpiDocument, KpisDocument, type KpiBreakdown, type KpiG
 /**
  * Every KPI of the catalogue, answered from the rollups, equals an independent recomputation from
  * the raw rows (events, relations, current tags) read with plain SQL and evaluated here in
- * TypeScript, on a generated multi-channel data set with merges, orders, NPS answers and invites.
+ * TypeScript, on a generated multi-channel data set with merges, orders, NPS answers, complaints,
+ * sentiment scores (some outside the scale or not numbers) and invites.
  */
 
 const t = bootAppPerFile();
@@ -15,6 +16,8 @@ const t = bootAppPerFile();
 const CHANNELS = ['wechat_mp', 'wechat_oa', 'wecom', 'douyin', 'app', 'store'] as const;
 const TOUCHPOINTS = [null, null, 'qr_store_01', 'live_0918', 'group_A'];
 const INTERACTIONS = new Set(['Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']);
+/** Sentiment values sent: on the scale [-1, 1] (0 is not negative), outside it, and not numbers. */
+const SENTIMENTS: unknown[] = [-1, -0.6, -0.05, 0, 0, 0.3, 0.9, 1, 1.4, -2, '-0.5', 'angry', null, true];
 
 /** People over ~45 days: Zipf-like activity, orders, NPS, invites, and half of them first seen anonymously then merged. */
 function dataset(seed: number, now: number): EventInput[] {
@@ -53,8 +56,10 @@ function dataset(seed: number, now: number): EventInput[] {
         ev({ identifiers: ids, ts, channel, context, name: 'Invite Accepted', properties: { inviter } });
       } else if (roll < 0.25 && i > 5) {
         ev({ identifiers: ids, ts, channel, context: { ...(context ?? {}), sharedBy: { type: 'member_id', value: `K${seed}-${r.int(i)}` } }, name: 'Content Shared' });
+      } else if (roll < 0.29) {
+        ev({ identifiers: ids, ts, channel, context, name: 'Complaint Filed', properties: r.chance(0.5) ? { sentiment: r.pick(SENTIMENTS) } : {} });
       } else if (roll < 0.45) {
-        ev({ identifiers: ids, ts, channel, context, name: r.pick([...INTERACTIONS]) });
+        ev({ identifiers: ids, ts, channel, context, name: r.pick([...INTERACTIONS]), properties: r.chance(0.3) ? { sentiment: r.pick(SENTIMENTS) } : undefined });
       } else {
         ev({ identifiers: ids, ts, channel, context, name: r.pick(['Product Viewed', 'Home Viewed', 'Campaign Viewed']) });
       }
@@ -164,6 +169,7 @@ class Oracle {
       return ratio(kept.length, cohort.length);
     };
     const nps = inB.filter((x) => x.name === 'NPS Submitted' && Number.isInteger(x.props?.score) && (x.props!.score as number) >= 0 && (x.props!.score as number) <= 10);
+    const sentiments = inB.map((x) => x.props?.sentiment).filter((v): v is number => typeof v === 'number' && v >= -1 && v <= 1);
     const hasEvents = new Set(ppl);
     switch (metric) {
       case 'NEW_PROFILES':
@@ -232,6 +238,10 @@ class Oracle {
       }
       case 'NPS':
         return nps.length ? (100 * (nps.filter((x) => (x.props!.score as number) >= 9).length - nps.filter((x) => (x.props!.score as number) <= 6).length)) / nps.length : null;
+      case 'COMPLAINT_RATE':
+        return ratio(inB.filter((x) => x.type === 'track' && x.name === 'Complaint Filed').length, orders.length);
+      case 'NEGATIVE_SENTIMENT_SHARE':
+        return ratio(sentiments.filter((v) => v < 0).length, sentiments.length);
     }
     return null;
   }
@@ -241,7 +251,7 @@ class Oracle {
   }
 }
 
-const ALL_METRICS: KpiMetric[] = ['NEW_PROFILES', 'GROWTH_RATE', 'ORGANIC_SHARE', 'ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'DAU_SHARE', 'STICKINESS', 'SESSIONS', 'INTERACTION_RATE', 'RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'ORDERS', 'GMV', 'AOV', 'ARPU', 'CONVERSION_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV', 'REVENUE_PER_PROFILE', 'REFERRAL_RATE', 'FISSION_COEFFICIENT', 'NPS'];
+const ALL_METRICS: KpiMetric[] = ['NEW_PROFILES', 'GROWTH_RATE', 'ORGANIC_SHARE', 'ACTIVE_USERS', 'DAU', 'WAU', 'MAU', 'DAU_SHARE', 'STICKINESS', 'SESSIONS', 'INTERACTION_RATE', 'RETENTION_D1', 'RETENTION_D7', 'RETENTION_D30', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'ORDERS', 'GMV', 'AOV', 'ARPU', 'CONVERSION_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'LTV', 'REVENUE_PER_PROFILE', 'REFERRAL_RATE', 'FISSION_COEFFICIENT', 'NPS', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'];
 
 const close = (a: number | null | undefined, b: number | null) => (a === null || a === undefined || b === null ? a === b || (a == null && b === null) : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)));
 
@@ -314,7 +324,7 @@ describe('KPIs equal a recomputation from raw events', () => {
   });
 
   it.each(
-    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE', 'REFERRAL_RATE', 'FISSION_COEFFICIENT'] as KpiMetric[],
+    ['DAU', 'MAU', 'CHURN_RATE', 'GMV', 'RETENTION_D1', 'REPURCHASE_RATE', 'SILENT_WAKEUP_RATE', 'NEW_PROFILES', 'ACTIVE_USERS', 'CONVERSION_RATE', 'INTERACTION_RATE', 'FIRST_CONVERSION_RATE', 'REFERRAL_RATE', 'FISSION_COEFFICIENT', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'] as KpiMetric[],
   )(
     '%s by week (weeks start on Monday), by week and channel, and by tag',
     async (metric) => {
@@ -346,10 +356,20 @@ describe('KPIs equal a recomputation from raw events', () => {
     const f = await t.gql(KpiDocument, { metric: 'ORDERS' as KpiMetric, range, grain: 'DAY' as KpiGrain, filter: { channels: ['wecom'] } }, key);
     expect(f.errors).toBeUndefined();
     expect(check(f.data!.kpi, { mode: 'CHANNEL', value: 'wecom' }, DAY)).toEqual([]);
+    // Complaints and sentiment by clock hour (the quarter totals), over the last three days.
+    const days = { from: new Date(now + 8 * HOUR - 2 * DAY).toISOString().slice(0, 10), to: range.to };
+    for (const metric of ['COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'] as KpiMetric[]) {
+      const r = await t.gql(KpiDocument, { metric, range: days, grain: 'HOUR' as KpiGrain, breakdown: 'CHANNEL' as KpiBreakdown }, key);
+      expect(r.errors).toBeUndefined();
+      const wrong = check(r.data!.kpi, { mode: 'NONE', value: '' }, HOUR);
+      for (const s of r.data!.kpi.breakdown) wrong.push(...check(r.data!.kpi, { mode: 'CHANNEL', value: s.key! }, HOUR));
+      expect(wrong).toEqual([]);
+      expect(r.data!.kpi.total.points.some((p) => p.value !== null)).toBe(true);
+    }
   });
 
   it('kpis: a snapshot over the range with the change against the range before', async () => {
-    const metrics = ['GMV', 'ACTIVE_USERS', 'DAU', 'CONVERSION_RATE', 'INTERACTION_RATE', 'ARPU', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'RETENTION_D7', 'REFERRAL_RATE', 'ORGANIC_SHARE', 'FISSION_COEFFICIENT'] as KpiMetric[];
+    const metrics = ['GMV', 'ACTIVE_USERS', 'DAU', 'CONVERSION_RATE', 'INTERACTION_RATE', 'ARPU', 'CHURN_RATE', 'SILENT_WAKEUP_RATE', 'FIRST_CONVERSION_RATE', 'REPURCHASE_RATE', 'RETENTION_D7', 'REFERRAL_RATE', 'ORGANIC_SHARE', 'FISSION_COEFFICIENT', 'COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE'] as KpiMetric[];
     const r = await t.gql(KpisDocument, { metrics, range }, key);
     expect(r.errors).toBeUndefined();
     const s = r.data!.kpis;
@@ -410,6 +430,21 @@ after);
     expect(grants[0].ok).toBe(true);
     const raw: { ok: boolean }[] = await t.app.db.dataSource.manager.query(`SELECT has_table_privilege('siyu_reporting', 'events', 'SELECT') AS ok`);
     expect(raw[0].ok).toBe(false);
+  });
+
+  it('complaints and sentiment after `recompute --parts kpis` still equal the recomputation, by day, channel and tag', async () => {
+    const run = await t.app.services.recompute.run(ws, { parts: ['kpis'] });
+    expect(run.stopped).toBe(false);
+    const wrong: string[] = [];
+    for (const metric of ['COMPLAINT_RATE', 'NEGATIVE_SENTIMENT_SHARE', 'ORDERS', 'NPS'] as KpiMetric[]) {
+      for (const breakdown of ['CHANNEL', 'TAG'] as KpiBreakdown[]) {
+        const r = await t.gql(KpiDocument, { metric, range, grain: 'DAY' as KpiGrain, breakdown }, key);
+        expect(r.errors).toBeUndefined();
+        wrong.push(...check(r.data!.kpi, { mode: 'NONE', value: '' }, DAY));
+        for (const s of r.data!.kpi.breakdown) wrong.push(...check(r.data!.kpi, { mode: breakdown as 'CHANNEL' | 'TAG', value: s.key! }, DAY));
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('retention cohorts and funnels', async () => {

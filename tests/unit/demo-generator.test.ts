@@ -50,9 +50,13 @@ describe('demo generator', () => {
   it('makes what every KPI, relation and consent needs', () => {
     const all: DemoEvent[] = [...new DemoGenerator({ profiles: 400, days: 40, seed: 2, end: END }).events()];
     const names = new Set(all.map((e) => e.name));
-    for (const name of ['Order Completed', 'Invite Accepted', 'Group Buy Joined', 'NPS Submitted', 'Consent Updated', 'Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added']) {
+    for (const name of ['Order Completed', 'Invite Accepted', 'Group Buy Joined', 'NPS Submitted', 'Consent Updated', 'Message Sent', 'Liked', 'Content Shared', 'Group Joined', 'Comment Posted', 'Coupon Claimed', 'Product Added', 'Complaint Filed']) {
       expect(names).toContain(name);
     }
+    // Sentiment scores on the scale, some negative (NEGATIVE_SENTIMENT_SHARE).
+    const sentiments = all.map((e) => e.properties?.sentiment).filter((v) => v !== undefined);
+    expect(sentiments.every((v) => typeof v === 'number' && v >= -1 && v <= 1)).toBe(true);
+    expect(sentiments.some((v) => (v as number) < 0)).toBe(true);
     expect(all.some((e) => e.context?.sharedBy)).toBe(true);
     expect(all.some((e) => e.channel === 'wecom' && typeof e.context?.staff === 'string')).toBe(true);
     expect(all.some((e) => typeof e.context?.touchpoint === 'string')).toBe(true);

@@ -41,6 +41,21 @@ export class EventRepository {
     return new Map(rows.map((r) => [r.message_id, r.profile_id]));
   }
 
+  /**
+   * Adds a write's received and rejected events to `ingest_counts` (per quarter hour of receipt and
+   * dimension: '' everyone, `c:<channel>`), which INGEST_ERROR_RATE reads. One statement.
+   */
+  async addIngestCounts(em: EntityManager, workspaceId: string, receivedAt: Date, counts: Map<string, { received: number; rejected: number }>): Promise<void> {
+    const rows = [...counts].filter(([, c]) => c.received > 0).map(([m, c]) => ({ m, rc: c.received, rj: c.rejected }));
+    if (!rows.length) return;
+    await em.query(
+      `INSERT INTO ingest_counts AS k (workspace_id, dim, quarter, received, rejected)
+       SELECT $1, u.m, date_bin('15 minutes', $2::timestamptz, '2000-01-01T00:00:00Z'), u.rc, u.rj FROM jsonb_to_recordset($3::jsonb) AS u(m text, rc int, rj int)
+       ON CONFLICT (workspace_id, dim, quarter) DO UPDATE SET received = k.received + EXCLUDED.received, rejected = k.rejected + EXCLUDED.rejected`,
+      [workspaceId, receivedAt, JSON.stringify(rows)],
+    );
+  }
+
   async insertEvents(em: EntityManager, workspaceId: string, rows: EventRow[], receivedAt: Date): Promise<void> {
     if (!rows.length) return;
     const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));

@@ -4,7 +4,7 @@ import type { Logger } from '../../platform/logging';
 import type { IngestMetrics } from '../../platform/metrics';
 import { currentDbBudget, DueWork, lockWorkspaceWrites, sharedDbBudget, withDbBudget, type DbBudget, type StatisticsRefresher } from '../../platform/db';
 import { Topics, publishProfilesChanged, type SiyuPubSub } from '../../platform/pubsub';
-import { IdentityGraph, IdentityRepository, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
+import { IdentityGraph, IdentityRepository, isChannel, type IdentityRules, identifierRowFrom, type IdentityService, type IdentifierRow, type PreparedIdentifier } from '../identities';
 import { ProfileRepository, applyEvent, combine, emptyAggregate, type ProfileAggregate } from '../profiles';
 import { EventRepository, type EventRow, type RelationRow } from './event.repository';
 import { MAX_EVENTS_PER_BATCH, validateEvent, type RawEvent, type ValidEvent } from './event-validation';
@@ -30,6 +30,8 @@ interface WriteResult {
 
 interface WriteJob {
   events: ValidEvent[];
+  /** The channel of each event the call rejected before writing (null when not a known channel), for `ingest_counts`. */
+  early: (string | null)[];
   rules: IdentityRules;
   /** Retried on its own after its group's transaction failed. */
   alone?: boolean;
@@ -125,6 +127,7 @@ export class IngestService {
     const valid: ValidEvent[] = [];
     const seen = new Set<string>();
     const now = Date.now();
+    const early: (string | null)[] = [];
     raw.forEach((r, index) => {
       let v = validateEvent(r, index, rules, cipher, now);
       // Modules' own payload checks (e.g. consent events), one rejection per event like any other.
@@ -135,6 +138,7 @@ export class IngestService {
       }
       const messageId = typeof r?.messageId === 'string' ? r.messageId.trim() : null;
       if (!v.ok) {
+        early.push(isChannel(r?.channel) ? r.channel : null);
         results.push({ index, messageId, status: 'REJECTED', profileId: null, droppedIdentifiers: 0, error: { reason: v.reason, field: v.field, message: v.message } });
       } else if (seen.has(v.event.messageId)) {
         messageIds.set(index, v.event.messageId);
@@ -147,8 +151,9 @@ export class IngestService {
     });
 
     let afterCommit: (() => void)[] = [];
-    if (valid.length) {
-      const written = await this.writeGrouped(workspaceId, valid, rules);
+    // A call of rejected events only still writes its counts (INGEST_ERROR_RATE).
+    if (valid.length || early.length) {
+      const written = await this.writeGrouped(workspaceId, valid, early, rules);
       afterCommit = written.afterCommit;
       for (const e of valid) {
         const owner = written.owners.get(e.index);
@@ -212,11 +217,11 @@ export class IngestService {
    * that holds its events. When a group's transaction fails, each of its calls is retried in a
    * transaction of its own, so only the call that caused it fails (and stores nothing).
    */
-  private writeGrouped(workspaceId: string, events: ValidEvent[], rules: IdentityRules): Promise<WriteResult> {
+  private writeGrouped(workspaceId: string, events: ValidEvent[], early: (string | null)[], rules: IdentityRules): Promise<WriteResult> {
     return new Promise<WriteResult>((resolve, reject) => {
       let q = this.queues.get(workspaceId);
       if (!q) this.queues.set(workspaceId, (q = { pending: [], running: false }));
-      q.pending.push({ events, rules, budget: currentDbBudget(), resolve, reject });
+      q.pending.push({ events, early, rules, budget: currentDbBudget(), resolve, reject });
       if (!q.running) void this.drain(workspaceId, q);
     });
   }
@@ -250,7 +255,7 @@ export class IngestService {
           this.stats.calls += group.length;
           // The group runs for all its callers: one caller's budget (or its client leaving) does not stop the others'.
           const budget = sharedDbBudget(group.map((job) => job.budget));
-          const written = await withDbBudget(budget, () => this.ds.transaction((em) => this.write(em, workspaceId, combined, group.at(-1)!.rules)));
+          const written = await withDbBudget(budget, () => this.ds.transaction((em) => this.write(em, workspaceId, combined, group.flatMap((job) => job.early), group.at(-1)!.rules)));
           const parts: WriteResult[] = group.map((_, j) => ({
             owners: new Map(),
             rejected: new Map(),
@@ -282,10 +287,11 @@ export class IngestService {
    * every event written (duplicates of stored events are absent), the events rejected inside the
    * transaction, and the effects to run after commit.
    */
-  private async write(em: EntityManager, workspaceId: string, batch: ValidEvent[], rules: IdentityRules): Promise<WriteResult> {
+  private async write(em: EntityManager, workspaceId: string, batch: ValidEvent[], early: (string | null)[], rules: IdentityRules): Promise<WriteResult> {
     await lockWorkspaceWrites(em, workspaceId);
     const state: BatchState = { em, workspaceId, rules, rejected: new Map(), events: [], now: new Date() };
     await this.screen(state, batch);
+    await this.countReceived(state, batch, early);
     if (!state.events.length) return { owners: new Map(), rejected: state.rejected, afterCommit: [] };
     const resolved = await this.resolveIdentities(state);
     const aggregates = await this.aggregateProfiles(state, resolved);
@@ -321,6 +327,26 @@ export class IngestService {
       if (blocked?.size) for (const e of pending) e.relations = e.relations.filter((r) => !r.other || !blocked.has(r.other.key));
     }
     state.events = fresh.filter((e) => !rejected.has(e.index));
+  }
+
+  /**
+   * Received and rejected events of the write, by the time it runs (events rejected before it —
+   * `early`, by channel when it was a known one — and by the screens; stored duplicates are neither).
+   */
+  private async countReceived(state: BatchState, batch: ValidEvent[], early: (string | null)[]): Promise<void> {
+    const counts = new Map<string, { received: number; rejected: number }>();
+    const add = (channel: string | null, rejected: boolean) => {
+      for (const m of channel === null ? [''] : ['', `c:${channel}`]) {
+        const c = counts.get(m) ?? { received: 0, rejected: 0 };
+        c.received++;
+        if (rejected) c.rejected++;
+        counts.set(m, c);
+      }
+    };
+    for (const channel of early) add(channel, true);
+    for (const e of batch) if (state.rejected.has(e.index)) add(e.channel, true);
+    for (const e of state.events) add(e.channel, false);
+    await this.events.addIngestCounts(state.em, state.workspaceId, state.now, counts);
   }
 
   /** Step 2: load the part of the identity graph the batch can touch and resolve event by event. */

@@ -76,6 +76,7 @@ export class AlertService {
     if (!Number.isFinite(value)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'value', 'value must be a finite number');
     this.kpis.validateRange(period, 'period');
     this.kpis.validateFilter(filter);
+    this.kpis.validateScope([metric], 'NONE', filter);
     return this.repo.insertTarget(this.em, ws, { metric, value, period, filter: { ...filter } });
   }
 
@@ -92,6 +93,7 @@ export class AlertService {
     if (!Number.isInteger(windowDays) || windowDays < 1 || windowDays > 366) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'input.windowDays', 'windowDays must be an integer in 1–366');
     const filter = input.filter ?? {};
     this.kpis.validateFilter(filter, 'input.filter');
+    this.kpis.validateScope([input.metric], 'NONE', filter, 'input.filter');
     let threshold: number | null = null;
     let targetId: string | null = null;
     let deviation: number | null = null;

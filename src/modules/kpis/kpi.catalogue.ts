@@ -34,6 +34,9 @@ export enum KpiMetric {
   REFERRAL_RATE = 'REFERRAL_RATE',
   FISSION_COEFFICIENT = 'FISSION_COEFFICIENT',
   NPS = 'NPS',
+  COMPLAINT_RATE = 'COMPLAINT_RATE',
+  NEGATIVE_SENTIMENT_SHARE = 'NEGATIVE_SENTIMENT_SHARE',
+  INGEST_ERROR_RATE = 'INGEST_ERROR_RATE',
 }
 
 /** Base measure families: each is one SQL statement over the rollups (see KpiRepository). */
@@ -42,9 +45,10 @@ export enum KpiMetric {
  * its own measures. `ppl` active/interacting/buying people, `tot` orders, GMV and NPS answers, `ses`
  * sessions, `dau`/`wau`/`mau`, `prof` new people, `base` people before/at the end of a bucket,
  * `org` invited and organic new people, `ret*` retention cohorts, `churn`, `wake`, `ord` first
- * orders, `rep` repeat buyers, `cum` cumulative GMV, `ref` referrers.
+ * orders, `rep` repeat buyers, `cum` cumulative GMV, `ref` referrers, `ing` events received and
+ * rejected at ingest (`tot` also holds complaints and sentiment scores: kpi.signals.ts).
  */
-export type Family = 'ppl' | 'tot' | 'ses' | 'dau' | 'wau' | 'mau' | 'prof' | 'base' | 'org' | 'inv' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'rep' | 'cum' | 'ref';
+export type Family = 'ppl' | 'tot' | 'ses' | 'dau' | 'wau' | 'mau' | 'prof' | 'base' | 'org' | 'inv' | 'ret1' | 'ret7' | 'ret30' | 'churn' | 'wake' | 'ord' | 'rep' | 'cum' | 'ref' | 'ing';
 
 /** Base measures of one bucket and breakdown key; absent measures are 0. */
 export type Base = Record<string, number>;
@@ -171,6 +175,26 @@ export const CATALOGUE: Record<KpiMetric, MetricDef> = {
     needs: ['tot'],
     value: (b) => (b.npsResponses ? (100 * ((b.npsPromoters ?? 0) - (b.npsDetractors ?? 0))) / b.npsResponses : null),
   },
+  COMPLAINT_RATE: {
+    label: '客诉率',
+    formula: 'Complaint Filed events in the bucket ÷ ORDERS (null without orders)',
+    needs: ['tot'],
+    value: (b) => ratio(b.complaints, b.orders),
+  },
+  NEGATIVE_SENTIMENT_SHARE: {
+    label: '负面情绪占比',
+    formula:
+      'events (any name) whose properties.sentiment is below 0 ÷ events carrying a sentiment score, on the scale −1 (negative) to 1 (positive); a sentiment outside [−1, 1] or not a number is not counted (null when no event has a score)',
+    needs: ['tot'],
+    value: (b) => ratio(b.sentimentNegative, b.sentimentScored),
+  },
+  INGEST_ERROR_RATE: {
+    label: '接入错误率',
+    formula:
+      'events rejected at ingest ÷ events received (accepted + rejected; duplicates are neither), by the quarter hour they were received, not their timestamp (null when none were received). Breakdown NONE or CHANNEL (rejected events with an unknown channel count only in the total), filter by channels only',
+    needs: ['ing'],
+    value: (b) => ratio(b.ingestRejected, b.ingestReceived),
+  },
 };
 
 /** Track event names counted as interactions (互动) in `kpi_activity.interactions`. */
@@ -193,7 +217,7 @@ export function familiesOf(metrics: KpiMetric[]): Family[] {
  * earlier bucket (an invite naming someone new long ago).
  */
 export const FAMILY_REACH: Record<Family, number | null> = {
-  ppl: 0, tot: 0, ses: 0, dau: 0, wau: 0, mau: 0, prof: 0, base: 0, churn: 0, wake: 0, ord: 0, rep: 0, cum: 0,
+  ppl: 0, tot: 0, ses: 0, dau: 0, wau: 0, mau: 0, prof: 0, base: 0, churn: 0, wake: 0, ord: 0, rep: 0, cum: 0, ing: 0,
   ret1: 1, ret7: 7, ret30: 30,
   org: null, inv: null, ref: null,
 };
@@ -245,4 +269,7 @@ export const METRIC_DISPLAY: Record<KpiMetric, { unit: MetricUnit; en: string }>
   REFERRAL_RATE: { unit: 'rate', en: 'Referral rate' },
   FISSION_COEFFICIENT: { unit: 'score', en: 'Fission coefficient' },
   NPS: { unit: 'score', en: 'NPS' },
+  COMPLAINT_RATE: { unit: 'rate', en: 'Complaint rate' },
+  NEGATIVE_SENTIMENT_SHARE: { unit: 'rate', en: 'Negative sentiment share' },
+  INGEST_ERROR_RATE: { unit: 'rate', en: 'Ingest error rate' },
 };

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { Family } from './kpi.catalogue';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
 import { dimension } from './kpi.sets';
+import { signalSums } from './kpi.signals';
 
 /**
  * Counts per UTC clock hour and dimension, carried forward at ingest (`kpi_hour_counts`): distinct
@@ -131,7 +132,7 @@ export async function hourMeasures(em: EntityManager, ws: string, buckets: Bucke
     out.push(
       ...(await em.query(
         `SELECT b.i, ${dim.key} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
-                sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
+                sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors", ${signalSums('d')}
          FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(s, e, i)
          JOIN kpi_quarter_totals d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.quarter >= b.s AND d.quarter < b.e
          GROUP BY 1, 2`,

@@ -9,6 +9,8 @@ import { KpiRefRepository } from './kpi.refs';
 import { KpiFunnelRepository } from './kpi.funnels';
 import { KpiVariantRepository, VARIANT_FAMILIES } from './kpi.variants';
 import { localDate } from '../../shared/zone';
+import { addSignals, noSignals, signalAddUp, signalCols, signalSums, signalTypes, SIGNALS } from './kpi.signals';
+import { ingestMeasures } from './kpi.ingest';
 
 export { byMembership } from './kpi.sets';
 
@@ -78,6 +80,8 @@ interface ActivityRow {
   nr: number;
   np: number;
   nd: number;
+  /** Signal counts by column (kpi.signals.ts). */
+  [signal: string]: string | number;
 }
 
 /** True when a filter restricts nothing (every condition absent or an empty list). */
@@ -133,14 +137,14 @@ export class KpiRepository {
     await em.query(
       `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS u(m, s)),
        moved AS (DELETE FROM kpi_activity a USING m WHERE a.workspace_id = $1 AND a.profile_id = m.m
-                 RETURNING a.hour, m.s, a.channel, a.touchpoint, a.events, a.interactions, a.orders, a.revenue, a.nps_responses, a.nps_promoters, a.nps_detractors)
-       INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors)
-       SELECT $1, hour, s, channel, touchpoint, sum(events), sum(interactions), sum(orders), sum(revenue), sum(nps_responses), sum(nps_promoters), sum(nps_detractors)
+                 RETURNING a.hour, m.s, a.channel, a.touchpoint, a.events, a.interactions, a.orders, a.revenue, a.nps_responses, a.nps_promoters, a.nps_detractors${signalCols('a')})
+       INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors${signalCols()})
+       SELECT $1, hour, s, channel, touchpoint, sum(events), sum(interactions), sum(orders), sum(revenue), sum(nps_responses), sum(nps_promoters), sum(nps_detractors)${SIGNALS.map((x) => `, sum(${x.col})`).join('')}
        FROM moved GROUP BY hour, s, channel, touchpoint
        ON CONFLICT (workspace_id, hour, profile_id, channel, touchpoint) DO UPDATE SET
          events = k.events + EXCLUDED.events, interactions = k.interactions + EXCLUDED.interactions, orders = k.orders + EXCLUDED.orders,
          revenue = k.revenue + EXCLUDED.revenue, nps_responses = k.nps_responses + EXCLUDED.nps_responses,
-         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
+         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors, ${signalAddUp('k')}`,
       [ws, m, s],
     );
     await em.query(
@@ -181,8 +185,9 @@ export class KpiRepository {
       const h = new Date(Math.floor(ts / HOUR) * HOUR).toISOString();
       const key = `${h}|${e.profileId}|${e.channel}|${t}`;
       let r = rows.get(key);
-      if (!r) rows.set(key, (r = { h, p: e.profileId, c: e.channel, t, ev: 0, it: 0, or: 0, rv: 0, nr: 0, np: 0, nd: 0 }));
+      if (!r) rows.set(key, (r = { h, p: e.profileId, c: e.channel, t, ev: 0, it: 0, or: 0, rv: 0, nr: 0, np: 0, nd: 0, ...noSignals() }));
       r.ev++;
+      addSignals(r, e);
       if (e.type === 'track' && e.name && interactions.has(e.name)) r.it++;
       if (e.revenue !== null) {
         r.or++;
@@ -202,13 +207,13 @@ export class KpiRepository {
       `WITH had AS (SELECT a.hour AS h, a.profile_id AS p, a.channel AS c, a.touchpoint AS t, a.interactions AS it, a.orders AS "or"
                     FROM (SELECT DISTINCT u.h, u.p FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid)) u
                     JOIN kpi_activity a ON a.workspace_id = $1 AND a.hour = u.h AND a.profile_id = u.p),
-       up AS (INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors)
-       SELECT $1, u.h, u.p, u.c, u.t, u.ev, u.it, u.or, u.rv, u.nr, u.np, u.nd
-       FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid, c text, t text, ev int, it int, "or" int, rv numeric, nr int, np int, nd int)
+       up AS (INSERT INTO kpi_activity AS k (workspace_id, hour, profile_id, channel, touchpoint, events, interactions, orders, revenue, nps_responses, nps_promoters, nps_detractors${signalCols()})
+       SELECT $1, u.h, u.p, u.c, u.t, u.ev, u.it, u.or, u.rv, u.nr, u.np, u.nd${signalCols('u')}
+       FROM jsonb_to_recordset($2::jsonb) AS u(h timestamptz, p uuid, c text, t text, ev int, it int, "or" int, rv numeric, nr int, np int, nd int${signalTypes()})
        ON CONFLICT (workspace_id, hour, profile_id, channel, touchpoint) DO UPDATE SET
          events = k.events + EXCLUDED.events, interactions = k.interactions + EXCLUDED.interactions, orders = k.orders + EXCLUDED.orders,
          revenue = k.revenue + EXCLUDED.revenue, nps_responses = k.nps_responses + EXCLUDED.nps_responses,
-         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors)
+         nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters, nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors, ${signalAddUp('k')})
        SELECT * FROM had`,
       [ws, JSON.stringify([...rows.values()])],
     );
@@ -425,6 +430,8 @@ export class KpiRepository {
       if (grain === 'HOUR' && fams.delete('tot')) fromHours.add('tot');
     }
     if (fromHours.size) add(await hourMeasures(em, ws, buckets, fromHours, breakdown, filter));
+    // Received and rejected events: per workspace and quarter hour, never per person (kpi.ingest.ts).
+    if (fams.delete('ing')) add(await ingestMeasures(em, ws, buckets, breakdown, filter));
     const q = new MeasureSql(ws, tz, buckets, breakdown, filter);
     // People, totals and sessions not answered above share one statement over kpi_activity; keep the columns asked for.
     const actCols = new Set([...fams].flatMap((f) => ACT_COLUMNS[f] ?? []));
@@ -450,7 +457,7 @@ const SET_FAMILIES = new Set<Family>(['ppl', 'dau', 'wau', 'mau', 'tot', 'ord', 
 /** Columns of the `kpi_activity` people statement each family reads. */
 const ACT_COLUMNS: Partial<Record<Family, string[]>> = {
   ppl: ['active', 'interacting', 'buyers'],
-  tot: ['orders', 'gmv', 'npsResponses', 'npsPromoters', 'npsDetractors'],
+  tot: ['orders', 'gmv', 'npsResponses', 'npsPromoters', 'npsDetractors', ...SIGNALS.map((x) => x.base)],
   ses: ['sessions'],
 };
 
@@ -563,7 +570,7 @@ class MeasureSql {
 
   /** Activity rows with their breakdown key, limited to [lo, hi). */
   private R(lo: string | null, hi: string): string {
-    return `(SELECT a.profile_id, a.hour, a.channel, a.interactions, a.orders, a.revenue, a.nps_responses, a.nps_promoters, a.nps_detractors, ${this.rowKey} AS k
+    return `(SELECT a.profile_id, a.hour, a.channel, a.interactions, a.orders, a.revenue, a.nps_responses, a.nps_promoters, a.nps_detractors${signalCols('a')}, ${this.rowKey} AS k
              FROM kpi_activity a ${this.dimJoin('a')}
              WHERE a.workspace_id = $1 ${lo ? `AND a.hour >= ${lo}` : ''} AND a.hour < ${hi}${this.anyFilter('a')}${this.member('a')})`;
   }
@@ -618,6 +625,7 @@ class MeasureSql {
       case 'ppl':
       case 'tot':
       case 'ses':
+      case 'ing':
         return [];
       case 'act':
         return [
@@ -625,7 +633,7 @@ class MeasureSql {
                   count(DISTINCT r.profile_id) FILTER (WHERE r.interactions > 0) AS interacting,
                   count(DISTINCT r.profile_id) FILTER (WHERE r.orders > 0) AS buyers,
                   sum(r.orders) AS orders, sum(r.revenue) AS gmv,
-                  sum(r.nps_responses) AS "npsResponses", sum(r.nps_promoters) AS "npsPromoters", sum(r.nps_detractors) AS "npsDetractors"
+                  sum(r.nps_responses) AS "npsResponses", sum(r.nps_promoters) AS "npsPromoters", sum(r.nps_detractors) AS "npsDetractors", ${signalSums('r')}
            FROM ${this.B} JOIN ${this.R(this.bound('s', 'min'), this.bound('e', 'max'))} r ON r.hour >= b.s AND r.hour < b.e
            GROUP BY b.i, r.k`,
         ];

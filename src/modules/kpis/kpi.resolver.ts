@@ -222,6 +222,7 @@ export class KpiResolver {
       if (!Number.isInteger(periods) || periods < 1 || periods > 400) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'periods', 'periods must be an integer in 1–400');
       services.kpis.validateFilter(filter);
       services.kpis.validateBreakdown(breakdown, filter);
+      services.kpis.validateScope(metrics, breakdown, filter);
       const digest = createHash('sha256').update(JSON.stringify([metrics, grain, periods, breakdown, filter])).digest('base64url');
       const intervalMs = await services.workspaces.liveInterval(ws);
       return services.live.subscribe<KpiLiveValue>({

@@ -4,6 +4,7 @@ import type { BatchContext, Projection } from '../events';
 import { CATALOGUE, familiesOf, KpiMetric, reachOf, type Base } from './kpi.catalogue';
 import { localDate } from '../../shared/zone';
 import { KpiErrorCode } from './kpi.errors';
+import { ingestCanAnswer } from './kpi.ingest';
 import { KpiRepository, byMembership, unfiltered, type Breakdown, type Bucket, type Grain, type KpiFilterSpec } from './kpi.repository';
 import { AlertService } from './alert.service';
 import { Topics } from '../../platform/pubsub';
@@ -217,6 +218,19 @@ export class KpiService {
     }
   }
 
+  /**
+   * INGEST_ERROR_RATE counts events per workspace and channel, not per person: it answers breakdown
+   * NONE or CHANNEL and a channel filter only; anything else is a typed error, not a wrong number.
+   */
+  validateScope(metrics: KpiMetric[], breakdown: Breakdown, filter: KpiFilterSpec, field = 'filter'): void {
+    if (!metrics.includes(KpiMetric.INGEST_ERROR_RATE) || ingestCanAnswer(breakdown, filter)) return;
+    throw AppError.badInput(
+      KpiErrorCode.INVALID_KPI_ARGUMENT,
+      breakdown === 'NONE' || breakdown === 'CHANNEL' ? field : 'breakdown',
+      'INGEST_ERROR_RATE counts received events per workspace and channel: use breakdown NONE or CHANNEL and at most a channel filter',
+    );
+  }
+
   validateRange(range: KpiRange, field = 'range'): void {
     for (const k of ['from', 'to'] as const) {
       const v = range[k];
@@ -248,6 +262,7 @@ export class KpiService {
     this.validateRange(range);
     this.validateFilter(filter);
     this.validateBreakdown(breakdown, filter);
+    this.validateScope(metrics, breakdown, filter);
     this.checkBuckets(range, grain);
     const em = this.ctx.ds.manager;
     const all = await this.repo.buckets(em, ws, range.from, addDays(range.to, 1), grain);
@@ -283,6 +298,7 @@ export class KpiService {
   async snapshot(ws: string, metrics: KpiMetric[], range: KpiRange, filter: KpiFilterSpec = {}): Promise<KpiSnapshotResult> {
     this.validateRange(range);
     this.validateFilter(filter);
+    this.validateScope(metrics, 'NONE', filter);
     const n = daysBetween(range.from, range.to) + 1;
     if (n > 3660) throw AppError.badInput(KpiErrorCode.INVALID_KPI_RANGE, 'range.to', 'a snapshot covers at most 3,660 days');
     const previousRange = { from: addDays(range.from, -n), to: addDays(range.from, -1) };

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { BatchEvent } from '../events';
 import { INTERACTION_EVENTS, type Base } from './kpi.catalogue';
+import { addSignals, noSignals, signalAddUp, signalCols, signalSums, signalTypes, SIGNALS } from './kpi.signals';
 import { LocalDays, QUARTER_MS } from '../../shared/zone';
 import type { Breakdown, Bucket, KpiFilterSpec } from './kpi.repository';
 import { AFTER_FIRST_GAP_BASE, AFTER_FIRST_ORDER_KIND, CARRIED_KIND, FIRST_GAP, GAP_BASE, GAP_CAP, MATRIX_BASE, MATRIX_PERIODS, RETAINED_KIND, SECOND_ORDER_GAP_BASE, WINDOW_KIND, dayNumber, gapKinds, monthIndex, monthStart, weekStart } from './kpi.windows';
@@ -130,6 +131,8 @@ interface TotalRow {
   nr: number;
   np: number;
   nd: number;
+  /** Signal counts by column (kpi.signals.ts). */
+  [signal: string]: string | number;
 }
 
 /** SQL of the day sets, quarter totals and person ordinals. */
@@ -434,8 +437,9 @@ export class KpiSetRepository {
       for (const m of dimsOf(e)) {
         const key = `${q}|${m}`;
         let r = rows.get(key);
-        if (!r) rows.set(key, (r = { q, m, ev: 0, or: 0, rv: 0, nr: 0, np: 0, nd: 0 }));
+        if (!r) rows.set(key, (r = { q, m, ev: 0, or: 0, rv: 0, nr: 0, np: 0, nd: 0, ...noSignals() }));
         r.ev++;
+        addSignals(r, e);
         if (e.revenue !== null) {
           r.or++;
           r.rv = Math.round((r.rv + e.revenue) * 100) / 100;
@@ -448,19 +452,19 @@ export class KpiSetRepository {
       }
     }
     await em.query(
-      `WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(q timestamptz, m text, ev int, "or" int, rv numeric, nr int, np int, nd int)),
-       qt AS (INSERT INTO kpi_quarter_totals AS k (workspace_id, quarter, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
-              SELECT $1, u.q, u.m, u.ev, u.or, u.rv, u.nr, u.np, u.nd FROM u
+      `WITH u AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS u(q timestamptz, m text, ev int, "or" int, rv numeric, nr int, np int, nd int${signalTypes()})),
+       qt AS (INSERT INTO kpi_quarter_totals AS k (workspace_id, quarter, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors${signalCols()})
+              SELECT $1, u.q, u.m, u.ev, u.or, u.rv, u.nr, u.np, u.nd${signalCols('u')} FROM u
               ON CONFLICT (workspace_id, dim, quarter) DO UPDATE SET
                 events = k.events + EXCLUDED.events, orders = k.orders + EXCLUDED.orders, revenue = k.revenue + EXCLUDED.revenue,
                 nps_responses = k.nps_responses + EXCLUDED.nps_responses, nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters,
-                nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors)
-       INSERT INTO kpi_day_totals AS k (workspace_id, day, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors)
-       SELECT $1, (u.q AT TIME ZONE $3::text)::date, u.m, sum(u.ev), sum(u.or), sum(u.rv), sum(u.nr), sum(u.np), sum(u.nd) FROM u GROUP BY 2, 3
+                nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors, ${signalAddUp('k')})
+       INSERT INTO kpi_day_totals AS k (workspace_id, day, dim, events, orders, revenue, nps_responses, nps_promoters, nps_detractors${signalCols()})
+       SELECT $1, (u.q AT TIME ZONE $3::text)::date, u.m, sum(u.ev), sum(u.or), sum(u.rv), sum(u.nr), sum(u.np), sum(u.nd)${SIGNALS.map((x) => `, sum(u.${x.col})`).join('')} FROM u GROUP BY 2, 3
        ON CONFLICT (workspace_id, dim, day) DO UPDATE SET
          events = k.events + EXCLUDED.events, orders = k.orders + EXCLUDED.orders, revenue = k.revenue + EXCLUDED.revenue,
          nps_responses = k.nps_responses + EXCLUDED.nps_responses, nps_promoters = k.nps_promoters + EXCLUDED.nps_promoters,
-         nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors`,
+         nps_detractors = k.nps_detractors + EXCLUDED.nps_detractors, ${signalAddUp('k')}`,
       [ws, JSON.stringify([...rows.values()]), tz],
     );
   }
@@ -788,7 +792,7 @@ export class KpiSetRepository {
     if (families.has('tot')) {
       later(em.query(
           `SELECT b.i, ${dim.key} AS k, sum(d.orders) AS orders, sum(d.revenue) AS gmv,
-                  sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"
+                  sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors", ${signalSums('d')}
            FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS b(ld, le, i)
            JOIN kpi_day_totals d ON d.workspace_id = $1 AND ${dim.where} AND $4::text IS NULL AND d.day >= b.ld AND d.day < b.le
            GROUP BY 1, 2`,

@@ -5,13 +5,14 @@ import { CHUNK_BITS, accumulate } from './kpi.sets';
 import { oneTrip } from '../../platform/db/one-trip';
 import type { Bucket } from './kpi.repository';
 import type { Base } from './kpi.catalogue';
+import { SIGNAL_COLS, signalSums } from './kpi.signals';
 
 const ZERO = `repeat('0', ${CHUNK_BITS})::bit(${CHUNK_BITS})`;
-const MEASURES = ['events', 'orders', 'revenue', 'nps_responses', 'nps_promoters', 'nps_detractors'] as const;
+const MEASURES = ['events', 'orders', 'revenue', 'nps_responses', 'nps_promoters', 'nps_detractors', ...SIGNAL_COLS];
 /** What a person adds per day: the totals, and their interactions (whether they count as interacting). */
-const LEDGER = [...MEASURES, 'interactions'] as const;
+const LEDGER = [...MEASURES, 'interactions'];
 /** The day totals: the measures summed, and the people active, interacting and buying (one ledger row each). */
-const TOTALS = [...MEASURES, 'active', 'interacting', 'buyers'] as const;
+const TOTALS = [...MEASURES, 'active', 'interacting', 'buyers'];
 const totalsOf = (alias: string, sign = '') =>
   [
     ...MEASURES.map((m) => `${sign}sum(${alias}.${m}) AS ${m}`),
@@ -256,7 +257,7 @@ export class KpiVariantRepository {
     if (families.has('mau')) totals('sum(d.mau) AS mau', true);
     if (families.has('dau')) totals('sum(d.active) AS "dauSum"');
     if (families.has('tot')) {
-      totals(`sum(d.orders) AS orders, sum(d.revenue) AS gmv, sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors"`);
+      totals(`sum(d.orders) AS orders, sum(d.revenue) AS gmv, sum(d.nps_responses) AS "npsResponses", sum(d.nps_promoters) AS "npsPromoters", sum(d.nps_detractors) AS "npsDetractors", ${signalSums('d')}`);
     }
     await Promise.all(pending);
     return out;

@@ -26,6 +26,7 @@ export const GROWING_TABLES = [
   'kpi_inviter_days',
   'kpi_quarter_totals',
   'kpi_day_totals',
+  'ingest_counts',
   'kpi_buyers',
   'kpi_funnel_days',
   'kpi_funnel_counts',
