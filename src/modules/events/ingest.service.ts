@@ -151,8 +151,13 @@ export class IngestService {
     });
 
     let afterCommit: (() => void)[] = [];
-    // A call of rejected events only still writes its counts (INGEST_ERROR_RATE).
-    if (valid.length || early.length) {
+    if (!valid.length && early.length) {
+      // A call of rejected events only writes nothing but its counts (INGEST_ERROR_RATE): an additive
+      // upsert, outside the workspace's write queue and lock, so a flood of bad calls does not hold
+      // up good ones.
+      await this.events.addIngestCounts(this.ds.manager, workspaceId, new Date(), receivedCounts(early, [], []));
+    }
+    if (valid.length) {
       const written = await this.writeGrouped(workspaceId, valid, early, rules);
       afterCommit = written.afterCommit;
       for (const e of valid) {
@@ -334,19 +339,8 @@ export class IngestService {
    * `early`, by channel when it was a known one — and by the screens; stored duplicates are neither).
    */
   private async countReceived(state: BatchState, batch: ValidEvent[], early: (string | null)[]): Promise<void> {
-    const counts = new Map<string, { received: number; rejected: number }>();
-    const add = (channel: string | null, rejected: boolean) => {
-      for (const m of channel === null ? [''] : ['', `c:${channel}`]) {
-        const c = counts.get(m) ?? { received: 0, rejected: 0 };
-        c.received++;
-        if (rejected) c.rejected++;
-        counts.set(m, c);
-      }
-    };
-    for (const channel of early) add(channel, true);
-    for (const e of batch) if (state.rejected.has(e.index)) add(e.channel, true);
-    for (const e of state.events) add(e.channel, false);
-    await this.events.addIngestCounts(state.em, state.workspaceId, state.now, counts);
+    const rejected = batch.filter((e) => state.rejected.has(e.index)).map((e) => e.channel);
+    await this.events.addIngestCounts(state.em, state.workspaceId, state.now, receivedCounts(early, rejected, state.events.map((e) => e.channel)));
   }
 
   /** Step 2: load the part of the identity graph the batch can touch and resolve event by event. */
@@ -473,3 +467,22 @@ function toBatchEvent(r: EventRow): BatchEvent {
 }
 
 export type { ProfileAggregate };
+
+/**
+ * Received and rejected events by `ingest_counts` dimension ('' everyone, `c:<channel>` per known
+ * channel): the rejected ones (`early` before the write, `rejected` by its screens) and the accepted.
+ */
+function receivedCounts(early: (string | null)[], rejected: (string | null)[], accepted: (string | null)[]): Map<string, { received: number; rejected: number }> {
+  const counts = new Map<string, { received: number; rejected: number }>();
+  const add = (channel: string | null, isRejected: boolean) => {
+    for (const m of channel === null ? [''] : ['', `c:${channel}`]) {
+      const c = counts.get(m) ?? { received: 0, rejected: 0 };
+      c.received++;
+      if (isRejected) c.rejected++;
+      counts.set(m, c);
+    }
+  };
+  for (const channel of [...early, ...rejected]) add(channel, true);
+  for (const channel of accepted) add(channel, false);
+  return counts;
+}
