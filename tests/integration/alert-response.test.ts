@@ -125,6 +125,83 @@ describe('alert response process', () => {
     }
   });
 
+  it('notes people write (acknowledgement, root cause, fix, history) are masked for keys without the PII scope, in answers and on the alertChanged feed, and exact for keys with it', async () => {
+    const { workspaceId: ws, adminKey } = await t.newWorkspace('alert-notes-pii');
+    const newKey = async (role: 'READ' | 'ANALYST', pii: boolean) => {
+      const k = await t.gql(CreateApiKeyDocument, { input: { role, name: `${role} pii=${pii}`, pii } }, adminKey);
+      expect(k.data!.createApiKey.apiKey.pii).toBe(pii);
+      return k.data!.createApiKey.key;
+    };
+    const reader = await newKey('READ', false);
+    const piiReader = await newKey('READ', true);
+    const analyst = await newKey('ANALYST', false);
+    // A customer's phone number and e-mail address, as people write them into notes.
+    const notes = {
+      ack: '客户 13800138000 来电投诉，已回拨',
+      rootCause: '会员李雷 (li.lei@example.com) 的订单被重复推送',
+      fix: '已电话 +86 138-0013-8000 告知 li.lei@example.com，回调按订单号幂等',
+    };
+    const masked = {
+      ack: '客户 138****8000 来电投诉，已回拨',
+      rootCause: '会员李雷 (l***@example.com) 的订单被重复推送',
+      fix: '已电话 138****8000 告知 l***@example.com，回调按订单号幂等',
+    };
+    const view = (a: AlertProcessFragment) => ({ rootCause: a.rootCause, resolutionNote: a.resolutionNote, history: a.history.map((s) => [s.action, s.note]) });
+    const expected = (n: typeof notes) => ({
+      rootCause: n.rootCause,
+      resolutionNote: n.fix,
+      history: [
+        ['RAISED', null],
+        ['ACKNOWLEDGED', n.ack],
+        ['ROOT_CAUSE_RECORDED', n.rootCause],
+        ['RESOLVED', n.fix],
+      ],
+    });
+
+    const masking = wsClient(t.url, reader);
+    const exact = wsClient(t.url, piiReader);
+    await Promise.all([masking.connected, exact.connected]);
+    try {
+      // topicSubscribed sees one subscription at a time: one feed, then the other.
+      let listening = topicSubscribed(t, Topics.alertChanged(ws));
+      const maskedFeed = collect<AlertChangedSubscription>(masking.client, AlertChangedDocument);
+      await listening;
+      listening = topicSubscribed(t, Topics.alertChanged(ws));
+      const exactFeed = collect<AlertChangedSubscription>(exact.client, AlertChangedDocument);
+      await listening;
+
+      const a = await raise(adminKey, 'URGENT', 'pii1');
+      // The key that writes a note without the PII scope gets it back masked too.
+      const ack = await t.gql(AcknowledgeAlertWithNoteDocument, { id: a.id, note: notes.ack }, reader);
+      expect(ack.errors).toBeUndefined();
+      expect(ack.data!.acknowledgeAlert.history.at(-1)!.note).toBe(masked.ack);
+      const cause = await t.gql(RecordAlertRootCauseDocument, { id: a.id, rootCause: notes.rootCause }, analyst);
+      expect(cause.errors).toBeUndefined();
+      expect(cause.data!.recordAlertRootCause.rootCause).toBe(masked.rootCause);
+      const done = await t.gql(ResolveAlertWithNoteDocument, { id: a.id, note: notes.fix }, piiReader);
+      expect(done.errors).toBeUndefined();
+      expect(view(done.data!.resolveAlert)).toEqual(expected(notes));
+
+      const read = async (key: string) => view((await t.gql(AlertProcessListDocument, {}, key)).data!.alerts.find((x) => x.id === a.id)!);
+      for (const key of [reader, analyst]) {
+        const seen = await read(key);
+        expect(seen).toEqual(expected(masked));
+        expect(JSON.stringify(seen)).not.toMatch(/13800138000|138-0013-8000|li\.lei@/);
+      }
+      // Stored as written: keys with the PII scope read it exactly.
+      for (const key of [piiReader, adminKey]) expect(await read(key)).toEqual(expected(notes));
+
+      // The feed resolves through the same fields: RAISED, ACKNOWLEDGED, ROOT_CAUSE_RECORDED, RESOLVED.
+      const last = async (feed: typeof maskedFeed) => view((await feed.next(4, 20_000))[3].data!.alertChanged);
+      expect(await last(maskedFeed)).toEqual(expected(masked));
+      expect(await last(exactFeed)).toEqual(expected(notes));
+      maskedFeed.unsubscribe();
+      exactFeed.unsubscribe();
+    } finally {
+      await Promise.all([masking.dispose(), exact.dispose()]);
+    }
+  });
+
   it('service levels are settings with defaults; bad ones are typed errors naming the field and change nothing; a required root cause gates resolving', async () => {
     const { adminKey: key } = await t.newWorkspace('alert-sla');
     const defaults = (await t.gql(AlertServiceLevelsDocument, {}, key)).data!.alertServiceLevels;
@@ -216,7 +293,7 @@ describe('alert response process', () => {
       const [, second] = await pushed.next(2, 20_000);
       expect(second.data!.alertRaised).toMatchObject({ level: 'URGENT', escalations: 2 });
       // Acknowledged now: no further escalation until the resolve deadline (URGENT default: 4 h from the escalation).
-      const ack = (await t.gql(AcknowledgeAlertWithNoteDocument, { id: a.id }, key)).data!.acknowledgeAlert;
+      const ack = (await t.gql(AcknowledgeAlertWithNoteDocument, { id: a.id, note: '客户 13800138000 来电' }, key)).data!.acknowledgeAlert;
       expect(ack.dueAt).toBe(ack.resolveDueAt);
       expect(seconds(ack.escalatedAt!, ack.resolveDueAt)).toBe(4 * 3600);
       // (The sweep is global: other workspaces' alerts in this database may escalate too; only this one is looked at.)
@@ -242,6 +319,8 @@ describe('alert response process', () => {
       ['alert.escalated', 'urgent', 3],
     ]);
     expect(got.every((r) => r.signatureOk)).toBe(true);
+    // Deliveries carry the alert and the escalation's reason, never the notes people wrote (the third came after the acknowledgement's note).
+    expect(got.map((r) => JSON.stringify(r.body)).join('\n')).not.toContain('13800138000');
     const log = (await t.gql(DeliveriesDocument, { destination: dest.data!.createDestination.id }, key)).data!.deliveries.nodes;
     expect(log.map((d) => d.sourceKey).sort()).toEqual([`${alertId!}:2`, `${alertId!}:3`, `${alertId!}:5`].sort());
   });

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Role, requireAuth } from '../../platform/auth';
 import type { RequestContext } from '../../platform/graphql/context';
+import { maskPersonalText } from '../../platform/privacy';
 import { Topics } from '../../platform/pubsub';
 import type { AlertRow, AlertRuleRow, AlertStepRow, TargetRow } from './alert.repository';
 import type { AlertSla } from './alert.sla';
@@ -39,7 +40,15 @@ const toRule = (r: AlertRuleRow): AlertRule =>
     lastFiredAt: r.last_fired_at,
   });
 
-const toStep = (s: AlertStepRow): AlertStep => Object.assign(new AlertStep(), { action: s.action as AlertAction, actor: s.actor, level: s.level as AlertLevel, note: s.note, at: s.at });
+/**
+ * A note as the caller may read it. Notes are free text written by people (acknowledgement, root
+ * cause, fix) and can name a customer: without the PII scope, phone numbers and e-mail addresses
+ * in them are masked, as everywhere else personal data is shown.
+ */
+const shownNote = (text: string | null, pii: boolean): string | null => (text === null || pii ? text : maskPersonalText(text));
+
+const toStep = (s: AlertStepRow, pii: boolean): AlertStep =>
+  Object.assign(new AlertStep(), { action: s.action as AlertAction, actor: s.actor, level: s.level as AlertLevel, note: shownNote(s.note, pii), at: s.at });
 
 const toSla = (s: AlertSla): AlertServiceLevel =>
   Object.assign(new AlertServiceLevel(), {
@@ -51,7 +60,8 @@ const toSla = (s: AlertSla): AlertServiceLevel =>
     updatedAt: s.updatedAt,
   });
 
-export const toAlert = (a: AlertRow): Alert =>
+/** The alert as the caller may read it (`pii`: the caller's key may see personal data). */
+export const toAlert = (a: AlertRow, pii: boolean): Alert =>
   Object.assign(new Alert(), {
     id: a.id,
     ruleId: a.rule_id,
@@ -67,16 +77,16 @@ export const toAlert = (a: AlertRow): Alert =>
     raisedAt: a.raised_at,
     acknowledgedBy: a.acknowledged_by,
     acknowledgedAt: a.acknowledged_at,
-    rootCause: a.root_cause,
+    rootCause: shownNote(a.root_cause, pii),
     rootCauseBy: a.root_cause_by,
     rootCauseAt: a.root_cause_at,
     resolvedBy: a.resolved_by,
     resolvedAt: a.resolved_at,
-    resolutionNote: a.resolution_note,
+    resolutionNote: shownNote(a.resolution_note, pii),
     acknowledgeDueAt: a.acknowledge_due_at,
     resolveDueAt: a.resolve_due_at,
     dueAt: a.next_due_at,
-    history: (a.history ?? []).map(toStep),
+    history: (a.history ?? []).map((s) => toStep(s, pii)),
   });
 
 @Resolver()
@@ -129,7 +139,8 @@ export class AlertResolver {
     @Arg('level', () => AlertLevel, { nullable: true, description: 'Only this level and above.' }) level?: AlertLevel | null,
     @Arg('first', () => Int, { defaultValue: 50, description: 'At most this many (1–1000).' }) first = 50,
   ): Promise<Alert[]> {
-    return (await this.services.kpis.alerts.alerts(requireAuth(ctx).workspaceId, status ?? null, (level as AlertLevelKey | null) ?? null, first)).map(toAlert);
+    const auth = requireAuth(ctx);
+    return (await this.services.kpis.alerts.alerts(auth.workspaceId, status ?? null, (level as AlertLevelKey | null) ?? null, first)).map((a) => toAlert(a, auth.pii));
   }
 
   @Authorized(...VIEWERS)
@@ -140,7 +151,7 @@ export class AlertResolver {
     @Arg('note', () => String, { nullable: true, description: 'Note (at most 2,000 characters).' }) note?: string | null,
   ): Promise<Alert> {
     const auth = requireAuth(ctx);
-    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'acknowledged', auth.apiKeyId, note ?? null));
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'acknowledged', auth.apiKeyId, note ?? null), auth.pii);
   }
 
   @Authorized(...VIEWERS)
@@ -153,7 +164,7 @@ export class AlertResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Alert> {
     const auth = requireAuth(ctx);
-    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'root_cause_recorded', auth.apiKeyId, rootCause));
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'root_cause_recorded', auth.apiKeyId, rootCause), auth.pii);
   }
 
   @Authorized(...VIEWERS)
@@ -167,7 +178,7 @@ export class AlertResolver {
     @Arg('note', () => String, { nullable: true, description: 'Note (at most 2,000 characters).' }) note?: string | null,
   ): Promise<Alert> {
     const auth = requireAuth(ctx);
-    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'resolved', auth.apiKeyId, note ?? null));
+    return toAlert(await this.services.kpis.alerts.step(auth.workspaceId, id, 'resolved', auth.apiKeyId, note ?? null), auth.pii);
   }
 
   @Authorized(...VIEWERS)
@@ -199,7 +210,8 @@ export class AlertResolver {
     @Ctx() ctx: RequestContext,
     @Arg('minLevel', () => AlertLevel, { defaultValue: AlertLevel.NORMAL, description: 'Lowest level sent.' }) _minLevel: AlertLevel,
   ): Promise<Alert> {
-    return toAlert(await this.services.kpis.alerts.alert(requireAuth(ctx).workspaceId, p.alertId));
+    const auth = requireAuth(ctx);
+    return toAlert(await this.services.kpis.alerts.alert(auth.workspaceId, p.alertId), auth.pii);
   }
 
   @Authorized(...VIEWERS)
@@ -208,6 +220,7 @@ export class AlertResolver {
     topics: ({ context }) => Topics.alertChanged(requireAuth(context as RequestContext).workspaceId),
   })
   async alertChanged(@Root() p: { alertId: string }, @Ctx() ctx: RequestContext): Promise<Alert> {
-    return toAlert(await this.services.kpis.alerts.alert(requireAuth(ctx).workspaceId, p.alertId));
+    const auth = requireAuth(ctx);
+    return toAlert(await this.services.kpis.alerts.alert(auth.workspaceId, p.alertId), auth.pii);
   }
 }

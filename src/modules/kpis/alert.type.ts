@@ -89,7 +89,7 @@ export class AlertStep {
   actor: string | null;
   @Field(() => AlertLevel, { description: 'The alert\'s level after the step.' })
   level: AlertLevel;
-  @Field(() => String, { nullable: true, description: 'The note given with the step (the root cause for ROOT_CAUSE_RECORDED; why, for ESCALATED).' })
+  @Field(() => String, { nullable: true, description: 'The note given with the step (the root cause for ROOT_CAUSE_RECORDED; why, for ESCALATED). Without the PII scope (ANALYST keys, READ keys without `pii`), phone numbers and e-mail addresses in it are masked.' })
   note: string | null;
   @Field({ description: 'When.' })
   at: Date;
@@ -201,7 +201,7 @@ export class Alert {
   acknowledgedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was acknowledged.' })
   acknowledgedAt: Date | null;
-  @Field(() => String, { nullable: true, description: 'The root cause recorded (根源分析).' })
+  @Field(() => String, { nullable: true, description: 'The root cause recorded (根源分析). Without the PII scope (ANALYST keys, READ keys without `pii`), phone numbers and e-mail addresses in it are masked.' })
   rootCause: string | null;
   @Field(() => String, { nullable: true, description: 'API key id that recorded the root cause (last revision).' })
   rootCauseBy: string | null;
@@ -211,7 +211,7 @@ export class Alert {
   resolvedBy: string | null;
   @Field(() => Date, { nullable: true, description: 'When it was resolved.' })
   resolvedAt: Date | null;
-  @Field(() => String, { nullable: true, description: 'The note given when resolving (the improvement made, 改进落实).' })
+  @Field(() => String, { nullable: true, description: 'The note given when resolving (the improvement made, 改进落实). Without the PII scope (ANALYST keys, READ keys without `pii`), phone numbers and e-mail addresses in it are masked.' })
   resolutionNote: string | null;
   @Field(() => Date, { nullable: true, description: 'Acknowledge deadline: raised (or last escalated) + the level\'s `acknowledgeWithinSeconds`. Null for alerts raised before service levels existed.' })
   acknowledgeDueAt: Date | null;
@@ -219,7 +219,7 @@ export class Alert {
   resolveDueAt: Date | null;
   @Field(() => Date, { nullable: true, description: 'The deadline that escalates it next (acknowledge while OPEN, then resolve); null once RESOLVED.' })
   dueAt: Date | null;
-  @Field(() => [AlertStep], { description: 'Every step, oldest first: raised, acknowledged, root cause, escalations, resolved — with who, when and notes.' })
+  @Field(() => [AlertStep], { description: 'Every step, oldest first: raised, acknowledged, root cause, escalations, resolved — with who, when and notes (masked like `rootCause` without the PII scope).' })
   history: AlertStep[];
 }
 
