@@ -31,6 +31,7 @@ import { Membership1765800000000 } from './1765800000000-Membership';
 import { AlertResponse1765810000000 } from './1765810000000-AlertResponse';
 import { DestinationSecrets1765815000000 } from './1765815000000-DestinationSecrets';
 import { RiskSignals1765820000000 } from './1765820000000-RiskSignals';
+import { OrgTree1765830000000 } from './1765830000000-OrgTree';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -67,4 +68,5 @@ export const MIGRATIONS = [
   AlertResponse1765810000000,
   DestinationSecrets1765815000000,
   RiskSignals1765820000000,
+  OrgTree1765830000000,
 ];

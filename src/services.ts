@@ -10,6 +10,7 @@ import { ProfileService } from './modules/profiles';
 import { systemTagWriter, TagService, type SweepStep } from './modules/tags';
 import { StageService } from './modules/stages';
 import { MembershipService } from './modules/membership';
+import { OrgService } from './modules/org';
 import { JourneyService } from './modules/journeys';
 import { HealthService } from './modules/health';
 import { KpiService } from './modules/kpis';
@@ -30,6 +31,8 @@ export interface AppServices {
   readonly stages: StageService;
   /** Points ledger, balances and levels (积分-等级). */
   readonly membership: MembershipService;
+  /** The org tree, touchpoints and staff on its nodes, each person's staff owner. */
+  readonly org: OrgService;
   readonly journeys: JourneyService;
   readonly health: HealthService;
   readonly kpis: KpiService;
@@ -89,11 +92,12 @@ export function createServices(
     const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);
     return candidates.map((c) => ok.has(c.profileId));
   });
+  const org = new OrgService(ds);
   const kpis = new KpiService(deps);
   // assignVariant records exposures through the ingest, which is built after the projections (hence the thunk).
   const experiments = new ExperimentService(deps, (): ExperimentCollaborators => ({ ingest, identities }));
   const attribution = new AttributionService(deps);
-  const readModels = { tags, compliance, stages, membership, health, journeys, kpis, experiments, attribution };
+  const readModels = { tags, compliance, stages, membership, org, health, journeys, kpis, experiments, attribution };
   const manifests: readonly ModuleManifest<readonly Function[], typeof readModels, Projection>[] = MODULES;
   const phases = new ProjectionPhases([...manifests.flatMap((m) => (m.projection ? [m.projection(readModels)] : [])), ...extraProjections]);
 

@@ -515,7 +515,7 @@ ${GENERAL_EXIT_CODES}`,
     .command('recompute')
     .description('rebuild read models (KPI rollups, stages, health, experiments, tags, attribution) from stored data; resumable')
     .option('--workspace <id>', 'workspace (optional when the database has exactly one)')
-    .option('--only <parts>', 'comma-separated subset of kpis,stages,membership,health,experiments,tags,attribution')
+    .option('--only <parts>', 'comma-separated subset of kpis,stages,membership,org,health,experiments,tags,attribution')
     .option('--chunk <n>', 'profiles per transaction, 1–10000', '500')
     .option('--restart', 'ignore the progress of an interrupted run and start over')
     .addHelpText('after', RECOMPUTE_HELP)

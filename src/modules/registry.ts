@@ -7,6 +7,7 @@ import { COMPLIANCE_MODULE } from './compliance';
 import { KPIS_MODULE } from './kpis';
 import { STAGES_MODULE } from './stages';
 import { MEMBERSHIP_MODULE } from './membership';
+import { ORG_MODULE } from './org';
 import { HEALTH_MODULE } from './health';
 import { JOURNEYS_MODULE } from './journeys';
 import { TAGS_MODULE } from './tags';
@@ -28,6 +29,7 @@ export const MODULES = [
   KPIS_MODULE,
   STAGES_MODULE,
   MEMBERSHIP_MODULE,
+  ORG_MODULE,
   HEALTH_MODULE,
   JOURNEYS_MODULE,
   TAGS_MODULE,

@@ -60,7 +60,7 @@ describe('siyu seed, recompute and simulate (processes)', () => {
     for (const [args, message] of [
       [['seed', '--profiles', '0'], /^siyu seed: --profiles 0: must be a whole number from 1 to/],
       [['seed', '--days', 'ten'], /^siyu seed: --days ten: must be a whole number/],
-      [['recompute', '--only', 'kpis,nope'], /^siyu recompute: --only kpis,nope: unknown read model "nope"; choose from experiments, kpis, stages, membership, health, tags, attribution$/],
+      [['recompute', '--only', 'kpis,nope'], /^siyu recompute: --only kpis,nope: unknown read model "nope"; choose from experiments, kpis, stages, membership, org, health, tags, attribution$/],
       [['simulate', '--rate', '-5'], /^siyu simulate: --rate -5: must be a number above 0/],
       [['simulate', '--url', 'http://127.0.0.1:1'], /^siyu simulate: --url and --key go together/],
     ] as const) {

@@ -108,7 +108,7 @@ export interface Projection {
   /** Projections whose `apply` (and `refresh`) must run before this one's. */
   readonly after: readonly string[];
   /** Optional per-event payload check before the transaction (no database). */
-  readonly validate?: (event: Pick<BatchEvent, 'type' | 'name' | 'traits' | 'properties'>) => Rejection | null;
+  readonly validate?: (event: Pick<BatchEvent, 'type' | 'name' | 'channel' | 'traits' | 'properties' | 'context'>) => Rejection | null;
   /** Optional screen in the transaction, after the ingest lock, before identity resolution. */
   readonly screen?: (ctx: ScreenContext) => Promise<ScreenResult>;
   readonly apply: (batch: BatchContext) => Promise<ProjectionOutput | void>;

@@ -71,11 +71,14 @@ export interface AlertRow {
   next_due_at: Date | null;
   /** The steps, in order (attached by the service when asked for). */
   history?: AlertStepRow[];
+  /** The org node its rule is scoped to (rule filter.orgNode), or null. */
+  org_node: string | null;
 }
 
 const RULE_COLS = `id, name, metric, kind, threshold, target_id, deviation_pct, level, cooldown_sec, window_days, filter, enabled, auto_resolve, evaluate, breached, last_fired_at, created_at`;
 const ALERT_COLS = `id, rule_id, metric, level, raised_level, value, reference, message, status, raised_at, acknowledged_by, acknowledged_at, root_cause, root_cause_by,
-  root_cause_at, resolved_by, resolved_at, resolution_note, escalations, escalated_at, acknowledge_due_at, resolve_due_at, next_due_at`;
+  root_cause_at, resolved_by, resolved_at, resolution_note, escalations, escalated_at, acknowledge_due_at, resolve_due_at, next_due_at,
+  (SELECT r.filter->>'orgNode' FROM kpi_alert_rules r WHERE r.workspace_id = kpi_alerts.workspace_id AND r.id = kpi_alerts.rule_id) AS org_node`;
 /** The next step number of an alert (its row is locked by the statement that changed it). */
 const NEXT_STEP = `(SELECT coalesce(max(step_no), 0) + 1 FROM kpi_alert_steps s WHERE s.workspace_id = $1 AND s.alert_id = $2)`;
 
@@ -203,11 +206,13 @@ export class AlertRepository {
     return r;
   }
 
-  alerts(em: EntityManager, ws: string, status: string | null, levels: string[] | null, limit: number): Promise<AlertRow[]> {
+  /** `nodes`: only alerts whose rule is scoped to one of these org nodes. */
+  alerts(em: EntityManager, ws: string, status: string | null, levels: string[] | null, limit: number, nodes: string[] | null = null): Promise<AlertRow[]> {
     return em.query(
-      `SELECT ${ALERT_COLS} FROM kpi_alerts WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text[] IS NULL OR level = ANY($3::text[]))
+      `SELECT * FROM (SELECT ${ALERT_COLS} FROM kpi_alerts WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text[] IS NULL OR level = ANY($3::text[]))) a
+       WHERE ($5::text[] IS NULL OR a.org_node = ANY($5::text[]))
        ORDER BY raised_at DESC, id LIMIT $4`,
-      [ws, status, levels, limit],
+      [ws, status, levels, limit, nodes],
     );
   }
 

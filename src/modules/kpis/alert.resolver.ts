@@ -69,6 +69,7 @@ export const toAlert = (a: AlertRow, pii: boolean): Alert =>
     level: a.level as AlertLevel,
     raisedLevel: a.raised_level as AlertLevel,
     escalations: a.escalations,
+    orgNode: a.org_node ?? null,
     escalatedAt: a.escalated_at,
     value: a.value === null ? null : Number(a.value),
     reference: a.reference === null ? null : Number(a.reference),
@@ -138,9 +139,14 @@ export class AlertResolver {
     @Arg('status', () => AlertStatus, { nullable: true, description: 'Only this status.' }) status?: AlertStatus | null,
     @Arg('level', () => AlertLevel, { nullable: true, description: 'Only this level and above.' }) level?: AlertLevel | null,
     @Arg('first', () => Int, { defaultValue: 50, description: 'At most this many (1–1000).' }) first = 50,
+    @Arg('orgNode', () => String, {
+      nullable: true,
+      description: 'Only alerts of rules scoped to this org node or a node below it (rule `filter.orgNode`): what a region\'s team handles. An unknown key is INVALID_KPI_FILTER on `orgNode`.',
+    })
+    orgNode?: string | null,
   ): Promise<Alert[]> {
     const auth = requireAuth(ctx);
-    return (await this.services.kpis.alerts.alerts(auth.workspaceId, status ?? null, (level as AlertLevelKey | null) ?? null, first)).map((a) => toAlert(a, auth.pii));
+    return (await this.services.kpis.alerts.alerts(auth.workspaceId, status ?? null, (level as AlertLevelKey | null) ?? null, first, orgNode ?? null)).map((a) => toAlert(a, auth.pii));
   }
 
   @Authorized(...VIEWERS)

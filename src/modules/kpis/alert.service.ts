@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
 import type { AlertMetrics } from '../../platform/metrics';
 import type { ModuleDeps } from '../../platform/module';
@@ -77,6 +78,7 @@ export class AlertService {
     this.kpis.validateRange(period, 'period');
     this.kpis.validateFilter(filter);
     this.kpis.validateScope([metric], 'NONE', filter);
+    if (filter.orgNode) await subtreeNodes(this.em, ws, filter.orgNode, 'filter.orgNode');
     return this.repo.insertTarget(this.em, ws, { metric, value, period, filter: { ...filter } });
   }
 
@@ -94,6 +96,7 @@ export class AlertService {
     const filter = input.filter ?? {};
     this.kpis.validateFilter(filter, 'input.filter');
     this.kpis.validateScope([input.metric], 'NONE', filter, 'input.filter');
+    if (filter.orgNode) await subtreeNodes(this.em, ws, filter.orgNode, 'input.filter.orgNode');
     let threshold: number | null = null;
     let targetId: string | null = null;
     let deviation: number | null = null;
@@ -137,10 +140,12 @@ export class AlertService {
     return true;
   }
 
-  async alerts(ws: string, status: string | null, minLevel: AlertLevel | null, limit: number): Promise<AlertRow[]> {
+  /** `orgNode`: only alerts of rules scoped to this node or a node below it (a region's team sees its stores' alerts). */
+  async alerts(ws: string, status: string | null, minLevel: AlertLevel | null, limit: number, orgNode: string | null = null): Promise<AlertRow[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw AppError.badInput(KpiErrorCode.INVALID_KPI_ARGUMENT, 'first', 'first must be in 1–1000');
     const levels = minLevel ? (Object.keys(LEVEL_RANK) as AlertLevel[]).filter((l) => LEVEL_RANK[l] >= LEVEL_RANK[minLevel]) : null;
-    return this.withHistory(ws, await this.repo.alerts(this.em, ws, status, levels, limit));
+    const nodes = orgNode === null ? null : await subtreeNodes(this.em, ws, orgNode);
+    return this.withHistory(ws, await this.repo.alerts(this.em, ws, status, levels, limit, nodes));
   }
 
   async alert(ws: string, id: string): Promise<AlertRow> {
@@ -385,4 +390,13 @@ function addDays(day: string, n: number): string {
   const d = new Date(`${day}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
+}
+
+/** The keys of `node` and every node below it; a typed error for an unknown node. */
+async function subtreeNodes(em: EntityManager, ws: string, node: string, field = 'orgNode'): Promise<string[]> {
+  const rows: { key: string; parent: string | null }[] = await em.query(`SELECT key, parent_key AS parent FROM org_nodes WHERE workspace_id = $1`, [ws]);
+  if (!rows.some((r) => r.key === node)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, field, `no org node ${node}`);
+  const out = [node];
+  for (let i = 0; i < out.length; i++) for (const r of rows) if (r.parent === out[i]) out.push(r.key);
+  return out;
 }

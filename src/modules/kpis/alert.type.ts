@@ -185,6 +185,8 @@ export class Alert {
   raisedLevel: AlertLevel;
   @Field(() => Int, { description: 'Times it escalated past its service level.' })
   escalations: number;
+  @Field(() => String, { nullable: true, description: 'The org node its rule is scoped to (the rule\'s `filter.orgNode`), for routing: 重要问题由总部解决，一般问题由区域团队解决. Null for a workspace-wide rule.' })
+  orgNode: string | null;
   @Field(() => Date, { nullable: true, description: 'When it last escalated.' })
   escalatedAt: Date | null;
   @Field(() => Float, { nullable: true, description: 'Metric value that raised it.' })

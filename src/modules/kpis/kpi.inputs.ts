@@ -25,6 +25,15 @@ export class KpiFilterInput {
   experiment?: string | null;
   @Field(() => String, { nullable: true, description: 'Only people whose first exposure to `experiment` was to this variant (variant key); needs `experiment`.' })
   variant?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Only activity at the touchpoints of this org node\'s whole subtree (node key, see `orgTree`; rolled up; new people by their first touchpoint). With the ORG_NODE breakdown, the node whose children the answer splits by. ' +
+      'An unknown key is BAD_USER_INPUT INVALID_KPI_FILTER on `filter.orgNode`.',
+  })
+  orgNode?: string | null;
+  @Field(() => String, { nullable: true, description: 'Only people whose current staff owner is this staff id (`Profile.owner`).' })
+  staff?: string | null;
 }
 
 @InputType({ description: 'A funnel to keep at ingest.' })

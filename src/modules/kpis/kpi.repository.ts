@@ -11,10 +11,11 @@ import { KpiVariantRepository, VARIANT_FAMILIES } from './kpi.variants';
 import { localDate } from '../../shared/zone';
 import { addSignals, noSignals, signalAddUp, signalCols, signalSums, signalTypes, SIGNALS } from './kpi.signals';
 import { ingestMeasures } from './kpi.ingest';
+import { orgGroups } from './kpi.org';
 
 export { byMembership } from './kpi.sets';
 
-export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'LEVEL' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT';
+export type Breakdown = 'NONE' | 'CHANNEL' | 'TOUCHPOINT' | 'STAGE' | 'LEVEL' | 'TAG' | 'SEGMENT' | 'EXPERIMENT_VARIANT' | 'ORG_NODE' | 'STAFF';
 export type Grain = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';
 
 export interface KpiFilterSpec {
@@ -29,6 +30,10 @@ export interface KpiFilterSpec {
   experiment?: string | null;
   /** Variant key of `experiment`: only people whose first exposure was to it. */
   variant?: string | null;
+  /** Org node key: only activity at the touchpoints of its subtree (kpi.org.ts turns it into a touchpoint list). */
+  orgNode?: string | null;
+  /** Staff id: only people whose current owner (`profile_owners`) it is. */
+  staff?: string | null;
 }
 
 /** People exposed to experiment `$exp` and not contaminated, with their variant (`k`); `$exp` is the experiment key's parameter. */
@@ -338,7 +343,9 @@ export class KpiRepository {
    * Cohort cells keyed `${cohort}|${j}`: `|-1` is the cohort's size (people new in bucket `cohort`),
    * `|j` how many of them are active in bucket cohort + j.
    */
-  async cohortCells(em: EntityManager, ws: string, grain: 'DAY' | 'WEEK' | 'MONTH', buckets: Bucket[], cohorts: number, periods: number, filter: KpiFilterSpec): Promise<Map<string, number>> {
+  async cohortCells(em: EntityManager, ws: string, grain: 'DAY' | 'WEEK' | 'MONTH', buckets: Bucket[], cohorts: number, periods: number, scope: KpiFilterSpec): Promise<Map<string, number>> {
+    const filter = await this.inOrg(em, ws, scope);
+    if (!filter) return new Map();
     // Without a filter: whole buckets from the carried matrix (one row per cell), clipped ones from
     // the day sets (cost by days × chunks); otherwise per person from the hour rollup.
     if (unfiltered(filter) && (await this.sets.zones(em, ws)).consistent) {
@@ -355,16 +362,22 @@ export class KpiRepository {
   }
 
   /** People reaching each step: step 1 in [s, e), each next step at or after the previous one and within `withinHours` of step 1. */
-  async funnel(em: EntityManager, ws: string, steps: string[], s: Date, e: Date, withinHours: number, filter: KpiFilterSpec): Promise<number[]> {
+  async funnel(em: EntityManager, ws: string, steps: string[], s: Date, e: Date, withinHours: number, scope: KpiFilterSpec): Promise<number[]> {
+    const filter = await this.inOrg(em, ws, scope);
+    if (!filter) return steps.map(() => 0);
     const params: unknown[] = [ws, s.toISOString(), e.toISOString(), `${withinHours} hours`];
     const p = (v: unknown) => {
       params.push(v);
       return `$${params.length}`;
     };
-    const chans = filter.channels?.length ? ` AND e.channel = ANY(${p(filter.channels)}::text[])` : '';
+    const chans =
+      (filter.channels?.length ? ` AND e.channel = ANY(${p(filter.channels)}::text[])` : '') +
+      (filter.touchpoints?.length ? ` AND (CASE WHEN jsonb_typeof(e.context->'touchpoint') = 'string' THEN left(e.context->>'touchpoint', 200) ELSE '' END) = ANY(${p(filter.touchpoints)}::text[])` : '');
     const member = filter.stage ? ` AND EXISTS (SELECT 1 FROM profile_stages x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.stage = ${p(filter.stage)})` : '';
     const level = filter.level ? ` AND EXISTS (SELECT 1 FROM profile_membership x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.level = ${p(filter.level)})` : '';
-    const tag = filter.tag ? ` AND EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.tag_key = ${p(filter.tag)})` : '';
+    const tag =
+      (filter.tag ? ` AND EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.tag_key = ${p(filter.tag)})` : '') +
+      (filter.staff ? ` AND EXISTS (SELECT 1 FROM profile_owners x WHERE x.workspace_id = $1 AND x.profile_id = e.profile_id AND x.staff_id = ${p(filter.staff)})` : '');
     const exp = filter.experiment
       ? ` AND EXISTS (SELECT 1 FROM (${exposed(p(filter.experiment))}) x WHERE x.profile_id = e.profile_id${filter.variant ? ` AND x.k = ${p(filter.variant)}` : ''})`
       : '';
@@ -381,6 +394,14 @@ export class KpiRepository {
     return steps.map((_, i) => Number(r[`c${i}`]));
   }
 
+  /** `filter` with its org node read as the touchpoints of the node's subtree; null when none of them is left (nothing to count). */
+  private async inOrg(em: EntityManager, ws: string, filter: KpiFilterSpec): Promise<KpiFilterSpec | null> {
+    if (!filter.orgNode) return filter;
+    const [g] = await orgGroups(em, ws, filter.orgNode, false);
+    const touchpoints = (g?.touchpoints ?? []).filter((t) => !filter.touchpoints?.length || filter.touchpoints.includes(t));
+    return touchpoints.length ? { ...filter, orgNode: null, touchpoints } : null;
+  }
+
   /**
    * Base measures of every bucket × breakdown key for the families asked, keyed `${i}|${k}`. Day
    * grain and coarser, everyone or one channel/touchpoint dimension: people, DAU/WAU/MAU and totals
@@ -389,6 +410,17 @@ export class KpiRepository {
   async measures(em: EntityManager, ws: string, tz: string, buckets: Bucket[], families: Family[], grain: Grain, breakdown: Breakdown, filter: KpiFilterSpec): Promise<Map<string, Base>> {
     const out = new Map<string, Base>();
     if (!buckets.length) return out;
+    // Org nodes: each key is a group of touchpoints (kpi.org.ts), read as a touchpoint filter.
+    if (filter.orgNode || breakdown === 'ORG_NODE') {
+      const split = breakdown === 'ORG_NODE';
+      for (const g of await orgGroups(em, ws, filter.orgNode ?? null, split)) {
+        const touchpoints = filter.touchpoints?.length ? g.touchpoints.filter((t) => filter.touchpoints!.includes(t)) : g.touchpoints;
+        if (!touchpoints.length) continue;
+        const part = await this.measures(em, ws, tz, buckets, families, grain, split ? 'NONE' : breakdown, { ...filter, orgNode: null, touchpoints });
+        for (const [k, v] of part) out.set(split ? `${k.slice(0, k.indexOf('|'))}|${g.key}` : k, v);
+      }
+      return out;
+    }
     const add = (rows: Record<string, unknown>[], only?: Set<string>) => {
       for (const r of rows) {
         const key = `${r.i}|${r.k}`;
@@ -448,7 +480,7 @@ export class KpiRepository {
 
 /** Whether a breakdown and filter name an experiment's variants and nothing else (breakdown NONE or EXPERIMENT_VARIANT). */
 function variantsAlone(breakdown: Breakdown, f: KpiFilterSpec): boolean {
-  return (breakdown === 'NONE' || breakdown === 'EXPERIMENT_VARIANT') && !f.channels?.length && !f.touchpoints?.length && !f.stage && !f.level && !f.tag && !f.segment;
+  return (breakdown === 'NONE' || breakdown === 'EXPERIMENT_VARIANT') && !f.channels?.length && !f.touchpoints?.length && !f.stage && !f.level && !f.tag && !f.segment && !f.staff && !f.orgNode;
 }
 
 /** Families the day sets and quarter totals answer. */
@@ -510,7 +542,9 @@ class MeasureSql {
               ? fixed(`SELECT m.profile_id, s.key AS k FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.id = m.segment_id WHERE m.workspace_id = $1`)
               : breakdown === 'EXPERIMENT_VARIANT'
                 ? () => exposed(this.p(filter.experiment))
-                : null;
+                : breakdown === 'STAFF'
+                  ? fixed(`SELECT profile_id, staff_id AS k FROM profile_owners WHERE workspace_id = $1`)
+                  : null;
     this.rowKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'a.channel' : breakdown === 'TOUCHPOINT' ? 'a.touchpoint' : `''`;
     this.profKey = this.dim ? 'd.k' : breakdown === 'CHANNEL' ? 'p.first_channel' : breakdown === 'TOUCHPOINT' ? 'p.first_touchpoint' : `''`;
   }
@@ -543,6 +577,7 @@ class MeasureSql {
     if (f.stage) c.push(`EXISTS (SELECT 1 FROM profile_stages x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.stage = ${this.p(f.stage)})`);
     if (f.level) c.push(`EXISTS (SELECT 1 FROM profile_membership x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.level = ${this.p(f.level)})`);
     if (f.tag) c.push(`EXISTS (SELECT 1 FROM profile_tags x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.tag_key = ${this.p(f.tag)})`);
+    if (f.staff) c.push(`EXISTS (SELECT 1 FROM profile_owners x WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND x.staff_id = ${this.p(f.staff)})`);
     if (f.segment) {
       c.push(
         `EXISTS (SELECT 1 FROM segment_members x JOIN segments y ON y.workspace_id = x.workspace_id AND y.id = x.segment_id WHERE x.workspace_id = $1 AND x.profile_id = ${alias}.profile_id AND y.key = ${this.p(f.segment)})`,

@@ -204,7 +204,7 @@ export class KpiService {
         if (typeof x !== 'string' || x.length > 200) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}.${i}`, 'a value is a string of at most 200 characters');
       });
     }
-    for (const k of ['stage', 'level', 'tag', 'segment', 'experiment', 'variant'] as const) {
+    for (const k of ['stage', 'level', 'tag', 'segment', 'experiment', 'variant', 'orgNode', 'staff'] as const) {
       const v = filter[k];
       if (v != null && (typeof v !== 'string' || !v || v.length > 200)) throw AppError.badInput(KpiErrorCode.INVALID_KPI_FILTER, `${field}.${k}`, `${k} is a key of 1–200 characters`);
     }

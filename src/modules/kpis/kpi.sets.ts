@@ -86,9 +86,12 @@ interface BuyerRow {
   s: Date | null;
 }
 
-/** Breakdowns and filters by current membership (stage, level, tags, segments, experiment variant): they change without events. */
+/** Breakdowns and filters by current membership (stage, level, tags, segments, experiment variant, staff owner): they change without events. */
 export function byMembership(breakdown: Breakdown, filter: KpiFilterSpec): boolean {
-  return breakdown === 'STAGE' || breakdown === 'LEVEL' || breakdown === 'TAG' || breakdown === 'SEGMENT' || breakdown === 'EXPERIMENT_VARIANT' || !!(filter.stage || filter.level || filter.tag || filter.segment || filter.experiment);
+  return (
+    breakdown === 'STAGE' || breakdown === 'LEVEL' || breakdown === 'TAG' || breakdown === 'SEGMENT' || breakdown === 'EXPERIMENT_VARIANT' || breakdown === 'STAFF' ||
+    !!(filter.stage || filter.level || filter.tag || filter.segment || filter.experiment || filter.staff)
+  );
 }
 
 /** What the day sets and quarter totals can answer: the filter and breakdown need one dimension family at most. */

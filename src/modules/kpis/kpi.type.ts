@@ -29,6 +29,8 @@ export enum KpiBreakdown {
   TAG = 'TAG',
   SEGMENT = 'SEGMENT',
   EXPERIMENT_VARIANT = 'EXPERIMENT_VARIANT',
+  ORG_NODE = 'ORG_NODE',
+  STAFF = 'STAFF',
 }
 registerEnumType(KpiBreakdown, {
   name: 'KpiBreakdown',
@@ -43,6 +45,18 @@ registerEnumType(KpiBreakdown, {
     EXPERIMENT_VARIANT: {
       description:
         'Variant of the experiment named by `filter.experiment` (required): each person counts under the variant of their first exposure, with all their activity in the range (before and after exposure). Contaminated people (exposed to more than one variant) and people never exposed are left out, of the total too; `experimentResults` reports them. Active, interacting and buying people, DAU, WAU, MAU, orders, GMV and NPS are read from per-variant rollups carried at ingest (per variant and local day: the totals and the members active, interacting, buying, and active in the 7 and 30 days before; a multi-day bucket\'s distinct people: member bitmaps ANDed with the day sets), so a DAY series costs one row per day and variant, not the history; other metrics, a channel, touchpoint, stage, tag or segment filter beside it, and the HOUR grain read per-person hourly activity.',
+    },
+    ORG_NODE: {
+      description:
+        'Org node (组织), one level at a time: the children of `filter.orgNode` (the top-level nodes without it), each counting the activity at the touchpoints of its whole subtree (rolled up), ' +
+        'plus a key for `filter.orgNode` itself counting the touchpoints assigned to it directly, and at the top a key \'\' for touchpoints of no node and events without a touchpoint. The keys partition ' +
+        'the touchpoints: orders, GMV, events and new people (by first touchpoint) add up over them to the total; a person active under two children counts once in the parent. The tree and ' +
+        'touchpoint assignments are read as they are when asked (reassigning a touchpoint moves its history). Each key reads the carried touchpoint rollups as a touchpoint filter.',
+    },
+    STAFF: {
+      description:
+        'Current staff owner (SERVED_BY, 企微归属: the staff of the person\'s latest WeCom event carrying `context.staff`, see `Profile.owner`), with all the person\'s activity; people without an owner are in no group (the total still counts them). ' +
+        'Customers served, active, converted and GMV per staff member: ACTIVE_USERS, CONVERSION_RATE, GMV by STAFF, and `staffMembers.customers`. Read from per-person hourly activity, like STAGE.',
     },
   },
 });

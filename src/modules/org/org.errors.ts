@@ -1,0 +1,9 @@
+/** Error codes of the org module (travel in `extensions.reason`). */
+export enum OrgErrorCode {
+  INVALID_ORG_NODE = 'INVALID_ORG_NODE',
+  INVALID_TOUCHPOINT = 'INVALID_TOUCHPOINT',
+  INVALID_STAFF = 'INVALID_STAFF',
+  ORG_NODE_NOT_FOUND = 'ORG_NODE_NOT_FOUND',
+  ORG_NODE_HAS_CHILDREN = 'ORG_NODE_HAS_CHILDREN',
+  ORG_NODE_IN_USE = 'ORG_NODE_IN_USE',
+}
