@@ -2,6 +2,7 @@ import { SingleBar } from 'cli-progress';
 import { AppError } from '../platform/errors';
 import { DemoGenerator, MAX_DAYS, MAX_PROFILES, Rng, mix, type DemoEvent } from '../demo/generator';
 import { ingestInto, seed, type SeedProgress } from '../demo/seed';
+import { DEMO_ORG } from '../demo/org';
 import { workspaceSummary } from '../demo/summary';
 import { DEMO } from '../demo/demo';
 import type { RecomputePart, RecomputeProgress } from '../modules/recompute';
@@ -115,6 +116,8 @@ export async function seedCommand(o: SeedCliOptions): Promise<number> {
       const { timeZone } = await local.services.workspaces.getWorkspace(ws.id);
       const gen = new DemoGenerator({ profiles, days, seed: seedValue, timeZone });
       process.stderr.write(`siyu seed: ${n(profiles)} people over ${days} days (seed ${seedValue}) → workspace "${ws.name}" (${ws.id})\n`);
+      // The demo brand's org tree (stores, online teams, staff), unless the workspace has one.
+      if (await local.services.org.seedTree(ws.id, DEMO_ORG)) process.stderr.write(`siyu seed: set up the demo org tree (${DEMO_ORG.nodes.length} nodes; orgTree)\n`);
       const bar = progressBar('seeding', 'events');
       bar.start(gen.count());
       let report;

@@ -1,6 +1,7 @@
 import type { Logger } from '../platform/logging';
 import type { AppServices } from '../services';
 import { ingestInto, seed, type SeedReport } from './seed';
+import { DEMO_ORG } from './org';
 
 /** The `npm start` demo: small enough to seed in about a minute on the embedded database. */
 export const DEMO = { profiles: 2000, days: 30, seed: 1 } as const;
@@ -17,12 +18,13 @@ export interface DemoSeeding {
  * logging progress every `logEveryMs`. The server's own shutdown calls `stop()` before closing the
  * database.
  */
-export function startDemoSeeding(services: Pick<AppServices, 'ingest' | 'workspaces'>, workspaceId: string, log: Logger, logEveryMs = 5000): DemoSeeding {
+export function startDemoSeeding(services: Pick<AppServices, 'ingest' | 'workspaces' | 'org'>, workspaceId: string, log: Logger, logEveryMs = 5000): DemoSeeding {
   const controller = new AbortController();
   let last = performance.now();
   log.info({ workspaceId, ...DEMO }, 'demo: seeding demo data in the background');
   // Days follow the workspace's local midnights, so "today" on the dashboard has the demo's last day.
-  const done = services.workspaces.getWorkspace(workspaceId).then((ws) => seed(ingestInto(services, workspaceId), {
+  // The demo brand's org tree first, so that ORG_NODE answers from the first batch on.
+  const done = services.org.seedTree(workspaceId, DEMO_ORG).then(() => services.workspaces.getWorkspace(workspaceId)).then((ws) => seed(ingestInto(services, workspaceId), {
     ...DEMO,
     timeZone: ws.timeZone,
     signal: controller.signal,

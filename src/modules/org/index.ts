@@ -5,6 +5,7 @@ import { OrgResolver, ProfileOwnerResolver } from './org.resolver';
 
 export { OrgService } from './org.service';
 export type { OrgResolverDeps } from './org.resolver';
+export type { OrgTreeSpec } from './org.service';
 export { OrgErrorCode } from './org.errors';
 
 /** GraphQL resolvers of the module (registered in src/modules/registry.ts). */

@@ -22,6 +22,13 @@ export interface SaveOrgNode {
   parentKey?: string | null;
 }
 
+/** A whole tree to set up at once (the demo's): nodes parents first, touchpoint → node, staff id → node. */
+export interface OrgTreeSpec {
+  nodes: { key: string; name: string; parentKey: string | null }[];
+  touchpoints: Record<string, string>;
+  staff: Record<string, string>;
+}
+
 export interface SaveStaff {
   staffId: string;
   name?: string | null;
@@ -140,6 +147,20 @@ export class OrgService {
       await this.audit.record(em, actor, { action: 'org_node.delete', targetType: 'org_node', targetId: key, details: {} });
     });
     return true;
+  }
+
+  /** Sets `spec` up when the workspace has no org node yet (seeding); false when it had a tree, which is left as it is. */
+  async seedTree(ws: string, spec: OrgTreeSpec): Promise<boolean> {
+    return this.ds.transaction(async (em) => {
+      await this.repo.lockTree(em, ws);
+      if ((await this.repo.nodes(em, ws)).length) return false;
+      for (const n of spec.nodes) await this.repo.saveNode(em, ws, n.key, n.name, n.parentKey);
+      const byNode = new Map<string, string[]>();
+      for (const [t, n] of Object.entries(spec.touchpoints)) byNode.set(n, [...(byNode.get(n) ?? []), t]);
+      for (const [n, ts] of byNode) await this.repo.assignTouchpoints(em, ws, ts, n);
+      for (const [s, n] of Object.entries(spec.staff)) await this.repo.saveStaff(em, ws, s, null, n);
+      return true;
+    });
   }
 
   // ---- touchpoints and staff ---------------------------------------------------------------
