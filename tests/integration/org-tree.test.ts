@@ -11,12 +11,15 @@ import {
   KpiDocument,
   OrgTouchpointsDocument,
   OrgTreeDocument,
+  ProfileByIdentifierDocument,
+  ProfileDocument,
   ProfileOwnerDocument,
   SaveOrgNodeDocument,
   SaveStaffMemberDocument,
   ScopedAlertsDocument,
   SetScopedTargetDocument,
   StaffMembersDocument,
+  UnmergeDocument,
   type EventInput,
   type KpiBreakdown,
   type KpiFilterInput,
@@ -337,6 +340,28 @@ describe('org tree and staff', () => {
     const s = (await gql(SaveStaffMemberDocument, { input: { staffId: 'wx_li', name: '李店长', nodeKey: 'store_sh' } })).saveStaffMember;
     expect(s).toEqual({ staffId: 'wx_li', name: '李店长', nodeKey: 'store_sh', customers: [...own.values()].filter((x) => x === 'wx_li').length });
     expect((await gql(StaffMembersDocument, { nodeKey: 'store_sh' })).staffMembers.map((x) => x.staffId)).toEqual(['wx_li']);
+  });
+
+  it('a merge keeps the later owner; an unmerge gives each side the owner of its own events back', async () => {
+    const base = now - 3 * HOUR;
+    const wecom = (id: string, staff: string, ts: number, m: string) =>
+      makeEvent({ messageId: m, identifiers: [id], channel: 'wecom', timestamp: new Date(ts).toISOString(), context: { staff } });
+    // The later staff is on the member side, sent first; the earlier on the anonymous side, sent later (a late event).
+    await gql(IngestDocument, { events: [wecom('member_id::own-m', 'wx_wang', base + 60_000, 'own-1')] });
+    await gql(IngestDocument, { events: [wecom('anonymous_id::own-a', 'wx_zhao', base, 'own-2'), wecom('anonymous_id::own-a', 'wx_li', base - 60_000, 'own-3')] });
+    const link = makeEvent({ messageId: 'own-4', identifiers: ['anonymous_id::own-a', 'member_id::own-m'], channel: 'app', timestamp: new Date(base + 120_000).toISOString() });
+    await gql(IngestDocument, { events: [link] });
+    const idOf = async (type: string, value: string) => (await gql(ProfileByIdentifierDocument, { identifier: { type, value } })).profileByIdentifier!.id;
+    const survivor = await idOf('member_id', 'own-m');
+    expect(await idOf('anonymous_id', 'own-a')).toBe(survivor);
+    expect((await gql(ProfileOwnerDocument, { id: survivor })).profile!.owner).toMatchObject({ staffId: 'wx_wang', messageId: 'own-1' });
+    const mergeId = (await gql(ProfileDocument, { id: survivor })).profile!.mergeHistory[0].id;
+    await gql(UnmergeDocument, { mergeId });
+    const [m, a] = [await idOf('member_id', 'own-m'), await idOf('anonymous_id', 'own-a')];
+    expect(m).not.toBe(a);
+    expect((await gql(ProfileOwnerDocument, { id: m })).profile!.owner).toMatchObject({ staffId: 'wx_wang', messageId: 'own-1' });
+    expect((await gql(ProfileOwnerDocument, { id: a })).profile!.owner).toMatchObject({ staffId: 'wx_zhao', messageId: 'own-2' });
+    await refreshRaw();
   });
 
   it('filters a funnel by org node and by staff', async () => {
