@@ -92,7 +92,7 @@ export function createServices(
     const ok = await compliance.allowed(ws, candidates.map((c) => c.profileId), MARKETING, em);
     return candidates.map((c) => ok.has(c.profileId));
   });
-  const org = new OrgService(ds);
+  const org = new OrgService(ds, pubSub);
   const kpis = new KpiService(deps);
   // assignVariant records exposures through the ingest, which is built after the projections (hence the thunk).
   const experiments = new ExperimentService(deps, (): ExperimentCollaborators => ({ ingest, identities }));

@@ -2,6 +2,7 @@ import { bootAppPerFile } from '../support/app';
 import { DAY, HOUR } from '../support/time';
 import { makeEvent } from '../support/events';
 import { rng } from '../../src/shared/random';
+import { collect, wsClient } from '../support/ws';
 import {
   AssignTouchpointsDocument,
   CreateAlertRuleDocument,
@@ -20,6 +21,8 @@ import {
   SetScopedTargetDocument,
   StaffMembersDocument,
   UnmergeDocument,
+  KpiUpdatedFilteredDocument,
+  type KpiUpdatedFilteredSubscription,
   type EventInput,
   type KpiBreakdown,
   type KpiFilterInput,
@@ -410,9 +413,22 @@ describe('org tree and staff', () => {
     expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_KPI_FILTER', fields: [{ field: 'input.filter.orgNode' }] });
   });
 
-  it('reads the tree as it is: a reassigned touchpoint and a moved node take their history with them', async () => {
+  it('reads the tree as it is: a reassigned touchpoint and a moved node take their history with them, live too', async () => {
+    const ws = wsClient(t.url, key);
+    await ws.connected;
+    const sub = collect<KpiUpdatedFilteredSubscription>(ws.client, KpiUpdatedFilteredDocument, { metrics: ['ORDERS'], grain: 'DAY', periods: 10, breakdown: 'ORG_NODE', filter: { orgNode: 'east' } });
+    const [first] = await sub.next(1, 20_000);
+    const keysOf = (r: (typeof sub.results)[number]) => r.data!.kpiUpdated.results[0].breakdown!.map((x) => x.key).sort();
+    expect(keysOf(first)).toEqual(['east', 'store_hz', 'store_sh']);
     await gql(AssignTouchpointsDocument, { touchpoints: ['qr_hz'], nodeKey: 'store_sh' });
     assign.set('qr_hz', 'store_sh');
+    // The live answer follows the tree without any new event: store_hz has no touchpoint left, its orders are store_sh's.
+    const [, second] = await sub.next(2, 20_000);
+    expect(keysOf(second)).toEqual(['east', 'store_sh']);
+    const want = oracle('ORDERS', (e) => keyUnder(e.tp, 'east')).get('store_sh')!;
+    for (const p of second.data!.kpiUpdated.results[0].breakdown!.find((x) => x.key === 'store_sh')!.points) expect(p.value ?? 0).toBe(want.get(p.localStart.slice(0, 10)) ?? 0);
+    sub.unsubscribe();
+    await ws.dispose();
     await gql(SaveOrgNodeDocument, { input: { key: 'store_sz', name: '深圳店', parentKey: 'south' } });
     parent.set('store_sz', 'south');
     for (const node of [null, 'east', 'south']) {

@@ -130,22 +130,23 @@ export class OrgRepository {
     await em.query(`INSERT INTO org_nodes (workspace_id, key, name) SELECT $1, k, k FROM unnest($2::text[]) k ON CONFLICT DO NOTHING`, [ws, keys]);
   }
 
-  /** Registers touchpoints (`node`: the node an event names, taken only by an unassigned touchpoint). */
-  async registerTouchpoints(em: EntityManager, ws: string, rows: { t: string; n: string | null }[]): Promise<void> {
-    if (!rows.length) return;
+  /** Registers touchpoints (`node`: the node an event names, taken only by an unassigned touchpoint); returns how many took a node. */
+  async registerTouchpoints(em: EntityManager, ws: string, rows: { t: string; n: string | null }[]): Promise<number> {
+    if (!rows.length) return 0;
     const t = rows.map((r) => r.t);
     const n = rows.map((r) => r.n);
     await em.query(
       `INSERT INTO org_touchpoints (workspace_id, touchpoint) SELECT $1, t FROM unnest($2::text[]) t ON CONFLICT DO NOTHING`,
       [ws, t],
     );
-    if (n.some((x) => x !== null)) {
-      await em.query(
-        `UPDATE org_touchpoints o SET node_key = u.n, assigned_at = now() FROM unnest($2::text[], $3::text[]) u(t, n)
-         WHERE o.workspace_id = $1 AND o.touchpoint = u.t AND u.n IS NOT NULL AND o.node_key IS NULL`,
-        [ws, t, n],
-      );
-    }
+    if (!n.some((x) => x !== null)) return 0;
+    const [r] = await em.query(
+      `WITH a AS (UPDATE org_touchpoints o SET node_key = u.n, assigned_at = now() FROM unnest($2::text[], $3::text[]) u(t, n)
+                  WHERE o.workspace_id = $1 AND o.touchpoint = u.t AND u.n IS NOT NULL AND o.node_key IS NULL RETURNING 1)
+       SELECT count(*)::int AS n FROM a`,
+      [ws, t, n],
+    );
+    return r.n;
   }
 
   /** Registers staff (`n`: the node an event names, taken only by unassigned staff). */

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../../platform/errors';
-import type { BatchContext, Projection } from '../events';
+import { Topics, type SiyuPubSub } from '../../platform/pubsub';
+import type { BatchContext, Projection, ProjectionOutput } from '../events';
 import { AuditService, type AuditActor } from '../compliance';
 import { OrgRepository, type OrgNodeRow, type OwnerRow, type StaffRow, type TouchpointRow } from './org.repository';
 import { OrgErrorCode } from './org.errors';
@@ -46,8 +47,17 @@ export class OrgService {
   private readonly repo = new OrgRepository();
   private readonly audit: AuditService;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(
+    private readonly ds: DataSource,
+    /** Tree changes tell live KPIs to read every bucket again (an ORG_NODE answer moves with the tree). */
+    private readonly pubSub?: SiyuPubSub,
+  ) {
     this.audit = new AuditService(ds);
+  }
+
+  /** After a committed tree change: every live KPI of the workspace reads all its buckets again. */
+  private treeChanged(ws: string): void {
+    this.pubSub?.publish(Topics.kpisChanged(ws), {});
   }
 
   /** The read model: touchpoint and staff registries, nodes named by events, and each person's owner. */
@@ -64,7 +74,7 @@ export class OrgService {
     prefetch: { skip: 'the owner is read through its own loader (`Profile.owner`)' },
   };
 
-  private async afterBatch(b: BatchContext): Promise<void> {
+  private async afterBatch(b: BatchContext): Promise<ProjectionOutput | void> {
     const { em, workspaceId: ws } = b;
     await this.repo.moveMerged(em, ws, b.merged);
     const named = new Set<string>();
@@ -84,9 +94,11 @@ export class OrgService {
       }
     }
     await this.repo.ensureNodes(em, ws, [...named]);
-    await this.repo.registerTouchpoints(em, ws, [...touchpoints].map(([t, n]) => ({ t, n })));
+    const assigned = await this.repo.registerTouchpoints(em, ws, [...touchpoints].map(([t, n]) => ({ t, n })));
     await this.repo.registerStaff(em, ws, [...staff].map(([s, n]) => ({ s, n })));
     await this.repo.offer(em, ws, owners);
+    // A touchpoint that took a node from event context moves its whole history: live KPIs read every bucket again.
+    if (assigned) return { afterCommit: () => this.treeChanged(ws) };
   }
 
   // ---- the tree ----------------------------------------------------------------------------
@@ -130,6 +142,7 @@ export class OrgService {
       await this.repo.saveNode(em, ws, key, name, parentKey);
       await this.audit.record(em, actor, { action: existing ? 'org_node.update' : 'org_node.create', targetType: 'org_node', targetId: key, details: { parentKey, moved: existing ? existing.parentKey !== parentKey : false } });
     });
+    this.treeChanged(ws);
     return (await this.node(ws, key))!;
   }
 
@@ -146,6 +159,7 @@ export class OrgService {
       await this.repo.deleteNode(em, ws, key);
       await this.audit.record(em, actor, { action: 'org_node.delete', targetType: 'org_node', targetId: key, details: {} });
     });
+    this.treeChanged(ws);
     return true;
   }
 
@@ -183,6 +197,7 @@ export class OrgService {
       await this.repo.assignTouchpoints(em, ws, list, nodeKey);
       await this.audit.record(em, actor, { action: 'org_touchpoints.assign', targetType: 'org_node', targetId: nodeKey ?? '', details: { touchpoints: list.length } });
     });
+    this.treeChanged(ws);
     return this.repo.touchpointsNamed(this.ds.manager, ws, list);
   }
 
