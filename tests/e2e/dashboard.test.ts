@@ -13,7 +13,7 @@ import { ingest } from '../support/api';
 import { bootApp, type TestApp } from '../support/app';
 import { makeEvent } from '../support/events';
 import { waitUntil } from '../support/wait';
-import { AlertProcessListDocument, AlertsDocument, CreateAlertRuleDocument, CreateApiKeyDocument } from '../generated/graphql';
+import { AlertProcessListDocument, AlertsDocument, AssignTouchpointsDocument, CreateAlertRuleDocument, CreateApiKeyDocument, KpiDocument, SaveOrgNodeDocument } from '../generated/graphql';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -256,8 +256,8 @@ describe('the dashboard page', () => {
     await page.click('#login-submit');
     // Every live subscription is open and the first results are in (held back): still "loading".
     await until(page, 'the board', `!document.getElementById('board').hidden`);
-    // Five kpiUpdated subscriptions (tiles, daily, hourly, channels, touchpoints) and alertChanged.
-    await waitUntil('six subscriptions and five first results', () => subscribed >= 6 && held!.length >= 5, { state: () => ({ subscribed, held: held!.length }) });
+    // Six kpiUpdated subscriptions (tiles, daily, hourly, channels, touchpoints, org) and alertChanged.
+    await waitUntil('seven subscriptions and six first results', () => subscribed >= 7 && held!.length >= 6, { state: () => ({ subscribed, held: held!.length }) });
     for (const el of await page.locator('.tile').all()) {
       await expect(el.getAttribute('data-state')).resolves.toBe('loading');
       await expect(el.getAttribute('aria-busy')).resolves.toBe('true');
@@ -265,6 +265,7 @@ describe('the dashboard page', () => {
     }
     await expect(page.textContent('#touchpoint-table tbody')).resolves.toBe('Loading…');
     await expect(page.textContent('#channel-table tbody')).resolves.toBe('Loading…');
+    await expect(page.textContent('#org-table tbody')).resolves.toBe('Loading…');
 
     // Released: the values replace "loading"; the key "" (no touchpoint) reads "none" (无 in Chinese).
     const release = held!;
@@ -280,6 +281,59 @@ describe('the dashboard page', () => {
     await expect(none.locator('td[data-metric="DAU"]').textContent()).resolves.toBe('1');
     await page.click('#lang-toggle');
     await expect(none.locator('td').first().textContent()).resolves.toBe('无');
+    await page.close();
+  });
+  it('shows today by org node, one level at a time, drilling down and back up, equal to the API', async () => {
+    const { adminKey } = await t.newWorkspace('看板 org');
+    for (const [key, name, parentKey] of [['hq', '总部', null], ['east', '华东大区', 'hq'], ['store_a', '上海店', 'east'], ['south', '华南大区', 'hq']] as const) {
+      expect((await t.gql(SaveOrgNodeDocument, { input: { key, name, parentKey } }, adminKey)).errors).toBeUndefined();
+    }
+    await t.gql(AssignTouchpointsDocument, { touchpoints: ['qr_a'], nodeKey: 'store_a' }, adminKey);
+    await t.gql(AssignTouchpointsDocument, { touchpoints: ['live_e'], nodeKey: 'east' }, adminKey);
+    await t.gql(AssignTouchpointsDocument, { touchpoints: ['qr_s'], nodeKey: 'south' }, adminKey);
+    const at = new Date(Date.now() - 2_000).toISOString();
+    const view = (member: string, touchpoint?: string) => makeEvent({ identifiers: [`member_id::${member}`], name: 'Product Viewed', timestamp: at, context: touchpoint ? { touchpoint } : undefined });
+    await ingest(t, adminKey, [view('o1', 'qr_a'), view('o2', 'qr_a'), view('o3', 'live_e'), view('o4', 'qr_s'), view('o5'), view('o1', 'qr_s')]);
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const api = async (orgNode?: string) => {
+      const r = await t.gql(KpiDocument, { metric: 'DAU', range: { from: today, to: today }, grain: 'DAY', breakdown: 'ORG_NODE', filter: orgNode ? { orgNode } : undefined }, adminKey);
+      expect(r.errors).toBeUndefined();
+      return Object.fromEntries(r.data!.kpi.breakdown!.map((x) => [x.key ?? '', String(x.points.at(-1)!.value)]));
+    };
+    const shown = (page: Page) =>
+      page.evaluate(`Object.fromEntries([...document.querySelectorAll('#org-table tbody tr[data-org]')].map((tr) => [tr.dataset.org, tr.querySelector('td[data-metric="DAU"]').textContent]))`);
+    const rowText = (page: Page, key: string) => page.locator(`#org-table tr[data-org="${key}"] td`).first().textContent();
+
+    const page = await context.newPage();
+    await page.goto(`${t.url}/dashboard`);
+    await page.evaluate(`localStorage.setItem('siyu.dashboard.lang', 'en')`);
+    await page.reload();
+    await page.fill('#api-key', adminKey);
+    await page.click('#login-submit');
+    // The top: headquarters (o1–o4: o1 at two stores counts once) and the unassigned (o5).
+    await until(page, 'the org table', `document.querySelector('#org-table tr[data-org="hq"] td[data-metric="DAU"]')?.textContent === '4'`);
+    expect(await shown(page)).toEqual(await api());
+    expect(await api()).toEqual({ hq: '4', '': '1' });
+    await expect(rowText(page, '')).resolves.toBe('Unassigned');
+    await until(page, 'the node names', `document.querySelector('#org-table tr[data-org="hq"] td button')?.textContent === '总部'`);
+    // Down to headquarters' regions, then to east's store and its own touchpoint.
+    await page.click('#org-table tr[data-org="hq"] td button');
+    await until(page, 'the regions', `document.querySelector('#org-table tr[data-org="south"] td[data-metric="DAU"]')?.textContent === '2'`);
+    expect(await shown(page)).toEqual(await api('hq'));
+    expect(await api('hq')).toEqual({ east: '3', south: '2' });
+    await expect(page.textContent('#org-path')).resolves.toBe('All › 总部');
+    await page.click('#org-table tr[data-org="east"] td button');
+    await until(page, 'the store', `document.querySelector('#org-table tr[data-org="store_a"] td[data-metric="DAU"]')?.textContent === '2'`);
+    expect(await shown(page)).toEqual(await api('east'));
+    await expect(rowText(page, 'east')).resolves.toBe('华东大区 · direct');
+    await expect(rowText(page, 'store_a')).resolves.toBe('上海店');
+    // Live: a new person at the store shows without reloading.
+    await ingest(t, adminKey, [view('o6', 'qr_a')]);
+    await until(page, 'the store live', `document.querySelector('#org-table tr[data-org="store_a"] td[data-metric="DAU"]')?.textContent === '3'`);
+    // Back to the top through the path.
+    await page.click('#org-path button[data-org-path=""]');
+    await until(page, 'the top again', `document.querySelector('#org-table tr[data-org="hq"] td[data-metric="DAU"]')?.textContent === '5'`);
+    expect(await shown(page)).toEqual(await api());
     await page.close();
   });
 });

@@ -41,6 +41,13 @@ const MESSAGES = {
   'channel.none': { zh: '今日暂无渠道数据', en: 'No channel activity today' },
   'touchpoint.column': { zh: '触点', en: 'Touchpoint' },
   'touchpoint.none': { zh: '今日暂无触点数据', en: 'No touchpoint activity today' },
+  'section.org': { zh: '今日组织分布', en: 'Organisation today' },
+  'org.column': { zh: '组织', en: 'Org node' },
+  'org.none': { zh: '今日此组织暂无数据', en: 'No activity here today' },
+  'org.top': { zh: '全部', en: 'All' },
+  'org.unassigned': { zh: '未分配', en: 'Unassigned' },
+  'org.direct': { zh: '直属', en: 'direct' },
+  'org.drill': { zh: '查看下级', en: 'Show the level below' },
   // A breakdown key of "" (events without `context.touchpoint`).
   'breakdown.none': { zh: '无', en: 'none' },
   loading: { zh: '加载中…', en: 'Loading…' },

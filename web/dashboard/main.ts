@@ -4,7 +4,8 @@
  * anywhere but this origin at run time.
  *
  * The API key lives in sessionStorage only. KPI tiles, both charts and the channel and touchpoint
- * breakdowns are `kpiUpdated` subscriptions (first message = current values, then one per change;
+ * breakdowns, and the organisation table (one level of the org tree, drilled into by clicking a node),
+ * are `kpiUpdated` subscriptions (first message = current values, then one per change;
  * until it arrives they show that they are loading); the alert feed
  * is `alerts` plus `alertRaised`; the lifecycle funnel and health tiers are queries refreshed after
  * each KPI change. Days, hours and times are the workspace's (its time zone).
@@ -23,12 +24,14 @@ import {
   DashboardHealthTiersDocument,
   DashboardKpiUpdatedDocument,
   DashboardMeDocument,
+  DashboardOrgTreeDocument,
   DashboardStageFunnelDocument,
   type DashboardAlertFragment,
   type DashboardHealthTiersQuery,
   type DashboardKpiUpdatedSubscription,
   type DashboardKpiUpdatedSubscriptionVariables,
   type DashboardMeQuery,
+  type DashboardOrgTreeQuery,
   type DashboardStageFunnelQuery,
   type KpiMetric,
 } from './generated/graphql';
@@ -156,6 +159,7 @@ function renderBoard(): HTMLElement {
       section('health', 'section.health', h('div', { id: 'chart-health', class: 'chart short' }), h('ul', { id: 'health-tiers', class: 'legend-list' })),
       section('alerts', 'section.alerts', h('ul', { id: 'alert-feed', class: 'alerts' })),
     ),
+    section('org', 'section.org', h('nav', { id: 'org-path', class: 'crumbs' }), h('table', { id: 'org-table', class: 'table' })),
   );
 }
 
@@ -170,6 +174,12 @@ interface Board {
   hourly: KpiResults | null;
   channels: KpiResults | null;
   touchpoints: KpiResults | null;
+  /** Today's values one level of the org tree down from `orgNode` (null: the top level). */
+  org: KpiResults | null;
+  orgNode: string | null;
+  orgTree: DashboardOrgTreeQuery['orgTree'];
+  /** Stops the org table's subscription (it is replaced on each drill). */
+  orgStop?: () => void;
   funnel: DashboardStageFunnelQuery['stageFunnel'] | null;
   tiers: DashboardHealthTiersQuery['tagDistribution'] | null;
   alerts: DashboardAlertFragment[];
@@ -179,6 +189,8 @@ interface Board {
   refreshSeq: number;
   /** What is typed into an alert's root-cause or resolution field, kept across re-renders. */
   drafts: Map<string, string>;
+  /** Shows the level below an org node (null: the top level). */
+  drill?: (node: string | null) => void;
 }
 
 let board: Board | undefined;
@@ -241,6 +253,9 @@ function start(api: Api, workspace: Workspace): void {
     hourly: null,
     channels: null,
     touchpoints: null,
+    org: null,
+    orgNode: null,
+    orgTree: [],
     funnel: null,
     tiers: null,
     alerts: [],
@@ -259,20 +274,32 @@ function start(api: Api, workspace: Workspace): void {
   renderTiles(b);
   renderBreakdownTable('channel', null);
   renderBreakdownTable('touchpoint', null);
+  renderOrg(b);
   const onError = (err: ApiError) => showError(err.message);
 
-  const live = (key: 'tiles' | 'daily' | 'hourly' | 'channels' | 'touchpoints', variables: DashboardKpiUpdatedSubscriptionVariables) =>
+  // `live(…)` calls are the panels opened at start (bench/lib/dashboard-panels.ts reads them from here); a drill re-subscribes through `panel`.
+  const panel = (key: 'tiles' | 'daily' | 'hourly' | 'channels' | 'touchpoints' | 'org', variables: DashboardKpiUpdatedSubscriptionVariables) =>
     api.subscribe(DashboardKpiUpdatedDocument, variables, (data) => {
       b[key] = data.kpiUpdated.results;
       b.updatedAt = data.kpiUpdated.computedAt;
       renderAll(b);
       scheduleRefresh(b);
     }, onError);
+  const live = panel;
   live('tiles', { metrics: TILE_METRICS, grain: 'DAY', periods: 3 });
   live('daily', { metrics: DAILY_METRICS, grain: 'DAY', periods: 30 });
   live('hourly', { metrics: HOURLY_METRICS, grain: 'HOUR', periods: 24 });
   live('channels', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'CHANNEL' });
   live('touchpoints', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'TOUCHPOINT' });
+  b.orgStop = live('org', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'ORG_NODE' });
+  // Drilling in or out: the table shows "loading" until the new level's first message.
+  b.drill = (node) => {
+    b.orgStop?.();
+    b.orgNode = node;
+    b.org = null;
+    renderOrg(b);
+    b.orgStop = panel('org', { metrics: CHANNEL_METRICS, grain: 'DAY', periods: 1, breakdown: 'ORG_NODE', filter: node ? { orgNode: node } : undefined });
+  };
   // Every step of every alert: raised, escalated, and what anyone else on duty did.
   api.subscribe(DashboardAlertChangedDocument, {}, (data) => {
     upsertAlert(b, data.alertChanged);
@@ -299,12 +326,14 @@ async function refresh(b: Board): Promise<void> {
     b.api.request(DashboardStageFunnelDocument, { range }).then((d) => seq === b.refreshSeq && (b.funnel = d.stageFunnel)),
     b.api.request(DashboardHealthTiersDocument, {}).then((d) => seq === b.refreshSeq && (b.tiers = d.tagDistribution)),
     b.api.request(DashboardAlertsDocument, { first: ALERTS_SHOWN }).then((d) => seq === b.refreshSeq && mergeAlerts(b, d.alerts)),
+    b.api.request(DashboardOrgTreeDocument, {}).then((d) => seq === b.refreshSeq && (b.orgTree = d.orgTree)),
   ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) showError((failed.reason as ApiError).message);
   renderFunnel(b);
   renderTiers(b);
   renderAlerts(b);
+  renderOrg(b);
 }
 
 /** An alert's history only grows: the longer one is the later state (status, level, notes). */
@@ -353,6 +382,7 @@ function renderAll(b: Board): void {
   renderFunnel(b);
   renderTiers(b);
   renderAlerts(b);
+  renderOrg(b);
 }
 
 function metricLabel(metric: string): string {
@@ -467,6 +497,54 @@ function renderBreakdownTable(kind: 'channel' | 'touchpoint', results: KpiResult
       : note(`${kind}.none`),
   );
   return keys;
+}
+
+/**
+ * One level of the org tree today: the children of `b.orgNode` (rolled up), the node's own
+ * touchpoints, and at the top the unassigned ones. Rows carry `data-org` with the raw key; a node
+ * with children is a button that drills into it; the path above goes back up.
+ */
+function renderOrg(b: Board): void {
+  const nodes = new Map(b.orgTree.map((n) => [n.key, n]));
+  const path: (string | null)[] = [null];
+  for (let k = b.orgNode; k !== null; k = nodes.get(k)?.parentKey ?? null) path.splice(1, 0, k);
+  const crumbs = path.map((k, i) =>
+    i === path.length - 1
+      ? h('span', { 'data-org-path': k ?? '', 'aria-current': 'true' }, k === null ? t('org.top') : (nodes.get(k)?.name ?? k))
+      : drillButton(b, k, k === null ? t('org.top') : (nodes.get(k)?.name ?? k), { 'data-org-path': k ?? '' }),
+  );
+  byId('org-path').replaceChildren(...crumbs.flatMap((c, i) => (i ? [h('span', { class: 'muted' }, ' › '), c] : [c])));
+  const table = byId<HTMLTableElement>('org-table');
+  table.setAttribute('aria-busy', String(!b.org));
+  const head = h('thead', {}, h('tr', {}, h('th', {}, t('org.column')), ...CHANNEL_METRICS.map((m) => h('th', { class: 'num' }, t(`metric.${m}`)))));
+  const note = (key: string) => h('tbody', {}, h('tr', {}, h('td', { colspan: CHANNEL_METRICS.length + 1, class: 'muted' }, t(key))));
+  if (!b.org) {
+    table.replaceChildren(head, note('loading'));
+    return;
+  }
+  const keys = [...new Set(b.org.flatMap((r) => r.breakdown.map((s) => s.key ?? '')))].sort((x, y) => (x === '' ? 1 : y === '' ? -1 : x === b.orgNode ? 1 : y === b.orgNode ? -1 : x < y ? -1 : 1));
+  const value = breakdownValue(b.org);
+  const label = (k: string): HTMLElement => {
+    if (k === '') return h('td', { class: 'muted' }, t('org.unassigned'));
+    const node = nodes.get(k);
+    const name = node?.name ?? k;
+    if (k === b.orgNode) return h('td', {}, `${name} · ${t('org.direct')}`);
+    if (node?.children.length) return h('td', {}, drillButton(b, k, name, { title: t('org.drill') }));
+    return h('td', {}, name);
+  };
+  table.replaceChildren(
+    head,
+    keys.length
+      ? h('tbody', {}, ...keys.map((k) => h('tr', { 'data-org': k }, label(k), ...CHANNEL_METRICS.map((m) => h('td', { class: 'num', 'data-metric': m }, formatMetric(m, value(m, k)))))))
+      : note('org.none'),
+  );
+}
+
+/** A button that shows the level below `node` (null: the top level). */
+function drillButton(b: Board, node: string | null, text: string, attrs: Record<string, string>): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'link', ...attrs }, text);
+  button.addEventListener('click', () => b.drill?.(node));
+  return button;
 }
 
 function renderFunnel(b: Board): void {
