@@ -343,6 +343,38 @@ describe('membership levels by spend over a window', () => {
     await expectAll(key, new Map([[a, sa], [b, sb]]), recompute(orders, ladder, 14, NOW), pointsOf, 'unmerged');
   });
 
+  it('a batch applies the window exits its person\'s carried state has not seen yet (the due work had not run)', async () => {
+    const { workspaceId: ws, adminKey: key } = await t.newWorkspace();
+    expect((await t.gql(UpdateMembershipRulesBasisDocument, { input: { basis: 'SPEND' as MembershipBasis, windowDays: 30, levels: LADDER } }, key)).errors).toBeUndefined();
+    const x = `member_id::X-${randomUUID()}`;
+    const orders: Order[] = [
+      { who: x, messageId: `o-${randomUUID()}`, ts: NOW - 40 * DAY, value: 1500 },
+      { who: x, messageId: `o-${randomUUID()}`, ts: NOW - 35 * DAY, value: 700 },
+    ];
+    await ingest(t, key, orders.map((o) => order(o.who, o.ts, o.value, o.messageId)));
+    const pid = await profileOf(key, x);
+    // The person's state as derived 20 days ago (the projection's own rebuild, with that clock): gold,
+    // their next moment 10 days ago, and no due work has run since.
+    const then = NOW - 20 * DAY;
+    const rebuild = t.app.services.membership.projection.rebuild as (em: unknown, ws: string, ids: string[], now: Date) => Promise<void>;
+    await t.app.db.dataSource.transaction((em) => rebuild(em, ws, [pid], new Date(then)));
+    await expectAll(key, new Map([[x, pid]]), recompute(orders, LADDER, 30, then), () => 0, 'as of 20 days ago');
+    expect((await dueOf(ws)).get(pid)).toBe(NOW - 10 * DAY);
+    // A new order now: the batch also applies the two exits since (gold → silver → bronze, caused by the window).
+    const next = { who: x, messageId: `o-${randomUUID()}`, ts: NOW - DAY, value: 100 };
+    orders.push(next);
+    await ingest(t, key, [order(x, next.ts, next.value, next.messageId)]);
+    const want = recompute(orders, LADDER, 30, NOW);
+    expect(want.get(x)!.history.map((h) => [h.to, h.cause.split(':')[0]])).toEqual([
+      ['bronze', 'window'],
+      ['silver', 'window'],
+      ['gold', 'event'],
+      ['silver', 'event'],
+    ]);
+    await expectAll(key, new Map([[x, pid]]), want, () => 0, 'after a new order');
+    expect((await dueOf(ws)).get(pid)).toBe(next.ts + 30 * DAY);
+  });
+
   it('refuses bad rules with typed errors naming each field, all at once, and changes nothing', async () => {
     const { adminKey: key } = await t.newWorkspace();
     const fields = async (input: Record<string, unknown>) => {
