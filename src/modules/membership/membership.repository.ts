@@ -248,12 +248,14 @@ export class MembershipRepository {
    * (a rules change replays them all).
    */
   async membersAfter(em: EntityManager, ws: string, after: string | null, limit: number, withOrders = false): Promise<string[]> {
+    // Each branch stops at its first `limit` people in id order (buyers: an in-order walk of `events_orders_idx`).
     const orders = withOrders
-      ? `UNION SELECT DISTINCT profile_id FROM events WHERE workspace_id = $1 AND name = '${ORDER_COMPLETED}' AND type = 'track' AND profile_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid)`
+      ? `UNION (SELECT DISTINCT profile_id FROM events WHERE workspace_id = $1 AND name = '${ORDER_COMPLETED}' AND type = 'track'
+                  AND profile_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY profile_id LIMIT $3)`
       : '';
     const rows: { profile_id: string }[] = await em.query(
       `SELECT profile_id FROM (
-         SELECT profile_id FROM profile_membership WHERE workspace_id = $1 AND profile_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+         (SELECT profile_id FROM profile_membership WHERE workspace_id = $1 AND profile_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY profile_id LIMIT $3)
          ${orders}) m
        ORDER BY profile_id LIMIT $3`,
       [ws, after, limit],
