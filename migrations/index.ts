@@ -32,6 +32,7 @@ import { AlertResponse1765810000000 } from './1765810000000-AlertResponse';
 import { DestinationSecrets1765815000000 } from './1765815000000-DestinationSecrets';
 import { RiskSignals1765820000000 } from './1765820000000-RiskSignals';
 import { OrgTree1765830000000 } from './1765830000000-OrgTree';
+import { MembershipSpend1765840000000 } from './1765840000000-MembershipSpend';
 
 /** Every migration, in order. Migrations are never edited once landed: add a new one. */
 export const MIGRATIONS = [
@@ -69,4 +70,5 @@ export const MIGRATIONS = [
   DestinationSecrets1765815000000,
   RiskSignals1765820000000,
   OrgTree1765830000000,
+  MembershipSpend1765840000000,
 ];

@@ -82,9 +82,9 @@ export function createServices(
   const compliance = new ComplianceService(deps, cipher);
   const stages = new StageService(ds, systemTags);
   const health = new HealthService(ds, systemTags);
-  // A rules change moves levels without events: rule tags and segments reading `level` / `points` follow in its transaction.
-  const membership = new MembershipService(ds, async (em, ws, ids) => {
-    const changes = await tags.reevaluate(em, ws, ids, () => 'membership:rules');
+  // A rules change (or, under a SPEND ladder, spend leaving its window) moves levels without events: rule tags and segments reading `level` / `points` follow in its transaction.
+  const membership = new MembershipService(ds, async (em, ws, ids, cause) => {
+    const changes = await tags.reevaluate(em, ws, ids, () => cause);
     return () => tags.publish(ws, changes);
   });
   // Journey triggers reach only people with marketing consent (PIPL), checked in the batch's transaction.

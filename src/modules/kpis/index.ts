@@ -9,6 +9,7 @@ export type { KpiRange, KpiSeriesResult, KpiSnapshotResult } from './kpi.service
 export { KpiMetric, CATALOGUE as KPI_CATALOGUE } from './kpi.catalogue';
 export { KpiRangeInput } from './kpi.inputs';
 export { AlertLevel } from './alert.type';
+export { revenueOf } from './kpi.repository';
 export type { KpiFilterSpec, Grain as KpiGrainKey, Breakdown as KpiBreakdownKey } from './kpi.repository';
 
 export type { KpiResolverDeps } from './kpi.resolver';

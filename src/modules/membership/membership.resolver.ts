@@ -5,7 +5,7 @@ import { actorOf } from '../compliance';
 import { Profile } from '../profiles';
 import type { RulesVersion } from './membership.repository';
 import type { CurrentRules, MembershipService } from './membership.service';
-import { LevelChange, Membership, MembershipLevel, MembershipRules, MembershipRulesInput, PointsEntry } from './membership.type';
+import { LevelChange, Membership, MembershipBasis, MembershipLevel, MembershipRules, MembershipRulesInput, PointsEntry } from './membership.type';
 
 /** The services the membership resolvers use; the app's services object provides them. */
 export interface MembershipResolverDeps {
@@ -18,6 +18,8 @@ const toRules = (r: CurrentRules | RulesVersion): MembershipRules =>
   Object.assign(new MembershipRules(), {
     version: r.version,
     levels: r.rules.levels.map((l) => Object.assign(new MembershipLevel(), l)),
+    basis: (r.rules.basis ?? 'POINTS') as MembershipBasis,
+    windowDays: r.rules.windowDays ?? null,
     changedAt: r.changedAt,
     changedBy: r.changedBy,
   });
@@ -44,9 +46,10 @@ export class MembershipRulesResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => MembershipRules, {
     description:
-      'Replace the level rules (saved as the next version; audited). Invalid input (bad or duplicate keys, names, thresholds not strictly increasing, more than 20 levels) is refused ' +
-      'with every offending field (BAD_USER_INPUT, reason INVALID_LEVEL_RULES) and changes nothing. Every person with a balance is then re-derived from their ledger: their level and ' +
-      'level history become the ones the new ladder gives over their ledger in event-time order. ADMIN.',
+      'Replace the level rules (saved as the next version; audited). Invalid input (bad or duplicate keys, names, thresholds not strictly increasing, more than 20 levels, a SPEND ' +
+      'ladder without windowDays from 1 to 730, a POINTS ladder with one) is refused with every offending field (BAD_USER_INPUT, reason INVALID_LEVEL_RULES) and changes nothing. ' +
+      'Every person with a balance (and, for a SPEND ladder, every person with an order) is then re-derived: their level and level history become the ones the new ladder gives ' +
+      'over their ledger (SPEND: their orders entering and leaving the window) in event-time order. ADMIN.',
   })
   async updateMembershipRules(@Arg('input', () => MembershipRulesInput, { description: 'The whole ladder.' }) input: MembershipRulesInput, @Ctx() ctx: RequestContext): Promise<MembershipRules> {
     return toRules(await this.services.membership.updateRules(actorOf(ctx), input));
@@ -61,7 +64,7 @@ export class MembershipResolver {
   async history(@Root() m: Membership, @Arg('first', () => Int, { defaultValue: 20, description: 'How many changes, 1–200.' }) first: number, @Ctx() ctx: RequestContext): Promise<LevelChange[]> {
     const ws = requireAuth(ctx).workspaceId;
     const rows = await ctx.loaders.get(`membership.history:${first}`, (ids: readonly string[]) => this.services.membership.historyOf(ws, ids, first)).load(m.profileId);
-    return rows.map((r) => Object.assign(new LevelChange(), { id: r.id, from: r.from, to: r.to, at: r.at, cause: r.cause, points: r.points }));
+    return rows.map((r) => Object.assign(new LevelChange(), { id: r.id, from: r.from, to: r.to, at: r.at, cause: r.cause, points: r.points, basis: r.basis as MembershipBasis }));
   }
 
   @FieldResolver(() => [PointsEntry], { description: 'The person\'s points ledger, newest first (event time, then message id).' })
@@ -77,10 +80,10 @@ export class ProfileMembershipResolver {
   constructor(private readonly services: MembershipResolverDeps) {}
 
   @Authorized(Role.READ)
-  @FieldResolver(() => Membership, { description: 'The person\'s membership (积分-等级): points balance, level, since when, level history and ledger. READ.' })
+  @FieldResolver(() => Membership, { description: 'The person\'s membership (积分-等级): points balance, in-window spend (SPEND ladder), level, since when, level history and ledger. READ.' })
   async membership(@Root() p: Profile, @Ctx() ctx: RequestContext): Promise<Membership> {
     const ws = requireAuth(ctx).workspaceId;
     const m = await ctx.loaders.get(PROFILE_MEMBERSHIP_LOADER, (ids: readonly string[]) => this.services.membership.membershipOf(ws, ids)).load(p.id);
-    return Object.assign(new Membership(), { profileId: m.profileId, points: m.points, since: m.since, level: m.level ? Object.assign(new MembershipLevel(), m.level) : null });
+    return Object.assign(new Membership(), { profileId: m.profileId, points: m.points, spend: m.spend, since: m.since, level: m.level ? Object.assign(new MembershipLevel(), m.level) : null });
   }
 }

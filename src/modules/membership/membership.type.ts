@@ -1,10 +1,30 @@
-import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 const POINTS_DOC =
   'Points balance = Σ `properties.points` of the person\'s `Points Earned` events − Σ `properties.points` of their `Points Redeemed` events (each event counted once, by message id; ' +
   'rounded to cents). It may be negative: a redemption beyond the balance is recorded as sent (the events are the truth).';
 
-@ObjectType({ description: 'One level of the ladder: people whose points balance is at least `threshold` (and below the next level\'s) hold it.' })
+const SPEND_DOC =
+  'Spend at instant t = Σ order value (`properties.revenue`, else `properties.total`, yuan, rounded to cents) of the person\'s `Order Completed` events with event time in (t − windowDays, t]: ' +
+  'an order counts from its time until its time + windowDays (excluded).';
+
+/** What a ladder reads (the values are the stored strings). */
+export enum MembershipBasis {
+  POINTS = 'POINTS',
+  SPEND = 'SPEND',
+}
+registerEnumType(MembershipBasis, {
+  name: 'MembershipBasis',
+  description: 'What a level ladder reads.',
+  valuesConfig: {
+    POINTS: { description: 'The points balance (Σ `Points Earned` − Σ `Points Redeemed`). Levels change only with points events.' },
+    SPEND: {
+      description: `The spend over a trailing window of \`windowDays\` days. ${SPEND_DOC} Levels rise with orders and fall, without any event, when spend leaves the window.`,
+    },
+  },
+});
+
+@ObjectType({ description: 'One level of the ladder: people whose points balance (or in-window spend, under a SPEND ladder) is at least `threshold` (and below the next level\'s) hold it.' })
 export class MembershipLevel {
   @Field({ description: 'Stable key, e.g. `gold`.' })
   key: string;
@@ -12,13 +32,14 @@ export class MembershipLevel {
   @Field({ description: 'Display name, e.g. 金卡会员.' })
   name: string;
 
-  @Field(() => Float, { description: 'Lowest points balance of the level.' })
+  @Field(() => Float, { description: 'Lowest points balance of the level; under a SPEND ladder, lowest in-window spend in yuan.' })
   threshold: number;
 }
 
 @ObjectType({
   description:
-    'The workspace\'s level rules (会员等级): an ordered ladder on the points balance. A person holds the last level whose threshold their balance reaches, and none below the first. ' +
+    'The workspace\'s level rules (会员等级): an ordered ladder on the points balance, or on the spend over a trailing window (`basis`). A person holds the last level whose threshold ' +
+    'their balance (or in-window spend) reaches, and none below the first (nor before their first points event, or first order). ' +
     'Version 0 is the default ladder (no admin has set rules): 普通会员 member from 0 points, 银卡会员 silver from 1000, 金卡会员 gold from 5000, 钻石会员 diamond from 20000.',
 })
 export class MembershipRules {
@@ -27,6 +48,12 @@ export class MembershipRules {
 
   @Field(() => [MembershipLevel], { description: 'Levels, lowest threshold first (may be empty: nobody holds a level).' })
   levels: MembershipLevel[];
+
+  @Field(() => MembershipBasis, { description: 'What the ladder reads: the points balance (POINTS, also every version saved before the basis existed) or the spend over `windowDays` (SPEND).' })
+  basis: MembershipBasis;
+
+  @Field(() => Int, { nullable: true, description: 'SPEND: the trailing window in days (1–730); null for a POINTS ladder.' })
+  windowDays: number | null;
 
   @Field(() => Date, { nullable: true, description: 'When this version was saved; null for the default ladder.' })
   changedAt: Date | null;
@@ -43,7 +70,9 @@ export class MembershipLevelInput {
   @Field({ description: 'Display name, 1–64 characters.' })
   name: string;
 
-  @Field(() => Float, { description: 'Lowest points balance of the level: at most 2 decimals, within ±1e12, strictly above the previous level\'s threshold.' })
+  @Field(() => Float, {
+    description: 'Lowest points balance (SPEND: lowest in-window spend in yuan) of the level: at most 2 decimals, within ±1e12, strictly above the previous level\'s threshold.',
+  })
   threshold: number;
 }
 
@@ -51,6 +80,12 @@ export class MembershipLevelInput {
 export class MembershipRulesInput {
   @Field(() => [MembershipLevelInput], { description: '0–20 levels, lowest threshold first.' })
   levels: MembershipLevelInput[];
+
+  @Field(() => MembershipBasis, { nullable: true, defaultValue: MembershipBasis.POINTS, description: 'What the ladder reads; POINTS when left out.' })
+  basis?: MembershipBasis | null;
+
+  @Field(() => Int, { nullable: true, description: 'The trailing window in days: required for SPEND (a whole number from 1 to 730), refused for POINTS.' })
+  windowDays?: number | null;
 }
 
 @ObjectType({ description: 'One change of a person\'s level.' })
@@ -61,17 +96,28 @@ export class LevelChange {
   @Field(() => String, { nullable: true, description: 'Level left; null when the person held none.' })
   from: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Level entered; null when the balance fell below the first level.' })
+  @Field(() => String, { nullable: true, description: 'Level entered; null when the balance (or in-window spend) fell below the first level.' })
   to: string | null;
 
-  @Field({ description: 'When: the time of the ledger entry whose balance crossed the threshold.' })
+  @Field({
+    description:
+      'When: the time of the ledger entry whose balance crossed the threshold; under a SPEND ladder, the instant the in-window spend crossed it (an order\'s time, or an order\'s time + windowDays when it left the window).',
+  })
   at: Date;
 
-  @Field({ description: 'Why: `event:<messageId>`, the points event that moved the balance across the threshold.' })
+  @Field({
+    description:
+      'Why: `event:<messageId>`, the points event (SPEND: the order) that moved the value across the threshold; under a SPEND ladder a fall is `window:<messageId>`, the order that left the window ' +
+      '(with no event at that moment). Everything at one instant is applied before the level is read, so an order leaving as another arrives records at most one change: ' +
+      '`event:` naming the last arriving order (by message id) if the level rose, `window:` naming the last leaving one if it fell.',
+  })
   cause: string;
 
-  @Field(() => Float, { description: 'The balance right after that event.' })
+  @Field(() => Float, { description: 'The value the ladder read right after the change: the points balance, or under a SPEND ladder the in-window spend in yuan (see `basis`).' })
   points: number;
+
+  @Field(() => MembershipBasis, { description: 'The ladder\'s basis when the change was derived (a rules change re-derives every history under the new one).' })
+  basis: MembershipBasis;
 }
 
 @ObjectType({ description: 'One points ledger entry: one `Points Earned` or `Points Redeemed` event.' })
@@ -94,16 +140,25 @@ export class Membership {
   /** Not a GraphQL field: the person, for the nested loaders. */
   profileId: string;
 
-  @Field(() => MembershipLevel, { nullable: true, description: 'The level the balance holds under the current rules; null without any points event or below the first level.' })
+  @Field(() => MembershipLevel, {
+    nullable: true,
+    description: 'The level the balance (SPEND: the in-window spend) holds under the current rules; null without any points event (SPEND: any order) or below the first level.',
+  })
   level: MembershipLevel | null;
 
   @Field(() => Float, { description: `The points balance. ${POINTS_DOC} 0 without any points event.` })
   points: number;
 
+  @Field(() => Float, {
+    nullable: true,
+    description: `Under a SPEND ladder, the in-window spend in yuan now (0 without any order in the window); null under a POINTS ladder. ${SPEND_DOC} Kept current by due work within about a second of an order leaving the window.`,
+  })
+  spend: number | null;
+
   @Field(() => Date, {
     nullable: true,
     description:
-      'Since when the person holds the current level — or, with none, since their balance fell below the first level: the time of the ledger entry that moved them there. Null when their level never changed (no points event, or never reached the first level).',
+      'Since when the person holds the current level — or, with none, since their balance fell below the first level: the time of the ledger entry that moved them there (SPEND: the instant of the level change). Null when their level never changed (no points event, or never reached the first level).',
   })
   since: Date | null;
 }

@@ -83,7 +83,7 @@ export const FIELD_DOCS: readonly FieldDoc[] = [
   {
     name: 'level',
     description:
-      'The key of the membership level the person holds now (see `membershipRules`); null without any points event or below the first level. Compare with == / != / in (…) against level keys in double quotes or null; like a trait, null makes `==`, `!=` and `in` false.',
+      'The key of the membership level the person holds now (see `membershipRules`); null without any points event (under a SPEND ladder: any order) or below the first level; under a SPEND ladder it falls with time alone as spend leaves the window (due work, within about a second). Compare with == / != / in (…) against level keys in double quotes or null; like a trait, null makes `==`, `!=` and `in` false.',
     example: 'level in ("gold", "diamond")',
   },
   { name: 'has_tag("<key>")', description: 'True when the profile currently has that tag. Alias: `tag("<key>")`.', example: 'has_tag("vip") or tag("高价值")' },
