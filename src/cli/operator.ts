@@ -117,7 +117,7 @@ export async function seedCommand(o: SeedCliOptions): Promise<number> {
       const gen = new DemoGenerator({ profiles, days, seed: seedValue, timeZone });
       process.stderr.write(`siyu seed: ${n(profiles)} people over ${days} days (seed ${seedValue}) → workspace "${ws.name}" (${ws.id})\n`);
       // The demo brand's org tree (stores, online teams, staff), unless the workspace has one.
-      if (await local.services.org.seedTree(ws.id, DEMO_ORG)) process.stderr.write(`siyu seed: set up the demo org tree (${DEMO_ORG.nodes.length} nodes; orgTree)\n`);
+      if (await local.services.org.seedTree(ws.id, DEMO_ORG)) say(`Set up the demo org tree in workspace "${ws.name}": ${DEMO_ORG.nodes.length} nodes, ${Object.keys(DEMO_ORG.touchpoints).length} touchpoints and ${Object.keys(DEMO_ORG.staff).length} staff on them (orgTree)`);
       const bar = progressBar('seeding', 'events');
       bar.start(gen.count());
       let report;

@@ -77,6 +77,7 @@ describe('siyu seed, recompute and simulate (processes)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Created workspace "demo"/);
     expect(r.stdout).toMatch(/Seeded workspace "demo"/);
+    expect(r.stdout).toMatch(/Set up the demo org tree in workspace "demo": 10 nodes, 21 touchpoints and 12 staff on them/);
     expect(r.stdout).toMatch(/\d+ accepted, 0 duplicate, 0 rejected/);
     const merges = await countRows(dataDir(), 'SELECT count(*) AS n FROM identity_merges');
     const orders = await countRows(dataDir(), `SELECT count(*) AS n FROM events WHERE name = 'Order Completed'`);
